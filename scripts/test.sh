@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every check and every test tier; ends with node's counted test summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+echo "== generated code is fresh"; pnpm gen:check
+echo "== typecheck and build";     pnpm build
+echo "== lint";                    pnpm lint
+echo "== tests: unit, integration, end-to-end"
+pnpm test
