@@ -1,0 +1,1 @@
+export { deciderSpecification } from "./specification.js";

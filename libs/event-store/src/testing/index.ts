@@ -1,0 +1,2 @@
+export { eventStoreContract } from "./contract.js";
+export type { ContractFixture, ContractOptions } from "./contract.js";

@@ -1,0 +1,93 @@
+import {
+  InstanceDraining,
+  InstanceExited,
+  InstanceFailed,
+  InstanceReady,
+  InstanceScheduled,
+  InstanceStarting,
+  InstanceStopped,
+  InstanceUnhealthy,
+  NodeCordoned,
+  NodeLost,
+  NodeRegistered,
+  NodeUncordoned,
+  ServiceCreated,
+  ServiceDeleted,
+  ServiceDeploymentFailed,
+  ServicePlacementBlocked,
+  ServiceRolledBack,
+  ServiceScaled,
+  ServiceStarted,
+  ServiceStopped,
+  ServiceUpdated,
+} from "@eas/proto";
+
+/** Typed explicitly: the generated MessageFns interface is not exported, so declarations could not name it. */
+export interface EventMessages {
+  ServiceCreated: typeof ServiceCreated;
+  ServiceUpdated: typeof ServiceUpdated;
+  ServiceRolledBack: typeof ServiceRolledBack;
+  ServiceScaled: typeof ServiceScaled;
+  ServiceStopped: typeof ServiceStopped;
+  ServiceStarted: typeof ServiceStarted;
+  ServiceDeleted: typeof ServiceDeleted;
+  ServiceDeploymentFailed: typeof ServiceDeploymentFailed;
+  ServicePlacementBlocked: typeof ServicePlacementBlocked;
+  InstanceScheduled: typeof InstanceScheduled;
+  InstanceStarting: typeof InstanceStarting;
+  InstanceReady: typeof InstanceReady;
+  InstanceUnhealthy: typeof InstanceUnhealthy;
+  InstanceExited: typeof InstanceExited;
+  InstanceDraining: typeof InstanceDraining;
+  InstanceStopped: typeof InstanceStopped;
+  InstanceFailed: typeof InstanceFailed;
+  NodeRegistered: typeof NodeRegistered;
+  NodeCordoned: typeof NodeCordoned;
+  NodeUncordoned: typeof NodeUncordoned;
+  NodeLost: typeof NodeLost;
+}
+
+/** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
+export const EVENT_MESSAGES: EventMessages = {
+  ServiceCreated,
+  ServiceUpdated,
+  ServiceRolledBack,
+  ServiceScaled,
+  ServiceStopped,
+  ServiceStarted,
+  ServiceDeleted,
+  ServiceDeploymentFailed,
+  ServicePlacementBlocked,
+  InstanceScheduled,
+  InstanceStarting,
+  InstanceReady,
+  InstanceUnhealthy,
+  InstanceExited,
+  InstanceDraining,
+  InstanceStopped,
+  InstanceFailed,
+  NodeRegistered,
+  NodeCordoned,
+  NodeUncordoned,
+  NodeLost,
+};
+
+export type EventName = keyof typeof EVENT_MESSAGES;
+type MessageOf<K extends EventName> = ReturnType<(typeof EVENT_MESSAGES)[K]["fromJSON"]>;
+
+/** A lifecycle event: a discriminated union on `type` ("eas.v1.ServiceCreated", ...). */
+export type EasEvent = { [K in EventName]: { type: `eas.v1.${K}`; data: MessageOf<K> } }[EventName];
+export type EventType = EasEvent["type"];
+/** The event of one type: `EventOf<"eas.v1.ServiceCreated">`. */
+export type EventOf<T extends EventType> = Extract<EasEvent, { type: T }>;
+
+export const EVENT_TYPE_PREFIX = "eas.v1.";
+
+/** Builds a typed event: `event("ServiceCreated", { ... })`. */
+export function event<K extends EventName>(name: K, data: MessageOf<K>): EventOf<`eas.v1.${K}`> {
+  return { type: `${EVENT_TYPE_PREFIX}${name}`, data } as EventOf<`eas.v1.${K}`>;
+}
+
+export function isKnownEventType(type: string): type is EventType {
+  return type.startsWith(EVENT_TYPE_PREFIX) && Object.hasOwn(EVENT_MESSAGES, type.slice(EVENT_TYPE_PREFIX.length));
+}
