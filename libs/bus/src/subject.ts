@@ -1,0 +1,164 @@
+import { InvalidSubjectError } from "./errors.js";
+
+/** Anything with a zod-style `parse` that returns the typed value or throws. */
+export interface Schema<T> {
+  parse(input: unknown): T;
+}
+
+/** Options shared by both kinds of subject. */
+export interface SubjectOptions {
+  /**
+   * Whether messages carry trace context and get PRODUCER/CONSUMER spans; on by
+   * default. Turn it off for high-rate telemetry (heartbeats, per-second metrics),
+   * where a trace per message would only be noise.
+   */
+  traced?: boolean;
+}
+
+interface SubjectBase {
+  /** The subject as defined, wildcards included, e.g. `eas.telemetry.heartbeat.*`; names spans. */
+  readonly pattern: string;
+  /** The NATS subject after the tokens filled so far, e.g. `eas.telemetry.heartbeat.node-1`. */
+  readonly subject: string;
+  readonly traced: boolean;
+  /** Whether no `*` or `>` is left, which publishing and requesting need. */
+  readonly concrete: boolean;
+}
+
+/** A typed publish/subscribe subject. Build one with {@link defineSubject}. */
+export interface Subject<T> extends SubjectBase {
+  readonly kind: "message";
+  readonly schema: Schema<T> | undefined;
+  /** The same subject with its leftmost `*` wildcards replaced by `tokens`, in order. */
+  with(...tokens: string[]): Subject<T>;
+}
+
+/** A typed request/reply subject. Build one with {@link defineRequestSubject}. */
+export interface RequestSubject<Req, Res> extends SubjectBase {
+  readonly kind: "request";
+  readonly requestSchema: Schema<Req> | undefined;
+  readonly responseSchema: Schema<Res> | undefined;
+  /** The same subject with its leftmost `*` wildcards replaced by `tokens`, in order. */
+  with(...tokens: string[]): RequestSubject<Req, Res>;
+}
+
+/** The message type a subject carries. */
+export type MessageOf<S> = S extends Subject<infer T> ? T : S extends RequestSubject<infer Req, unknown> ? Req : never;
+/** The reply type of a request subject. */
+export type ResponseOf<S> = S extends RequestSubject<unknown, infer Res> ? Res : never;
+
+// NATS forbids these inside a token; `.` separates tokens.
+const FORBIDDEN_IN_TOKEN = /[\s.*>]/;
+
+/**
+ * A typed publish/subscribe subject. `pattern` may hold `*` wildcards (filled
+ * with {@link Subject.with} or the publish `token` option) and a trailing `>`
+ * (subscribe only). Pass a schema to validate what arrives; without one the
+ * payload is trusted to be `T`.
+ *
+ * @example
+ * const heartbeat = defineSubject<Heartbeat>("eas.telemetry.heartbeat.*", undefined, { traced: false });
+ * bus.publish(heartbeat.with(nodeId), beat);
+ * bus.subscribe(heartbeat, (beat, { tokens: [nodeId] }) => ...);
+ */
+export function defineSubject<T>(pattern: string, schema?: Schema<T>, options: SubjectOptions = {}): Subject<T> {
+  validatePattern(pattern);
+  return messageSubject(pattern, pattern, schema, options.traced ?? true);
+}
+
+/**
+ * A typed request/reply subject: requests of type `Req` answered with `Res`.
+ * Replies travel as `{ result }` or `{ error: { code, message } }`.
+ */
+export function defineRequestSubject<Req, Res>(
+  pattern: string,
+  schemas: { request?: Schema<Req>; response?: Schema<Res> } = {},
+  options: SubjectOptions = {},
+): RequestSubject<Req, Res> {
+  validatePattern(pattern);
+  return requestSubject(pattern, pattern, schemas.request, schemas.response, options.traced ?? true);
+}
+
+function messageSubject<T>(pattern: string, subject: string, schema: Schema<T> | undefined, traced: boolean): Subject<T> {
+  return {
+    kind: "message",
+    pattern,
+    subject,
+    traced,
+    concrete: isConcrete(subject),
+    schema,
+    with: (...tokens) => messageSubject(pattern, fillWildcards(subject, tokens), schema, traced),
+  };
+}
+
+function requestSubject<Req, Res>(
+  pattern: string,
+  subject: string,
+  requestSchema: Schema<Req> | undefined,
+  responseSchema: Schema<Res> | undefined,
+  traced: boolean,
+): RequestSubject<Req, Res> {
+  return {
+    kind: "request",
+    pattern,
+    subject,
+    traced,
+    concrete: isConcrete(subject),
+    requestSchema,
+    responseSchema,
+    with: (...tokens) =>
+      requestSubject(pattern, fillWildcards(subject, tokens), requestSchema, responseSchema, traced),
+  };
+}
+
+/** Throws {@link InvalidSubjectError} unless `pattern` is a subject NATS accepts for subscribing. */
+export function validatePattern(pattern: string): void {
+  if (pattern.length === 0) throw new InvalidSubjectError(pattern, "empty");
+  const tokens = pattern.split(".");
+  tokens.forEach((token, index) => {
+    if (token === "*") return;
+    if (token === ">") {
+      if (index !== tokens.length - 1) throw new InvalidSubjectError(pattern, "'>' must be the last token");
+      return;
+    }
+    if (token.length === 0) throw new InvalidSubjectError(pattern, "empty token");
+    if (FORBIDDEN_IN_TOKEN.test(token)) throw new InvalidSubjectError(pattern, `bad token "${token}"`);
+  });
+}
+
+/** Replaces the leftmost `*` wildcards of `subject` with `tokens`, in order. */
+export function fillWildcards(subject: string, tokens: readonly string[]): string {
+  const parts = subject.split(".");
+  let next = 0;
+  const filled = parts.map((part) => {
+    if (part !== "*" || next >= tokens.length) return part;
+    const token = tokens[next++] ?? "";
+    if (token.length === 0 || FORBIDDEN_IN_TOKEN.test(token)) {
+      throw new InvalidSubjectError(subject, `token "${token}" is empty or holds '.', '*', '>' or whitespace`);
+    }
+    return token;
+  });
+  if (next < tokens.length) {
+    throw new InvalidSubjectError(subject, `${tokens.length} tokens given for ${next} '*' wildcards`);
+  }
+  return filled.join(".");
+}
+
+/**
+ * The values that the `*` and `>` wildcards of `pattern` matched in `subject`
+ * (a `>` match is one string, dots included).
+ */
+export function wildcardTokens(pattern: string, subject: string): string[] {
+  const patternParts = pattern.split(".");
+  const subjectParts = subject.split(".");
+  const tokens: string[] = [];
+  patternParts.forEach((part, index) => {
+    if (part === "*") tokens.push(subjectParts[index] ?? "");
+    else if (part === ">") tokens.push(subjectParts.slice(index).join("."));
+  });
+  return tokens;
+}
+
+function isConcrete(subject: string): boolean {
+  return !subject.split(".").some((token) => token === "*" || token === ">");
+}

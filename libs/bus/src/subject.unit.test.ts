@@ -1,0 +1,113 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { decodeReplyEnvelope, decodeTyped, encodeJson } from "./codec.js";
+import { InvalidSubjectError } from "./errors.js";
+import { defineRequestSubject, defineSubject, fillWildcards, wildcardTokens, type Schema } from "./subject.js";
+
+interface Heartbeat {
+  nodeId: string;
+  at: number;
+}
+
+const heartbeatSchema: Schema<Heartbeat> = {
+  parse(input) {
+    const value = input as Partial<Heartbeat> | null;
+    if (typeof value?.nodeId !== "string" || typeof value.at !== "number") throw new TypeError("not a heartbeat");
+    return { nodeId: value.nodeId, at: value.at };
+  },
+};
+
+describe("defineSubject", () => {
+  it("fills wildcards left to right and keeps the pattern", () => {
+    const command = defineSubject<{ op: string }>("eas.agent.*.command.*");
+    assert.equal(command.concrete, false);
+    const partly = command.with("node-1");
+    assert.equal(partly.subject, "eas.agent.node-1.command.*");
+    assert.equal(partly.concrete, false);
+    const full = partly.with("start");
+    assert.equal(full.subject, "eas.agent.node-1.command.start");
+    assert.equal(full.pattern, "eas.agent.*.command.*");
+    assert.equal(full.concrete, true);
+    assert.equal(full.kind, "message");
+    assert.equal(full.traced, true);
+  });
+
+  it("keeps schema and tracing choice through with()", () => {
+    const heartbeat = defineSubject("eas.telemetry.heartbeat.*", heartbeatSchema, { traced: false }).with("n1");
+    assert.equal(heartbeat.schema, heartbeatSchema);
+    assert.equal(heartbeat.traced, false);
+  });
+
+  const badPatterns: [string, string][] = [
+    ["empty", ""],
+    ["empty token", "eas..x"],
+    ["tail wildcard not last", "eas.>.x"],
+    ["whitespace", "eas.a b"],
+    ["wildcard inside a token", "eas.a*"],
+  ];
+  for (const [name, pattern] of badPatterns) {
+    it(`rejects a pattern with ${name}`, () => {
+      assert.throws(() => defineSubject(pattern), InvalidSubjectError);
+    });
+  }
+
+  const badTokens: [string, string[]][] = [
+    ["an empty token", [""]],
+    ["a dot", ["a.b"]],
+    ["a wildcard", ["*"]],
+    ["too many tokens", ["a", "b"]],
+  ];
+  for (const [name, tokens] of badTokens) {
+    it(`rejects ${name} in with()`, () => {
+      assert.throws(() => defineSubject("eas.x.*").with(...tokens), InvalidSubjectError);
+    });
+  }
+
+  it("defineRequestSubject carries both schemas", () => {
+    const ping = defineRequestSubject<{ n: number }, { n: number }>("eas.agent.*.ping");
+    const concrete = ping.with("node-2");
+    assert.equal(concrete.kind, "request");
+    assert.equal(concrete.subject, "eas.agent.node-2.ping");
+    assert.equal(concrete.requestSchema, undefined);
+  });
+});
+
+describe("fillWildcards and wildcardTokens", () => {
+  it("reads back what the wildcards matched", () => {
+    const cases: [string, string, string[]][] = [
+      ["eas.telemetry.heartbeat.*", "eas.telemetry.heartbeat.node-1", ["node-1"]],
+      ["eas.*.x.*", "eas.a.x.b", ["a", "b"]],
+      ["eas.metrics.>", "eas.metrics.svc.qps", ["svc.qps"]],
+      ["eas.plain", "eas.plain", []],
+    ];
+    for (const [pattern, subject, tokens] of cases) assert.deepEqual(wildcardTokens(pattern, subject), tokens);
+  });
+
+  it("leaves '>' alone", () => {
+    assert.equal(fillWildcards("eas.*.>", ["a"]), "eas.a.>");
+  });
+});
+
+describe("codec", () => {
+  it("round-trips JSON and treats an empty payload as undefined", () => {
+    assert.deepEqual(decodeTyped(encodeJson({ a: [1, "b"] }), undefined), { a: [1, "b"] });
+    assert.equal(encodeJson(undefined).length, 0);
+    assert.equal(decodeTyped(new Uint8Array(0), undefined), undefined);
+  });
+
+  it("applies the schema", () => {
+    assert.deepEqual(decodeTyped(encodeJson({ nodeId: "n", at: 1, extra: true }), heartbeatSchema), { nodeId: "n", at: 1 });
+    assert.throws(() => decodeTyped(encodeJson({ nodeId: 3 }), heartbeatSchema), /not a heartbeat/);
+    assert.throws(() => decodeTyped(new TextEncoder().encode("{nope"), heartbeatSchema), SyntaxError);
+  });
+
+  it("reads reply envelopes", () => {
+    assert.deepEqual(decodeReplyEnvelope(encodeJson({ result: 5 })), { result: 5 });
+    assert.deepEqual(decodeReplyEnvelope(encodeJson({})), { result: undefined });
+    assert.deepEqual(decodeReplyEnvelope(encodeJson({ error: { code: "NOT_FOUND", message: "no node" } })), {
+      error: { code: "NOT_FOUND", message: "no node" },
+    });
+    assert.throws(() => decodeReplyEnvelope(encodeJson({ error: "flat" })), TypeError);
+    assert.throws(() => decodeReplyEnvelope(encodeJson(7)), TypeError);
+  });
+});

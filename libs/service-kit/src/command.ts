@@ -1,0 +1,51 @@
+import { randomUUID } from "node:crypto";
+import type { Decider } from "@eas/decider";
+import { VersionConflictError, type AppendResult, type EventMetadata, type EventStore } from "@eas/event-store";
+import { decodeEvent, toNewEvent, type EasEvent } from "@eas/events";
+import { injectTraceContext } from "@eas/telemetry";
+
+export interface CommandResult<Event> {
+  events: Event[];
+  /** Log position of the last appended event; undefined when the decision produced no events. */
+  position: number | undefined;
+  append?: AppendResult;
+}
+
+/**
+ * Loads an aggregate from its stream, decides, and appends with optimistic concurrency.
+ * On a version conflict it re-reads and decides again (at most `attempts` times).
+ */
+export async function executeCommand<Command, Event extends EasEvent, State>(options: {
+  store: EventStore;
+  stream: string;
+  decider: Decider<Command, Event, State>;
+  command: Command;
+  source: string;
+  attempts?: number;
+}): Promise<CommandResult<Event>> {
+  const { store, stream, decider, command } = options;
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    const recorded = await store.readStream(stream);
+    let state = decider.initialState();
+    for (const r of recorded) {
+      const e = decodeEvent(r);
+      if (e) state = decider.evolve(state, e as Event);
+    }
+    const events = decider.decide(command, state);
+    if (events.length === 0) return { events, position: undefined };
+    const metadata: EventMetadata = { source: options.source, ...injectTraceContext() };
+    const expectedRevision = recorded.length === 0 ? "no_stream" : recorded[recorded.length - 1]!.revision;
+    try {
+      const append = await store.append(
+        stream,
+        events.map((e) => toNewEvent(e, randomUUID(), metadata)),
+        { expectedRevision },
+      );
+      return { events, position: append.position, append };
+    } catch (error) {
+      if (error instanceof VersionConflictError && attempt < attempts) continue;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,14 @@
+export { envVar, readConfig, commonConfigSpec, ConfigError } from "./config.js";
+export type { EnvVar, ConfigSpec, ConfigOf, CommonConfig } from "./config.js";
+export { toServiceError } from "./grpc-errors.js";
+export { unary, startGrpcServer } from "./grpc.js";
+export type { GrpcServerHandle } from "./grpc.js";
+export { startOpsServer } from "./ops-http.js";
+export type { OpsHandlers, OpsServerHandle } from "./ops-http.js";
+export { openKvCheckpointStore } from "./kv-checkpoints.js";
+export { createServiceHost } from "./host.js";
+export type { ServiceHost, ServiceHostOptions, RunProjectionOptions } from "./host.js";
+export { serviceCatalogProjection } from "./service-catalog.js";
+export type { ServiceCatalog, CatalogEntry } from "./service-catalog.js";
+export { executeCommand } from "./command.js";
+export type { CommandResult } from "./command.js";
