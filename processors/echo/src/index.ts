@@ -1,0 +1,8 @@
+export { createEchoServer, EchoServerClosedError } from "./server.js";
+export type { EchoServer, EchoServerOptions } from "./server.js";
+export { parseEchoConfig, EchoConfigError, DEFAULT_ECHO_CONFIG } from "./config.js";
+export type { EchoConfig, ParsedEchoConfig } from "./config.js";
+export { createEchoRenderer, echoJsonOf } from "./response.js";
+export type { EchoRenderer, EchoRendererOptions } from "./response.js";
+export { jsonLogger, silentLogger } from "./log.js";
+export type { Logger, LogLevel } from "./log.js";

@@ -1,0 +1,18 @@
+export { createOnnxServer } from "./server.js";
+export type { OnnxServer, OnnxServerOptions } from "./server.js";
+export { parseOnnxConfig, DEFAULT_ONNX_CONFIG } from "./config.js";
+export type { OnnxConfig, ParsedOnnxConfig } from "./config.js";
+export { loadOnnxModel } from "./model.js";
+export type { InferenceModel, ModelSignature, LoadOnnxModelOptions } from "./model.js";
+export { resolveModelFile } from "./model-file.js";
+export { readOnnxModelInfo, classNamesOf, OnnxParseError } from "./onnx-metadata.js";
+export type { OnnxModelInfo } from "./onnx-metadata.js";
+export { decodeInferRequest, encodeInferResponse, modelMetadata } from "./v2.js";
+export type { InferRequest, V2InferResponse, V2ModelMetadata, V2OutputTensor } from "./v2.js";
+export { decodePredictRequest, encodePredictions } from "./predict.js";
+export type { ClassPrediction, PredictResponse } from "./predict.js";
+export { V2_DATATYPES, ORT_TYPE_OF, v2DatatypeOf, isV2Datatype } from "./datatypes.js";
+export type { V2Datatype, Tensor, TensorSpec, TensorData } from "./datatypes.js";
+export { RequestError, RequestErrorCode, ModelLoadError, OnnxConfigError } from "./errors.js";
+export { jsonLogger, silentLogger } from "./log.js";
+export type { Logger, LogLevel } from "./log.js";

@@ -1,0 +1,22 @@
+import { NotFoundError, ValidationError } from "@eas/decider";
+import type { AgentServer } from "@eas/proto";
+import { unary } from "@eas/service-kit";
+import type { Logger } from "@eas/telemetry";
+import type { InstanceSupervisor } from "../instances/supervisor.js";
+
+/** The Agent gRPC API: the deployer starts and stops instances on this node through it. */
+export function createAgentApi(supervisor: InstanceSupervisor, logger: Logger): AgentServer {
+  return {
+    startInstance: unary(logger, async (request) => {
+      if (!request.instanceId) throw new ValidationError([{ path: "instance_id", message: "is required" }]);
+      if (!request.spec) throw new ValidationError([{ path: "spec", message: "is required" }]);
+      return supervisor.start(request.instanceId, request.service, request.version, request.spec);
+    }),
+    stopInstance: unary(logger, async (request) => {
+      const stopped = await supervisor.stop(request.instanceId, request.gracePeriodMs || 10_000);
+      if (!stopped) throw new NotFoundError("instance", request.instanceId);
+      return stopped;
+    }),
+    listInstances: unary(logger, async () => ({ instances: supervisor.list() })),
+  };
+}

@@ -1,0 +1,90 @@
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { credentials } from "@grpc/grpc-js";
+import { Objm } from "@nats-io/obj";
+import { Gauge } from "prom-client";
+import { AgentService, SchedulerClient, unaryCall } from "@eas/proto";
+import { heartbeatSubject } from "@eas/scheduler";
+import { createServiceHost, readConfig, serviceCatalogProjection } from "@eas/service-kit";
+import type { Telemetry } from "@eas/telemetry";
+import { createAgentApi } from "./api/agent-api.js";
+import { agentConfigSpec } from "./config.js";
+import { InstanceSupervisor } from "./instances/supervisor.js";
+import { ProcessDriver } from "./runtime/index.js";
+import { createStorageFetcher } from "./storage/index.js";
+
+const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..");
+
+/** Wires the agent: registers the node, heartbeats, runs instances. */
+export async function run(telemetry: Telemetry): Promise<void> {
+  const config = readConfig(agentConfigSpec);
+  const host = await createServiceHost({ name: "agent", telemetry, config, instanceId: config.nodeId });
+  host.shutdown.installSignalHandlers();
+  await host.runProjection(serviceCatalogProjection, { checkpoint: false, describe: (catalog) => catalog });
+
+  const nodeDir = resolve(config.dataDir, "agents", config.nodeId);
+  const supervisor = new InstanceSupervisor({
+    nodeId: config.nodeId,
+    store: host.store,
+    driver: new ProcessDriver({ advertiseHost: config.advertiseHost }),
+    storage: createStorageFetcher({ cacheDir: join(nodeDir, "cache"), objectStore: new Objm(host.bus.nc) }),
+    nodeDir,
+    repoRoot,
+    logger: host.logger,
+    source: `eas/agent/${config.nodeId}`,
+    ...(config.otlpEndpoint ? { extraEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: config.otlpEndpoint } } : {}),
+  });
+  await supervisor.reapOrphans();
+  host.shutdown.onShutdown("instances", () => supervisor.stopAll(10_000), "drain");
+
+  host.addGrpcService(AgentService, createAgentApi(supervisor, host.logger));
+  const { grpcPort } = await host.listen();
+
+  // Register with the scheduler (retrying until it answers), then heartbeat every second.
+  const scheduler = new SchedulerClient(config.schedulerAddress, credentials.createInsecure());
+  let registered = false;
+  host.addReadinessCheck("registered with the scheduler", () => registered);
+  const register = async () => {
+    for (let attempt = 1; !registered; attempt++) {
+      try {
+        await unaryCall(scheduler, scheduler.registerNode, {
+          nodeId: config.nodeId,
+          capacity: { cpuMillis: config.cpuMillis, memoryMib: config.memoryMib, gpu: config.gpu, gpuType: config.gpuType, gpuMemoryGib: 0 },
+          resourceGroup: config.resourceGroup,
+          spot: config.spot,
+          pricePerHour: config.pricePerHour,
+          agentAddress: `${config.advertiseHost}:${grpcPort}`,
+          labels: {},
+        }, 5_000);
+        registered = true;
+        host.logger.info({ nodeId: config.nodeId }, "node registered");
+      } catch (error) {
+        if (attempt % 10 === 1) host.logger.warn({ err: error }, "scheduler not reachable yet; retrying");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  };
+  void register();
+
+  const cpu = new Gauge({ name: "eas_instance_cpu_percent", help: "CPU of an instance's processes, percent of one core", labelNames: ["instance", "service"], registers: [host.metrics] });
+  const memory = new Gauge({ name: "eas_instance_memory_bytes", help: "Resident memory of an instance's processes", labelNames: ["instance", "service"], registers: [host.metrics] });
+  const beat = setInterval(() => {
+    if (!registered) return;
+    host.bus.publish(heartbeatSubject.with(config.nodeId), { nodeId: config.nodeId, at: new Date().toISOString(), instances: supervisor.list().length });
+  }, 1_000);
+  const sample = setInterval(() => {
+    void supervisor.stats().then((rows) => {
+      cpu.reset();
+      memory.reset();
+      for (const row of rows) {
+        cpu.set({ instance: row.instanceId, service: row.service }, row.cpuPercent);
+        memory.set({ instance: row.instanceId, service: row.service }, row.memoryBytes);
+      }
+    });
+  }, 5_000);
+  host.shutdown.onShutdown("heartbeats", () => {
+    clearInterval(beat);
+    clearInterval(sample);
+    scheduler.close();
+  }, "stop-accepting");
+}

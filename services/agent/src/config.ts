@@ -1,0 +1,15 @@
+import { commonConfigSpec, envVar } from "@eas/service-kit";
+
+/** Every environment variable the agent reads; several agents on one machine differ by node id and ports. */
+export const agentConfigSpec = {
+  ...commonConfigSpec({ grpcPort: 0, httpPort: 0 }),
+  nodeId: envVar.string("EAS_NODE_ID", "node-1", "this node's id"),
+  cpuMillis: envVar.int("EAS_NODE_CPU_MILLIS", 4000, "CPU capacity offered to instances, in millicores"),
+  memoryMib: envVar.int("EAS_NODE_MEMORY_MIB", 8192, "memory capacity offered to instances, in MiB"),
+  gpu: envVar.int("EAS_NODE_GPU", 0, "GPUs offered to instances"),
+  gpuType: envVar.string("EAS_NODE_GPU_TYPE", "", "GPU model, e.g. A10"),
+  resourceGroup: envVar.string("EAS_RESOURCE_GROUP", "", "dedicated resource group; empty = public pool"),
+  spot: envVar.bool("EAS_NODE_SPOT", false, "preemptible node"),
+  pricePerHour: envVar.number("EAS_NODE_PRICE_PER_HOUR", 0, "hourly price of the node, for billing and placement"),
+  schedulerAddress: envVar.string("EAS_SCHEDULER_ADDR", "127.0.0.1:50052", "scheduler gRPC address"),
+};

@@ -1,0 +1,3 @@
+export { agentConfigSpec } from "./config.js";
+export { uploadToObjectStore, StorageError } from "./storage/index.js";
+export type { UploadedObject } from "./storage/index.js";

@@ -1,0 +1,233 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import type { EventStore } from "@eas/event-store";
+import { event, instanceStream, toNewEvent, type EasEvent } from "@eas/events";
+import type { AgentInstance, ServiceSpec } from "@eas/proto";
+import { freePort } from "@eas/testing";
+import type { Logger } from "@eas/telemetry";
+import {
+  InstanceStatus,
+  mountsForSpec,
+  resolveRuntime,
+  type InstanceStatusEvent,
+  type RunningInstance,
+  type RuntimeDriver,
+} from "../runtime/index.js";
+import type { StorageFetcher } from "../storage/index.js";
+
+export interface SupervisorDeps {
+  nodeId: string;
+  store: EventStore;
+  driver: RuntimeDriver;
+  storage: StorageFetcher;
+  /** `<dataDir>/agents/<nodeId>`: instance folders and pid files live here. */
+  nodeDir: string;
+  repoRoot: string;
+  logger: Logger;
+  source: string;
+  extraEnv?: Record<string, string>;
+}
+
+interface Managed {
+  instanceId: string;
+  service: string;
+  version: number;
+  status: string;
+  endpoint: string;
+  running?: RunningInstance;
+  /** Events of one instance are appended in order. */
+  chain: Promise<void>;
+  stopping?: Promise<void>;
+}
+
+/** Runs the instances the deployer places on this node and reports their lifecycle as events. */
+export class InstanceSupervisor {
+  readonly #deps: SupervisorDeps;
+  readonly #instances = new Map<string, Managed>();
+
+  constructor(deps: SupervisorDeps) {
+    this.#deps = deps;
+    mkdirSync(join(deps.nodeDir, "instances"), { recursive: true });
+  }
+
+  /**
+   * Kills processes a previous run of this agent left behind (found through pid files) and reports
+   * those instances Failed, so the deployer replaces them: a restarted agent owns nothing it did not start.
+   */
+  async reapOrphans(): Promise<void> {
+    const root = join(this.#deps.nodeDir, "instances");
+    for (const instanceId of readdirSync(root)) {
+      const dir = join(root, instanceId);
+      let record: { pid: number; service: string } | undefined;
+      try {
+        record = JSON.parse(readFileSync(join(dir, "pid.json"), "utf8")) as { pid: number; service: string };
+      } catch {
+        rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
+      try {
+        process.kill(-record.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      await this.#append(event("InstanceFailed", { instanceId, service: record.service, reason: `agent on ${this.#deps.nodeId} restarted`, at: new Date().toISOString() }));
+      rmSync(dir, { recursive: true, force: true });
+      this.#deps.logger.warn({ instanceId, pid: record.pid }, "reaped an instance left by a previous agent run");
+    }
+  }
+
+  list(): AgentInstance[] {
+    return [...this.#instances.values()].map((m) => this.#describe(m));
+  }
+
+  get(instanceId: string): AgentInstance | undefined {
+    const managed = this.#instances.get(instanceId);
+    return managed && this.#describe(managed);
+  }
+
+  /** Idempotent: starting an instance this agent already runs returns its current state. */
+  start(instanceId: string, service: string, version: number, spec: ServiceSpec): AgentInstance {
+    const existing = this.#instances.get(instanceId);
+    if (existing) return this.#describe(existing);
+    const managed: Managed = { instanceId, service, version, status: InstanceStatus.Starting, endpoint: "", chain: Promise.resolve() };
+    this.#instances.set(instanceId, managed);
+    void this.#launch(managed, spec);
+    return this.#describe(managed);
+  }
+
+  async stop(instanceId: string, gracePeriodMs: number): Promise<AgentInstance | undefined> {
+    const managed = this.#instances.get(instanceId);
+    if (!managed) return undefined;
+    managed.stopping ??= (async () => {
+      if (managed.running) {
+        await managed.running.stop(gracePeriodMs);
+      } else {
+        this.#report(managed, { status: InstanceStatus.Stopped, reason: "stopped before it started", restartCount: 0, at: Date.now() });
+      }
+      await managed.chain;
+      this.#instances.delete(instanceId);
+      rmSync(join(this.#deps.nodeDir, "instances", instanceId), { recursive: true, force: true });
+    })();
+    await managed.stopping;
+    return this.#describe(managed);
+  }
+
+  async stopAll(gracePeriodMs: number): Promise<void> {
+    await Promise.all([...this.#instances.keys()].map((id) => this.stop(id, gracePeriodMs)));
+  }
+
+  async stats(): Promise<{ instanceId: string; service: string; cpuPercent: number; memoryBytes: number }[]> {
+    const rows = [];
+    for (const m of this.#instances.values()) {
+      if (!m.running) continue;
+      const s = await m.running.stats().catch(() => ({ cpuPercent: 0, memoryBytes: 0 }));
+      rows.push({ instanceId: m.instanceId, service: m.service, ...s });
+    }
+    return rows;
+  }
+
+  async #launch(managed: Managed, spec: ServiceSpec): Promise<void> {
+    const instanceDir = join(this.#deps.nodeDir, "instances", managed.instanceId);
+    try {
+      mkdirSync(instanceDir, { recursive: true });
+      const mounts = await this.#deps.storage.materialize(mountsForSpec(spec), instanceDir);
+      const port = await freePort();
+      const resolved = resolveRuntime(spec, mounts, {
+        repoRoot: this.#deps.repoRoot,
+        instanceDir,
+        port,
+        instanceId: managed.instanceId,
+        version: managed.version,
+        extraEnv: { EAS_MODEL_NAME: managed.service, ...this.#deps.extraEnv },
+      });
+      if (managed.stopping) return;
+      managed.running = this.#deps.driver.start(resolved, {
+        onStatus: (status) => {
+          if (status.pid !== undefined) {
+            writeFileSync(join(instanceDir, "pid.json"), JSON.stringify({ pid: status.pid, service: managed.service }));
+          }
+          this.#report(managed, status);
+        },
+      });
+      managed.endpoint = managed.running.endpoint.replace(/^https?:\/\//, "");
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#deps.logger.warn({ instanceId: managed.instanceId, err: error }, "instance could not start");
+      this.#report(managed, { status: InstanceStatus.Failed, reason, restartCount: 0, at: Date.now() });
+      this.#instances.delete(managed.instanceId);
+    }
+  }
+
+  #report(managed: Managed, status: InstanceStatusEvent): void {
+    managed.status = status.status;
+    const at = new Date(status.at).toISOString();
+    const { instanceId, service } = managed;
+    const nodeId = this.#deps.nodeId;
+    const reason = status.reason ?? "";
+    let e: EasEvent;
+    switch (status.status) {
+      case InstanceStatus.Starting:
+        e = event("InstanceStarting", { instanceId, service, nodeId, restartCount: status.restartCount, at });
+        break;
+      case InstanceStatus.Ready:
+        e = event("InstanceReady", { instanceId, service, version: managed.version, nodeId, endpoint: managed.endpoint, at });
+        break;
+      case InstanceStatus.Unhealthy:
+        e = event("InstanceUnhealthy", { instanceId, service, reason, at });
+        break;
+      case InstanceStatus.Exited:
+        e = event("InstanceExited", {
+          instanceId,
+          service,
+          exitCode: status.exitCode ?? -1,
+          signal: status.signal ?? "",
+          reason,
+          restartCount: status.restartCount,
+          at,
+        });
+        break;
+      case InstanceStatus.Stopped:
+        e = event("InstanceStopped", { instanceId, service, nodeId, reason: reason || "stopped", at });
+        break;
+      case InstanceStatus.Failed:
+        e = event("InstanceFailed", { instanceId, service, reason, at });
+        break;
+    }
+    managed.chain = managed.chain.then(() => this.#append(e));
+  }
+
+  async #append(e: EasEvent): Promise<void> {
+    const data = e.data as { instanceId: string };
+    // One id for every attempt: a retry after a lost acknowledgement is de-duplicated by the store.
+    const stored = toNewEvent(e, randomUUID(), { source: this.#deps.source });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#deps.store.append(instanceStream(data.instanceId), [stored], {
+          expectedRevision: "any",
+        });
+        return;
+      } catch (error) {
+        if (attempt >= 5) {
+          this.#deps.logger.error({ err: error, type: e.type }, "could not record an instance event");
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
+  }
+
+  #describe(m: Managed): AgentInstance {
+    return {
+      instanceId: m.instanceId,
+      service: m.service,
+      version: m.version,
+      status: m.status,
+      endpoint: m.endpoint,
+      pid: m.running?.pid ?? 0,
+      restartCount: m.running?.restartCount ?? 0,
+      cpuPercent: 0,
+      memoryBytes: 0,
+    };
+  }
+}

@@ -1,0 +1,1 @@
+export { asyncQueueConfigSpec } from "./config.js";

@@ -1,0 +1,1 @@
+export { autoscalerConfigSpec } from "./config.js";

@@ -1,0 +1,1 @@
+export { billingConfigSpec } from "./config.js";

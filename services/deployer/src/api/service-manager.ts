@@ -1,0 +1,158 @@
+import { randomBytes } from "node:crypto";
+import type { ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { NotFoundError, ValidationError, type FieldViolation } from "@eas/decider";
+import type { EventStore } from "@eas/event-store";
+import { serviceStream } from "@eas/events";
+import type { ProjectionRunner } from "@eas/projections";
+import type { EventRecord, ServiceInfo, ServiceManagerServer, ServiceSpec, WatchEventsRequest } from "@eas/proto";
+import { executeCommand, unary } from "@eas/service-kit";
+import { applyServiceUpdate, parseServiceDocument } from "@eas/service-spec";
+import type { Logger } from "@eas/telemetry";
+import { serviceDecider, type ServiceCommand } from "../domain/service-decider.js";
+import type { ServiceViews } from "../projections/service-views.js";
+import { specOfVersion, toServiceInfo, toVersionInfos } from "./service-info.js";
+
+export interface ServiceManagerDeps {
+  store: EventStore;
+  views: ProjectionRunner<ServiceViews>;
+  logger: Logger;
+  gatewayUrl: string;
+  now: () => Date;
+  source: string;
+}
+
+const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
+
+function requireName(name: string): string {
+  if (!name) throw new ValidationError([{ path: "name", message: "is required" }]);
+  if (!NAME_PATTERN.test(name)) {
+    throw new ValidationError([{ path: "name", message: `"${name}" is not a valid service name` }]);
+  }
+  return name;
+}
+
+function toViolations(issues: { path: string; message: string }[]): FieldViolation[] {
+  return issues.map((issue) => ({ path: issue.path, message: issue.message }));
+}
+
+/** The public ServiceManager gRPC API: validates, decides on the Service aggregate, answers from the read model. */
+export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerServer {
+  const { store, views, logger } = deps;
+
+  const run = async (name: string, command: ServiceCommand): Promise<ServiceInfo> => {
+    const result = await executeCommand({ store, stream: serviceStream(name), decider: serviceDecider, command, source: deps.source });
+    if (result.position !== undefined) await views.waitForPosition(result.position);
+    return describe(name);
+  };
+
+  const describe = (name: string): ServiceInfo => {
+    const view = views.state[name];
+    if (!view || view.deleted) throw new NotFoundError("service", name);
+    return toServiceInfo(view, deps.gatewayUrl);
+  };
+
+  const parseSpec = (text: string): ServiceSpec => {
+    if (!text.trim()) throw new ValidationError([{ path: "spec", message: "is required" }]);
+    const parsed = parseServiceDocument(text);
+    if (!parsed.ok) throw new ValidationError(toViolations(parsed.issues));
+    return parsed.value;
+  };
+
+  const watchEvents = (call: ServerWritableStream<WatchEventsRequest, EventRecord>) => {
+    const { fromPosition, typePrefix, follow } = call.request;
+    const subscription = store.subscribeToAll({ afterPosition: fromPosition });
+    const stop = () => void subscription.close();
+    call.on("cancelled", stop);
+    call.on("close", stop);
+    void (async () => {
+      try {
+        const head = follow ? Number.POSITIVE_INFINITY : await store.headPosition();
+        if (head <= fromPosition) {
+          stop();
+          call.end();
+          return;
+        }
+        for await (const e of subscription) {
+          if (typePrefix && !e.type.startsWith(typePrefix)) {
+            if (e.position >= head) break;
+            continue;
+          }
+          const record: EventRecord = {
+            id: e.id,
+            type: e.type,
+            stream: e.stream,
+            revision: e.revision,
+            position: e.position,
+            time: e.time.toISOString(),
+            dataJson: JSON.stringify(e.data),
+            metadata: Object.fromEntries(Object.entries(e.metadata).filter(([, v]) => typeof v === "string")) as Record<string, string>,
+          };
+          if (!call.write(record)) await new Promise((resolve) => call.once("drain", resolve));
+          if (e.position >= head) break;
+        }
+        stop();
+        call.end();
+      } catch (error) {
+        logger.warn({ err: error }, "WatchEvents stream ended with an error");
+        call.destroy(error instanceof Error ? error : new Error(String(error)));
+      }
+    })();
+  };
+
+  return {
+    createService: unary(logger, async (request) => {
+      const spec = parseSpec(request.spec);
+      const token = randomBytes(24).toString("base64url");
+      return run(spec.name, { type: "CreateService", spec, token, now: deps.now().toISOString() });
+    }),
+    updateService: unary(logger, async (request) => {
+      const name = requireName(request.name);
+      const view = views.state[name];
+      if (!view || view.deleted) throw new NotFoundError("service", name);
+      const updated = applyServiceUpdate(specOfVersion(view, view.latestVersion)!, request.spec, request.updateType);
+      if (!updated.ok) throw new ValidationError(toViolations(updated.issues));
+      const updateType = request.updateType === "replace" ? "replace" : "merge";
+      return run(name, { type: "UpdateService", spec: updated.value, updateType, now: deps.now().toISOString() });
+    }),
+    getService: unary(logger, async (request) => describe(requireName(request.name))),
+    listServices: unary(logger, async () => ({
+      services: Object.values(views.state)
+        .filter((view) => !view.deleted)
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((view) => toServiceInfo(view, deps.gatewayUrl)),
+    })),
+    deleteService: unary(logger, async (request) => {
+      const name = requireName(request.name);
+      const before = describe(name);
+      await run(name, { type: "DeleteService", name, now: deps.now().toISOString() }).catch((error: unknown) => {
+        if (!(error instanceof NotFoundError)) throw error;
+      });
+      return { ...before, status: "Deleting" };
+    }),
+    startService: unary(logger, async (request) => {
+      const name = requireName(request.name);
+      return run(name, { type: "StartService", name, now: deps.now().toISOString() });
+    }),
+    stopService: unary(logger, async (request) => {
+      const name = requireName(request.name);
+      return run(name, { type: "StopService", name, now: deps.now().toISOString() });
+    }),
+    scaleService: unary(logger, async (request) => {
+      const name = requireName(request.name);
+      if (request.replicas > 1000) throw new ValidationError([{ path: "replicas", message: "must be at most 1000" }]);
+      return run(name, { type: "ScaleService", name, replicas: request.replicas, cause: "user", now: deps.now().toISOString() });
+    }),
+    listVersions: unary(logger, async (request) => {
+      const name = requireName(request.name);
+      const view = views.state[name];
+      if (!view || view.deleted) throw new NotFoundError("service", name);
+      return { versions: toVersionInfos(view) };
+    }),
+    rollbackService: unary(logger, async (request) => {
+      const name = requireName(request.name);
+      if (request.version < 1) throw new ValidationError([{ path: "version", message: "must be >= 1" }]);
+      return run(name, { type: "RollbackService", name, version: request.version, now: deps.now().toISOString() });
+    }),
+    watchEvents,
+  } satisfies ServiceManagerServer & UntypedServiceImplementation;
+}

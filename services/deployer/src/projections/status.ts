@@ -1,0 +1,33 @@
+import type { ServiceView } from "./service-views.js";
+
+export type ServiceStatus = "Creating" | "Waiting" | "Running" | "Updating" | "Stopping" | "Stopped" | "Failed";
+
+export interface ServiceStatusSummary {
+  status: ServiceStatus;
+  reason: string;
+  running: number;
+  pending: number;
+  total: number;
+}
+
+/** Derives EAS's service status from the desired state and the instances, as `eas desc` shows it. */
+export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
+  const instances = Object.values(view.instances);
+  const live = instances.filter((i) => i.status !== "Failed");
+  const running = instances.filter((i) => i.status === "Ready" && i.version === view.currentVersion).length;
+  const readyAny = instances.filter((i) => i.status === "Ready").length;
+  const total = live.length;
+  const pending = total - readyAny;
+  const summary = (status: ServiceStatus, reason = "") => ({ status, reason, running, pending, total });
+
+  if (view.stopped) return total > 0 ? summary("Stopping") : summary("Stopped");
+  if (view.failure) return summary("Failed", view.failure);
+  const failed = instances.find((i) => i.status === "Failed");
+  if (running >= view.desiredReplicas && total === view.desiredReplicas) return summary("Running");
+  if (view.placementBlocked) return summary("Waiting", view.placementBlocked);
+  if (failed && running === 0) return summary("Failed", failed.reason);
+  const outdated = instances.some((i) => i.version !== view.currentVersion);
+  if (outdated) return summary("Updating");
+  if (running === 0 && instances.every((i) => i.restartCount === 0)) return summary("Creating");
+  return summary("Waiting");
+}

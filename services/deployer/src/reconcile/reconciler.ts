@@ -1,0 +1,190 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { credentials } from "@grpc/grpc-js";
+import type { EventStore } from "@eas/event-store";
+import { event, instanceStream, serviceStream, toNewEvent } from "@eas/events";
+import type { ProjectionRunner } from "@eas/projections";
+import { AgentClient, SchedulerClient, ServiceSpec, unaryCall } from "@eas/proto";
+import type { Logger } from "@eas/telemetry";
+import { specOfVersion } from "../api/service-info.js";
+import type { ServiceView, ServiceViews } from "../projections/service-views.js";
+import { planReconcile, type ReconcileAction } from "./plan.js";
+
+export interface ReconcilerDeps {
+  store: EventStore;
+  views: ProjectionRunner<ServiceViews>;
+  schedulerAddress: string;
+  logger: Logger;
+  source: string;
+  now?: () => number;
+  intervalMs?: number;
+  drainMs?: number;
+  startRetryMs?: number;
+}
+
+export interface Reconciler {
+  /** Runs one pass now (also used by tests); passes never overlap. */
+  reconcileOnce(): Promise<void>;
+  /** Asks for a pass soon, e.g. after the read model changed. */
+  nudge(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Converges actual instances to the desired ones. Everything it needs is in the read model
+ * (rebuilt from the log), so a restarted deployer picks up where the last one stopped:
+ * scheduled-but-never-started instances are started again, draining ones are stopped.
+ */
+export function startReconciler(deps: ReconcilerDeps): Reconciler {
+  const { store, views, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const scheduler = new SchedulerClient(deps.schedulerAddress, credentials.createInsecure());
+  const agents = new Map<string, AgentClient>();
+  const pendingCreates = new Map<string, number>();
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+
+  const agentAt = (address: string) => {
+    let client = agents.get(address);
+    if (!client) {
+      client = new AgentClient(address, credentials.createInsecure());
+      agents.set(address, client);
+    }
+    return client;
+  };
+
+  const agentOf = async (nodeId: string): Promise<AgentClient | undefined> => {
+    const { nodes } = await unaryCall(scheduler, scheduler.listNodes, {}, 5_000);
+    const node = nodes.find((n) => n.nodeId === nodeId && n.status !== "Lost");
+    return node ? agentAt(node.agentAddress) : undefined;
+  };
+
+  const append = async (stream: string, e: Parameters<typeof toNewEvent>[0]) => {
+    const result = await store.append(stream, [toNewEvent(e, randomUUID(), { source: deps.source })], { expectedRevision: "any" });
+    await views.waitForPosition(result.position);
+  };
+
+  const startOnAgent = async (agent: AgentClient, view: ServiceView, instanceId: string, version: number) => {
+    const spec = specOfVersion(view, version) ?? ServiceSpec.fromPartial({ name: view.name });
+    await unaryCall(agent, agent.startInstance, { instanceId, service: view.name, version, spec }, 60_000);
+  };
+
+  const create = async (view: ServiceView, version: number) => {
+    const spec = specOfVersion(view, version);
+    if (!spec) return;
+    const instanceId = `${view.name.replace(/_/g, "-")}-v${version}-${randomBytes(3).toString("hex")}`;
+    pendingCreates.set(view.name, (pendingCreates.get(view.name) ?? 0) + 1);
+    try {
+      const placement = await unaryCall(scheduler, scheduler.placeInstance, {
+        instanceId,
+        service: view.name,
+        version,
+        resources: spec.resources,
+        resourceGroup: spec.resourceGroup,
+        resourceBurstable: spec.resourceBurstable,
+        spotAllowed: spec.cloud?.spotAllowed ?? false,
+        maxSpotPrice: spec.cloud?.maxSpotPrice ?? 0,
+      });
+      if (!placement.placed) {
+        if (view.placementBlocked !== placement.reason) {
+          await append(serviceStream(view.name), event("ServicePlacementBlocked", { name: view.name, reason: placement.reason, at: new Date(now()).toISOString() }));
+        }
+        return;
+      }
+      logger.info({ service: view.name, instanceId, node: placement.nodeId }, "instance placed");
+      // The scheduler appended InstanceScheduled; make sure our view has it before the next pass.
+      await waitForInstance(view.name, instanceId);
+      await startOnAgent(agentAt(placement.agentAddress), view, instanceId, version);
+    } finally {
+      pendingCreates.set(view.name, (pendingCreates.get(view.name) ?? 1) - 1);
+    }
+  };
+
+  const waitForInstance = async (service: string, instanceId: string) => {
+    const deadline = now() + 10_000;
+    while (!views.state[service]?.instances[instanceId] && now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  const execute = async (view: ServiceView, action: ReconcileAction) => {
+    const at = new Date(now()).toISOString();
+    switch (action.kind) {
+      case "create":
+        return create(view, action.version);
+      case "drain":
+        return append(instanceStream(action.instanceId), event("InstanceDraining", { instanceId: action.instanceId, service: view.name, at }));
+      case "stop": {
+        const agent = await agentOf(action.nodeId);
+        if (agent) {
+          await unaryCall(agent, agent.stopInstance, { instanceId: action.instanceId, gracePeriodMs: 10_000 }, 20_000);
+        } else {
+          await unaryCall(scheduler, scheduler.releaseInstance, { instanceId: action.instanceId });
+        }
+        return;
+      }
+      case "start": {
+        const agent = await agentOf(action.nodeId);
+        if (agent) await startOnAgent(agent, view, action.instanceId, action.version);
+        return;
+      }
+      case "release":
+        await unaryCall(scheduler, scheduler.releaseInstance, { instanceId: action.instanceId });
+        return;
+    }
+  };
+
+  const pass = async () => {
+    const tasks: Promise<void>[] = [];
+    for (const view of Object.values(views.state)) {
+      const actions = planReconcile(view, {
+        now: now(),
+        drainMs: deps.drainMs ?? 500,
+        startRetryMs: deps.startRetryMs ?? 15_000,
+        pendingCreates: pendingCreates.get(view.name) ?? 0,
+      });
+      // Services converge in parallel; one service's actions run in order.
+      tasks.push(
+        (async () => {
+          for (const action of actions) {
+            try {
+              await execute(view, action);
+            } catch (error) {
+              logger.warn({ err: error, service: view.name, action }, "reconcile action failed; will retry");
+            }
+          }
+        })(),
+      );
+    }
+    await Promise.all(tasks);
+  };
+
+  const reconcileOnce = async () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await pass();
+      } while (again && !stopped);
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const timer = setInterval(() => void reconcileOnce(), deps.intervalMs ?? 500);
+  return {
+    reconcileOnce,
+    nudge: () => void reconcileOnce(),
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      scheduler.close();
+      for (const agent of agents.values()) agent.close();
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { gatewayConfigSpec } from "./config.js";

@@ -1,0 +1,90 @@
+/** One Ready instance of a service, as the gateway routes to it. */
+export interface RouteInstance {
+  /** Instance id, unique within the cluster; named in the `X-Eas-Instance` response header. */
+  id: string;
+  /** `host:port` the instance listens on, e.g. `127.0.0.1:8000`. */
+  endpoint: string;
+  /** Service version the instance runs. */
+  version: number;
+}
+
+/** Lifecycle of a service as far as routing cares. */
+export type RouteState = "running" | "stopped" | "starting";
+
+/** Everything the gateway needs to route one service. */
+export interface RouteEntry {
+  service: string;
+  /** Secret callers present in `Authorization` (bare or with a `Bearer ` prefix). */
+  token: string;
+  /** Request timeout in ms (EAS `rpc.keepalive`): time to the response headers, and the longest silence while the body streams. 0 disables it. */
+  keepaliveMs: number;
+  /** In-flight requests per instance; 0 or less means unlimited. */
+  maxConcurrency: number;
+  /** Requests allowed to wait per service once every instance is at `maxConcurrency`; beyond it the gateway answers 450. */
+  maxQueueSize: number;
+  /** Requests per second per service; 0 means unlimited. Beyond it the gateway answers 429. */
+  rateLimit: number;
+  /** Ready instances only. */
+  instances: RouteInstance[];
+  state: RouteState;
+}
+
+/** The gateway's read model of routes; the lead's event-log projection implements it, tests use {@link StaticRouteTable}. */
+export interface RouteTable {
+  get(service: string): RouteEntry | undefined;
+  /** Calls `listener` with the service name after its entry changed (added, replaced or removed). Returns an unsubscribe function. */
+  onChange(listener: (service: string) => void): () => void;
+}
+
+/** An in-memory {@link RouteTable} for tests, benchmarks and static configurations. */
+export class StaticRouteTable implements RouteTable {
+  readonly #entries = new Map<string, RouteEntry>();
+  readonly #listeners = new Set<(service: string) => void>();
+
+  constructor(entries: Iterable<RouteEntry> = []) {
+    for (const entry of entries) this.#entries.set(entry.service, entry);
+  }
+
+  get(service: string): RouteEntry | undefined {
+    return this.#entries.get(service);
+  }
+
+  /** Adds or replaces the entry of `entry.service` and notifies listeners. */
+  set(entry: RouteEntry): void {
+    this.#entries.set(entry.service, entry);
+    this.#notify(entry.service);
+  }
+
+  /** Applies `change` to a copy of the current entry of `service` and stores it; throws when the service is unknown. */
+  update(service: string, change: (entry: RouteEntry) => RouteEntry): void {
+    const current = this.#entries.get(service);
+    if (!current) throw new UnknownRouteError(service);
+    this.set(change({ ...current, instances: [...current.instances] }));
+  }
+
+  /** Removes the entry of `service`; returns whether there was one. */
+  delete(service: string): boolean {
+    const existed = this.#entries.delete(service);
+    if (existed) this.#notify(service);
+    return existed;
+  }
+
+  onChange(listener: (service: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  #notify(service: string): void {
+    for (const listener of [...this.#listeners]) listener(service);
+  }
+}
+
+/** Thrown by {@link StaticRouteTable.update} for a service it does not hold. */
+export class UnknownRouteError extends Error {
+  override readonly name = "UnknownRouteError";
+  constructor(readonly service: string) {
+    super(`no route for service "${service}"`);
+  }
+}

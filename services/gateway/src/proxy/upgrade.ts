@@ -1,0 +1,91 @@
+import type { IncomingMessage } from "node:http";
+import { connect, type Socket } from "node:net";
+
+/** What {@link tunnelUpgrade} needs to pass an Upgrade request through to an instance. */
+export interface TunnelOptions {
+  req: IncomingMessage;
+  socket: Socket;
+  /** Bytes the client sent after the request head (already read by Node). */
+  head: Buffer;
+  /** `host:port` of the instance. */
+  endpoint: string;
+  /** Path (and query) on the instance. */
+  path: string;
+  /** Flat `[name, value, ...]` headers added to the forwarded request. */
+  extraHeaders: readonly string[];
+  /** Called when the instance cannot be reached; the client has been answered 502 by then. */
+  onUpstreamError(err: Error): void;
+}
+
+/**
+ * Passes an HTTP Upgrade (WebSocket) through as raw TCP: connects to the
+ * instance, replays the request head with the rewritten path, then pipes
+ * bytes both ways untouched, so any subprotocol, extension or frame size
+ * works and the gateway never parses frames.
+ */
+export function tunnelUpgrade(options: TunnelOptions): void {
+  const { req, socket, head, endpoint, path } = options;
+  const colon = endpoint.lastIndexOf(":");
+  const host = endpoint.slice(0, colon);
+  const port = Number(endpoint.slice(colon + 1));
+  const upstream = connect({ host: host.startsWith("[") ? host.slice(1, -1) : host, port });
+  let connected = false;
+
+  socket.on("error", () => upstream.destroy());
+  socket.on("close", () => upstream.destroy());
+  upstream.on("error", (err: Error) => {
+    if (!connected) {
+      options.onUpstreamError(err);
+      rejectUpgrade(socket, 502, Buffer.from(JSON.stringify({ error: { code: "BadGateway", message: `instance unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}` } })));
+    } else {
+      socket.destroy();
+    }
+  });
+  upstream.on("close", () => {
+    if (connected) socket.destroy();
+  });
+  upstream.once("connect", () => {
+    connected = true;
+    upstream.setNoDelay(true);
+    socket.setNoDelay(true);
+    const lines = [`${req.method ?? "GET"} ${path} HTTP/1.1`];
+    const raw = req.rawHeaders;
+    let forwardedFor: string | undefined;
+    for (let k = 0; k + 1 < raw.length; k += 2) {
+      const name = raw[k] as string;
+      const lower = name.toLowerCase();
+      if (lower === "x-forwarded-for") {
+        forwardedFor = raw[k + 1];
+        continue;
+      }
+      if (lower === "proxy-authorization" || lower === "proxy-connection") continue;
+      lines.push(`${name}: ${raw[k + 1]}`);
+    }
+    const remote = socket.remoteAddress;
+    if (remote !== undefined) lines.push(`X-Forwarded-For: ${forwardedFor === undefined ? remote : `${forwardedFor}, ${remote}`}`);
+    for (let k = 0; k + 1 < options.extraHeaders.length; k += 2) lines.push(`${options.extraHeaders[k]}: ${options.extraHeaders[k + 1]}`);
+    upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+    if (head.length > 0) upstream.write(head);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+  });
+}
+
+/** Answers an Upgrade request with a plain HTTP error and closes the connection. */
+export function rejectUpgrade(socket: Socket, status: number, body: Buffer, extraHeaders: readonly string[] = []): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const reason = REASONS[status] ?? "Error";
+  let head = `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n`;
+  for (let k = 0; k + 1 < extraHeaders.length; k += 2) head += `${extraHeaders[k]}: ${extraHeaders[k + 1]}\r\n`;
+  socket.end(Buffer.concat([Buffer.from(`${head}\r\n`), body]));
+}
+
+const REASONS: Record<number, string> = {
+  401: "Unauthorized",
+  404: "Not Found",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+};

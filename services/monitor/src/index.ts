@@ -1,0 +1,1 @@
+export { monitorConfigSpec } from "./config.js";

@@ -1,0 +1,46 @@
+import { defineSubject, type Schema, type Subject } from "@eas/bus";
+
+/** What an agent publishes every second on `eas.telemetry.heartbeat.<nodeId>`. */
+export interface HeartbeatMessage {
+  readonly nodeId: string;
+  /** ISO time at the agent. Informational: liveness is judged on the scheduler's clock at receipt. */
+  readonly at: string;
+  /** Instances the agent is running. */
+  readonly instances: number;
+}
+
+/** Thrown by {@link heartbeatSchema} for a body that is not a {@link HeartbeatMessage}. */
+export class InvalidHeartbeatError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`invalid heartbeat: ${field} ${message}`);
+    this.name = "InvalidHeartbeatError";
+    this.field = field;
+  }
+}
+
+/** Checks a heartbeat body (the bus drops and logs one that fails). */
+export const heartbeatSchema: Schema<HeartbeatMessage> = {
+  parse(input: unknown): HeartbeatMessage {
+    if (typeof input !== "object" || input === null) throw new InvalidHeartbeatError("body", "must be a JSON object");
+    const { nodeId, at, instances } = input as Record<string, unknown>;
+    if (typeof nodeId !== "string" || nodeId === "") throw new InvalidHeartbeatError("nodeId", "must be a non-empty string");
+    if (typeof at !== "string" || Number.isNaN(Date.parse(at))) throw new InvalidHeartbeatError("at", "must be an ISO time");
+    if (typeof instances !== "number" || !Number.isInteger(instances) || instances < 0) {
+      throw new InvalidHeartbeatError("instances", "must be a non-negative integer");
+    }
+    return { nodeId, at, instances };
+  },
+};
+
+/**
+ * Agents' heartbeats: `eas.telemetry.heartbeat.<nodeId>`, plain NATS (telemetry,
+ * never stored as events), untraced (one span per second per node is noise).
+ * Publish with `bus.publish(heartbeatSubject.with(nodeId), beat)`; the
+ * scheduler subscribes to the wildcard.
+ */
+export const heartbeatSubject: Subject<HeartbeatMessage> = defineSubject<HeartbeatMessage>(
+  "eas.telemetry.heartbeat.*",
+  heartbeatSchema,
+  { traced: false },
+);

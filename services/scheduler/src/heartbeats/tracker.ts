@@ -1,0 +1,42 @@
+import { applyHeartbeat, type ClusterState } from "../nodes/index.js";
+
+/**
+ * Last-heartbeat times of the nodes, kept in memory only: heartbeats are
+ * telemetry, never events. Times are this process's clock at receipt, not the
+ * agent's `at`, so clock skew between machines cannot make a node look lost
+ * (or alive).
+ */
+export interface HeartbeatTracker {
+  /** Epoch ms at which this process started tracking: the start of every node's grace period. */
+  readonly startedAt: number;
+  record(nodeId: string, atMs: number): void;
+  /** Epoch ms of the latest heartbeat this process received from the node, if any. */
+  lastSeen(nodeId: string): number | undefined;
+  /**
+   * The cluster with each node's `lastHeartbeatAt` raised to what this process
+   * has seen, or, for a node not heard from since start, to {@link startedAt}:
+   * a scheduler restart gives every node one heartbeat timeout to show up
+   * instead of declaring all of them lost.
+   */
+  overlay(cluster: ClusterState): ClusterState;
+}
+
+/** A tracker whose grace period starts at `startedAt` (epoch ms). */
+export function createHeartbeatTracker(options: { startedAt: number }): HeartbeatTracker {
+  const { startedAt } = options;
+  const seen = new Map<string, number>();
+  return {
+    startedAt,
+    record(nodeId, atMs) {
+      if (atMs > (seen.get(nodeId) ?? Number.NEGATIVE_INFINITY)) seen.set(nodeId, atMs);
+    },
+    lastSeen: (nodeId) => seen.get(nodeId),
+    overlay(cluster) {
+      let state = cluster;
+      for (const nodeId of cluster.nodes.keys()) {
+        state = applyHeartbeat(state, { type: "Heartbeat", nodeId, now: seen.get(nodeId) ?? startedAt });
+      }
+      return state;
+    },
+  };
+}

@@ -1,0 +1,37 @@
+export {
+  RejectionReason,
+  type FilterResult,
+  type NodeFilter,
+  type NodeScorer,
+  type PlacementDecision,
+  type PlacementPolicy,
+  type PlacementRequest,
+} from "./types.js";
+export {
+  cpuFilter,
+  defaultFilters,
+  gpuFilter,
+  gpuMemoryFilter,
+  gpuTypeFilter,
+  memoryFilter,
+  nodeReadyFilter,
+  resourceGroupFilter,
+  runFilters,
+  spotAllowedFilter,
+  spotPriceFilter,
+} from "./filters.js";
+export {
+  cheaperFirstScorer,
+  dedicatedBeforePublicScorer,
+  defaultScorers,
+  leastAllocatedScorer,
+  spreadReplicasScorer,
+} from "./scorers.js";
+export {
+  NO_NODES_REASON,
+  defaultPlacementPolicy,
+  instanceScheduled,
+  place,
+  summarizeRejections,
+} from "./place.js";
+export { chooseScaleInVictims, type ScaleInCandidate } from "./scale-in.js";
