@@ -1,0 +1,39 @@
+import Table from "cli-table3";
+import type { ServiceInfo } from "@eas/proto";
+
+export function table(head: string[], rows: (string | number)[][]): string {
+  const t = new Table({ head, style: { head: [], border: [] } });
+  for (const row of rows) t.push(row.map(String));
+  return t.toString();
+}
+
+export function progressLine(info: ServiceInfo): string {
+  const detail = `[Total: ${info.totalInstances}, Pending: ${info.pendingInstances}, Running: ${info.runningInstances}]`;
+  return `${info.status} ${detail}${info.reason ? ` ${info.reason}` : ""}`;
+}
+
+export function describeService(info: ServiceInfo): string {
+  const rows: [string, string | number][] = [
+    ["Name", info.name],
+    ["Status", info.status + (info.reason ? ` (${info.reason})` : "")],
+    ["CurrentVersion", info.currentVersion],
+    ["LatestVersion", info.latestVersion],
+    ["Instances", `${info.runningInstances}/${info.desiredInstances} running, ${info.pendingInstances} pending, ${info.totalInstances} total`],
+    ["Endpoint", info.endpoint],
+    ["Token", info.token],
+    ["CreateTime", info.createdAt],
+    ["UpdateTime", info.updatedAt],
+  ];
+  const t = new Table({ style: { head: [], border: [] } });
+  for (const [k, v] of rows) t.push({ [k]: String(v) });
+  let text = t.toString();
+  if (info.instances.length > 0) {
+    text +=
+      "\n" +
+      table(
+        ["Instance", "Version", "Node", "Status", "Endpoint", "Restarts", "Reason"],
+        info.instances.map((i) => [i.instanceId, i.version, i.nodeId, i.status, i.endpoint, i.restartCount, i.reason]),
+      );
+  }
+  return text;
+}

@@ -1,0 +1,104 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { waitFor } from "@eas/testing";
+import { readEvents, startTestCluster, unaryCall, type TestCluster } from "./cluster-harness.js";
+
+const CATALOG_SERVICES = ["scheduler", "gateway", "autoscaler", "async-queue", "monitor", "billing", "agent-node-1"];
+
+const demoSpec = JSON.stringify({
+  name: "foundation_demo",
+  metadata: { instance: 0, cpu: 1, memory: 256 },
+  processor: "echo",
+});
+
+describe("foundation: the local cluster wires every service to the event log", { timeout: 240_000 }, () => {
+  let t: TestCluster;
+
+  before(async () => {
+    t = await startTestCluster([{ nodeId: "node-1" }]);
+    try {
+      await t.waitAllReady(90_000);
+    } catch (error) {
+      console.error(t.logs.slice(-80).join("\n"));
+      throw error;
+    }
+  });
+
+  after(async () => {
+    await t?.stop();
+  });
+
+  it("CreateService appends ServiceCreated and every service's projection sees it", async () => {
+    const info = await unaryCall(t.client, t.client.createService, { spec: demoSpec });
+    assert.equal(info.name, "foundation_demo");
+    assert.equal(info.currentVersion, 1);
+    assert.ok(info.token.length >= 24, "a token is generated");
+
+    const created = await readEvents(t.client, 0, "eas.v1.ServiceCreated");
+    assert.equal(created.length, 1);
+    assert.equal(created[0]!.stream, "service-foundation_demo");
+
+    const deployer = await t.projections("deployer");
+    assert.ok((deployer["service-views"]!.state as Record<string, unknown>)["foundation_demo"]);
+    for (const service of CATALOG_SERVICES) {
+      await waitFor(`${service} sees foundation_demo`, async () => {
+        const catalog = (await t.projections(service))["service-catalog"];
+        const state = catalog?.state as Record<string, { currentVersion: number }> | undefined;
+        return state?.["foundation_demo"]?.currentVersion === 1;
+      });
+    }
+  });
+
+  it("an invalid spec is INVALID_ARGUMENT naming the field, and writes no event", async () => {
+    const before = await readEvents(t.client);
+    const bad = JSON.stringify({ name: "bad_spec", metadata: { instance: -1, cpu: 1, memory: 256 }, processor: "echo" });
+    await assert.rejects(
+      unaryCall(t.client, t.client.createService, { spec: bad }),
+      (error: ServiceError) => {
+        assert.equal(error.code, status.INVALID_ARGUMENT);
+        assert.match(error.details, /metadata\.instance/);
+        return true;
+      },
+    );
+    await assert.rejects(unaryCall(t.client, t.client.createService, { spec: "{ not json" }), (error: ServiceError) => {
+      assert.equal(error.code, status.INVALID_ARGUMENT);
+      return true;
+    });
+    const afterEvents = await readEvents(t.client);
+    assert.equal(afterEvents.length, before.length, "no event was written");
+  });
+
+  it("WatchEvents resumes from any position", async () => {
+    await unaryCall(t.client, t.client.scaleService, { name: "foundation_demo", replicas: 0 });
+    await unaryCall(t.client, t.client.stopService, { name: "foundation_demo" });
+    const all = await readEvents(t.client);
+    assert.ok(all.length >= 2);
+    const middle = all[Math.floor(all.length / 2)]!.position;
+    const tail = await readEvents(t.client, middle);
+    assert.deepEqual(
+      tail.map((r) => r.id),
+      all.filter((r) => r.position > middle).map((r) => r.id),
+    );
+    const positions = all.map((r) => r.position);
+    assert.deepEqual(positions, [...positions].sort((a, b) => a - b), "positions increase");
+  });
+
+  it("a service killed with SIGKILL comes back ready with the same projection state", async () => {
+    for (const victim of ["billing", "deployer"]) {
+      const beforeKill = await t.projections(victim);
+      await t.cluster.kill(victim, "SIGKILL");
+      assert.notEqual(await t.readyz(victim), 200);
+      await t.cluster.restart(victim);
+      await waitFor(`${victim} ready again`, async () => (await t.readyz(victim)) === 200, { timeoutMs: 60_000 });
+      const afterRestart = await t.projections(victim);
+      for (const [name, projection] of Object.entries(beforeKill)) {
+        assert.equal(afterRestart[name]?.caughtUp, true);
+        assert.equal(afterRestart[name]?.position, projection.position, `${victim}/${name} position`);
+        assert.deepEqual(afterRestart[name]?.state, projection.state, `${victim}/${name} state`);
+      }
+    }
+    const info = await unaryCall(t.client, t.client.getService, { name: "foundation_demo" });
+    assert.equal(info.status, "Stopped");
+  });
+});
