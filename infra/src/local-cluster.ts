@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -80,6 +80,30 @@ async function answers(url: string): Promise<boolean> {
   });
 }
 
+/**
+ * Kills instance processes an agent left behind (an agent killed with SIGKILL cannot stop them);
+ * agents record each instance's process group in `agents/<node>/instances/<id>/pid.json`.
+ */
+export function reapInstanceProcesses(dataDir: string): number {
+  let reaped = 0;
+  const agentsDir = join(dataDir, "agents");
+  if (!existsSync(agentsDir)) return 0;
+  for (const node of readdirSync(agentsDir)) {
+    const instancesDir = join(agentsDir, node, "instances");
+    if (!existsSync(instancesDir)) continue;
+    for (const instance of readdirSync(instancesDir)) {
+      try {
+        const { pid } = JSON.parse(readFileSync(join(instancesDir, instance, "pid.json"), "utf8")) as { pid: number };
+        process.kill(-pid, "SIGKILL");
+        reaped++;
+      } catch {
+        // No pid file, or the process group is already gone.
+      }
+    }
+  }
+  return reaped;
+}
+
 /** Starts NATS (unless one answers), every control-plane service and the agents, each its own process. */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const dataDir = resolve(options.dataDir);
@@ -126,6 +150,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         cwd: join(repoRoot, "services", program),
         env: { ...process.env, ...entry.env },
         stdio: ["ignore", "pipe", "pipe"],
+        // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops
+        // every service in order (a second signal would make a service skip its graceful shutdown).
+        detached: true,
       },
     );
     const pipe = (stream: NodeJS.ReadableStream | null) => {
@@ -153,7 +180,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   }
   for (const agent of options.agents ?? []) {
     const name = `agent-${agent.nodeId}`;
-    const http = options.randomPorts ? await freePort() : 0;
+    const http = await freePort();
     const env: Record<string, string> = {
       ...common,
       EAS_GRPC_PORT: "0",
@@ -199,6 +226,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       const agents = names.filter((n) => n.startsWith("agent"));
       await Promise.all(agents.map((n) => kill(n)));
       await Promise.all(names.filter((n) => !n.startsWith("agent")).map((n) => kill(n)));
+      reapInstanceProcesses(dataDir);
       await nats?.stop();
     },
   };

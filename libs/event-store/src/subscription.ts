@@ -27,7 +27,7 @@ export type Feed = (context: FeedContext) => AsyncGenerator<RecordedEvent, void,
  */
 export class FeedSubscription implements Subscription {
   readonly caughtUp: Promise<void>;
-  readonly #abort = new AbortController();
+  readonly #abort: AbortController;
   readonly #generator: AsyncGenerator<RecordedEvent, void, undefined>;
   #resolveCaughtUp!: () => void;
   #rejectCaughtUp!: (error: unknown) => void;
@@ -38,11 +38,13 @@ export class FeedSubscription implements Subscription {
 
   /**
    * @param feed the adapter's event feed, started on the first `next()`.
-   * @param onClose awaited by `close()` after the feed stopped, e.g. to release what the adapter opened
-   *   eagerly for a feed that never ran.
+   * @param options.abort aborted by `close()`; pass one to tie work the adapter starts eagerly to the subscription.
+   * @param options.onClose awaited by `close()` after the feed stopped, e.g. to release what the adapter
+   *   opened eagerly for a feed that never ran.
    */
-  constructor(feed: Feed, onClose?: () => Promise<void>) {
-    this.#onClose = onClose;
+  constructor(feed: Feed, options: { abort?: AbortController; onClose?: () => Promise<void> } = {}) {
+    this.#abort = options.abort ?? new AbortController();
+    this.#onClose = options.onClose;
     this.caughtUp = new Promise<void>((resolve, reject) => {
       this.#resolveCaughtUp = resolve;
       this.#rejectCaughtUp = reject;

@@ -79,8 +79,15 @@ export interface SubscribeOptions {
 
 /** A catch-up subscription: every stored event after the start position, then live events, in order. */
 export interface Subscription extends AsyncIterable<RecordedEvent> {
-  /** Resolves once every event that existed when the subscription started has been delivered. */
+  /**
+   * Resolves once every event that existed when the subscription started has been delivered, and the
+   * consumer is done with the last of them (it asked for the next event or stopped iterating); at once
+   * when there was none. So after `await caughtUp`, a projection fed by the iteration reflects the log
+   * as of the start. Rejects with SubscriptionClosedError when closed before that, or with the error
+   * that ended the subscription. Iterate concurrently: nothing is delivered while nobody iterates.
+   */
   readonly caughtUp: Promise<void>;
+  /** Stops the subscription: a pending `next()` resolves `done`. Idempotent. */
   close(): Promise<void>;
 }
 

@@ -59,7 +59,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
         registered = true;
         host.logger.info({ nodeId: config.nodeId }, "node registered");
       } catch (error) {
-        if (attempt % 10 === 1) host.logger.warn({ err: error }, "scheduler not reachable yet; retrying");
+        if (attempt % 10 === 1) host.logger.warn({ reason: (error as Error).message }, "scheduler not reachable yet; retrying");
         await new Promise((r) => setTimeout(r, 500));
       }
     }

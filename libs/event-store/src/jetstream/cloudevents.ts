@@ -18,6 +18,8 @@ export const EventHeaders = {
   traceparent: "traceparent",
   tracestate: "tracestate",
   revision: "eas-revision",
+  /** Events of the same append still to come after this one; absent on the last (or only) one. */
+  batchRemaining: "eas-batch-remaining",
   correlationId: "eas-correlation-id",
   causationId: "eas-causation-id",
 } as const;
@@ -39,6 +41,7 @@ export function encodeEvent(
   stream: string,
   revision: number,
   defaults: { time: Date; source: string },
+  batchRemaining = 0,
 ): EncodedEvent {
   const h = natsHeaders();
   const metadata = event.metadata ?? {};
@@ -52,6 +55,7 @@ export function encodeEvent(
   if (metadata.traceparent) h.set(EventHeaders.traceparent, metadata.traceparent);
   if (metadata.tracestate) h.set(EventHeaders.tracestate, metadata.tracestate);
   h.set(EventHeaders.revision, String(revision));
+  if (batchRemaining > 0) h.set(EventHeaders.batchRemaining, String(batchRemaining));
   if (metadata.correlationId) h.set(EventHeaders.correlationId, metadata.correlationId);
   if (metadata.causationId) h.set(EventHeaders.causationId, metadata.causationId);
   return { headers: h, body: encoder.encode(JSON.stringify(event.data)) };

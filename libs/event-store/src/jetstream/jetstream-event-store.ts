@@ -25,7 +25,8 @@ import {
   validateCategory,
   validateReadOptions,
 } from "../stream-name.js";
-import { FeedSubscription, type FeedContext } from "../subscription.js";
+import { withActiveTraceContext } from "../trace-context.js";
+import { FeedSubscription, sleep, type FeedContext } from "../subscription.js";
 import type {
   AppendOptions,
   AppendResult,
@@ -127,6 +128,8 @@ export async function connectJetStreamEventStore(options: JetStreamEventStoreOpt
 interface StreamTail {
   seq: number;
   revision: number;
+  /** Set when the tail is an event of a multi-event append that is still being written. */
+  midBatch?: { eventId: string };
 }
 
 type PublishOutcome = { kind: "stored"; seq: number } | { kind: "duplicate"; seq: number } | { kind: "wrong_sequence" };
@@ -147,6 +150,8 @@ const MAX_RACE_ROUNDS = 20;
  * server restart (~5 s) at the price of one idle pull per subscription every 5 s.
  */
 const PULL_EXPIRES_MS = 5_000;
+/** How long an append waits for another writer's multi-event append to complete before appending after it. */
+const BATCH_SETTLE_MS = 2_000;
 /** Streams whose tail (sequence, revision) a store remembers from its own appends. */
 const MAX_REMEMBERED_TAILS = 10_000;
 
@@ -163,8 +168,10 @@ const MAX_REMEMBERED_TAILS = 10_000;
  *   means "retry of an append that succeeded", error 10071 means a genuine conflict.
  * - Multi-event appends are NOT atomic (nats-server 2.9 has no atomic batch): events are published one by
  *   one, each expecting the previous one's sequence. A writer that dies half-way leaves a prefix of its
- *   batch; retrying the append with the same event ids (and expectation) completes it. A concurrent
- *   writer can only observe, not interleave with, a half-written batch.
+ *   batch; retrying the append with the same event ids (and expectation) completes it. Each event but the
+ *   last carries `eas-batch-remaining`; another writer whose expectation a partial batch would satisfy
+ *   waits for the batch to complete (up to 2 s, after which it counts as abandoned), so a live writer's
+ *   batch is never cut in two. Readers may see a batch while it is being written.
  *
  * Use `connectJetStreamEventStore` to get a verified instance.
  */
@@ -235,10 +242,11 @@ export class JetStreamEventStore implements EventStore {
     });
   }
 
-  async append(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+  async append(stream: string, newEvents: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     this.#assertOpen();
     const expected = options?.expectedRevision;
-    const { category, id } = validateAppend(stream, events, expected);
+    const { category, id } = validateAppend(stream, newEvents, expected);
+    const events = newEvents.map(withActiveTraceContext);
     const subject = subjectOfStream(category, id, this.#options.subjectPrefix);
     const now = this.#options.clock();
     try {
@@ -251,7 +259,7 @@ export class JetStreamEventStore implements EventStore {
         if (outcome !== "lost_race") return this.#remember(subject, outcome);
       }
       for (let round = 1; ; round++) {
-        const tail = await this.#tail(subject);
+        const tail = await this.#settledTail(subject, expected, events);
         const current = tail?.revision ?? -1;
         const outcome = await this.#appendFrom(stream, subject, events, expected, tail, now, false);
         if (outcome !== "lost_race") return this.#remember(subject, outcome);
@@ -296,7 +304,7 @@ export class JetStreamEventStore implements EventStore {
     if (!satisfies(expected, current)) {
       // Idempotency probe: the server reports a duplicate before it checks the (impossible) expected
       // sequence, so this never writes, and tells a retry of a stored append from a real conflict.
-      const probe = await this.#publish(subject, stream, events[0]!, firstRevision ?? 0, IMPOSSIBLE_SEQUENCE, now);
+      const probe = await this.#publish(subject, stream, events, 0, firstRevision ?? 0, IMPOSSIBLE_SEQUENCE, now);
       if (probe.kind !== "duplicate") throw await conflict();
       const stored = await this.#storedTail(probe.seq, subject);
       if (firstRevision !== undefined && stored.revision !== firstRevision) throw await conflict();
@@ -306,7 +314,7 @@ export class JetStreamEventStore implements EventStore {
 
     for (let index = startIndex; index < events.length; index++) {
       const revision = previous.revision + 1;
-      const outcome = await this.#publish(subject, stream, events[index]!, revision, previous.seq, now);
+      const outcome = await this.#publish(subject, stream, events, index, revision, previous.seq, now);
       if (outcome.kind === "stored") {
         previous = { seq: outcome.seq, revision };
       } else if (outcome.kind === "duplicate") {
@@ -326,12 +334,15 @@ export class JetStreamEventStore implements EventStore {
   async #publish(
     subject: string,
     stream: string,
-    event: NewEvent,
+    events: readonly NewEvent[],
+    index: number,
     revision: number,
     expectedSequence: number,
     now: Date,
   ): Promise<PublishOutcome> {
-    const { headers, body } = encodeEvent(event, stream, revision, { time: now, source: this.#options.source });
+    const event = events[index]!;
+    const defaults = { time: now, source: this.#options.source };
+    const { headers, body } = encodeEvent(event, stream, revision, defaults, events.length - 1 - index);
     return await withRetry(`appending to ${stream}`, this.#options.retry, async () => {
       try {
         const ack = await this.#js.publish(subject, body, {
@@ -353,7 +364,35 @@ export class JetStreamEventStore implements EventStore {
   /** Last message of a subject as (sequence, revision), or null when the stream has no event yet. */
   async #tail(subject: string): Promise<StreamTail | null> {
     const message = await this.#lastMessage(subject);
-    return message === null ? null : { seq: message.seq, revision: this.#decode(message).revision };
+    if (message === null) return null;
+    const event = this.#decode(message);
+    const tail: StreamTail = { seq: message.seq, revision: event.revision };
+    if (Number(message.header.get(EventHeaders.batchRemaining) || 0) > 0) tail.midBatch = { eventId: event.id };
+    return tail;
+  }
+
+  /**
+   * The tail to append after. When it is the middle of another writer's multi-event append and our
+   * expectation would accept it, appending now would cut that batch in two (its next event expects this
+   * very sequence), so we give the batch a moment to complete. A batch still unfinished after
+   * BATCH_SETTLE_MS is taken as abandoned by a dead writer: its own retry will then report a conflict.
+   */
+  async #settledTail(subject: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<StreamTail | null> {
+    const started = Date.now();
+    let delay = 2;
+    for (;;) {
+      const tail = await this.#tail(subject);
+      if (
+        tail?.midBatch === undefined ||
+        events.some((event) => event.id === tail.midBatch!.eventId) ||
+        !satisfies(expected, tail.revision) ||
+        Date.now() - started > BATCH_SETTLE_MS
+      ) {
+        return tail;
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 50);
+    }
   }
 
   async #lastMessage(subject: string): Promise<StoredMsg | null> {
@@ -451,22 +490,24 @@ export class JetStreamEventStore implements EventStore {
     const after = options.afterPosition ?? 0;
     // The consumer opens now, not on the first `next()`, so that "the events that existed when the
     // subscription started" means what it says and `caughtUp` can resolve before anyone iterates.
-    let opening: Promise<OpenedConsumer> | undefined;
+    const abort = new AbortController();
+    const opening = this.#openConsumer(filter, after + 1, abort.signal);
     let started = false;
-    const store = this;
     const subscription: FeedSubscription = new FeedSubscription(
-      async function* feed(context: FeedContext) {
+      (context) => {
         started = true;
-        yield* store.#follow(filter, after, await opening!, context);
+        return this.#follow(filter, after, opening, context);
       },
-      async () => {
-        store.#subscriptions.delete(subscription);
-        if (started) return;
-        const unused = await opening?.catch(() => undefined);
-        if (unused) await store.#deleteConsumer(unused.consumer);
+      {
+        abort,
+        onClose: async () => {
+          this.#subscriptions.delete(subscription);
+          if (started) return;
+          const unused = await opening.catch(() => undefined);
+          if (unused) await this.#deleteConsumer(unused.consumer);
+        },
       },
     );
-    opening = this.#openConsumer(filter, after + 1, subscription.signal);
     void opening.then(
       (opened) => {
         if (opened.pending === 0) subscription.markCaughtUp();
@@ -477,7 +518,13 @@ export class JetStreamEventStore implements EventStore {
     return subscription;
   }
 
-  async *#follow(filter: string, after: number, first: OpenedConsumer, context: FeedContext): AsyncGenerator<RecordedEvent> {
+  async *#follow(
+    filter: string,
+    after: number,
+    opening: Promise<OpenedConsumer>,
+    context: FeedContext,
+  ): AsyncGenerator<RecordedEvent> {
+    const first = await opening;
     let opened = first;
     let delivered = 0;
     let last = after;

@@ -10,6 +10,7 @@ import { startNatsServer, type NatsServerHandle } from "@eas/testing";
 import { EventStoreUnavailableError, VersionConflictError } from "../errors.js";
 import { eventStoreContract } from "../testing/index.js";
 import type { EventStore } from "../types.js";
+import { encodeEvent } from "./cloudevents.js";
 import { connectJetStreamEventStore, EventHeaders } from "./index.js";
 
 // One nats-server for the whole file; every case gets its own JetStream stream and subject prefix.
@@ -139,6 +140,29 @@ describe("JetStreamEventStore on nats-server", () => {
       const events = await store.readStream("instance-abc");
       assert.deepEqual(events.map((e) => e.type), ["E0", "E1", "E2"]);
       assert.equal((await jsm.streams.info(names.streamName)).state.messages, 3);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("does not cut another writer's unfinished multi-event append in two", async () => {
+    const { store, names, cleanup } = await freshStore();
+    try {
+      const batch = [0, 1].map((i) => ({ id: randomUUID(), type: `Batch${i}`, data: {} }));
+      // The first event of a two-event append, as its writer publishes it: "one more to come".
+      const first = encodeEvent(batch[0]!, "node-n1", 0, { time: new Date(), source: "eas" }, 1);
+      first.headers.set("Nats-Msg-Id", batch[0]!.id);
+      await admin.request(`${names.subjectPrefix}.node.n1`, first.body, { headers: first.headers, timeout: 2_000 });
+      const other = store.append("node-n1", [{ id: randomUUID(), type: "Other", data: {} }], { expectedRevision: "any" });
+      // The batch's writer completes it a little later (here: its retry with the same ids).
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const completed = await store.append("node-n1", batch, { expectedRevision: "no_stream" }).catch(async (error: unknown) => {
+        await other.catch(() => undefined);
+        throw error;
+      });
+      assert.equal(completed.nextExpectedRevision, 1);
+      assert.equal((await other).nextExpectedRevision, 2, "the other append lands after the whole batch");
+      assert.deepEqual((await store.readStream("node-n1")).map((e) => e.type), ["Batch0", "Batch1", "Other"]);
     } finally {
       await cleanup();
     }

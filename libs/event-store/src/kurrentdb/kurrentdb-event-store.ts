@@ -20,6 +20,7 @@ import {
 import { EventStoreError, EventStoreUnavailableError, InvalidEventError, VersionConflictError } from "../errors.js";
 import { DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from "../retry.js";
 import { compactMetadata, parseStreamName, validateAppend, validateCategory, validateReadOptions } from "../stream-name.js";
+import { withActiveTraceContext } from "../trace-context.js";
 import { FeedSubscription, type FeedContext } from "../subscription.js";
 import type { KurrentDbEventStoreOptions } from "./connect.js";
 import type {
@@ -99,10 +100,11 @@ export class KurrentDbEventStore implements EventStore {
     this.#ownsClient = ownsClient;
   }
 
-  async append(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+  async append(stream: string, newEvents: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     this.#assertOpen();
     const expected = options?.expectedRevision;
-    validateAppend(stream, events, expected);
+    validateAppend(stream, newEvents, expected);
+    const events = newEvents.map(withActiveTraceContext);
     for (const event of events) {
       if (!UUID.test(event.id)) throw new InvalidEventError(`KurrentDB needs UUID event ids, got ${JSON.stringify(event.id)}`);
     }
@@ -200,17 +202,13 @@ export class KurrentDbEventStore implements EventStore {
     const after = options.afterPosition ?? 0;
     const filter: Filter =
       options.category === undefined ? excludeSystemEvents() : streamNameFilter({ prefixes: [`${options.category}-`] });
-    const store = this;
     // The head (under the same filter) is read first: events up to it are the catch-up, later ones are live.
     const opening = this.#head(filter);
-    const subscription: FeedSubscription = new FeedSubscription(
-      async function* feed(context: FeedContext) {
-        yield* store.#follow(filter, after, await opening, context);
+    const subscription: FeedSubscription = new FeedSubscription((context) => this.#follow(filter, after, opening, context), {
+      onClose: async () => {
+        this.#subscriptions.delete(subscription);
       },
-      async () => {
-        store.#subscriptions.delete(subscription);
-      },
-    );
+    });
     void opening.then(
       (head) => {
         if (head <= after) subscription.markCaughtUp();
@@ -221,7 +219,8 @@ export class KurrentDbEventStore implements EventStore {
     return subscription;
   }
 
-  async *#follow(filter: Filter, after: number, head: number, context: FeedContext): AsyncGenerator<RecordedEvent> {
+  async *#follow(filter: Filter, after: number, opening: Promise<number>, context: FeedContext): AsyncGenerator<RecordedEvent> {
+    const head = await opening;
     if (context.signal.aborted) return;
     const subscription: AllStreamSubscription = this.#client.subscribeToAll({ fromPosition: positionAfter(after), filter });
     const stop = () => void subscription.unsubscribe().catch(() => undefined);

@@ -9,6 +9,7 @@ import {
   validateCategory,
   validateReadOptions,
 } from "../stream-name.js";
+import { withActiveTraceContext } from "../trace-context.js";
 import { FeedSubscription, type FeedContext } from "../subscription.js";
 import type {
   AppendOptions,
@@ -53,10 +54,11 @@ export class InMemoryEventStore implements EventStore {
     this.#source = options.source ?? "eas";
   }
 
-  async append(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+  async append(stream: string, newEvents: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     this.#assertOpen();
     const expected = options?.expectedRevision;
-    validateAppend(stream, events, expected);
+    validateAppend(stream, newEvents, expected);
+    const events = newEvents.map(withActiveTraceContext);
     const existing = this.#streams.get(stream) ?? [];
     const current = existing.length - 1;
     const firstRevision = expectedFirstRevision(expected);
@@ -102,7 +104,7 @@ export class InMemoryEventStore implements EventStore {
         position: this.#log.length + toAdd.length + 1,
         time: new Date((event.time ?? now).getTime()),
         data: structuredClone(event.data),
-        metadata: compactMetadata({ source: this.#source, ...event.metadata }),
+        metadata: compactMetadata({ ...event.metadata, source: event.metadata?.source || this.#source }),
       };
       toAdd.push(recorded);
       last = recorded;
@@ -151,26 +153,32 @@ export class InMemoryEventStore implements EventStore {
         break;
       }
     }
-    const store = this;
-    const subscription = new FeedSubscription(async function* feed(context: FeedContext) {
-      let next = afterPosition;
-      try {
-        while (!context.signal.aborted) {
-          while (next < store.#log.length && !context.signal.aborted) {
-            const event = store.#log[next++]!;
-            if (!matches(event)) continue;
-            if (event.position === boundary) context.caughtUpAfterThisEvent();
-            yield copy(event);
-          }
-          await store.#nextAppend(context.signal);
-        }
-      } finally {
-        store.#subscriptions.delete(subscription);
-      }
+    const subscription: FeedSubscription = new FeedSubscription((context) => this.#follow(afterPosition, boundary, matches, context), {
+      onClose: async () => {
+        this.#subscriptions.delete(subscription);
+      },
     });
     if (boundary === 0) subscription.markCaughtUp();
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  async *#follow(
+    afterPosition: number,
+    boundary: number,
+    matches: (event: RecordedEvent) => boolean,
+    context: FeedContext,
+  ): AsyncGenerator<RecordedEvent> {
+    let next = afterPosition;
+    while (!context.signal.aborted) {
+      while (next < this.#log.length && !context.signal.aborted) {
+        const event = this.#log[next++]!;
+        if (!matches(event)) continue;
+        if (event.position === boundary) context.caughtUpAfterThisEvent();
+        yield copy(event);
+      }
+      await this.#nextAppend(context.signal);
+    }
   }
 
   async headPosition(): Promise<number> {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { propagation, type TextMapPropagator } from "@opentelemetry/api";
 import { InvalidEventError, VersionConflictError } from "../errors.js";
 import { eventStoreContract } from "../testing/index.js";
 import { InMemoryEventStore } from "./memory-event-store.js";
@@ -49,6 +50,36 @@ describe("InMemoryEventStore specifics", () => {
     );
     assert.deepEqual(result, { nextExpectedRevision: 1, position: 2 });
     assert.deepEqual((await store.readStream("node-n1")).map((e) => e.id), ["a", "b"]);
+  });
+
+  it("records the active trace context when the event carries none", async () => {
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const fixed: TextMapPropagator = {
+      inject: (_context, carrier, setter) => {
+        setter.set(carrier, "traceparent", traceparent);
+        setter.set(carrier, "tracestate", "k=v");
+      },
+      extract: (context) => context,
+      fields: () => ["traceparent", "tracestate"],
+    };
+    propagation.setGlobalPropagator(fixed);
+    try {
+      const store = new InMemoryEventStore();
+      const explicit = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      await store.append(
+        "service-iris",
+        [
+          { id: "e1", type: "T", data: {} },
+          { id: "e2", type: "T", data: {}, metadata: { traceparent: explicit } },
+        ],
+        { expectedRevision: "no_stream" },
+      );
+      const [implicit, given] = await store.readStream("service-iris");
+      assert.deepEqual(implicit?.metadata, { source: "eas", traceparent, tracestate: "k=v" });
+      assert.equal(given?.metadata.traceparent, explicit);
+    } finally {
+      propagation.disable();
+    }
   });
 
   it("rejects operations after close and closes open subscriptions", async () => {

@@ -128,6 +128,22 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
       });
     });
 
+    it("lets concurrent appends with any all succeed, each at its own revision", async () => {
+      await withStore(async (store) => {
+        const stream = streamOf(newCategory());
+        const results = await withTimeout(
+          Promise.all(range(6).map((i) => store.append(stream, [newEvent(`Any${i}`), newEvent(`Any${i}b`)], { expectedRevision: "any" }))),
+          timeoutMs,
+          "concurrent any appends",
+        );
+        assert.deepEqual(results.map((r) => r.nextExpectedRevision).sort((a, b) => a - b), [1, 3, 5, 7, 9, 11]);
+        const events = await store.readStream(stream);
+        assert.deepEqual(events.map((e) => e.revision), range(12));
+        // Each batch stays contiguous: nothing interleaves with a batch being written.
+        for (let i = 0; i < 12; i += 2) assert.equal(events[i + 1]!.type, `${events[i]!.type}b`);
+      });
+    });
+
     it("treats a retry of a single-event append (same id, same expectation) as success with the same result", async () => {
       await withStore(async (store) => {
         const stream = streamOf(newCategory());

@@ -39,6 +39,10 @@ export interface ServiceView {
   failure: string;
   /** Deleted services stay until their last instance has stopped, so the reconciler can stop them. */
   deleted: boolean;
+  /** Instances failed since one was last Ready: a crash loop when it grows (backs creates off, shows Failed). */
+  failuresSinceReady: number;
+  lastFailureReason: string;
+  lastFailureAt: string;
   instances: Record<string, InstanceView>;
 }
 
@@ -95,6 +99,9 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
             placementBlocked: "",
             failure: "",
             deleted: false,
+            failuresSinceReady: 0,
+            lastFailureReason: "",
+            lastFailureAt: "",
             instances: {},
           },
         };
@@ -140,7 +147,7 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
           i && { ...i, status: "Starting", restartCount: e.data.restartCount, since: e.data.at },
         );
       case "eas.v1.InstanceReady":
-        return withInstance(views, e.data.service, e.data.instanceId, (i) =>
+        return withInstance(withService(views, e.data.service, (v) => ({ ...v, failuresSinceReady: 0 })), e.data.service, e.data.instanceId, (i) =>
           i && { ...i, status: "Ready", endpoint: e.data.endpoint, reason: "", since: e.data.at },
         );
       case "eas.v1.InstanceUnhealthy":
@@ -154,7 +161,14 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
       case "eas.v1.InstanceStopped":
         return dropIfGone(withInstance(views, e.data.service, e.data.instanceId, () => undefined), e.data.service);
       case "eas.v1.InstanceFailed":
-        return withInstance(views, e.data.service, e.data.instanceId, (i) => i && { ...i, status: "Failed", reason: e.data.reason, since: e.data.at });
+        return withInstance(
+          withService(views, e.data.service, (v) => ({
+            ...v,
+            failuresSinceReady: v.failuresSinceReady + 1,
+            lastFailureReason: e.data.reason,
+            lastFailureAt: e.data.at,
+          })),
+          e.data.service, e.data.instanceId, (i) => i && { ...i, status: "Failed", reason: e.data.reason, since: e.data.at });
       default:
         return views;
     }

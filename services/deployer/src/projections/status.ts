@@ -10,6 +10,9 @@ export interface ServiceStatusSummary {
   total: number;
 }
 
+/** Instances failing in a row, with none Ready, before the service counts as Failed. */
+export const CRASH_LOOP_FAILURES = 3;
+
 /** Derives EAS's service status from the desired state and the instances, as `eas desc` shows it. */
 export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   const instances = Object.values(view.instances);
@@ -22,10 +25,9 @@ export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
 
   if (view.stopped) return total > 0 ? summary("Stopping") : summary("Stopped");
   if (view.failure) return summary("Failed", view.failure);
-  const failed = instances.find((i) => i.status === "Failed");
   if (running >= view.desiredReplicas && total === view.desiredReplicas) return summary("Running");
   if (view.placementBlocked) return summary("Waiting", view.placementBlocked);
-  if (failed && running === 0) return summary("Failed", failed.reason);
+  if (running === 0 && view.failuresSinceReady >= CRASH_LOOP_FAILURES) return summary("Failed", view.lastFailureReason);
   const outdated = instances.some((i) => i.version !== view.currentVersion);
   if (outdated) return summary("Updating");
   if (running === 0 && instances.every((i) => i.restartCount === 0)) return summary("Creating");

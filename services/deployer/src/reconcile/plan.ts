@@ -18,6 +18,11 @@ export interface PlanOptions {
   pendingCreates: number;
 }
 
+/** Back-off before replacing instances of a crash-looping service: 2 s, 4 s, ... up to 60 s. */
+export function createBackoffMs(failuresSinceReady: number): number {
+  return failuresSinceReady < 2 ? 0 : Math.min(60_000, 1_000 * 2 ** (failuresSinceReady - 1));
+}
+
 const GONE: ReadonlySet<InstanceView["status"]> = new Set(["Failed", "Stopped"]);
 const age = (instance: InstanceView, now: number) => now - Date.parse(instance.since);
 
@@ -59,6 +64,10 @@ export function planReconcile(view: ServiceView, options: PlanOptions): Reconcil
   const readyCurrent = current.filter((i) => i.status === "Ready").length;
   const readyOld = old.filter((i) => i.status === "Ready");
 
+  const backingOff = view.lastFailureAt !== "" && now - Date.parse(view.lastFailureAt) < createBackoffMs(view.failuresSinceReady);
+  const withoutBackedOffCreates = (planned: ReconcileAction[]) =>
+    backingOff ? planned.filter((action) => action.kind !== "create") : planned;
+
   if (desired === 0) {
     for (const instance of live) actions.push({ kind: "drain", service, instanceId: instance.instanceId });
     return actions;
@@ -71,7 +80,7 @@ export function planReconcile(view: ServiceView, options: PlanOptions): Reconcil
         actions.push({ kind: "drain", service, instanceId: victim.instanceId });
       }
     }
-    return actions;
+    return withoutBackedOffCreates(actions);
   }
 
   // Rolling update.
@@ -83,5 +92,5 @@ export function planReconcile(view: ServiceView, options: PlanOptions): Reconcil
   if (readyOld.length > 0 && readyCurrent + readyOld.length - 1 >= desired) {
     actions.push({ kind: "drain", service, instanceId: scaleInOrder(readyOld)[0]!.instanceId });
   }
-  return actions;
+  return withoutBackedOffCreates(actions);
 }

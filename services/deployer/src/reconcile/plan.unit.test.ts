@@ -24,6 +24,9 @@ function service(overrides: Partial<ServiceView>, instances: InstanceView[]): Se
     placementBlocked: "",
     failure: "",
     deleted: false,
+    failuresSinceReady: 0,
+    lastFailureReason: "",
+    lastFailureAt: "",
     instances: Object.fromEntries(instances.map((i) => [i.instanceId, i])),
     ...overrides,
   };
@@ -97,6 +100,13 @@ describe("planReconcile", () => {
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(kinds(plan(c.view, c.pending)), c.expected));
   }
+
+  it("backs off creating replacements for a crash-looping service", () => {
+    const looping = service({ failuresSinceReady: 4, lastFailureAt: ago(1_000), lastFailureReason: "object not found" }, []);
+    assert.deepEqual(kinds(plan(looping)), []);
+    const later = service({ failuresSinceReady: 4, lastFailureAt: ago(9_000), lastFailureReason: "object not found" }, []);
+    assert.deepEqual(kinds(plan(later)), ["create", "create"]);
+  });
 
   it("never lowers Ready instances below desired during a rolling update (simulation)", () => {
     let instances = [instance("o1", 1, "Ready"), instance("o2", 1, "Ready"), instance("o3", 1, "Ready")];

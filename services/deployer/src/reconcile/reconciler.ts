@@ -129,8 +129,11 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
         return;
       }
       case "release":
-        await unaryCall(scheduler, scheduler.releaseInstance, { instanceId: action.instanceId });
-        return;
+        // A failed instance holds no allocation any more; recording it Stopped takes it out of the view.
+        return append(
+          instanceStream(action.instanceId),
+          event("InstanceStopped", { instanceId: action.instanceId, service: view.name, nodeId: "", reason: "released after failure", at }),
+        );
     }
   };
 

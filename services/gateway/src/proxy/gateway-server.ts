@@ -670,7 +670,7 @@ class GatewayCore {
       head,
       endpoint: instance.endpoint,
       path: target.path,
-      extraHeaders: ["X-Eas-Instance", instance.id],
+      responseHeaders: ["X-Eas-Instance", instance.id],
       onUpstreamError: (err) => {
         this.eject(instance);
         this.logger.warn({ service: target.service, instance: instance.id, err: err.message }, "websocket upstream failed");

@@ -11,8 +11,8 @@ export interface TunnelOptions {
   endpoint: string;
   /** Path (and query) on the instance. */
   path: string;
-  /** Flat `[name, value, ...]` headers added to the forwarded request. */
-  extraHeaders: readonly string[];
+  /** Flat `[name, value, ...]` headers added to the instance's response head (e.g. `X-Eas-Instance`). */
+  responseHeaders: readonly string[];
   /** Called when the instance cannot be reached; the client has been answered 502 by then. */
   onUpstreamError(err: Error): void;
 }
@@ -63,12 +63,39 @@ export function tunnelUpgrade(options: TunnelOptions): void {
     }
     const remote = socket.remoteAddress;
     if (remote !== undefined) lines.push(`X-Forwarded-For: ${forwardedFor === undefined ? remote : `${forwardedFor}, ${remote}`}`);
-    for (let k = 0; k + 1 < options.extraHeaders.length; k += 2) lines.push(`${options.extraHeaders[k]}: ${options.extraHeaders[k + 1]}`);
     upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
     if (head.length > 0) upstream.write(head);
-    upstream.pipe(socket);
     socket.pipe(upstream);
+    forwardResponseHead(upstream, socket, options.responseHeaders);
   });
+}
+
+const HEAD_END = Buffer.from("\r\n\r\n");
+const MAX_HEAD_BYTES = 64 * 1024;
+
+/**
+ * Reads the instance's response head (up to the blank line), adds `extra`
+ * headers to it, sends it on, then pipes the rest of the connection untouched.
+ */
+function forwardResponseHead(upstream: Socket, socket: Socket, extra: readonly string[]): void {
+  let buffered: Buffer = Buffer.alloc(0);
+  const onData = (chunk: Buffer): void => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    const end = buffered.indexOf(HEAD_END);
+    if (end < 0) {
+      if (buffered.length > MAX_HEAD_BYTES) {
+        upstream.destroy();
+        socket.destroy();
+      }
+      return;
+    }
+    upstream.off("data", onData);
+    let added = "";
+    for (let k = 0; k + 1 < extra.length; k += 2) added += `\r\n${extra[k]}: ${extra[k + 1]}`;
+    socket.write(Buffer.concat([buffered.subarray(0, end), Buffer.from(added), buffered.subarray(end)]));
+    upstream.pipe(socket);
+  };
+  upstream.on("data", onData);
 }
 
 /** Answers an Upgrade request with a plain HTTP error and closes the connection. */

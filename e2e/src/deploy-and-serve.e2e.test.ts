@@ -1,0 +1,255 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { credentials } from "@grpc/grpc-js";
+import { AgentClient, SchedulerClient, unaryCall, type ServiceInfo } from "@eas/proto";
+import { waitFor } from "@eas/testing";
+import { readEvents, startTestCluster, type TestCluster } from "./cluster-harness.js";
+
+const run = promisify(execFile);
+const repoRoot = new URL("../../", import.meta.url).pathname;
+
+/** Runs the real `eas` CLI against the test cluster. */
+async function eas(t: TestCluster, ...args: string[]): Promise<string> {
+  const { stdout } = await run(
+    process.execPath,
+    [join(repoRoot, "cli/bin/eas.mjs"), "--endpoint", t.cluster.deployerAddress, "--scheduler", t.cluster.schedulerAddress, ...args],
+    { env: { ...process.env, NATS_URL: t.cluster.natsUrl }, timeout: 180_000 },
+  );
+  return stdout;
+}
+
+async function describeService(t: TestCluster, name: string): Promise<ServiceInfo> {
+  return JSON.parse(await eas(t, "--json", "desc", name)) as ServiceInfo;
+}
+
+/** The Iris rows with their species, from the data set the demo model was trained on. */
+function irisRows(): { features: number[]; label: string }[] {
+  const lines = readFileSync(join(repoRoot, "processors/onnx/demo/iris.csv"), "utf8").trim().split("\n").slice(1);
+  return lines.map((line) => {
+    const cells = line.split(",");
+    return { features: cells.slice(0, 4).map(Number), label: cells[4]!.replace(/^Iris-/, "").trim() };
+  });
+}
+
+async function predict(t: TestCluster, info: ServiceInfo, rows: number[][], token = info.token) {
+  return fetch(`${t.cluster.gatewayUrl}/api/predict/${info.name}`, {
+    method: "POST",
+    headers: { Authorization: token, "Content-Type": "application/json" },
+    body: JSON.stringify({ instances: rows }),
+  });
+}
+
+/** Sends requests in a loop with a few workers until stopped; counts failures. */
+function loadGenerator(t: TestCluster, info: ServiceInfo) {
+  let running = true;
+  const failures: string[] = [];
+  let ok = 0;
+  const worker = async () => {
+    while (running) {
+      try {
+        const response = await predict(t, info, [[5.1, 3.5, 1.4, 0.2]]);
+        const text = await response.text();
+        if (response.status === 200) ok++;
+        else failures.push(`${response.status} ${text}`);
+      } catch (error) {
+        failures.push(String(error));
+      }
+    }
+  };
+  const workers = Array.from({ length: 4 }, () => worker());
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      return { ok, failures };
+    },
+  };
+}
+
+describe("deploy and serve: a model goes from a spec file to answering authenticated requests", { timeout: 600_000 }, () => {
+  let t: TestCluster;
+
+  before(async () => {
+    t = await startTestCluster([{ nodeId: "node-1" }, { nodeId: "node-2" }]);
+    try {
+      await t.waitAllReady(90_000);
+    } catch (error) {
+      console.error(t.logs.slice(-80).join("\n"));
+      throw error;
+    }
+  });
+
+  after(async () => {
+    await t?.stop();
+  });
+
+  it("deploys the ONNX demo with 2 replicas over 2 agents, and predictions are correct", async () => {
+    await eas(t, "upload", join(repoRoot, "processors/onnx/demo/iris.onnx"), "obj://models/iris.onnx");
+    const created = await eas(t, "create", join(repoRoot, "examples/iris-onnx.json"));
+    assert.match(created, /Running \[Total: 2, Pending: 0, Running: 2\]/);
+    const info = await describeService(t, "iris");
+    assert.equal(info.status, "Running");
+    assert.deepEqual(new Set(info.instances.map((i) => i.nodeId)), new Set(["node-1", "node-2"]), "replicas spread over both nodes");
+
+    const rows = irisRows();
+    const response = await predict(t, info, rows.map((r) => r.features));
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { predictions: { label: string }[] };
+    const correct = body.predictions.filter((p, i) => p.label === rows[i]!.label).length;
+    assert.ok(correct / rows.length >= 0.9, `accuracy ${correct}/${rows.length}`);
+
+    const v2 = await fetch(`${t.cluster.gatewayUrl}/api/predict/iris/v2/models/iris/infer`, {
+      method: "POST",
+      headers: { Authorization: info.token },
+      body: JSON.stringify({ inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [6.7, 3.1, 5.6, 2.4] }] }),
+    });
+    assert.equal(v2.status, 200);
+  });
+
+  it("answers bad requests with clear JSON errors", async () => {
+    const info = await describeService(t, "iris");
+    const wrongToken = await predict(t, info, [[1, 2, 3, 4]], "not-the-token");
+    assert.equal(wrongToken.status, 401);
+    assert.ok(((await wrongToken.json()) as { error: { message: string } }).error.message);
+    const unknown = await fetch(`${t.cluster.gatewayUrl}/api/predict/nope`, { method: "POST", body: "{}" });
+    assert.equal(unknown.status, 404);
+    await unknown.body?.cancel();
+    // Announce an 11 MiB body: the gateway answers 413 from the header, before any byte is sent.
+    const tooLarge = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(`${t.cluster.gatewayUrl}/api/predict/iris`, {
+        method: "POST",
+        headers: { Authorization: info.token, "Content-Length": String(11 * 1024 * 1024) },
+      });
+      request.on("response", (response) => {
+        let body = "";
+        response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on("error", reject);
+      request.flushHeaders();
+    });
+    assert.equal(tooLarge.status, 413);
+    assert.match(tooLarge.body, /"error"/);
+  });
+
+  it("a spec no node can fit waits with the reason, and leaves no instance behind", async () => {
+    const file = join(t.dataDir, "too-big.json");
+    writeFileSync(file, JSON.stringify({ name: "too_big", metadata: { instance: 1, cpu: 1, memory: 900000 }, processor: "echo" }));
+    await eas(t, "create", "--no-wait", file);
+    const info = await waitFor("placement reason", async () => {
+      const current = await describeService(t, "too_big");
+      return current.reason ? current : undefined;
+    });
+    assert.equal(info.status, "Waiting");
+    assert.match(info.reason, /0\/2 nodes: 2 insufficient memory/);
+    assert.equal(info.totalInstances, 0);
+    await eas(t, "delete", "too_big");
+    await assert.rejects(eas(t, "desc", "too_big"), /NOT_FOUND/);
+  });
+
+  it("an invalid spec field is rejected by name through the CLI", async () => {
+    const file = join(t.dataDir, "bad.json");
+    writeFileSync(file, JSON.stringify({ name: "bad", metadata: { instance: 1, cpu: -2 }, processor: "echo" }));
+    await assert.rejects(eas(t, "create", file), /INVALID_ARGUMENT: .*metadata\.cpu/);
+  });
+
+  it("replaces a killed instance process", async () => {
+    const before = await describeService(t, "iris");
+    const victim = before.instances[0]!;
+    const scheduler = new SchedulerClient(t.cluster.schedulerAddress, credentials.createInsecure());
+    const { nodes } = await unaryCall(scheduler, scheduler.listNodes, {});
+    scheduler.close();
+    const agentAddress = nodes.find((n) => n.nodeId === victim.nodeId)!.agentAddress;
+    const agent = new AgentClient(agentAddress, credentials.createInsecure());
+    const { instances } = await unaryCall(agent, agent.listInstances, {});
+    agent.close();
+    const pid = instances.find((i) => i.instanceId === victim.instanceId)!.pid;
+    assert.ok(pid > 0);
+    process.kill(pid, "SIGKILL");
+    await waitFor("the instance restarted and Ready", async () => {
+      const info = await describeService(t, "iris");
+      const instance = info.instances.find((i) => i.instanceId === victim.instanceId);
+      return info.status === "Running" && instance && instance.restartCount >= 1 && instance.status === "Ready";
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const exited = await readEvents(t.client, 0, "eas.v1.InstanceExited");
+    assert.ok(exited.some((e) => e.stream === `instance-${victim.instanceId}`));
+  });
+
+  it("moves a lost agent's instances to the other node", async () => {
+    const before = await describeService(t, "iris");
+    const lostNode = before.instances[0]!.nodeId;
+    const otherNode = lostNode === "node-1" ? "node-2" : "node-1";
+    await t.cluster.kill(`agent-${lostNode}`, "SIGKILL");
+    await waitFor("instances running on the other node", async () => {
+      const info = await describeService(t, "iris");
+      return info.status === "Running" && info.instances.length === 2 && info.instances.every((i) => i.nodeId === otherNode);
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    const lost = await readEvents(t.client, 0, "eas.v1.NodeLost");
+    assert.ok(lost.some((e) => e.stream === `node-${lostNode}`));
+    await t.cluster.restart(`agent-${lostNode}`);
+    await waitFor("agent back", async () => (await t.readyz(`agent-${lostNode}`)) === 200, { timeoutMs: 60_000 });
+  });
+
+  it("updates to a new version under load with zero failed requests, then rolls back", async () => {
+    const info = await describeService(t, "iris");
+    const load = loadGenerator(t, info);
+    await new Promise((r) => setTimeout(r, 500));
+    const patch = join(t.dataDir, "patch.json");
+    writeFileSync(patch, JSON.stringify({ metadata: { rpc: { keepalive: 6000 } } }));
+    const updated = await eas(t, "modify", "iris", "-f", patch);
+    assert.match(updated, /version 2/);
+    await waitFor("all instances on version 2", async () => {
+      const current = await describeService(t, "iris");
+      return current.status === "Running" && current.instances.length === 2 && current.instances.every((i) => i.version === 2);
+    }, { timeoutMs: 120_000, intervalMs: 250 });
+    const { ok, failures } = await load.stop();
+    assert.deepEqual(failures, [], `${failures.length} failed of ${ok + failures.length}`);
+    assert.ok(ok > 20, `only ${ok} requests went through`);
+
+    const versions = JSON.parse(await eas(t, "--json", "versions", "iris")) as { version: number; current: boolean }[];
+    assert.deepEqual(versions.map((v) => [v.version, v.current]), [[1, false], [2, true]]);
+    await eas(t, "rollback", "iris", "1");
+    await waitFor("back on version 1", async () => {
+      const current = await describeService(t, "iris");
+      return current.status === "Running" && current.currentVersion === 1 && current.instances.every((i) => i.version === 1);
+    }, { timeoutMs: 120_000, intervalMs: 250 });
+  });
+
+  it("stops, starts and deletes", async () => {
+    await eas(t, "stop", "iris");
+    const stopped = await waitFor("stopped", async () => {
+      const info = await describeService(t, "iris");
+      return info.status === "Stopped" ? info : undefined;
+    }, { timeoutMs: 60_000 });
+    assert.equal(stopped.totalInstances, 0);
+    const unavailable = await predict(t, stopped, [[5.1, 3.5, 1.4, 0.2]]);
+    assert.equal(unavailable.status, 503);
+    await unavailable.body?.cancel();
+
+    await eas(t, "start", "iris");
+    const started = await waitFor("running again", async () => {
+      const info = await describeService(t, "iris");
+      return info.status === "Running" ? info : undefined;
+    }, { timeoutMs: 60_000 });
+    const response = await predict(t, started, [[5.1, 3.5, 1.4, 0.2]]);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+
+    await eas(t, "delete", "iris");
+    await assert.rejects(eas(t, "desc", "iris"), /NOT_FOUND/);
+    await waitFor("no instances left on the agents", async () => {
+      const scheduler = new SchedulerClient(t.cluster.schedulerAddress, credentials.createInsecure());
+      const { nodes } = await unaryCall(scheduler, scheduler.listNodes, {});
+      scheduler.close();
+      return nodes.every((n) => n.instanceCount === 0);
+    }, { timeoutMs: 60_000 });
+    const gone = await predict(t, started, [[5.1, 3.5, 1.4, 0.2]]);
+    assert.equal(gone.status, 404);
+    await gone.body?.cancel();
+  });
+});

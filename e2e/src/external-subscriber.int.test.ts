@@ -1,0 +1,161 @@
+/**
+ * An outside system can consume EAS events with nothing but a NATS client and our .proto files.
+ *
+ * The writer side is EAS itself (the JetStream event store appending an `eas.v1.ServiceCreated`). The
+ * subscriber side imports nothing from EAS except the harness that starts nats-server: it uses the
+ * official NATS clients and protobufjs on proto/eas/v1/*.proto, reads the CloudEvents headers, looks the
+ * `ce-type` up in the .proto, and decodes the proto3-JSON body.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+// Writer side (EAS).
+import { connectJetStreamEventStore, type EventStore, type JsonObject } from "@eas/event-store";
+import { ServiceCreated } from "@eas/proto";
+// Harness.
+import { startNatsServer, type NatsServerHandle } from "@eas/testing";
+// Subscriber side: third-party clients only.
+import { jetstream } from "@nats-io/jetstream";
+import { connect, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import protobuf from "protobufjs";
+
+const PROTO_ROOT = fileURLToPath(new URL("../../proto", import.meta.url));
+
+let server: NatsServerHandle;
+let store: EventStore;
+let outsider: NatsConnection;
+let root: protobuf.Root;
+
+before(async () => {
+  server = await startNatsServer();
+  store = await connectJetStreamEventStore({ servers: server.url });
+  outsider = await connect({ servers: server.url, name: "external-subscriber" });
+  root = new protobuf.Root();
+  // Imports inside the .proto files ("eas/v1/spec.proto") are relative to the proto root.
+  root.resolvePath = (_origin, target) => join(PROTO_ROOT, target);
+  await root.load("eas/v1/events.proto");
+  root.resolveAll();
+});
+
+after(async () => {
+  await outsider?.close();
+  await store?.close();
+  await server?.stop();
+});
+
+function serviceCreated(name: string): { data: JsonObject; message: ServiceCreated } {
+  const message = ServiceCreated.fromPartial({
+    name,
+    version: 1,
+    token: "tok-123",
+    createdAt: "2026-02-03T04:05:06.000Z",
+    spec: {
+      name,
+      instance: 2,
+      resources: { cpuMillis: 1500, memoryMib: 2048, gpu: 1, gpuType: "T4" },
+      rpc: { keepaliveMs: 5000, maxConcurrency: 8 },
+      runtime: { $case: "processor", value: { name: "onnx", modelPath: "/models/iris.onnx" } },
+      storage: [{ mountPath: "/models", source: "obj://models/iris", readOnly: true }],
+      cloud: { spotAllowed: true, maxSpotPrice: 0.25 },
+      labels: { team: "ml" },
+    },
+  });
+  return { data: ServiceCreated.toJSON(message) as JsonObject, message };
+}
+
+/** What the outside system does with one NATS message: CloudEvents headers -> .proto type -> fields. */
+function decodeAsOutsider(headers: MsgHdrs | undefined, body: Uint8Array) {
+  assert.ok(headers, "events carry CloudEvents headers");
+  assert.equal(headers.get("ce-specversion"), "1.0");
+  assert.equal(headers.get("content-type"), "application/json");
+  const ceType = headers.get("ce-type");
+  const type = root.lookupType(ceType);
+  const json = JSON.parse(new TextDecoder().decode(body)) as Record<string, unknown>;
+  assert.equal(type.verify(json), null, `the body is a valid ${ceType}`);
+  const message = type.fromObject(json);
+  return {
+    ceType,
+    headers,
+    json,
+    fields: type.toObject(message, { defaults: false, longs: String }) as Record<string, unknown>,
+  };
+}
+
+describe("an external subscriber with only a NATS client and the .proto files", () => {
+  it("replays stored events through a JetStream consumer and decodes them", async () => {
+    const { data } = serviceCreated("iris");
+    const id = randomUUID();
+    await store.append("service-iris", [{ id, type: "eas.v1.ServiceCreated", data, metadata: { source: "eas/deployer" } }], {
+      expectedRevision: "no_stream",
+    });
+
+    const js = jetstream(outsider);
+    const consumer = await js.consumers.get("EAS_EVENTS", { filter_subjects: "eas.events.service.>" });
+    const stored = await consumer.next({ expires: 5_000 });
+    assert.ok(stored, "the stored event is delivered");
+    await consumer.delete();
+    assert.equal(stored.subject, "eas.events.service.iris");
+
+    const decoded = decodeAsOutsider(stored.headers, stored.data);
+    assert.equal(decoded.ceType, "eas.v1.ServiceCreated");
+    assert.equal(decoded.headers.get("ce-id"), id);
+    assert.equal(decoded.headers.get("ce-source"), "eas/deployer");
+    assert.equal(decoded.headers.get("ce-subject"), "service-iris");
+    assert.ok(!Number.isNaN(Date.parse(decoded.headers.get("ce-time"))), "ce-time is RFC 3339");
+    const fields = decoded.fields as {
+      name: string;
+      version: number;
+      token: string;
+      createdAt: string;
+      spec: {
+        name: string;
+        instance: number;
+        resources: { cpuMillis: number; memoryMib: number; gpu: number; gpuType: string };
+        rpc: { keepaliveMs: number; maxConcurrency: number };
+        processor: { name: string; modelPath: string };
+        storage: { mountPath: string; source: string; readOnly: boolean }[];
+        cloud: { spotAllowed: boolean; maxSpotPrice: number };
+        labels: Record<string, string>;
+      };
+    };
+    assert.equal(fields.name, "iris");
+    assert.equal(fields.version, 1);
+    assert.equal(fields.token, "tok-123");
+    assert.equal(fields.createdAt, "2026-02-03T04:05:06.000Z");
+    assert.equal(fields.spec.instance, 2);
+    assert.deepEqual(fields.spec.resources, { cpuMillis: 1500, memoryMib: 2048, gpu: 1, gpuType: "T4" });
+    assert.deepEqual(fields.spec.rpc, { keepaliveMs: 5000, maxConcurrency: 8 });
+    assert.deepEqual(fields.spec.processor, { name: "onnx", modelPath: "/models/iris.onnx" });
+    assert.deepEqual(fields.spec.storage, [{ mountPath: "/models", source: "obj://models/iris", readOnly: true }]);
+    assert.deepEqual(fields.spec.cloud, { spotAllowed: true, maxSpotPrice: 0.25 });
+    assert.deepEqual(fields.spec.labels, { team: "ml" });
+    // Nothing was lost on the way: the outsider's message re-encodes to the JSON that was written.
+    assert.deepEqual(decoded.json, data);
+  });
+
+  it("receives live events on a plain NATS subscription to eas.events.>", async () => {
+    const received = new Promise<Msg>((resolve, reject) => {
+      const subscription = outsider.subscribe("eas.events.>", { max: 1, timeout: 10_000 });
+      void (async () => {
+        try {
+          for await (const message of subscription) resolve(message);
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      })();
+    });
+    await outsider.flush();
+    const { data } = serviceCreated("resnet");
+    await store.append("service-resnet", [{ id: randomUUID(), type: "eas.v1.ServiceCreated", data }], {
+      expectedRevision: "no_stream",
+    });
+    const message = await received;
+    assert.equal(message.subject, "eas.events.service.resnet");
+    const decoded = decodeAsOutsider(message.headers, message.data);
+    assert.equal(decoded.ceType, "eas.v1.ServiceCreated");
+    assert.equal((decoded.fields as { name: string }).name, "resnet");
+    assert.equal(decoded.headers.get("eas-revision"), "0");
+  });
+});
