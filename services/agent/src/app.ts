@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
 import { Objm } from "@nats-io/obj";
 import { Gauge } from "prom-client";
+import { decodeEvent } from "@eas/events";
 import { AgentService, SchedulerClient, unaryCall } from "@eas/proto";
 import { heartbeatSubject } from "@eas/scheduler";
 import { createServiceHost, readConfig, serviceCatalogProjection } from "@eas/service-kit";
@@ -44,18 +45,25 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const scheduler = new SchedulerClient(config.schedulerAddress, credentials.createInsecure());
   let registered = false;
   host.addReadinessCheck("registered with the scheduler", () => registered);
+  const registerOnce = () =>
+    unaryCall(
+      scheduler,
+      scheduler.registerNode,
+      {
+        nodeId: config.nodeId,
+        capacity: { cpuMillis: config.cpuMillis, memoryMib: config.memoryMib, gpu: config.gpu, gpuType: config.gpuType, gpuMemoryGib: 0 },
+        resourceGroup: config.resourceGroup,
+        spot: config.spot,
+        pricePerHour: config.pricePerHour,
+        agentAddress: `${config.advertiseHost}:${grpcPort}`,
+        labels: {},
+      },
+      5_000,
+    );
   const register = async () => {
     for (let attempt = 1; !registered; attempt++) {
       try {
-        await unaryCall(scheduler, scheduler.registerNode, {
-          nodeId: config.nodeId,
-          capacity: { cpuMillis: config.cpuMillis, memoryMib: config.memoryMib, gpu: config.gpu, gpuType: config.gpuType, gpuMemoryGib: 0 },
-          resourceGroup: config.resourceGroup,
-          spot: config.spot,
-          pricePerHour: config.pricePerHour,
-          agentAddress: `${config.advertiseHost}:${grpcPort}`,
-          labels: {},
-        }, 5_000);
+        await registerOnce();
         registered = true;
         host.logger.info({ nodeId: config.nodeId }, "node registered");
       } catch (error) {
@@ -64,7 +72,30 @@ export async function run(telemetry: Telemetry): Promise<void> {
       }
     }
   };
-  void register();
+  void register().then(() => {
+    // Register again now and then: a node the scheduler marked Lost (a partition, a long pause)
+    // only becomes Ready again through RegisterNode; repeating an identical registration writes nothing.
+    reRegister = setInterval(() => {
+      registerOnce().catch((error: unknown) => host.logger.warn({ reason: (error as Error).message }, "re-registration failed"));
+    }, 10_000);
+  });
+  let reRegister: NodeJS.Timeout | undefined;
+
+  // An instance someone else declared Failed (its node was marked Lost while this agent lived on)
+  // has been replaced elsewhere: stop it here so it does not keep running unrouted.
+  const instanceEvents = host.store.subscribeToAll({ afterPosition: await host.store.headPosition(), category: "instance" });
+  const watching = (async () => {
+    for await (const recorded of instanceEvents) {
+      const e = decodeEvent(recorded);
+      if (e?.type !== "eas.v1.InstanceFailed" || !supervisor.get(e.data.instanceId)) continue;
+      host.logger.warn({ instanceId: e.data.instanceId, reason: e.data.reason }, "instance failed elsewhere; stopping it here");
+      void supervisor.stop(e.data.instanceId, 5_000);
+    }
+  })();
+  host.shutdown.onShutdown("instance-events", async () => {
+    await instanceEvents.close();
+    await watching.catch(() => undefined);
+  }, "stop-accepting");
 
   const cpu = new Gauge({ name: "eas_instance_cpu_percent", help: "CPU of an instance's processes, percent of one core", labelNames: ["instance", "service"], registers: [host.metrics] });
   const memory = new Gauge({ name: "eas_instance_memory_bytes", help: "Resident memory of an instance's processes", labelNames: ["instance", "service"], registers: [host.metrics] });
@@ -85,6 +116,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   host.shutdown.onShutdown("heartbeats", () => {
     clearInterval(beat);
     clearInterval(sample);
+    clearInterval(reRegister);
     scheduler.close();
   }, "stop-accepting");
 }
