@@ -6,10 +6,10 @@
  * how much of the gap to nginx is the transport and how much is the gateway.
  * Prints `READY <port>` when listening.
  *
- *   node --conditions=source --import tsx bench/src/gateway-bench-proxies.ts <stream|request|dispatch|node-http> <backendPort>
+ *   node --conditions=source --import tsx bench/src/gateway-bench-proxies.ts <stream|request|dispatch|raw|node-http> <backendPort>
  */
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import { Pool, type Dispatcher } from "undici";
 
@@ -90,6 +90,47 @@ const handlers: Record<string, (req: IncomingMessage, res: ServerResponse) => vo
       },
     );
   },
+  // Not a usable HTTP client: Content-Length responses only, no errors handled. It measures the floor
+  // of a Node proxy whose upstream side is one socket write and a string split per request.
+  raw: (() => {
+    const idle: Socket[] = [];
+    const HEAD_END = Buffer.from("\r\n\r\n");
+    return (req: IncomingMessage, res: ServerResponse) => {
+      const socket = idle.pop() ?? connect({ host: "127.0.0.1", port: backendPort, noDelay: true });
+      let buffered: Buffer | null = null;
+      let status = 0;
+      let headers: string[] = [];
+      let remaining = -1;
+      const onData = (chunk: Buffer): void => {
+        buffered = buffered === null ? chunk : Buffer.concat([buffered, chunk]);
+        if (remaining < 0) {
+          const end = buffered.indexOf(HEAD_END);
+          if (end < 0) return;
+          const lines = buffered.toString("latin1", 0, end).split("\r\n");
+          status = Number((lines[0] as string).slice(9, 12));
+          headers = [];
+          for (let i = 1; i < lines.length; i++) {
+            const line = lines[i] as string;
+            const colon = line.indexOf(":");
+            const name = line.slice(0, colon);
+            const value = line.slice(colon + 1).trim();
+            const lower = name.toLowerCase();
+            if (lower === "content-length") remaining = Number(value);
+            if (lower === "connection" || lower === "keep-alive" || lower === "transfer-encoding") continue;
+            headers.push(name, value);
+          }
+          buffered = buffered.subarray(end + 4);
+        }
+        if (buffered.length < remaining) return;
+        socket.off("data", onData);
+        res.writeHead(status, headers);
+        res.end(buffered);
+        idle.push(socket);
+      };
+      socket.on("data", onData);
+      socket.write(`${req.method} ${upstreamPath(req.url ?? "/")} HTTP/1.1\r\nhost: 127.0.0.1:${backendPort}\r\nx-forwarded-for: ${req.socket.remoteAddress}\r\n\r\n`, "latin1");
+    };
+  })(),
   "node-http": (() => {
     const agent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
     return (req: IncomingMessage, res: ServerResponse) => {

@@ -8,8 +8,9 @@
  *     [--targets direct,gateway,nginx] [--json out.json] [--nginx-access-log]
  *
  * Extra targets: `proxy-stream`, `proxy-request`, `proxy-dispatch`,
- * `proxy-node-http` (the smallest Node proxies on each API, see
- * gateway-bench-proxies.ts). Each target gets a warm-up run, then a measured
+ * `proxy-node-http` (the smallest Node proxies on each API) and `proxy-raw`
+ * (a bare-socket upstream, the floor for a Node proxy), see
+ * gateway-bench-proxies.ts. Each target gets a warm-up run, then a measured
  * run; with several rounds the targets are interleaved and the median round
  * is reported, so slow drift on a shared machine hits every target alike.
  *
@@ -31,7 +32,7 @@ import { freePort } from "@eas/testing";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BENCH_TOKEN = "bench-token";
-const PROXY_VARIANTS = ["stream", "request", "dispatch", "node-http"] as const;
+const PROXY_VARIANTS = ["stream", "request", "dispatch", "raw", "node-http"] as const;
 
 interface Options {
   durationS: number;

@@ -158,6 +158,33 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     await assert.rejects(eas(t, "create", file), /INVALID_ARGUMENT: .*metadata\.cpu/);
   });
 
+  it("runs an EAS container-mode spec as is and answers through `eas invoke`", async () => {
+    const created = await eas(t, "create", join(repoRoot, "examples/container-echo.yaml"));
+    assert.match(created, /Running \[Total: 1, Pending: 0, Running: 1\]/);
+    const answer = await eas(t, "invoke", "hello_http", "-d", "{}");
+    assert.deepEqual(JSON.parse(answer), { hello: "world" });
+    await eas(t, "delete", "hello_http");
+  });
+
+  it("the reconciler survives its own restart without duplicating or orphaning instances", async () => {
+    await eas(t, "scale", "--no-wait", "iris", "3");
+    await t.cluster.kill("deployer", "SIGKILL");
+    await t.cluster.restart("deployer");
+    await waitFor("deployer ready", async () => (await t.readyz("deployer")) === 200, { timeoutMs: 60_000 });
+    await waitFor("3 instances Running", async () => {
+      const info = await describeService(t, "iris");
+      return info.status === "Running" && info.runningInstances === 3;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    await new Promise((r) => setTimeout(r, 2_000));
+    const info = await describeService(t, "iris");
+    assert.equal(info.totalInstances, 3, "no duplicate instances");
+    const scheduler = new SchedulerClient(t.cluster.schedulerAddress, credentials.createInsecure());
+    const { nodes } = await unaryCall(scheduler, scheduler.listNodes, {});
+    scheduler.close();
+    assert.equal(nodes.reduce((sum, n) => sum + n.instanceCount, 0), 3, "no orphaned placements");
+    await eas(t, "scale", "iris", "2");
+  });
+
   it("replaces a killed instance process", async () => {
     const before = await describeService(t, "iris");
     const victim = before.instances[0]!;
@@ -168,8 +195,10 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     const agent = new AgentClient(agentAddress, credentials.createInsecure());
     const { instances } = await unaryCall(agent, agent.listInstances, {});
     agent.close();
-    const pid = instances.find((i) => i.instanceId === victim.instanceId)!.pid;
+    const running = instances.find((i) => i.instanceId === victim.instanceId)!;
+    const pid = running.pid;
     assert.ok(pid > 0);
+    assert.ok(running.memoryBytes > 0, "the agent reports the instance's memory");
     process.kill(pid, "SIGKILL");
     await waitFor("the instance restarted and Ready", async () => {
       const info = await describeService(t, "iris");

@@ -17,6 +17,15 @@ export function createAgentApi(supervisor: InstanceSupervisor, logger: Logger): 
       if (!stopped) throw new NotFoundError("instance", request.instanceId);
       return stopped;
     }),
-    listInstances: unary(logger, async () => ({ instances: supervisor.list() })),
+    listInstances: unary(logger, async () => {
+      const stats = new Map((await supervisor.stats()).map((row) => [row.instanceId, row]));
+      return {
+        instances: supervisor.list().map((instance) => ({
+          ...instance,
+          cpuPercent: stats.get(instance.instanceId)?.cpuPercent ?? 0,
+          memoryBytes: stats.get(instance.instanceId)?.memoryBytes ?? 0,
+        })),
+      };
+    }),
   };
 }

@@ -15,6 +15,8 @@ export interface InstanceView {
   reason: string;
   /** When the instance last changed status (ISO time from the event). */
   since: string;
+  /** "dedicated" or "public": scale-in removes public-pool instances first. */
+  pool: string;
 }
 
 export interface VersionView {
@@ -140,6 +142,7 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
           restartCount: 0,
           reason: "",
           since: e.data.at,
+          pool: e.data.pool,
         }));
       }
       case "eas.v1.InstanceStarting":

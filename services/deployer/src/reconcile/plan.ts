@@ -26,13 +26,15 @@ export function createBackoffMs(failuresSinceReady: number): number {
 const GONE: ReadonlySet<InstanceView["status"]> = new Set(["Failed", "Stopped"]);
 const age = (instance: InstanceView, now: number) => now - Date.parse(instance.since);
 
-/** Newest first among the not-ready, then newest first among the ready: the cheapest ones to lose. */
+/**
+ * The order instances are given up in: public-pool before dedicated (EAS's elastic pool scales in the
+ * overflow first), then not-ready before ready, then newest first.
+ */
 function scaleInOrder(instances: InstanceView[]): InstanceView[] {
-  return [...instances].sort((a, b) => {
-    const readyA = a.status === "Ready" ? 1 : 0;
-    const readyB = b.status === "Ready" ? 1 : 0;
-    return readyA - readyB || b.since.localeCompare(a.since) || a.instanceId.localeCompare(b.instanceId);
-  });
+  const rank = (i: InstanceView) => (i.pool === "public" ? 0 : 1) * 2 + (i.status === "Ready" ? 1 : 0);
+  return [...instances].sort(
+    (a, b) => rank(a) - rank(b) || b.since.localeCompare(a.since) || a.instanceId.localeCompare(b.instanceId),
+  );
 }
 
 /**

@@ -6,8 +6,8 @@ import { planReconcile, type ReconcileAction } from "./plan.js";
 const NOW = Date.parse("2026-11-28T12:00:00.000Z");
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
 
-function instance(id: string, version: number, status: InstanceView["status"], sinceMs = 60_000): InstanceView {
-  return { instanceId: id, version, nodeId: "n1", status, endpoint: "", restartCount: 0, reason: "", since: ago(sinceMs) };
+function instance(id: string, version: number, status: InstanceView["status"], sinceMs = 60_000, pool = "public"): InstanceView {
+  return { instanceId: id, version, nodeId: "n1", status, endpoint: "", restartCount: 0, reason: "", since: ago(sinceMs), pool };
 }
 
 function service(overrides: Partial<ServiceView>, instances: InstanceView[]): ServiceView {
@@ -45,6 +45,15 @@ describe("planReconcile", () => {
       name: "scale in drains the not-ready one first",
       view: service({ desiredReplicas: 1 }, [instance("a", 1, "Ready"), instance("b", 1, "Starting")]),
       expected: ["drain:b"],
+    },
+    {
+      name: "scale in gives up the public-pool overflow before dedicated instances",
+      view: service({ desiredReplicas: 2 }, [
+        instance("d1", 1, "Ready", 90_000, "dedicated"),
+        instance("p1", 1, "Ready", 80_000, "public"),
+        instance("d2", 1, "Ready", 10_000, "dedicated"),
+      ]),
+      expected: ["drain:p1"],
     },
     {
       name: "a stopped service drains everything",

@@ -342,6 +342,8 @@ function onExchangeTimeout(exchange: Exchange): void {
 }
 
 const kExchange = Symbol("eas.exchange");
+const kAuthMemo = Symbol("eas.authMemo");
+type AuthCachingSocket = Socket & { [kAuthMemo]?: { digest: Buffer; header: string } };
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 
 function onResponseClose(this: TaggedResponse): void {
@@ -577,7 +579,7 @@ class GatewayCore {
       return;
     }
     const scanned = scanRequestHeaders(req.rawHeaders);
-    if (!tokenMatches(presentedToken(scanned.authorization), svc.tokenDigest)) {
+    if (!this.authorized(req.socket as AuthCachingSocket, scanned.authorization, svc)) {
       this.reject(svc, res, start, GatewayErrorCode.Unauthorized, "missing or invalid token in the Authorization header");
       return;
     }
@@ -605,7 +607,6 @@ class GatewayCore {
     const remote = req.socket.remoteAddress;
     const forwardedFor = scanned.forwardedFor === undefined ? remote : remote === undefined ? scanned.forwardedFor : `${scanned.forwardedFor}, ${remote}`;
     if (forwardedFor !== undefined) headers.push("x-forwarded-for", forwardedFor);
-    if (scanned.host !== undefined) headers.push("x-forwarded-host", scanned.host);
     const requestId = scanned.requestId ?? randomUUID();
     headers.push("x-request-id", requestId);
 
@@ -630,6 +631,22 @@ class GatewayCore {
     } else {
       exchange.node = svc.queue.push(exchange) ?? null;
     }
+  }
+
+  /**
+   * Token check, with a per-connection memo: a keep-alive client that proved
+   * the token once on this connection is not hashed again while it sends the
+   * identical header value for the same token. The memo only ever holds a
+   * value this very connection sent and that was valid, so comparing against
+   * it reveals nothing to the sender it did not already know; any other
+   * value takes the constant-time path.
+   */
+  authorized(socket: AuthCachingSocket, authorization: string | undefined, svc: ServiceState): boolean {
+    const memo = socket[kAuthMemo];
+    if (memo !== undefined && authorization !== undefined && memo.digest === svc.tokenDigest && memo.header === authorization) return true;
+    if (!tokenMatches(presentedToken(authorization), svc.tokenDigest)) return false;
+    if (authorization !== undefined) socket[kAuthMemo] = { digest: svc.tokenDigest, header: authorization };
+    return true;
   }
 
   reject(svc: ServiceState, res: ServerResponse, start: number, code: GatewayErrorCode, message: string, closeConnection = false, extraHeaders?: readonly string[]): void {

@@ -34,8 +34,8 @@ export interface ScannedRequestHeaders {
 
 /**
  * Copies `raw` (a request's `rawHeaders`) into forwardable headers, dropping
- * hop-by-hop headers (RFC 9110 7.6.1), `Host` (the upstream pool sets its
- * own; the original goes out as `X-Forwarded-Host`), `Expect` (Node answered
+ * hop-by-hop headers (RFC 9110 7.6.1), `Host` (the upstream pool sets the
+ * instance's, as nginx's default `proxy_set_header Host $proxy_host` does), `Expect` (Node answered
  * the 100-continue already), `X-Forwarded-For` and `X-Request-Id` (re-added
  * by the caller), and reading the few values the gateway needs.
  */
@@ -160,6 +160,8 @@ function parseContentLength(value: string): number {
 }
 
 function extraConnectionTokens(value: string, previous: string | undefined): string | undefined {
+  // The usual values, without splitting.
+  if (equalsIgnoreCase(value, "keep-alive") || equalsIgnoreCase(value, "close") || equalsIgnoreCase(value, "upgrade")) return previous;
   let extra = previous;
   for (const part of value.split(",")) {
     const token = part.trim().toLowerCase();

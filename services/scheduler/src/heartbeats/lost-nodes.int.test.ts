@@ -60,10 +60,12 @@ describe("lost-node detection", () => {
       assert.equal(placements.filter((p) => p.nodeId === "silent").length, 2, "spread puts two replicas on each node");
 
       const nodes = await waitFor(
-        "node silent to be Lost",
+        "node silent to be Lost with its allocations freed",
         async () => {
+          // NodeLost is appended before the InstanceFailed events of its instances: wait for both.
           const listed = await calls.listNodes();
-          return listed.find((node) => node.nodeId === "silent")?.status === "Lost" ? listed : undefined;
+          const silentNode = listed.find((node) => node.nodeId === "silent");
+          return silentNode?.status === "Lost" && silentNode.instanceCount === 0 ? listed : undefined;
         },
         { timeoutMs: 10_000 },
       );
