@@ -1,1 +1,12 @@
 export { gatewayConfigSpec } from "./config.js";
+export { createGatewayServer, StaticRouteTable, RequestBodyTooLargeError, UnknownRouteError } from "./proxy/index.js";
+export type {
+  GatewayServer,
+  GatewayServerOptions,
+  GatewayLogger,
+  GatewayMetricsSink,
+  RouteEntry,
+  RouteInstance,
+  RouteState,
+  RouteTable,
+} from "./proxy/index.js";
