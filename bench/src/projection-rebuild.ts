@@ -3,7 +3,10 @@
  * with the real projection runner and a real projection (`serviceCatalogProjection`, which every service
  * keeps), on the JetStream adapter, next to two peers measured in the same run:
  *   - a raw read of the same log (`store.readAll()` without evolve): the floor set by the adapter;
- *   - the in-memory adapter holding the same events: the cost of the runner and the projection alone.
+ *   - the in-memory adapter holding the same events at the same positions: the cost of the runner and
+ *     the projection alone;
+ *   - on both adapters, the same runner with a projection that only counts the events reaching evolve
+ *     ("count only"): the runner and subscription without the catalog's own work.
  * Then a resume: a runner that starts from a checkpoint after `--resume` more events were appended.
  *
  *   node --conditions=source --import tsx bench/src/projection-rebuild.ts [events] \
@@ -15,14 +18,15 @@
  * InstanceReady, then InstanceDraining and InstanceStopped on a scale-down, in "instance-<id>". Filling the
  * log (parallel appends, one writer per service at a time) is not part of the measurement. Each timed run
  * is a fresh runner with an empty checkpoint store, i.e. what a restarting process without a usable
- * checkpoint does; the median of `--runs` runs is reported. The whole run is bounded by `--deadline-s`,
+ * checkpoint does; the runs of all four measurements interleave and the median of `--runs` is reported. The whole run is bounded by `--deadline-s`,
  * and the nats-server is stopped on every exit path (error, deadline, Ctrl-C).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import assert from "node:assert/strict";
+import { cpus, loadavg } from "node:os";
 import { connectJetStreamEventStore, InMemoryEventStore, type EventStore, type NewEvent } from "@eas/event-store";
 import { event, instanceStream, serviceStream, toNewEvent, type EasEvent } from "@eas/events";
-import { createProjectionRunner, InMemoryCheckpointStore, type CheckpointStore } from "@eas/projections";
+import { createProjectionRunner, InMemoryCheckpointStore, type CheckpointStore, type Projection } from "@eas/projections";
 import { ServiceSpec } from "@eas/proto";
 import { serviceCatalogProjection, type ServiceCatalog } from "@eas/service-kit";
 import { startNatsServer, type NatsServerHandle } from "@eas/testing";
@@ -122,31 +126,40 @@ function take(source: Generator<Planned>, count: number): Planned[] {
   return out;
 }
 
+/** An event as appended, with the log position JetStream gave it. */
+interface Appended extends Planned {
+  position: number;
+}
+
 /** Appends each service's events in order, `writers` services at a time; streams interleave in the log. */
-async function fill(store: EventStore, perService: Planned[][], writers: number, revisions: Map<string, number>): Promise<void> {
+async function fill(store: EventStore, perService: Planned[][], writers: number, revisions: Map<string, number>): Promise<Appended[]> {
+  const appended: Appended[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(writers, perService.length) }, async () => {
       while (next < perService.length) {
         const events = perService[next++]!;
-        for (const { stream, event: e } of events) {
-          const revision = revisions.get(stream);
-          const result = await store.append(stream, [e], { expectedRevision: revision ?? "no_stream" });
-          revisions.set(stream, result.nextExpectedRevision);
+        for (const planned of events) {
+          const revision = revisions.get(planned.stream);
+          const result = await store.append(planned.stream, [planned.event], { expectedRevision: revision ?? "no_stream" });
+          revisions.set(planned.stream, result.nextExpectedRevision);
+          appended.push({ ...planned, position: result.position });
         }
       }
     }),
   );
+  return appended;
 }
 
-/** Copies a log into another store in position order, with the same ids, data and times. */
-async function copyLog(from: EventStore, to: EventStore, afterPosition = 0): Promise<number> {
-  let copied = 0;
-  for await (const recorded of from.readAll({ afterPosition })) {
-    await to.append(recorded.stream, [{ id: recorded.id, type: recorded.type, data: recorded.data, metadata: recorded.metadata, time: recorded.time }], { expectedRevision: "any" });
-    copied++;
+/**
+ * Appends the same events to another store in JetStream's position order, so both logs hold the same
+ * events (ids, data, times) at the same positions. Uses the positions the appends returned rather than
+ * reading the log back, so that filling the peer does not depend on the adapter's read path.
+ */
+async function mirror(to: EventStore, appended: Appended[]): Promise<void> {
+  for (const { stream, event: e } of [...appended].sort((a, b) => a.position - b.position)) {
+    await to.append(stream, [e], { expectedRevision: "any" });
   }
-  return copied;
 }
 
 async function rawRead(store: EventStore): Promise<{ seconds: number; events: number }> {
@@ -156,11 +169,23 @@ async function rawRead(store: EventStore): Promise<{ seconds: number; events: nu
   return { seconds: (performance.now() - started) / 1000, events };
 }
 
-async function rebuild(store: EventStore, checkpoints: CheckpointStore = new InMemoryCheckpointStore()) {
+/**
+ * A projection that only counts the events reaching evolve, over the same categories as the catalog:
+ * rebuilding it measures the runner and the subscription without the catalog's own work.
+ */
+const countingProjection: Projection<number> = {
+  name: "bench-count",
+  version: 1,
+  categories: serviceCatalogProjection.categories!,
+  initialState: () => 0,
+  evolve: (count) => count + 1,
+};
+
+async function rebuild<State>(store: EventStore, projection: Projection<State>, checkpoints: CheckpointStore = new InMemoryCheckpointStore()) {
   const started = performance.now();
   const runner = createProjectionRunner({
     store,
-    projection: serviceCatalogProjection,
+    projection,
     checkpoints,
     onError: (error) => console.error("projection runner:", error),
   });
@@ -221,69 +246,87 @@ async function main(): Promise<void> {
     console.log(
       `projection rebuild bench: ${config.events} events in ${streams} streams (${config.services} services; ` +
         `${serviceEvents} service-stream events reach evolve, ${config.events - serviceEvents} instance events are skipped by category); ` +
-        `projection ${serviceCatalogProjection.name}; ${config.runs} runs each; node ${process.version}`,
+        `projection ${serviceCatalogProjection.name}; ${config.runs} runs each; node ${process.version}, ` +
+        `${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
     );
 
     const revisions = new Map<string, number>();
     const fillStarted = performance.now();
-    await bounded(fill(jetstream, perService, config.writers, revisions));
+    const appended = await bounded(fill(jetstream, perService, config.writers, revisions));
     const head = await jetstream.headPosition();
     assert.equal(head, config.events, "every planned event is in the JetStream log");
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     console.log(`filled JetStream: ${head} events in ${fmt(fillSeconds, 1)} s (${Math.round(head / fillSeconds)} events/s, ${config.writers} writers; not measured below)`);
-    const copyStarted = performance.now();
-    assert.equal(await bounded(copyLog(jetstream, memory)), config.events);
-    console.log(`filled memory store from the JetStream log in ${fmt((performance.now() - copyStarted) / 1000, 1)} s`);
+    await bounded(mirror(memory, appended));
+    assert.equal(await memory.headPosition(), head, "the memory store holds the same log");
 
-    const results: { label: string; adapter: string; seconds: number[]; events: number }[] = [];
-    const measure = async (label: string, adapter: string, work: () => Promise<{ seconds: number; events: number }>) => {
-      const seconds: number[] = [];
-      let events = 0;
-      for (let run = 0; run < config.runs; run++) {
-        const result = await bounded(work());
-        seconds.push(result.seconds);
-        events = result.events;
+    type Measured = { seconds: number; events: number };
+    const work: { label: string; adapter: string; run: () => Promise<Measured> }[] = [];
+    const catalogs: Record<string, ServiceCatalog> = {};
+    // The checkpoint store of each adapter's last rebuild, saved at the head: the resume below starts from it.
+    const lastCheckpoints: Record<string, InMemoryCheckpointStore> = {};
+    for (const [adapter, store] of [
+      ["jetstream", jetstream],
+      ["memory", memory],
+    ] as const) {
+      work.push({ label: "raw read", adapter, run: () => rawRead(store) });
+      work.push({
+        label: "count only",
+        adapter,
+        run: async () => {
+          const result = await rebuild(store, countingProjection);
+          assert.equal(result.state, serviceEvents, `${adapter}: every service event reached the counting projection`);
+          return result;
+        },
+      });
+      work.push({
+        label: "rebuild",
+        adapter,
+        run: async () => {
+          const checkpoints = new InMemoryCheckpointStore();
+          const result = await rebuild(store, serviceCatalogProjection, checkpoints);
+          assert.equal(result.position, config.events, `${adapter} rebuild reached the head`);
+          catalogs[adapter] = result.state;
+          lastCheckpoints[adapter] = checkpoints;
+          return result;
+        },
+      });
+    }
+    // Runs interleave (every measurement once, then again), so drift in the machine's load hits all alike.
+    const results = work.map((w) => ({ label: w.label, adapter: w.adapter, seconds: [] as number[], events: 0 }));
+    for (let run = 0; run < config.runs; run++) {
+      const line: string[] = [];
+      for (const [i, w] of work.entries()) {
+        const result = await bounded(w.run());
+        results[i]!.seconds.push(result.seconds);
+        results[i]!.events = result.events;
+        line.push(`${w.adapter} ${w.label} ${fmt(result.seconds)} s`);
       }
-      results.push({ label, adapter, seconds, events });
-      console.log(`  ${adapter.padEnd(9)} ${label.padEnd(8)} runs: ${seconds.map((s) => fmt(s)).join(", ")} s`);
-    };
-
-    let catalogs: Record<string, ServiceCatalog> = {};
-    const rebuildOn = (adapter: string, store: EventStore) => async () => {
-      const result = await rebuild(store);
-      assert.equal(result.position, config.events, `${adapter} rebuild reached the head`);
-      catalogs[adapter] = result.state;
-      return result;
-    };
-    console.log("timings:");
-    await measure("raw read", "jetstream", () => rawRead(jetstream!));
-    await measure("rebuild", "jetstream", rebuildOn("jetstream", jetstream));
-    await measure("raw read", "memory", () => rawRead(memory));
-    await measure("rebuild", "memory", rebuildOn("memory", memory));
+      console.log(`  run ${run + 1}: ${line.join(", ")}`);
+    }
     assert.equal(Object.keys(catalogs.jetstream!).length, config.services, "every service is in the rebuilt catalog");
     assert.deepEqual(catalogs.jetstream, catalogs.memory, "both adapters rebuild the same catalog");
-    catalogs = {};
 
     // Resume: checkpoint at the head, `resume` more events (the same services keep scaling), start again.
     const resumeRows: { adapter: string; seconds: number; applied: number; fullRebuildSeconds: number }[] = [];
-    const jsCheckpoints = new InMemoryCheckpointStore();
-    const memCheckpoints = new InMemoryCheckpointStore();
-    await bounded(rebuild(jetstream, jsCheckpoints));
-    await bounded(rebuild(memory, memCheckpoints));
+    const jsCheckpoints = lastCheckpoints.jetstream!;
+    const memCheckpoints = lastCheckpoints.memory!;
     assert.equal((await jsCheckpoints.load(serviceCatalogProjection.name))?.position, config.events, "checkpoint saved at the head");
+    assert.equal((await memCheckpoints.load(serviceCatalogProjection.name))?.position, config.events, "checkpoint saved at the head");
     const extra: Planned[][] = [];
     for (let i = 0; i < config.resume; i++) {
       const service = i % config.services;
       (extra[service] ??= []).push(lifecycles[service]!.next().value as Planned);
     }
-    await bounded(fill(jetstream, extra.filter(Boolean), config.writers, revisions));
+    const appendedExtra = await bounded(fill(jetstream, extra.filter(Boolean), config.writers, revisions));
     assert.equal(await jetstream.headPosition(), config.events + config.resume);
-    assert.equal(await bounded(copyLog(jetstream, memory, config.events)), config.resume);
+    await bounded(mirror(memory, appendedExtra));
+    assert.equal(await memory.headPosition(), config.events + config.resume);
     for (const [adapter, store, checkpoints] of [
       ["jetstream", jetstream, jsCheckpoints],
       ["memory", memory, memCheckpoints],
     ] as const) {
-      const resumed = await bounded(rebuild(store, checkpoints));
+      const resumed = await bounded(rebuild(store, serviceCatalogProjection, checkpoints));
       assert.equal(resumed.position, config.events + config.resume, `${adapter} resume reached the head`);
       assert.equal(resumed.events, config.resume, `${adapter} resume applied only the new events`);
       const full = results.find((r) => r.adapter === adapter && r.label === "rebuild")!;
@@ -291,7 +334,10 @@ async function main(): Promise<void> {
     }
 
     const med = (adapter: string, label: string) => median(results.find((r) => r.adapter === adapter && r.label === label)!.seconds);
-    console.log(`\nresults (median of ${config.runs} runs; events/s = events / median seconds):`);
+    console.log(
+      `\nresults (median of ${config.runs} runs; events/s = events / median seconds; raw read = readAll without a runner, ` +
+        `count only = the runner with a projection that counts, rebuild = the runner with ${serviceCatalogProjection.name}):`,
+    );
     console.table(
       results.map((r) => {
         const s = median(r.seconds);
@@ -320,7 +366,8 @@ async function main(): Promise<void> {
     );
     console.log(
       `summary: jetstream rebuild ${config.events} events in ${fmt(med("jetstream", "rebuild"))} s = ${Math.round(config.events / med("jetstream", "rebuild"))} events/s; ` +
-        `raw read ${fmt(med("jetstream", "raw read"))} s; memory rebuild ${fmt(med("memory", "rebuild"))} s; total run ${fmt((performance.now() - started) / 1000, 1)} s`,
+        `raw read ${fmt(med("jetstream", "raw read"))} s; memory rebuild ${fmt(med("memory", "rebuild"))} s; total run ${fmt((performance.now() - started) / 1000, 1)} s; ` +
+        `load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
     );
   } finally {
     await cleanup();

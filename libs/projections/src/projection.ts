@@ -10,6 +10,10 @@ export interface Projection<State> {
   /** Only events of these stream categories reach evolve; all when omitted. */
   readonly categories?: readonly string[];
   initialState(): State;
+  /**
+   * Folds one event into the state. It may update `state` in place and return it (the runner owns
+   * the state), but must not depend on anything but its arguments.
+   */
   evolve(state: State, event: RecordedEvent): State;
   /** JSON form of the state for a snapshot; defaults to the state itself. */
   toSnapshot?(state: State): unknown;
@@ -33,7 +37,9 @@ export interface Checkpoint {
 export class InMemoryCheckpointStore implements CheckpointStore {
   readonly #checkpoints = new Map<string, Checkpoint>();
   async load(projection: string): Promise<Checkpoint | undefined> {
-    return this.#checkpoints.get(projection);
+    // A copy: a projection may update its state in place, which must not change the stored snapshot.
+    const checkpoint = this.#checkpoints.get(projection);
+    return checkpoint && structuredClone(checkpoint);
   }
   async save(projection: string, checkpoint: Checkpoint): Promise<void> {
     this.#checkpoints.set(projection, structuredClone(checkpoint));

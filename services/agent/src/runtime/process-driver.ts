@@ -20,6 +20,9 @@ import {
   type RuntimeDriver,
 } from "./types.js";
 
+/** Readiness probe interval before an instance's first success. */
+const STARTUP_PROBE_INTERVAL_MS = 100;
+
 export interface ProcessDriverOptions {
   /** Host put in endpoints (`http://<advertiseHost>:<port>`); default 127.0.0.1. */
   advertiseHost?: string;
@@ -317,7 +320,10 @@ class ProcessInstance implements RunningInstance {
           reason: `readiness probe failed ${state.consecutiveFailures} times: ${state.lastFailure}`,
         });
       }
-      if (!(await sleep(probe.periodMs, signal))) return;
+      // Until the first success, probe quickly: a process that boots in 0.4 s should be Ready then,
+      // not a whole period later. After that, the configured period applies.
+      const wait = run.everReady ? probe.periodMs : Math.min(probe.periodMs, STARTUP_PROBE_INTERVAL_MS);
+      if (!(await sleep(wait, signal))) return;
     }
   }
 
