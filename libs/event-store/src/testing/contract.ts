@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
-import { describe, it } from "node:test";
+import { describe, it as nodeIt } from "node:test";
 import { InvalidEventError, VersionConflictError } from "../errors.js";
 import type { EventMetadata, EventStore, JsonObject, NewEvent, RecordedEvent, Subscription } from "../types.js";
 
@@ -28,7 +28,9 @@ export interface ContractOptions {
  */
 export function eventStoreContract(name: string, factory: () => Promise<ContractFixture>, options: ContractOptions = {}): void {
   const timeoutMs = options.timeoutMs ?? 20_000;
-  const describeOptions = options.skip === undefined ? {} : { skip: options.skip };
+  // Skipping each case (not the suite) makes the runner count every skipped case, with the reason.
+  const caseOptions = options.skip === undefined ? {} : { skip: options.skip };
+  const it = (title: string, body: () => Promise<void>) => nodeIt(title, caseOptions, body);
 
   async function withStore(body: (store: EventStore) => Promise<void>): Promise<void> {
     const fixture = await factory();
@@ -39,7 +41,7 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
     }
   }
 
-  describe(`EventStore contract: ${name}`, describeOptions, () => {
+  describe(`EventStore contract: ${name}`, () => {
     it("appends to a new stream with no_stream and reads the event back", async () => {
       await withStore(async (store) => {
         const stream = streamOf(newCategory());
