@@ -5,9 +5,11 @@
  *
  *   node --conditions=source --import tsx bench/src/gateway-vs-nginx.ts \
  *     [--duration 10] [--warmup 2] [--threads 2] [--connections 64] [--rounds 1] \
- *     [--targets direct,gateway,nginx] [--json out.json] [--nginx-access-log]
+ *     [--targets direct,gateway,nginx] [--json out.json] [--nginx-access-log] [--gateway-workers 2]
  *
- * Extra targets: `proxy-stream`, `proxy-request`, `proxy-dispatch`,
+ * Extra targets: `gateway-cluster` (the gateway as `--gateway-workers`
+ * processes sharing the port, default 2: a separate multi-process figure,
+ * not the one-process comparison), `proxy-stream`, `proxy-request`, `proxy-dispatch`,
  * `proxy-node-http` (the smallest Node proxies on each API) and `proxy-raw`
  * (a bare-socket upstream, the floor for a Node proxy), see
  * gateway-bench-proxies.ts. Each target gets a warm-up run, then a measured
@@ -43,6 +45,7 @@ interface Options {
   targets: string[];
   json: string | undefined;
   nginxAccessLog: boolean;
+  gatewayWorkers: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -55,6 +58,7 @@ function parseOptions(argv: string[]): Options {
     targets: ["direct", "gateway", "nginx"],
     json: undefined,
     nginxAccessLog: false,
+    gatewayWorkers: 2,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -85,6 +89,9 @@ function parseOptions(argv: string[]): Options {
       case "--json":
         options.json = value();
         break;
+      case "--gateway-workers":
+        options.gatewayWorkers = positive(flag, value());
+        break;
       case "--nginx-access-log":
         options.nginxAccessLog = true;
         break;
@@ -93,7 +100,7 @@ function parseOptions(argv: string[]): Options {
     }
   }
   for (const target of options.targets) {
-    const known = target === "direct" || target === "gateway" || target === "nginx" || PROXY_VARIANTS.some((v) => target === `proxy-${v}`);
+    const known = target === "direct" || target === "gateway" || target === "gateway-cluster" || target === "nginx" || PROXY_VARIANTS.some((v) => target === `proxy-${v}`);
     if (!known) throw new Error(`unknown target ${target}`);
   }
   return options;
@@ -213,7 +220,7 @@ async function startNginx(prefix: string, backendPort: number, accessLog: boolea
   return { child, port };
 }
 
-/** utime + stime of `pid` and its direct children (nginx's worker), in seconds. */
+/** utime + stime of `pid` and its direct children (nginx's worker, cluster workers), in seconds. */
 function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;
   const ticks = 100; // USER_HZ on Linux
@@ -328,6 +335,10 @@ async function main(): Promise<void> {
     if (options.targets.includes("gateway")) {
       const gateway = await startNodeChild("gateway-bench-server.ts", [String(backend.port)], "gateway");
       urls.set("gateway", { url: `http://127.0.0.1:${gateway.port}/api/predict/bench`, pid: gateway.child.pid });
+    }
+    if (options.targets.includes("gateway-cluster")) {
+      const cluster = await startNodeChild("gateway-bench-server.ts", [String(backend.port), "--workers", String(options.gatewayWorkers)], "gateway-cluster");
+      urls.set("gateway-cluster", { url: `http://127.0.0.1:${cluster.port}/api/predict/bench`, pid: cluster.child.pid });
     }
     if (options.targets.includes("nginx")) {
       const nginx = await startNginx(prefix, backend.port, options.nginxAccessLog);

@@ -1,5 +1,6 @@
 /** Error codes the gateway answers with, each with its HTTP status. */
 export const GatewayErrorCode = {
+  BadRequest: "BadRequest",
   Unauthorized: "Unauthorized",
   ServiceNotFound: "ServiceNotFound",
   NotFound: "NotFound",
@@ -15,6 +16,7 @@ export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErr
 
 /** HTTP status of each {@link GatewayErrorCode}; 450 is EAS's own "queue full". */
 export const gatewayErrorStatus: Readonly<Record<GatewayErrorCode, number>> = {
+  BadRequest: 400,
   Unauthorized: 401,
   ServiceNotFound: 404,
   NotFound: 404,

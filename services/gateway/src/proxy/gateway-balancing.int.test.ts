@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { after, describe, it } from "node:test";
+import { request } from "undici";
 import { waitFor } from "@eas/testing";
 import type { GatewayErrorBody } from "./errors.js";
 import { echo, routeEntry, sleep, startBackend, startGateway, type TestBackend, type TestGateway } from "./test-support.js";
@@ -136,7 +137,7 @@ describe("gateway: balancing, queueing, retries and route changes", () => {
     assert.equal(b.hits, hitsAtRemoval, "nothing new reached the removed instance");
   });
 
-  it("loses no request when an instance dies before the table says so", async () => {
+  it("loses no idempotent request when an instance dies before the table says so", async () => {
     const a = await backendOf(startBackend("a2", slowEcho));
     const b = await startBackend("b2", slowEcho);
     const gw = await gateway([routeEntry("crash", [a.route(), b.route()])]);
@@ -151,8 +152,10 @@ describe("gateway: balancing, queueing, retries and route changes", () => {
       }
     });
     await waitFor("b served traffic", () => b.hits > 20, { timeoutMs: 10_000 });
-    // Stop b gracefully (in-flight requests finish, idle keep-alive sockets close), leave it in the table.
-    await new Promise<void>((resolve) => b.server.close(() => resolve()));
+    // b dies abruptly (its connections, busy or idle, are reset) and stays in the table: requests on
+    // its sockets fail without a response and are replayed elsewhere (GET), new connections are
+    // refused and replayed too, and b is ejected.
+    await b.close();
     const afterStop = completed;
     await waitFor("traffic continued", () => completed > afterStop + 100, { timeoutMs: 10_000 });
     running = false;
@@ -185,6 +188,23 @@ describe("gateway: balancing, queueing, retries and route changes", () => {
     // The request in flight on the removed instance still completes.
     busy.releaseAll();
     assert.equal((await first).status, 200);
+  });
+
+  it("frees the instance slot when the client goes away, so the next request is served", async () => {
+    const backend = await backendOf(holdingBackend("abandon"));
+    const gw = await gateway([routeEntry("abandon", [backend.route()], { maxConcurrency: 1, maxQueueSize: 5 })]);
+    const controller = new AbortController();
+    const abandoned = request(`${gw.url}/api/predict/abandon`, { dispatcher: gw.agent, headers: { authorization: "secret-token" }, signal: controller.signal });
+    await waitFor("first in flight", () => backend.held.length === 1, { timeoutMs: 5_000 });
+    const upstreamClosed = new Promise<void>((resolve) => backend.held[0]!.once("close", () => resolve()));
+    controller.abort();
+    await assert.rejects(abandoned);
+    await upstreamClosed;
+    await waitFor("slot freed", () => gw.gateway.snapshot("abandon")?.instances[0]?.outstanding === 0, { timeoutMs: 5_000 });
+    const next = gw.call("/api/predict/abandon");
+    await waitFor("next in flight", () => backend.held.length === 2, { timeoutMs: 5_000 });
+    backend.releaseAll();
+    assert.equal((await next).status, 200);
   });
 
   it("close() lets in-flight requests finish", async () => {

@@ -75,6 +75,71 @@ describe("gateway: proxying and error answers", () => {
     assert.equal(response.status, 200);
   });
 
+  it("answers Expect: 100-continue only once the request is admitted", async () => {
+    const admitted = await expectContinueUpload(gw.url, "/api/predict/echo", "secret-token");
+    assert.deepEqual(admitted, { continued: true, status: 200, body: "payload" });
+    const refused = await expectContinueUpload(gw.url, "/api/predict/echo", "wrong");
+    assert.deepEqual(refused, { continued: false, status: 401, body: undefined });
+  });
+
+  it("re-checks the token on a kept-alive connection once it rotates, and per service", async () => {
+    assert.equal((await gw.call("/api/predict/echo")).status, 200);
+    gw.routes.update("echo", (entry) => ({ ...entry, token: "rotated-token" }));
+    // Same agent, so the same kept-alive connection presents the old, now wrong, token.
+    assert.equal((await gw.call("/api/predict/echo")).status, 401);
+    assert.equal((await gw.call("/api/predict/echo", { token: "rotated-token" })).status, 200);
+    // The connection proved "rotated-token" for echo; that says nothing about another service.
+    assert.equal((await gw.call("/api/predict/small", { token: "rotated-token" })).status, 401);
+    gw.routes.update("echo", (entry) => ({ ...entry, token: "secret-token" }));
+    assert.equal((await gw.call("/api/predict/echo")).status, 200);
+  });
+
+  it("passes the instance's own error statuses and HEAD responses through unchanged", async () => {
+    const failing = await startBackend("i-500", (req, res) => {
+      res.writeHead(req.method === "HEAD" ? 200 : 500, { "content-type": "text/plain", "content-length": "5" });
+      res.end(req.method === "HEAD" ? undefined : "oops!");
+    });
+    gw.routes.set(routeEntry("failing", [failing.route()]));
+    const response = await gw.call("/api/predict/failing");
+    assert.equal(response.status, 500);
+    assert.equal(response.text, "oops!");
+    assert.equal(response.headers["x-eas-instance"], "i-500");
+    const head = await gw.call("/api/predict/failing", { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers["content-length"], "5");
+    assert.equal(head.text, "");
+    await failing.close();
+  });
+
+  it("streams a large chunked response intact", async () => {
+    const size = 4 * 1024 * 1024;
+    const big = await startBackend("i-big", (_req, res) => {
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < size) {
+          const chunk = Buffer.alloc(64 * 1024, sent / (64 * 1024));
+          sent += chunk.length;
+          if (!res.write(chunk)) {
+            res.once("drain", pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    gw.routes.set(routeEntry("big", [big.route()]));
+    const response = await gw.call("/api/predict/big");
+    assert.equal(response.status, 200);
+    // Bytes 0..63 (one value per 64 KiB chunk) are ASCII, so the text has one character per byte.
+    assert.equal(response.text.length, size);
+    assert.equal(response.text.charCodeAt(0), 0);
+    assert.equal(response.text.charCodeAt(size / 2), 32);
+    assert.equal(response.text.charCodeAt(size - 1), 63);
+    await big.close();
+  });
+
   it("404 for an unknown service and for paths outside /api/predict", async () => {
     const unknown = await gw.call("/api/predict/nope/x");
     assert.equal(unknown.status, 404);
@@ -189,5 +254,24 @@ function chunkedUpload(base: string, path: string, chunks: number, size: number)
       setTimeout(next, 2);
     };
     next();
+  });
+}
+
+/** POSTs with `Expect: 100-continue`, sending the body only on `100 Continue`. */
+function expectContinueUpload(base: string, path: string, token: string): Promise<{ continued: boolean; status: number; body: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    let continued = false;
+    const req = httpRequest(`${base}${path}`, { method: "POST", headers: { authorization: token, expect: "100-continue", "content-length": "7" }, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => resolve({ continued, status: res.statusCode ?? 0, body: continued ? (JSON.parse(text) as { body: string }).body : undefined }));
+    });
+    req.on("continue", () => {
+      continued = true;
+      req.end("payload");
+    });
+    req.on("error", reject);
+    req.flushHeaders();
   });
 }

@@ -7,7 +7,7 @@ import { tokenDigest, presentedToken, tokenMatches } from "./auth.js";
 import { pickLeastOutstanding, type BalancedInstance } from "./balancer.js";
 import { BoundedQueue, type QueueNode } from "./bounded-queue.js";
 import { errorBody, GatewayErrorCode, gatewayErrorStatus, reasonPhrase } from "./errors.js";
-import { responseHeaders, scanRequestHeaders, splitPredictUrl } from "./headers.js";
+import { responseHeaders, scanRequestHeaders, splitPredictUrl, type ResponseFraming } from "./headers.js";
 import type { RouteEntry, RouteTable } from "./route-table.js";
 import { TokenBucket } from "./token-bucket.js";
 import { tunnelUpgrade, rejectUpgrade } from "./upgrade.js";
@@ -136,7 +136,7 @@ type Gateway = GatewayCore;
  * every call). One object per request is the only per-request allocation the
  * proxy adds besides the header lists.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   readonly options: Dispatcher.DispatchOptions;
   instance: InstanceState | null = null;
   node: QueueNode<Exchange> | null = null;
@@ -154,6 +154,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   status = 0;
   drainListening = false;
   done = false;
+  /** Content-Length of the upstream response, -1 when it streams without one. */
+  contentLength = -1;
+  /** A body that arrived whole in one chunk, held to go out with `end()`: one write call instead of two. */
+  held: Buffer | null = null;
 
   constructor(
     readonly gateway: Gateway,
@@ -201,13 +205,21 @@ class Exchange implements Dispatcher.DispatchHandler {
     const res = this.res;
     if (this.gateway.closing) res.shouldKeepAlive = false;
     // Headers go out with the first body chunk (one write for small responses); a streamed body's chunks are written as they arrive.
-    res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders, ["x-eas-instance", instance.id, "x-request-id", this.requestId]));
+    res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders, ["x-eas-instance", instance.id, "x-request-id", this.requestId], this));
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     const res = this.res;
     if (res.destroyed) return true;
+    if (this.held === null && chunk.length === this.contentLength) {
+      this.held = chunk;
+      return true;
+    }
+    if (this.held !== null) {
+      res.write(this.held);
+      this.held = null;
+    }
     if (res.write(chunk)) return true;
     if (!this.drainListening) {
       this.drainListening = true;
@@ -218,7 +230,12 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.release();
-    if (!this.res.destroyed) this.res.end();
+    const held = this.held;
+    this.held = null;
+    if (!this.res.destroyed) {
+      if (held !== null) this.res.end(held);
+      else this.res.end();
+    }
     this.finish();
   }
 
@@ -239,17 +256,22 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.fail(GatewayErrorCode.PayloadTooLarge, err.message, true);
       return;
     }
+    const code = errorCode(err);
+    if (code === "UND_ERR_INVALID_ARG" || code === "UND_ERR_NOT_SUPPORTED") {
+      // The request itself cannot be sent (a header or path undici refuses): the instance is not at fault.
+      this.fail(GatewayErrorCode.BadRequest, `request cannot be forwarded: ${err.message}`);
+      return;
+    }
     if (this.attempts === 1 && (!this.connected || this.replayableAfterReset(err))) {
       // Either nothing reached the instance (refused, reset while connecting, pool closed because the
       // instance just left the table): safe to replay once elsewhere, even for POST; or a bodiless
       // idempotent request lost its connection before any response byte (RFC 9110 9.2.2), typically
       // a keep-alive connection the instance closed as it shut down.
       gateway.eject(this.instance as InstanceState);
-      gateway.logger.debug({ service: this.svc.entry.service, instance: this.instance?.id, err: errorCode(err) }, "retrying on another instance");
+      gateway.logger.debug({ service: this.svc.entry.service, instance: this.instance?.id, err: code }, "retrying on another instance");
       gateway.retry(this, this.instance as InstanceState);
       return;
     }
-    const code = errorCode(err);
     if (code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT") {
       this.fail(GatewayErrorCode.UpstreamTimeout, `instance ${this.instance?.id} timed out`);
     } else {
@@ -619,6 +641,8 @@ class GatewayCore {
       body = req;
     }
 
+    // Admitted: a client waiting on Expect: 100-continue may send its body now (a rejected one never had to).
+    if (scanned.expectContinue) res.writeContinue();
     const exchange = new Exchange(this, svc, req, res, requestId, start, target.path, headers, body);
     this.active++;
     (res as TaggedResponse)[kExchange] = exchange;
@@ -752,6 +776,8 @@ class GatewayCore {
 export function createGatewayServer(options: GatewayServerOptions): GatewayServer {
   const core = new GatewayCore(options);
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => core.handle(req, res));
+  // Without this listener Node would answer 100 Continue before the gateway has checked the token and limits.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => core.handle(req, res));
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => core.handleUpgrade(req, socket, head));
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === "ECONNRESET" || !socket.writable) {

@@ -28,6 +28,8 @@ export interface ScannedRequestHeaders {
   /** -1 when absent. */
   contentLength: number;
   chunked: boolean;
+  /** The client sent `Expect: 100-continue` and waits for a 100 before sending its body. */
+  expectContinue: boolean;
   /** Tokens of a `Connection` header other than keep-alive/close/upgrade: extra hop-by-hop header names (RFC 9110 7.6.1). */
   connectionTokens: string | undefined;
 }
@@ -35,8 +37,8 @@ export interface ScannedRequestHeaders {
 /**
  * Copies `raw` (a request's `rawHeaders`) into forwardable headers, dropping
  * hop-by-hop headers (RFC 9110 7.6.1), `Host` (the upstream pool sets the
- * instance's, as nginx's default `proxy_set_header Host $proxy_host` does), `Expect` (Node answered
- * the 100-continue already), `X-Forwarded-For` and `X-Request-Id` (re-added
+ * instance's, as nginx's default `proxy_set_header Host $proxy_host` does), `Expect` (the gateway
+ * answers 100-continue itself once the request is admitted), `X-Forwarded-For` and `X-Request-Id` (re-added
  * by the caller), and reading the few values the gateway needs.
  */
 export function scanRequestHeaders(raw: readonly string[]): ScannedRequestHeaders {
@@ -47,6 +49,7 @@ export function scanRequestHeaders(raw: readonly string[]): ScannedRequestHeader
   let host: string | undefined;
   let contentLength = -1;
   let chunked = false;
+  let expectContinue = false;
   let connectionTokens: string | undefined;
   for (let k = 0; k + 1 < raw.length; k += 2) {
     const name = raw[k] as string;
@@ -62,7 +65,10 @@ export function scanRequestHeaders(raw: readonly string[]): ScannedRequestHeader
         }
         break;
       case 6:
-        if (equalsIgnoreCase(name, "expect")) continue;
+        if (equalsIgnoreCase(name, "expect")) {
+          expectContinue = equalsIgnoreCase(value, "100-continue");
+          continue;
+        }
         break;
       case 7:
         if (equalsIgnoreCase(name, "upgrade") || equalsIgnoreCase(name, "trailer")) continue;
@@ -109,18 +115,24 @@ export function scanRequestHeaders(raw: readonly string[]): ScannedRequestHeader
     }
     forward.push(name, value);
   }
-  const scanned = { forward, authorization, requestId, forwardedFor, host, contentLength, chunked, connectionTokens };
+  const scanned = { forward, authorization, requestId, forwardedFor, host, contentLength, chunked, expectContinue, connectionTokens };
   if (connectionTokens !== undefined) scanned.forward = withoutNamed(forward, connectionTokens);
   return scanned;
+}
+
+/** Where {@link responseHeaders} reports the response's Content-Length (-1 when absent). */
+export interface ResponseFraming {
+  contentLength: number;
 }
 
 /**
  * Copies upstream response headers (undici's raw `Buffer` pairs) into a flat
  * list for `writeHead`, dropping hop-by-hop ones, and appends `extra`.
  */
-export function responseHeaders(raw: readonly Buffer[], extra: readonly string[]): string[] {
+export function responseHeaders(raw: readonly Buffer[], extra: readonly string[], framing?: ResponseFraming): string[] {
   const out: string[] = [];
   let connectionTokens: string | undefined;
+  if (framing) framing.contentLength = -1;
   for (let k = 0; k + 1 < raw.length; k += 2) {
     const name = (raw[k] as Buffer).toString("latin1");
     switch (name.length) {
@@ -136,6 +148,14 @@ export function responseHeaders(raw: readonly Buffer[], extra: readonly string[]
           continue;
         }
         if (equalsIgnoreCase(name, "keep-alive")) continue;
+        break;
+      case 14:
+        if (framing && equalsIgnoreCase(name, "content-length")) {
+          const value = (raw[k + 1] as Buffer).toString("latin1");
+          framing.contentLength = parseContentLength(value);
+          out.push(name, value);
+          continue;
+        }
         break;
       case 16:
         if (equalsIgnoreCase(name, "proxy-connection")) continue;

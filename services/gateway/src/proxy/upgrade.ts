@@ -19,9 +19,11 @@ export interface TunnelOptions {
 
 /**
  * Passes an HTTP Upgrade (WebSocket) through as raw TCP: connects to the
- * instance, replays the request head with the rewritten path, then pipes
- * bytes both ways untouched, so any subprotocol, extension or frame size
- * works and the gateway never parses frames.
+ * instance, replays the request head with the rewritten path and an
+ * `X-Forwarded-For`, adds `responseHeaders` to the instance's response head,
+ * then pipes bytes both ways untouched, so any subprotocol, extension or
+ * frame size works and the gateway never parses frames. An instance that
+ * refuses the upgrade (any status) is answered through as is.
  */
 export function tunnelUpgrade(options: TunnelOptions): void {
   const { req, socket, head, endpoint, path } = options;
