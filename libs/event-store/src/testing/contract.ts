@@ -30,7 +30,9 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
   const timeoutMs = options.timeoutMs ?? 20_000;
   // Skipping each case (not the suite) makes the runner count every skipped case, with the reason.
   const caseOptions = options.skip === undefined ? {} : { skip: options.skip };
-  const it = (title: string, body: () => Promise<void>) => nodeIt(title, caseOptions, body);
+  const it = (title: string, body: () => Promise<void>): void => {
+    nodeIt(title, caseOptions, body);
+  };
 
   async function withStore(body: (store: EventStore) => Promise<void>): Promise<void> {
     const fixture = await factory();
