@@ -4,5 +4,5 @@ export { parseEchoConfig, EchoConfigError, DEFAULT_ECHO_CONFIG } from "./config.
 export type { EchoConfig, ParsedEchoConfig } from "./config.js";
 export { createEchoRenderer, echoJsonOf } from "./response.js";
 export type { EchoRenderer, EchoRendererOptions } from "./response.js";
-export { jsonLogger, silentLogger } from "./log.js";
-export type { Logger, LogLevel } from "./log.js";
+export { jsonLogger, silentLogger } from "@eas/processor-kit";
+export type { Logger, LogLevel } from "@eas/processor-kit";

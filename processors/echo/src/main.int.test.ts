@@ -1,19 +1,11 @@
 import { describe, it, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { startProcessor, within, type ProcessorChild } from "./test-support.js";
+import { ProcessorChildren, within, type ProcessorChild } from "@eas/processor-kit/testing";
 
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
-const children: ProcessorChild[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill();
-});
-
-function run(env: Record<string, string>): ProcessorChild {
-  const child = startProcessor(MAIN, { PORT: "0", HOST: "127.0.0.1", ...env });
-  children.push(child);
-  return child;
-}
+const children = new ProcessorChildren(fileURLToPath(new URL("./main.ts", import.meta.url)));
+afterEach(() => children.killAll());
+const run = (env: Record<string, string>): ProcessorChild => children.start(env);
 
 describe("echo processor main (child process)", () => {
   it("logs one JSON line when listening and finishes an in-flight slow request on SIGTERM", async () => {

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { WebSocket } from "ws";
 import { createEchoServer, EchoServerClosedError, type EchoServer, type EchoServerOptions } from "./server.js";
-import { freePort, seededRandom, within } from "./test-support.js";
+import { mulberry32 } from "@eas/processor-kit";
+import { within } from "@eas/processor-kit/testing";
+import { freePort } from "@eas/testing";
 
 const servers: EchoServer[] = [];
 after(async () => {
@@ -98,8 +100,8 @@ describe("echo server", () => {
   });
 
   it("fails at failure_rate, reproducibly with a seeded random source", async () => {
-    const { base } = await start({ config: { failureRate: 0.3 }, random: seededRandom(42) });
-    const expected = seededRandom(42);
+    const { base } = await start({ config: { failureRate: 0.3 }, random: mulberry32(42) });
+    const expected = mulberry32(42);
     const statuses: number[] = [];
     const expectedStatuses: number[] = [];
     // Sequential on purpose: each request draws exactly one number, in order.

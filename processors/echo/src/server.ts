@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { setTimeout as sleepFor } from "node:timers/promises";
+import { drainHttpServer, listenOn, silentLogger, type Logger } from "@eas/processor-kit";
 import { WebSocketServer, type WebSocket } from "ws";
 import { DEFAULT_ECHO_CONFIG, type EchoConfig } from "./config.js";
-import { silentLogger, type Logger } from "./log.js";
 import { createEchoRenderer, echoJsonOf, type EchoRenderer } from "./response.js";
 
 /** Options of {@link createEchoServer}; every field has a default. */
@@ -222,23 +222,16 @@ export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
       wss.close();
       return;
     }
-    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Keep-alive connections turn idle as their in-flight responses finish; sweep them
-    // until the server has drained rather than hooking every response on the hot path.
-    server.closeIdleConnections();
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    sweep.unref();
+    const drained = drainHttpServer(server, {
+      timeoutMs: settings.drainTimeoutMs,
+      logger,
+      onTimeout: () => {
+        for (const ws of sockets) ws.terminate();
+      },
+    });
     for (const ws of sockets) ws.close(1001, "server shutting down");
     wss.close();
-    const cutoff = setTimeout(() => {
-      logger("warn", "drain timeout, closing remaining connections", { timeoutMs: settings.drainTimeoutMs });
-      server.closeAllConnections();
-      for (const ws of sockets) ws.terminate();
-    }, settings.drainTimeoutMs);
-    cutoff.unref();
     await drained;
-    clearTimeout(cutoff);
-    clearInterval(sweep);
   }
 
   return {
@@ -252,16 +245,7 @@ export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
         }
       }
       if (closing) throw new EchoServerClosedError();
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-      const address = server.address();
-      if (address === null || typeof address === "string") throw new Error("echo server has no TCP address");
-      return { port: address.port, host: address.address };
+      return await listenOn(server, port, host, "echo");
     },
     close() {
       closed ??= shutdown();

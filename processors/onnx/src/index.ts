@@ -14,5 +14,5 @@ export type { ClassPrediction, PredictResponse } from "./predict.js";
 export { V2_DATATYPES, ORT_TYPE_OF, v2DatatypeOf, isV2Datatype } from "./datatypes.js";
 export type { V2Datatype, Tensor, TensorSpec, TensorData } from "./datatypes.js";
 export { RequestError, RequestErrorCode, ModelLoadError, OnnxConfigError } from "./errors.js";
-export { jsonLogger, silentLogger } from "./log.js";
-export type { Logger, LogLevel } from "./log.js";
+export { jsonLogger, silentLogger } from "@eas/processor-kit";
+export type { Logger, LogLevel } from "@eas/processor-kit";

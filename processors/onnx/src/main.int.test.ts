@@ -1,20 +1,12 @@
 import { describe, it, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { startProcessor, within, type ProcessorChild } from "./test-support.js";
+import { ProcessorChildren, within, type ProcessorChild } from "@eas/processor-kit/testing";
 
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const DEMO_DIR = fileURLToPath(new URL("../demo/", import.meta.url));
-const children: ProcessorChild[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill();
-});
-
-function run(env: Record<string, string>): ProcessorChild {
-  const child = startProcessor(MAIN, { PORT: "0", HOST: "127.0.0.1", ...env });
-  children.push(child);
-  return child;
-}
+const children = new ProcessorChildren(fileURLToPath(new URL("./main.ts", import.meta.url)));
+afterEach(() => children.killAll());
+const run = (env: Record<string, string>): ProcessorChild => children.start(env);
 
 describe("onnx processor main (child process)", () => {
   it("loads the model from EAS_MODEL_PATH, serves it as EAS_MODEL_NAME and exits 0 on SIGTERM", async () => {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { drainHttpServer, listenOn, silentLogger, type Logger } from "@eas/processor-kit";
 import { DEFAULT_ONNX_CONFIG, type OnnxConfig } from "./config.js";
 import { ModelLoadError, RequestError, RequestErrorCode } from "./errors.js";
-import { silentLogger, type Logger } from "./log.js";
 import { loadOnnxModel, type InferenceModel } from "./model.js";
 import { decodePredictRequest, encodePredictions } from "./predict.js";
 import { decodeInferRequest, encodeInferResponse, modelMetadata } from "./v2.js";
@@ -196,19 +196,7 @@ export function createOnnxServer(options: OnnxServerOptions): OnnxServer {
   async function shutdown(): Promise<void> {
     closing = true;
     if (server.listening) {
-      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Keep-alive connections turn idle as their in-flight responses finish; sweep them until drained.
-      server.closeIdleConnections();
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
-      sweep.unref();
-      const cutoff = setTimeout(() => {
-        logger("warn", "drain timeout, closing remaining connections", { timeoutMs: drainTimeoutMs });
-        server.closeAllConnections();
-      }, drainTimeoutMs);
-      cutoff.unref();
-      await drained;
-      clearTimeout(cutoff);
-      clearInterval(sweep);
+      await drainHttpServer(server, { timeoutMs: drainTimeoutMs, logger });
     }
     const loaded = model;
     model = undefined;
@@ -217,15 +205,7 @@ export function createOnnxServer(options: OnnxServerOptions): OnnxServer {
 
   return {
     async listen(port, host = "127.0.0.1") {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-      const address = server.address();
-      if (address === null || typeof address === "string") throw new Error("onnx server has no TCP address");
+      const address = await listenOn(server, port, host, "onnx");
       try {
         const loaded = await loadOnnxModel(options.modelPath, { name: modelName, version: options.modelVersion, config });
         if (closing) {
@@ -244,7 +224,7 @@ export function createOnnxServer(options: OnnxServerOptions): OnnxServer {
         if (error instanceof ModelLoadError) throw error;
         throw new ModelLoadError(`cannot load model: ${(error as Error).message}`, options.modelPath, { cause: error });
       }
-      return { port: address.port, host: address.address };
+      return address;
     },
     close() {
       closed ??= shutdown();

@@ -1,17 +1,5 @@
-/**
- * mulberry32: a tiny, well-distributed 32-bit seeded PRNG. Deterministic across platforms
- * (integer arithmetic only), which is what a reproducible train/test split needs.
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// One seeded PRNG for the processors' tests and this training code, so they cannot drift apart.
+export { mulberry32 } from "@eas/processor-kit";
 
 /** Fisher-Yates shuffle of a copy of `items`, drawing from `random`. */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {

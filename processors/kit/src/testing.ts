@@ -1,38 +1,9 @@
 /**
- * Helpers shared by this package's tests (not part of the public surface).
+ * Test helpers for processors (`@eas/processor-kit/testing`): start a processor's main.ts as
+ * a child process the way the agent does, and read its JSON log lines.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { createInterface } from "node:readline";
-
-/** A small seeded PRNG (mulberry32), so failure injection is reproducible in tests. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") {
-        server.close();
-        reject(new Error("no port assigned"));
-        return;
-      }
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 /** Rejects after `ms` with a message naming what was awaited. */
 export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
@@ -103,4 +74,26 @@ export function startProcessor(main: string, env: Readonly<Record<string, string
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     },
   };
+}
+
+/**
+ * Starts processors from one main.ts with PORT=0 and HOST=127.0.0.1 and remembers them, so
+ * that a test file can kill whatever is left after each test (`afterEach(() => children.killAll())`).
+ */
+export class ProcessorChildren {
+  private readonly started: ProcessorChild[] = [];
+
+  constructor(private readonly main: string) {}
+
+  /** Starts one child with `env` on top of the defaults. */
+  start(env: Readonly<Record<string, string>>): ProcessorChild {
+    const child = startProcessor(this.main, { PORT: "0", HOST: "127.0.0.1", ...env });
+    this.started.push(child);
+    return child;
+  }
+
+  /** SIGKILLs every child started so far that still runs, and forgets them. */
+  killAll(): void {
+    for (const child of this.started.splice(0)) child.kill();
+  }
 }
