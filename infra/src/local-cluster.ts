@@ -221,11 +221,12 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       launch(name);
     },
     async stop() {
-      // Agents first, so their instances stop while the control plane still records it.
-      const names = [...processes.keys()].sort((a, b) => Number(b.startsWith("agent")) - Number(a.startsWith("agent")));
-      const agents = names.filter((n) => n.startsWith("agent"));
-      await Promise.all(agents.map((n) => kill(n)));
-      await Promise.all(names.filter((n) => !n.startsWith("agent")).map((n) => kill(n)));
+      // The deployer first, so its reconciler does not replace the instances the agents stop next;
+      // then the agents (their instances stop while the control plane still records it); then the rest.
+      const names = [...processes.keys()];
+      await kill("deployer");
+      await Promise.all(names.filter((n) => n.startsWith("agent")).map((n) => kill(n)));
+      await Promise.all(names.filter((n) => !n.startsWith("agent") && n !== "deployer").map((n) => kill(n)));
       reapInstanceProcesses(dataDir);
       await nats?.stop();
     },
