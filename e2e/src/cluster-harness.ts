@@ -17,8 +17,11 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/** Starts the whole local cluster on free ports in a temporary data folder. */
-export async function startTestCluster(agents: AgentOptions[] = []): Promise<TestCluster> {
+/**
+ * Starts the whole local cluster on free ports in a temporary data folder and waits until every
+ * process answers /readyz; on failure it prints the last log lines, stops everything and throws.
+ */
+export async function startTestCluster(agents: AgentOptions[] = [], readyTimeoutMs = 90_000): Promise<TestCluster> {
   const dataDir = mkdtempSync(join(tmpdir(), "eas-e2e-"));
   const logs: string[] = [];
   const cluster = await startLocalCluster({
@@ -63,6 +66,13 @@ export async function startTestCluster(agents: AgentOptions[] = []): Promise<Tes
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  try {
+    await harness.waitAllReady(readyTimeoutMs);
+  } catch (error) {
+    console.error(logs.slice(-80).join("\n"));
+    await harness.stop();
+    throw error;
+  }
   return harness;
 }
 

@@ -76,12 +76,6 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
 
   before(async () => {
     t = await startTestCluster([{ nodeId: "node-1" }, { nodeId: "node-2" }]);
-    try {
-      await t.waitAllReady(90_000);
-    } catch (error) {
-      console.error(t.logs.slice(-80).join("\n"));
-      throw error;
-    }
   });
 
   after(async () => {
