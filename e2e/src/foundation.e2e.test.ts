@@ -1,8 +1,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { waitFor } from "@eas/testing";
 import { readEvents, startTestCluster, unaryCall, type TestCluster } from "./cluster-harness.js";
+
+const run = promisify(execFile);
 
 const CATALOG_SERVICES = ["scheduler", "gateway", "autoscaler", "async-queue", "monitor", "billing", "agent-node-1"];
 
@@ -76,6 +81,26 @@ describe("foundation: the local cluster wires every service to the event log", {
     );
     const positions = all.map((r) => r.position);
     assert.deepEqual(positions, [...positions].sort((a, b) => a - b), "positions increase");
+  });
+
+  it("`eas events` lists the log and `--follow` streams new events as they are appended", async () => {
+    const cli = fileURLToPath(new URL("../../cli/bin/eas.mjs", import.meta.url));
+    const listed = await run(process.execPath, [cli, "--endpoint", t.cluster.deployerAddress, "--json", "events"], { timeout: 60_000 });
+    const types = listed.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { type: string }).type);
+    assert.ok(types.includes("eas.v1.ServiceCreated"));
+
+    const follower = spawn(process.execPath, [cli, "--endpoint", t.cluster.deployerAddress, "events", "--follow", "--type", "eas.v1.Service"]);
+    let output = "";
+    follower.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await waitFor("the follower to print the stored ServiceCreated", () => output.includes("eas.v1.ServiceCreated"), { timeoutMs: 30_000 });
+      assert.ok(!output.includes("eas.v1.ServiceScaled"));
+      await unaryCall(t.client, t.client.scaleService, { name: "foundation_demo", replicas: 1 });
+      await waitFor("the live ServiceScaled to be printed", () => output.includes("eas.v1.ServiceScaled"), { timeoutMs: 10_000 });
+      await unaryCall(t.client, t.client.scaleService, { name: "foundation_demo", replicas: 0 });
+    } finally {
+      follower.kill("SIGTERM");
+    }
   });
 
   it("a service killed with SIGKILL comes back ready with the same projection state", async () => {
