@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -93,7 +93,10 @@ export function reapInstanceProcesses(dataDir: string): number {
     if (!existsSync(instancesDir)) continue;
     for (const instance of readdirSync(instancesDir)) {
       try {
-        const { pid } = JSON.parse(readFileSync(join(instancesDir, instance, "pid.json"), "utf8")) as { pid: number };
+        const pidFile = join(instancesDir, instance, "pid.json");
+        const { pid } = JSON.parse(readFileSync(pidFile, "utf8")) as { pid: number };
+        // Removed first: a later start must not signal a process group whose id was reused.
+        rmSync(pidFile, { force: true });
         process.kill(-pid, "SIGKILL");
         reaped++;
       } catch {
@@ -201,7 +204,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     if (!entry?.child) throw new Error(`no service ${name}`);
     if (entry.child.exitCode === null && entry.child.signalCode === null) {
       entry.child.kill(signal);
-      const timer = setTimeout(() => entry.child?.kill("SIGKILL"), 10_000);
+      // Agents stop their instances first (10 s grace each, in parallel), so give them longer.
+      const timer = setTimeout(() => entry.child?.kill("SIGKILL"), name.startsWith("agent") ? 25_000 : 10_000);
       await entry.exited;
       clearTimeout(timer);
     }

@@ -1,4 +1,4 @@
 export type { Projection, CheckpointStore, Checkpoint } from "./projection.js";
 export { InMemoryCheckpointStore } from "./projection.js";
-export { createProjectionRunner } from "./runner.js";
+export { createProjectionRunner, ProjectionLagError } from "./runner.js";
 export type { ProjectionRunner, ProjectionRunnerOptions, ProjectionStatus } from "./runner.js";

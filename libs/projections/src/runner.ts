@@ -1,6 +1,19 @@
 import type { EventStore, RecordedEvent, Subscription } from "@eas/event-store";
 import type { CheckpointStore, Projection } from "./projection.js";
 
+/** The projection did not apply an event in time: the write happened, the read model lags behind. */
+export class ProjectionLagError extends Error {
+  readonly projection: string;
+  readonly position: number;
+  readonly retryable = true;
+  constructor(projection: string, position: number, timeoutMs: number) {
+    super(`projection ${projection} did not reach position ${position} within ${timeoutMs} ms`);
+    this.name = "ProjectionLagError";
+    this.projection = projection;
+    this.position = position;
+  }
+}
+
 export interface ProjectionRunnerOptions<State> {
   store: EventStore;
   projection: Projection<State>;
@@ -11,6 +24,9 @@ export interface ProjectionRunnerOptions<State> {
   onEvent?: (event: RecordedEvent, state: State) => void;
   onError?: (error: unknown) => void;
 }
+
+/** Wait before following the log again after the subscription failed. */
+const RESUBSCRIBE_DELAY_MS = 1_000;
 
 export interface ProjectionStatus {
   name: string;
@@ -95,8 +111,29 @@ export function createProjectionRunner<State>(options: ProjectionRunnerOptions<S
       sinceCheckpoint++;
       releaseWaiters();
       markCaughtUpIfThere();
-      if (caughtUp && sinceCheckpoint >= checkpointEvery) await saveCheckpoint();
+      if (caughtUp && sinceCheckpoint >= checkpointEvery) {
+        // A checkpoint is an optimisation: failing to save one must not stop the projection.
+        await saveCheckpoint().catch((error: unknown) => options.onError?.(error));
+      }
     }
+  };
+
+  let stopping = false;
+  const subscribe = () => {
+    const current = store.subscribeToAll({ afterPosition: position });
+    subscription = current;
+    loop = follow(current).catch(async (error: unknown) => {
+      options.onError?.(error);
+      if (stopping) return;
+      // The projection is no longer current: readiness turns red until a new subscription has caught
+      // up again from where this one stopped.
+      caughtUp = false;
+      await new Promise((resolve) => setTimeout(resolve, RESUBSCRIBE_DELAY_MS));
+      if (stopping) return;
+      caughtUpAt = await store.headPosition().catch(() => Number.POSITIVE_INFINITY);
+      subscribe();
+      markCaughtUpIfThere();
+    });
   };
 
   const begin = async () => {
@@ -109,12 +146,8 @@ export function createProjectionRunner<State>(options: ProjectionRunnerOptions<S
     // position, so it does not depend on how an adapter buffers deliveries.
     const head = await store.headPosition();
     caughtUpAt = head;
-    const current = store.subscribeToAll({ afterPosition: position });
-    subscription = current;
+    subscribe();
     markCaughtUpIfThere();
-    loop = follow(current).catch((error: unknown) => {
-      options.onError?.(error);
-    });
   };
 
   return {
@@ -136,7 +169,7 @@ export function createProjectionRunner<State>(options: ProjectionRunnerOptions<S
         const timer = setTimeout(() => {
           const index = waiters.indexOf(waiter);
           if (index >= 0) waiters.splice(index, 1);
-          reject(new Error(`projection ${projection.name} did not reach position ${target} within ${timeoutMs} ms`));
+          reject(new ProjectionLagError(projection.name, target, timeoutMs));
         }, timeoutMs);
         const waiter = {
           position: target,
@@ -162,6 +195,7 @@ export function createProjectionRunner<State>(options: ProjectionRunnerOptions<S
       await begin();
     },
     async stop() {
+      stopping = true;
       await subscription?.close();
       await loop;
       await saveCheckpoint().catch((error: unknown) => options.onError?.(error));

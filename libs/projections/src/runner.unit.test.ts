@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { InMemoryEventStore, type EventStore, type RecordedEvent } from "@eas/event-store";
-import { createProjectionRunner, InMemoryCheckpointStore, type Projection } from "./index.js";
+import { createProjectionRunner, InMemoryCheckpointStore, ProjectionLagError, type Projection } from "./index.js";
 
 /** Counts events per stream and sums their `n`; only the "counter" category. */
 const counter: Projection<Record<string, number>> = {
@@ -104,10 +104,53 @@ describe("projection runner", () => {
     await runner.stop();
   });
 
+  it("keeps following the log when saving a checkpoint fails", async () => {
+    const store = new InMemoryEventStore();
+    const failing = new InMemoryCheckpointStore();
+    failing.save = async () => {
+      throw new Error("KV unavailable");
+    };
+    const errors: unknown[] = [];
+    const runner = createProjectionRunner({ store, projection: counter, checkpoints: failing, checkpointEvery: 1, onError: (e) => errors.push(e) });
+    await runner.start();
+    await runner.caughtUp;
+    const position = await appendMany(store, "counter-a", 3);
+    await runner.waitForPosition(position, 2_000);
+    assert.deepEqual(runner.state, { "counter-a": 3 });
+    assert.ok(errors.length > 0, "the failed saves are reported");
+    await runner.stop();
+  });
+
+  it("reports itself not caught up when evolve throws, and follows again from where it stopped", async () => {
+    const store = new InMemoryEventStore();
+    let failOnce = true;
+    const flaky: Projection<Record<string, number>> = {
+      ...counter,
+      evolve(state, e) {
+        if (e.stream === "counter-b" && failOnce) {
+          failOnce = false;
+          throw new Error("transient");
+        }
+        return counter.evolve(state, e);
+      },
+    };
+    const runner = createProjectionRunner({ store, projection: flaky, onError: () => undefined });
+    await runner.start();
+    await runner.caughtUp;
+    await appendMany(store, "counter-b", 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(runner.isCaughtUp(), false);
+    const position = await appendMany(store, "counter-a", 1);
+    await runner.waitForPosition(position, 5_000);
+    assert.deepEqual(runner.state, { "counter-b": 1, "counter-a": 1 });
+    assert.equal(runner.isCaughtUp(), true);
+    await runner.stop();
+  });
+
   it("waitForPosition times out with a clear error", async () => {
     const runner = createProjectionRunner({ store: new InMemoryEventStore(), projection: counter });
     await runner.start();
-    await assert.rejects(runner.waitForPosition(10, 50), /did not reach position 10/);
+    await assert.rejects(runner.waitForPosition(10, 50), (error: Error) => error instanceof ProjectionLagError && /position 10/.test(error.message));
     await runner.stop();
   });
 });

@@ -1,6 +1,7 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { DomainError, ValidationError } from "@eas/decider";
 import { EventStoreUnavailableError, VersionConflictError } from "@eas/event-store";
+import { ProjectionLagError } from "@eas/projections";
 
 const DOMAIN_CODES = {
   invalid: status.INVALID_ARGUMENT,
@@ -21,6 +22,9 @@ export function toServiceError(error: unknown): Partial<ServiceError> & { code: 
   if (error instanceof VersionConflictError) {
     return { code: status.ABORTED, details: `concurrent modification, retry: ${error.message}` };
   }
+  if (error instanceof ProjectionLagError) {
+    return { code: status.UNAVAILABLE, details: `accepted, but the read model is behind: ${error.message}; retry the read` };
+  }
   if (error instanceof EventStoreUnavailableError) {
     return { code: status.UNAVAILABLE, details: error.message };
   }
@@ -29,5 +33,10 @@ export function toServiceError(error: unknown): Partial<ServiceError> & { code: 
 
 /** Whether toServiceError would hide this error as INTERNAL (so the caller logs it). */
 export function isUnexpectedError(error: unknown): boolean {
-  return !(error instanceof DomainError || error instanceof VersionConflictError || error instanceof EventStoreUnavailableError);
+  return !(
+    error instanceof DomainError ||
+    error instanceof VersionConflictError ||
+    error instanceof EventStoreUnavailableError ||
+    error instanceof ProjectionLagError
+  );
 }

@@ -159,6 +159,7 @@ export async function createServiceHost(options: ServiceHostOptions): Promise<Se
           healthy: () => true,
           readiness: () => {
             const reasons: string[] = [];
+            if (shutdown.isShuttingDown) reasons.push("shutting down");
             for (const { runner } of runners) {
               if (!runner.isCaughtUp()) reasons.push(`projection ${runner.status().name} catching up`);
             }

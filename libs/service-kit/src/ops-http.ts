@@ -26,6 +26,13 @@ function sendJson(res: ServerResponse, statusCode: number, body: unknown): void 
 /** Serves /healthz, /readyz, /metrics and /debug/* for one service. */
 export async function startOpsServer(handlers: OpsHandlers, host: string, port: number): Promise<OpsServerHandle> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    try {
+      route(req, res);
+    } catch (error) {
+      sendJson(res, 500, { error: { code: "internal", message: error instanceof Error ? error.message : String(error) } });
+    }
+  });
+  const route = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/healthz") {
       sendJson(res, handlers.healthy() ? 200 : 503, { status: handlers.healthy() ? "ok" : "unhealthy" });
@@ -45,7 +52,7 @@ export async function startOpsServer(handlers: OpsHandlers, host: string, port: 
     } else {
       sendJson(res, 404, { error: { code: "not_found", message: `no route ${path}` } });
     }
-  });
+  };
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -89,12 +89,12 @@ export async function run(telemetry: Telemetry): Promise<void> {
       const e = decodeEvent(recorded);
       if (e?.type !== "eas.v1.InstanceFailed" || !supervisor.get(e.data.instanceId)) continue;
       host.logger.warn({ instanceId: e.data.instanceId, reason: e.data.reason }, "instance failed elsewhere; stopping it here");
-      void supervisor.stop(e.data.instanceId, 5_000);
+      supervisor.stop(e.data.instanceId, 5_000).catch((error: unknown) => host.logger.error({ err: error }, "could not stop the instance"));
     }
-  })();
+  })().catch((error: unknown) => host.logger.error({ err: error }, "stopped following instance events"));
   host.shutdown.onShutdown("instance-events", async () => {
     await instanceEvents.close();
-    await watching.catch(() => undefined);
+    await watching;
   }, "stop-accepting");
 
   const cpu = new Gauge({ name: "eas_instance_cpu_percent", help: "CPU of an instance's processes, percent of one core", labelNames: ["instance", "service"], registers: [host.metrics] });

@@ -152,6 +152,8 @@ export class InstanceSupervisor {
       });
       managed.endpoint = managed.running.endpoint.replace(/^https?:\/\//, "");
     } catch (error) {
+      // Stopped while it was still being laid out: already reported Stopped, not a failure.
+      if (managed.stopping) return;
       const reason = error instanceof Error ? error.message : String(error);
       this.#deps.logger.warn({ instanceId: managed.instanceId, err: error }, "instance could not start");
       this.#report(managed, { status: InstanceStatus.Failed, reason, restartCount: 0, at: Date.now() });

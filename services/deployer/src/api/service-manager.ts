@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { NotFoundError, ValidationError, type FieldViolation } from "@eas/decider";
+import { NotFoundError, PreconditionFailedError, ValidationError, type FieldViolation } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
 import { serviceStream } from "@eas/events";
 import type { ProjectionRunner } from "@eas/projections";
 import type { EventRecord, ServiceInfo, ServiceManagerServer, ServiceSpec, WatchEventsRequest } from "@eas/proto";
 import { executeCommand, unary } from "@eas/service-kit";
-import { applyServiceUpdate, parseServiceDocument } from "@eas/service-spec";
+import { applyServiceUpdate, parseDocumentText, parseServiceDocument } from "@eas/service-spec";
 import type { Logger } from "@eas/telemetry";
 import { serviceDecider, type ServiceCommand } from "../domain/service-decider.js";
 import type { ServiceViews } from "../projections/service-views.js";
@@ -29,6 +29,13 @@ function requireName(name: string): string {
     throw new ValidationError([{ path: "name", message: `"${name}" is not a valid service name` }]);
   }
   return name;
+}
+
+function patchSetsInstance(text: string): boolean {
+  const parsed = parseDocumentText(text);
+  if (!parsed.ok) return false;
+  const metadata = (parsed.value as { metadata?: { instance?: unknown } } | null)?.metadata;
+  return metadata?.instance !== undefined;
 }
 
 function toViolations(issues: { path: string; message: string }[]): FieldViolation[] {
@@ -102,6 +109,9 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
   return {
     createService: unary(logger, async (request) => {
       const spec = parseSpec(request.spec);
+      if (views.state[spec.name]?.deleted) {
+        throw new PreconditionFailedError(`service ${spec.name} is still being deleted; create it again once its instances have stopped`);
+      }
       const token = randomBytes(24).toString("base64url");
       return run(spec.name, { type: "CreateService", spec, token, now: deps.now().toISOString() });
     }),
@@ -109,8 +119,12 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
       const name = requireName(request.name);
       const view = views.state[name];
       if (!view || view.deleted) throw new NotFoundError("service", name);
-      const updated = applyServiceUpdate(specOfVersion(view, view.latestVersion)!, request.spec, request.updateType);
+      // Updates build on the version that runs now (after a rollback, that is the rolled-back-to one).
+      const updated = applyServiceUpdate(specOfVersion(view, view.currentVersion)!, request.spec, request.updateType);
       if (!updated.ok) throw new ValidationError(toViolations(updated.issues));
+      // A merge that does not name metadata.instance keeps the replicas the service has now (after
+      // `eas scale` or the autoscaler), not the count of the stored spec.
+      if (request.updateType !== "replace" && !patchSetsInstance(request.spec)) updated.value.instance = view.desiredReplicas;
       const updateType = request.updateType === "replace" ? "replace" : "merge";
       return run(name, { type: "UpdateService", spec: updated.value, updateType, now: deps.now().toISOString() });
     }),

@@ -68,6 +68,11 @@ function withInstance(
   });
 }
 
+/** A Draining instance stays Draining until it stops: a late Ready must not put it back in service. */
+function notDraining(current: InstanceView, next: InstanceView): InstanceView {
+  return current.status === "Draining" ? { ...current, restartCount: next.restartCount } : next;
+}
+
 function dropIfGone(views: ServiceViews, name: string): ServiceViews {
   const view = views[name];
   if (!view || !view.deleted || Object.keys(view.instances).length > 0) return views;
@@ -78,7 +83,7 @@ function dropIfGone(views: ServiceViews, name: string): ServiceViews {
 /** The deployer's read model: every service with its versions and instances, for Get/List and the reconciler. */
 export const serviceViewsProjection: Projection<ServiceViews> = {
   name: "service-views",
-  version: 1,
+  version: 2,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(views: ServiceViews, recorded: RecordedEvent): ServiceViews {
@@ -147,23 +152,24 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
       }
       case "eas.v1.InstanceStarting":
         return withInstance(views, e.data.service, e.data.instanceId, (i) =>
-          i && { ...i, status: "Starting", restartCount: e.data.restartCount, since: e.data.at },
+          i && notDraining(i, { ...i, status: "Starting", restartCount: e.data.restartCount, since: e.data.at }),
         );
       case "eas.v1.InstanceReady":
         return withInstance(withService(views, e.data.service, (v) => ({ ...v, failuresSinceReady: 0 })), e.data.service, e.data.instanceId, (i) =>
-          i && { ...i, status: "Ready", endpoint: e.data.endpoint, reason: "", since: e.data.at },
+          i && notDraining(i, { ...i, status: "Ready", endpoint: e.data.endpoint, reason: "", since: e.data.at }),
         );
       case "eas.v1.InstanceUnhealthy":
-        return withInstance(views, e.data.service, e.data.instanceId, (i) => i && { ...i, status: "Unhealthy", reason: e.data.reason, since: e.data.at });
+        return withInstance(views, e.data.service, e.data.instanceId, (i) => i && notDraining(i, { ...i, status: "Unhealthy", reason: e.data.reason, since: e.data.at }));
       case "eas.v1.InstanceExited":
         return withInstance(views, e.data.service, e.data.instanceId, (i) =>
-          i && { ...i, status: "Starting", restartCount: e.data.restartCount, reason: e.data.reason, since: e.data.at },
+          i && notDraining(i, { ...i, status: "Starting", restartCount: e.data.restartCount, reason: e.data.reason, since: e.data.at }),
         );
       case "eas.v1.InstanceDraining":
         return withInstance(views, e.data.service, e.data.instanceId, (i) => i && { ...i, status: "Draining", since: e.data.at });
       case "eas.v1.InstanceStopped":
         return dropIfGone(withInstance(views, e.data.service, e.data.instanceId, () => undefined), e.data.service);
       case "eas.v1.InstanceFailed":
+        if (!views[e.data.service]?.instances[e.data.instanceId]) return views;
         return withInstance(
           withService(views, e.data.service, (v) => ({
             ...v,

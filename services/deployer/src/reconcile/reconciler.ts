@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { credentials } from "@grpc/grpc-js";
+import { credentials, status } from "@grpc/grpc-js";
 import type { EventStore } from "@eas/event-store";
 import { event, instanceStream, serviceStream, toNewEvent } from "@eas/events";
 import type { ProjectionRunner } from "@eas/projections";
@@ -102,10 +102,18 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
 
   const waitForInstance = async (service: string, instanceId: string) => {
     const deadline = now() + 10_000;
-    while (!views.state[service]?.instances[instanceId] && now() < deadline) {
+    while (!views.state[service]?.instances[instanceId]) {
+      // Failing here keeps the instance counted as pending no longer; the next pass sees the truth.
+      if (now() > deadline) throw new Error(`instance ${instanceId} did not appear in the view within 10 s`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
+
+  const recordStopped = (service: string, instanceId: string, reason: string) =>
+    append(
+      instanceStream(instanceId),
+      event("InstanceStopped", { instanceId, service, nodeId: "", reason, at: new Date(now()).toISOString() }),
+    );
 
   const execute = async (view: ServiceView, action: ReconcileAction) => {
     const at = new Date(now()).toISOString();
@@ -116,10 +124,13 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
         return append(instanceStream(action.instanceId), event("InstanceDraining", { instanceId: action.instanceId, service: view.name, at }));
       case "stop": {
         const agent = await agentOf(action.nodeId);
-        if (agent) {
+        if (!agent) return recordStopped(view.name, action.instanceId, "its node is gone");
+        try {
           await unaryCall(agent, agent.stopInstance, { instanceId: action.instanceId, gracePeriodMs: 10_000 }, 20_000);
-        } else {
-          await unaryCall(scheduler, scheduler.releaseInstance, { instanceId: action.instanceId });
+        } catch (error) {
+          // The agent never ran it (it restarted before the start arrived): nothing to stop there.
+          if ((error as { code?: number }).code !== status.NOT_FOUND) throw error;
+          await recordStopped(view.name, action.instanceId, "not running on its node");
         }
         return;
       }
@@ -130,10 +141,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
       }
       case "release":
         // A failed instance holds no allocation any more; recording it Stopped takes it out of the view.
-        return append(
-          instanceStream(action.instanceId),
-          event("InstanceStopped", { instanceId: action.instanceId, service: view.name, nodeId: "", reason: "released after failure", at }),
-        );
+        return recordStopped(view.name, action.instanceId, "released after failure");
     }
   };
 
@@ -163,6 +171,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   const reconcileOnce = async () => {
+    if (stopped) return;
     if (running) {
       again = true;
       return running;

@@ -12,6 +12,8 @@ interface RoutedService {
   stopped: boolean;
   /** Ready instances: id -> endpoint and version. */
   ready: Record<string, { endpoint: string; version: number }>;
+  /** Instances drained for good: a late InstanceReady must not route to them again. */
+  drained: Record<string, true>;
 }
 
 export type RoutesState = Record<string, RoutedService>;
@@ -53,7 +55,7 @@ export const routesProjection: Projection<RoutesState> = {
     if (!e) return state;
     switch (e.type) {
       case "eas.v1.ServiceCreated":
-        return { ...state, [e.data.name]: { token: e.data.token, ...rpcOf(e.data.spec), stopped: false, ready: {} } };
+        return { ...state, [e.data.name]: { token: e.data.token, ...rpcOf(e.data.spec), stopped: false, ready: {}, drained: {} } };
       case "eas.v1.ServiceUpdated": {
         const routed = state[e.data.name];
         return routed ? { ...state, [e.data.name]: { ...routed, ...rpcOf(e.data.spec) } } : state;
@@ -69,17 +71,28 @@ export const routesProjection: Projection<RoutesState> = {
       }
       case "eas.v1.InstanceReady": {
         const routed = state[e.data.service];
-        if (!routed) return state;
+        if (!routed || routed.drained[e.data.instanceId]) return state;
         return {
           ...state,
           [e.data.service]: { ...routed, ready: { ...routed.ready, [e.data.instanceId]: { endpoint: e.data.endpoint, version: e.data.version } } },
         };
       }
-      case "eas.v1.InstanceDraining":
+      case "eas.v1.InstanceDraining": {
+        const routed = state[e.data.service];
+        if (!routed) return state;
+        const drained = withoutInstance(state, e.data.service, e.data.instanceId);
+        return { ...drained, [e.data.service]: { ...drained[e.data.service]!, drained: { ...routed.drained, [e.data.instanceId]: true } } };
+      }
+      case "eas.v1.InstanceStopped":
+      case "eas.v1.InstanceFailed": {
+        const routed = state[e.data.service];
+        if (!routed) return state;
+        const { [e.data.instanceId]: _forgotten, ...drained } = routed.drained;
+        const without = withoutInstance(state, e.data.service, e.data.instanceId);
+        return { ...without, [e.data.service]: { ...without[e.data.service]!, drained } };
+      }
       case "eas.v1.InstanceUnhealthy":
       case "eas.v1.InstanceExited":
-      case "eas.v1.InstanceStopped":
-      case "eas.v1.InstanceFailed":
         return withoutInstance(state, e.data.service, e.data.instanceId);
       default:
         return state;
