@@ -18,7 +18,7 @@ function fold(events: EasEvent[], start: ServiceViews = serviceViewsProjection.i
 
 const created = event("ServiceCreated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 1 }), version: 1, token: "t", createdAt: at(0) });
 const scheduled = (id: string) =>
-  event("InstanceScheduled", { instanceId: id, service: "iris", version: 1, nodeId: "n1", pool: "public", spot: false, at: at(1) });
+  event("InstanceScheduled", { instanceId: id, service: "iris", version: 1, nodeId: "n1", resources: undefined, pool: "public", spot: false, at: at(1) });
 const ready = (id: string) => event("InstanceReady", { instanceId: id, service: "iris", version: 1, nodeId: "n1", endpoint: "127.0.0.1:9", at: at(2) });
 
 describe("service views projection", () => {

@@ -22,7 +22,7 @@ export interface ReconcilerDeps {
 }
 
 export interface Reconciler {
-  /** Runs one pass now (also used by tests); passes never overlap. */
+  /** Runs one pass now over every service that has no actions in flight. */
   reconcileOnce(): Promise<void>;
   /** Asks for a pass soon, e.g. after the read model changed. */
   nudge(): void;
@@ -40,8 +40,6 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
   const scheduler = new SchedulerClient(deps.schedulerAddress, credentials.createInsecure());
   const agents = new Map<string, AgentClient>();
   const pendingCreates = new Map<string, number>();
-  let running: Promise<void> | undefined;
-  let again = false;
   let stopped = false;
 
   const agentAt = (address: string) => {
@@ -145,46 +143,37 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
     }
   };
 
-  const pass = async () => {
-    const tasks: Promise<void>[] = [];
-    for (const view of Object.values(views.state)) {
-      const actions = planReconcile(view, {
-        now: now(),
-        drainMs: deps.drainMs ?? 500,
-        startRetryMs: deps.startRetryMs ?? 15_000,
-        pendingCreates: pendingCreates.get(view.name) ?? 0,
-      });
-      // Services converge in parallel; one service's actions run in order.
-      tasks.push(
-        (async () => {
-          for (const action of actions) {
-            try {
-              await execute(view, action);
-            } catch (error) {
-              logger.warn({ err: error, service: view.name, action }, "reconcile action failed; will retry");
-            }
-          }
-        })(),
-      );
+  // Services converge independently: a service whose actions are still running (a graceful stop can
+  // take seconds) is skipped by later passes instead of holding every other service up.
+  const busy = new Map<string, Promise<void>>();
+
+  const converge = async (view: ServiceView) => {
+    const actions = planReconcile(view, {
+      now: now(),
+      drainMs: deps.drainMs ?? 500,
+      startRetryMs: deps.startRetryMs ?? 15_000,
+      pendingCreates: pendingCreates.get(view.name) ?? 0,
+    });
+    for (const action of actions) {
+      if (stopped) return;
+      try {
+        await execute(view, action);
+      } catch (error) {
+        logger.warn({ err: error, service: view.name, action }, "reconcile action failed; will retry");
+      }
     }
-    await Promise.all(tasks);
   };
 
   const reconcileOnce = async () => {
     if (stopped) return;
-    if (running) {
-      again = true;
-      return running;
+    const started: Promise<void>[] = [];
+    for (const view of Object.values(views.state)) {
+      if (busy.has(view.name)) continue;
+      const task = converge(view).finally(() => busy.delete(view.name));
+      busy.set(view.name, task);
+      started.push(task);
     }
-    running = (async () => {
-      do {
-        again = false;
-        await pass();
-      } while (again && !stopped);
-    })().finally(() => {
-      running = undefined;
-    });
-    return running;
+    await Promise.all(started);
   };
 
   const timer = setInterval(() => void reconcileOnce(), deps.intervalMs ?? 500);
@@ -194,7 +183,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await running;
+      await Promise.all(busy.values());
       scheduler.close();
       for (const agent of agents.values()) agent.close();
     },
