@@ -103,6 +103,22 @@ describe("foundation: the local cluster wires every service to the event log", {
     }
   });
 
+  it("a merge update keeps the replica count set by scale, and builds a new version", async () => {
+    await unaryCall(t.client, t.client.scaleService, { name: "foundation_demo", replicas: 3 });
+    const updated = await unaryCall(t.client, t.client.updateService, {
+      name: "foundation_demo",
+      spec: JSON.stringify({ metadata: { rpc: { keepalive: 6000 } } }),
+      updateType: "merge",
+    });
+    assert.equal(updated.latestVersion, 2);
+    assert.equal(updated.desiredInstances, 0, "a stopped service wants no instances");
+    const versions = await unaryCall(t.client, t.client.listVersions, { name: "foundation_demo" });
+    const spec = JSON.parse(versions.versions.at(-1)!.specJson) as { instance: number; rpc: { keepaliveMs: number } };
+    assert.equal(spec.instance, 3, "the scaled count survives the update");
+    assert.equal(spec.rpc.keepaliveMs, 6000);
+    await unaryCall(t.client, t.client.scaleService, { name: "foundation_demo", replicas: 0 });
+  });
+
   it("a service killed with SIGKILL comes back ready with the same projection state", async () => {
     for (const victim of ["billing", "deployer"]) {
       const beforeKill = await t.projections(victim);
