@@ -94,7 +94,19 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
             dataJson: JSON.stringify(e.data),
             metadata: Object.fromEntries(Object.entries(e.metadata).filter(([, v]) => typeof v === "string")) as Record<string, string>,
           };
-          if (!call.write(record)) await new Promise((resolve) => call.once("drain", resolve));
+          if (!call.write(record)) {
+            // Wait for the slow client, but not past its going away.
+            await new Promise<void>((resolve) => {
+              const done = () => {
+                call.off("drain", done);
+                call.off("close", done);
+                resolve();
+              };
+              call.once("drain", done);
+              call.once("close", done);
+            });
+            if (call.cancelled || call.destroyed) break;
+          }
           if (e.position >= head) break;
         }
         stop();
