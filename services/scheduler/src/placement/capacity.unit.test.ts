@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { mulberry32 as prng } from "@eas/testing";
 import {
   ClusterEventType,
   NodeStatus,
@@ -15,18 +16,6 @@ import {
 import { T0, iso, registered, resources } from "../nodes/fixtures.js";
 import { instanceScheduled, place } from "./place.js";
 import type { PlacementRequest } from "./types.js";
-
-/** mulberry32: a tiny seeded PRNG, so that a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [1, 2, 3, 42, 1337, 2026, 65535, 987654321];
 const STEPS = 300;
