@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ServiceInfo } from "@eas/proto";
+import { describeService, progressLine, table } from "./format.js";
+
+function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
+  return {
+    name: "iris",
+    status: "Running",
+    reason: "",
+    currentVersion: 2,
+    latestVersion: 3,
+    desiredInstances: 2,
+    runningInstances: 2,
+    pendingInstances: 0,
+    totalInstances: 2,
+    endpoint: "http://127.0.0.1:8080/api/predict/iris",
+    token: "secret-token",
+    specJson: "{}",
+    createdAt: "2026-11-30T10:00:00.000Z",
+    updatedAt: "2026-11-30T11:00:00.000Z",
+    instances: [],
+    ...overrides,
+  };
+}
+
+describe("progressLine", () => {
+  const rows: { name: string; info: Partial<ServiceInfo>; expected: string }[] = [
+    {
+      name: "a converging deploy, as EASCMD prints it",
+      info: { status: "Waiting", totalInstances: 2, pendingInstances: 1, runningInstances: 1 },
+      expected: "Waiting [Total: 2, Pending: 1, Running: 1]",
+    },
+    {
+      name: "a blocked deploy carries its reason",
+      info: { status: "Waiting", totalInstances: 3, pendingInstances: 3, runningInstances: 0, reason: "0/3 nodes: 3 insufficient memory" },
+      expected: "Waiting [Total: 3, Pending: 3, Running: 0] 0/3 nodes: 3 insufficient memory",
+    },
+    { name: "a stopped service", info: { status: "Stopped", totalInstances: 0, runningInstances: 0 }, expected: "Stopped [Total: 0, Pending: 0, Running: 0]" },
+  ];
+  for (const row of rows) {
+    it(row.name, () => assert.equal(progressLine(serviceInfo(row.info)), row.expected));
+  }
+});
+
+describe("describeService", () => {
+  it("shows status with its reason, versions, instance counts, endpoint and token", () => {
+    const text = describeService(serviceInfo({ status: "Failed", reason: "crash loop", runningInstances: 1, pendingInstances: 1 }));
+    for (const expected of ["Failed (crash loop)", "1/2 running, 1 pending, 2 total", "secret-token", "http://127.0.0.1:8080/api/predict/iris"]) {
+      assert.ok(text.includes(expected), `missing ${expected} in\n${text}`);
+    }
+    assert.match(text, /CurrentVersion\s*│\s*2/);
+    assert.match(text, /LatestVersion\s*│\s*3/);
+    assert.ok(!text.includes("Instance "), "no instance table without instances");
+  });
+
+  it("adds one row per instance with node, status, restarts and reason", () => {
+    const text = describeService(
+      serviceInfo({
+        instances: [
+          { instanceId: "iris-v2-aaaaaa", version: 2, nodeId: "node-1", status: "Ready", endpoint: "127.0.0.1:4000", restartCount: 0, reason: "" },
+          { instanceId: "iris-v2-bbbbbb", version: 2, nodeId: "node-2", status: "Unhealthy", endpoint: "127.0.0.1:4001", restartCount: 3, reason: "liveness failed" },
+        ],
+      }),
+    );
+    const rows = text.split("\n").filter((line) => line.includes("iris-v2-"));
+    assert.equal(rows.length, 2);
+    assert.match(rows[1]!, /node-2.*Unhealthy.*127\.0\.0\.1:4001.*3.*liveness failed/);
+  });
+});
+
+describe("table", () => {
+  it("renders every cell, numbers included", () => {
+    const text = table(["Name", "Running"], [["echo", 3], ["iris", 0]]);
+    assert.match(text, /echo\s*│\s*3/);
+    assert.match(text, /iris\s*│\s*0/);
+  });
+});
