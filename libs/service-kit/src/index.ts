@@ -12,3 +12,5 @@ export { serviceCatalogProjection } from "./service-catalog.js";
 export type { ServiceCatalog, CatalogEntry } from "./service-catalog.js";
 export { executeCommand } from "./command.js";
 export type { CommandResult } from "./command.js";
+export { createMutex, createKeyedMutex } from "./mutex.js";
+export type { Mutex, KeyedMutex } from "./mutex.js";

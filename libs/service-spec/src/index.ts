@@ -22,6 +22,7 @@ export { specToDocument } from "./to-document.js";
 export { IGNORED_FIELDS, defaultReadiness } from "./to-spec.js";
 export {
   BUILT_IN_PROCESSORS,
+  MAX_INSTANCES,
   PROBE_DEFAULTS,
   SERVICE_NAME_PATTERN,
   SPEC_DEFAULTS,

@@ -106,6 +106,9 @@ function hasMilliPrecision(value: number): boolean {
 
 export const positiveInt = rule(isInteger(1, UINT32_MAX), "a positive integer");
 export const nonNegativeInt = rule(isInteger(0, UINT32_MAX), "an integer >= 0");
+/** Replicas per service: a ceiling that catches a typo (20000 for 2) before the scheduler tries to place it. */
+export const MAX_INSTANCES = 1000;
+export const instanceCount = rule(isInteger(0, MAX_INSTANCES), `an integer from 0 to ${MAX_INSTANCES}`);
 export const portNumber = rule(isInteger(1, 65_535), "a port number from 1 to 65535");
 export const bool = rule((value): value is boolean => typeof value === "boolean", "true or false");
 

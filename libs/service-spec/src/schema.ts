@@ -18,6 +18,7 @@ import {
   mountPath,
   mustBe,
   nonEmptyString,
+  instanceCount,
   nonNegativeInt,
   normalizeMountPath,
   portNumber,
@@ -277,7 +278,7 @@ const rpcSchema = z.strictObject({
 const metadataSchema = z.strictObject({
   name: serviceName.optional(),
   /** Replicas. */
-  instance: nonNegativeInt.optional(),
+  instance: instanceCount.optional(),
   /** Cores. */
   cpu: cores.optional(),
   /** MB, taken as MiB. */

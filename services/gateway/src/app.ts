@@ -1,9 +1,9 @@
-import { decodeEvent } from "@eas/events";
 import { createServiceHost, readConfig, serviceCatalogProjection } from "@eas/service-kit";
 import { Histogram } from "prom-client";
 import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, StaticRouteTable } from "./proxy/index.js";
-import { routesProjection, serviceOf, toRouteEntry } from "./routing/routes-projection.js";
+import { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
+import { routesProjection } from "./routing/routes-projection.js";
 import type { Telemetry } from "@eas/telemetry";
 
 /** Wires the gateway: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
@@ -15,22 +15,13 @@ export async function run(telemetry: Telemetry): Promise<void> {
 
   // The proxy reads a mutable table; the projection keeps it in step with the log, event by event.
   const table = new StaticRouteTable();
-  const sync = (state: typeof routesProjection extends { initialState(): infer S } ? S : never, service: string) => {
-    const routed = state[service];
-    if (routed) table.set(toRouteEntry(service, routed));
-    else table.delete(service);
-  };
   const routes = await host.runProjection(routesProjection, {
     checkpoint: false,
-    onEvent: (recorded, state) => {
-      const e = decodeEvent(recorded);
-      const service = e && serviceOf(e);
-      if (service) sync(state, service);
-    },
+    onEvent: routeSyncOnEvent(table),
     describe: (state) =>
       Object.fromEntries(Object.entries(state).map(([name, r]) => [name, { stopped: r.stopped, ready: Object.keys(r.ready).length }])),
   });
-  for (const service of Object.keys(routes.state)) sync(routes.state, service);
+  syncAllRoutes(table, routes.state);
 
   const latency = new Histogram({
     name: "eas_gateway_request_duration_seconds",

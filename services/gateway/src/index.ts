@@ -1,4 +1,6 @@
 export { gatewayConfigSpec } from "./config.js";
+export { routesProjection } from "./routing/routes-projection.js";
+export { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
 export { createGatewayServer, StaticRouteTable, RequestBodyTooLargeError, UnknownRouteError } from "./proxy/index.js";
 export type {
   GatewayServer,

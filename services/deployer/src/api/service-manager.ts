@@ -1,16 +1,22 @@
 import { randomBytes } from "node:crypto";
 import type { ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { NotFoundError, PreconditionFailedError, ValidationError, type FieldViolation } from "@eas/decider";
+import { NotFoundError, PreconditionFailedError, ValidationError, type Decider, type FieldViolation } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
 import { serviceStream } from "@eas/events";
 import type { ProjectionRunner } from "@eas/projections";
 import type { EventRecord, ServiceInfo, ServiceManagerServer, ServiceSpec, WatchEventsRequest } from "@eas/proto";
-import { executeCommand, unary } from "@eas/service-kit";
-import { applyServiceUpdate, parseDocumentText, parseServiceDocument } from "@eas/service-spec";
+import { createKeyedMutex, executeCommand, unary } from "@eas/service-kit";
+import { applyServiceUpdate, MAX_INSTANCES, parseDocumentText, parseServiceDocument } from "@eas/service-spec";
 import type { Logger } from "@eas/telemetry";
-import { serviceDecider, type ServiceCommand } from "../domain/service-decider.js";
+import {
+  currentSpec,
+  serviceDecider,
+  type ServiceCommand,
+  type ServiceEvent,
+  type ServiceState,
+} from "../domain/service-decider.js";
 import type { ServiceViews } from "../projections/service-views.js";
-import { specOfVersion, toServiceInfo, toVersionInfos } from "./service-info.js";
+import { toServiceInfo, toVersionInfos } from "./service-info.js";
 
 export interface ServiceManagerDeps {
   store: EventStore;
@@ -42,14 +48,56 @@ function toViolations(issues: { path: string; message: string }[]): FieldViolati
   return issues.map((issue) => ({ path: issue.path, message: issue.message }));
 }
 
+interface UpdateRequest {
+  name: string;
+  /** The patch or whole document as the client sent it. */
+  patch: string;
+  updateType: string;
+  now: string;
+}
+
+/**
+ * UpdateService decided on the state read from the stream, inside executeCommand's optimistic-concurrency
+ * loop: the patch is applied to the version the log holds at append time, so concurrent updates (or an
+ * update and a scale) cannot overwrite each other's acknowledged changes, as they could when the patch
+ * was applied to the read model before the append.
+ */
+const updateDecider: Decider<UpdateRequest, ServiceEvent, ServiceState> = {
+  initialState: serviceDecider.initialState,
+  evolve: serviceDecider.evolve,
+  decide(request, state) {
+    if (!state.exists) throw new NotFoundError("service", request.name);
+    // Updates build on the version that runs now (after a rollback, that is the rolled-back-to one).
+    const updated = applyServiceUpdate(currentSpec(state), request.patch, request.updateType);
+    if (!updated.ok) throw new ValidationError(toViolations(updated.issues));
+    // A merge that does not name metadata.instance keeps the replicas the service has now (after
+    // `eas scale` or the autoscaler), not the count of the stored spec.
+    if (request.updateType !== "replace" && !patchSetsInstance(request.patch)) updated.value.instance = state.desiredReplicas;
+    const updateType = request.updateType === "replace" ? "replace" : "merge";
+    return serviceDecider.decide({ type: "UpdateService", spec: updated.value, updateType, now: request.now }, state);
+  },
+};
+
 /** The public ServiceManager gRPC API: validates, decides on the Service aggregate, answers from the read model. */
 export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerServer {
   const { store, views, logger } = deps;
 
+  // Commands on one service take turns inside this process, so a burst of them (20 concurrent scales)
+  // is served in order instead of losing optimistic-concurrency races and answering ABORTED.
+  const perService = createKeyedMutex();
+
   const run = async (name: string, command: ServiceCommand): Promise<ServiceInfo> => {
-    const result = await executeCommand({ store, stream: serviceStream(name), decider: serviceDecider, command, source: deps.source });
+    const stream = serviceStream(name);
+    const result = await perService.run(stream, () => executeCommand({ store, stream, decider: serviceDecider, command, source: deps.source }));
     if (result.position !== undefined) await views.waitForPosition(result.position);
     return describe(name);
+  };
+
+  const update = async (request: UpdateRequest): Promise<ServiceInfo> => {
+    const stream = serviceStream(request.name);
+    const result = await perService.run(stream, () => executeCommand({ store, stream, decider: updateDecider, command: request, source: deps.source }));
+    if (result.position !== undefined) await views.waitForPosition(result.position);
+    return describe(request.name);
   };
 
   const describe = (name: string): ServiceInfo => {
@@ -129,16 +177,7 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
     }),
     updateService: unary(logger, async (request) => {
       const name = requireName(request.name);
-      const view = views.state[name];
-      if (!view || view.deleted) throw new NotFoundError("service", name);
-      // Updates build on the version that runs now (after a rollback, that is the rolled-back-to one).
-      const updated = applyServiceUpdate(specOfVersion(view, view.currentVersion)!, request.spec, request.updateType);
-      if (!updated.ok) throw new ValidationError(toViolations(updated.issues));
-      // A merge that does not name metadata.instance keeps the replicas the service has now (after
-      // `eas scale` or the autoscaler), not the count of the stored spec.
-      if (request.updateType !== "replace" && !patchSetsInstance(request.spec)) updated.value.instance = view.desiredReplicas;
-      const updateType = request.updateType === "replace" ? "replace" : "merge";
-      return run(name, { type: "UpdateService", spec: updated.value, updateType, now: deps.now().toISOString() });
+      return update({ name, patch: request.spec, updateType: request.updateType, now: deps.now().toISOString() });
     }),
     getService: unary(logger, async (request) => describe(requireName(request.name))),
     listServices: unary(logger, async () => ({
@@ -165,7 +204,7 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
     }),
     scaleService: unary(logger, async (request) => {
       const name = requireName(request.name);
-      if (request.replicas > 1000) throw new ValidationError([{ path: "replicas", message: "must be at most 1000" }]);
+      if (request.replicas > MAX_INSTANCES) throw new ValidationError([{ path: "replicas", message: `must be at most ${MAX_INSTANCES}` }]);
       return run(name, { type: "ScaleService", name, replicas: request.replicas, cause: "user", now: deps.now().toISOString() });
     }),
     listVersions: unary(logger, async (request) => {

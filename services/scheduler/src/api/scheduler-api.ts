@@ -16,7 +16,7 @@ import type {
   Resources,
   SchedulerServer,
 } from "@eas/proto";
-import { executeCommand, unary } from "@eas/service-kit";
+import { createMutex, executeCommand, unary } from "@eas/service-kit";
 import { injectTraceContext, type Logger } from "@eas/telemetry";
 import type { HeartbeatTracker } from "../heartbeats/tracker.js";
 import {
@@ -36,7 +36,6 @@ import {
   type PlacementRequest,
 } from "../placement/index.js";
 import { InstanceAllocationCommandType, instanceAllocationDecider } from "./instance-allocation.js";
-import { createMutex } from "./mutex.js";
 import { nodeDecider } from "./node-decider.js";
 
 /** What the Scheduler API needs; `main.ts` wires the real ones. */

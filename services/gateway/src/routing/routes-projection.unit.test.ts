@@ -1,0 +1,251 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { RecordedEvent } from "@eas/event-store";
+import { encodeEventData, event, instanceStream, serviceStream, type EasEvent } from "@eas/events";
+import { ServiceSpec } from "@eas/proto";
+import type { RouteEntry } from "../proxy/index.js";
+import { routesProjection, toRouteEntry, type RoutesState } from "./routes-projection.js";
+
+const at = (second: number) => new Date(Date.UTC(2026, 10, 28, 12, 0, second)).toISOString();
+
+/** Stores events the way the log would: proto3-JSON data in the aggregate's stream, consecutive positions. */
+function recorded(events: readonly EasEvent[], firstPosition = 1): RecordedEvent[] {
+  return events.map((e, index) => {
+    const data = e.data as { instanceId?: string; name?: string };
+    return {
+      id: `e${firstPosition + index}`,
+      type: e.type,
+      stream: data.instanceId ? instanceStream(data.instanceId) : serviceStream(data.name ?? ""),
+      revision: 0,
+      position: firstPosition + index,
+      time: new Date(at(0)),
+      data: encodeEventData(e),
+      metadata: {},
+    };
+  });
+}
+
+function given(events: readonly EasEvent[]): RoutesState {
+  return recorded(events).reduce(routesProjection.evolve, routesProjection.initialState());
+}
+
+function when(state: RoutesState, ...events: EasEvent[]): RoutesState {
+  return recorded(events, 1_000).reduce(routesProjection.evolve, state);
+}
+
+function entry(state: RoutesState, service = "iris"): RouteEntry | undefined {
+  const routed = state[service];
+  return routed && toRouteEntry(service, routed);
+}
+
+const rpc = { keepaliveMs: 2_000, maxConcurrency: 4, maxQueueSize: 10, rateLimit: 50 };
+const created = (name = "iris", token = "tok-iris") =>
+  event("ServiceCreated", { name, spec: ServiceSpec.fromPartial({ name, instance: 2, rpc }), version: 1, token, createdAt: at(0) });
+const updated = (limits: typeof rpc, name = "iris") =>
+  event("ServiceUpdated", { name, spec: ServiceSpec.fromPartial({ name, instance: 2, rpc: limits }), version: 2, updateType: "merge", updatedAt: at(5) });
+const ready = (instanceId: string, port = 9000, service = "iris") =>
+  event("InstanceReady", { instanceId, service, version: 1, nodeId: "n1", endpoint: `127.0.0.1:${port}`, at: at(2) });
+const draining = (instanceId: string, service = "iris") => event("InstanceDraining", { instanceId, service, at: at(3) });
+const stopped = (instanceId: string, service = "iris") => event("InstanceStopped", { instanceId, service, nodeId: "n1", reason: "stopped", at: at(4) });
+const failed = (instanceId: string, service = "iris") => event("InstanceFailed", { instanceId, service, reason: "node lost", at: at(4) });
+const unhealthy = (instanceId: string, service = "iris") => event("InstanceUnhealthy", { instanceId, service, reason: "probe failed", at: at(4) });
+const exited = (instanceId: string, service = "iris") =>
+  event("InstanceExited", { instanceId, service, exitCode: 1, signal: "", reason: "crashed", restartCount: 1, at: at(4) });
+const serviceStopped = (name = "iris") => event("ServiceStopped", { name, stoppedAt: at(6) });
+const serviceStarted = (name = "iris") => event("ServiceStarted", { name, startedAt: at(7) });
+const serviceDeleted = (name = "iris") => event("ServiceDeleted", { name, deletedAt: at(8) });
+
+const instanceIds = (state: RoutesState, service = "iris") => entry(state, service)?.instances.map((i) => i.id).sort();
+
+describe("routes projection: a service's lifecycle", () => {
+  it("given nothing, when the service is created, then it is routable by its token but starting, with the spec's rpc limits", () => {
+    const state = given([created()]);
+    assert.deepEqual(entry(state), { service: "iris", token: "tok-iris", ...rpc, instances: [], state: "starting" });
+  });
+
+  it("given a spec without rpc settings, when the service is created, then the gateway's defaults apply", () => {
+    const state = given([event("ServiceCreated", { name: "bare", spec: ServiceSpec.fromPartial({ name: "bare" }), version: 1, token: "t", createdAt: at(0) })]);
+    const { keepaliveMs, maxConcurrency, maxQueueSize, rateLimit } = entry(state, "bare")!;
+    assert.deepEqual({ keepaliveMs, maxConcurrency, maxQueueSize, rateLimit }, { keepaliveMs: 5_000, maxConcurrency: 32, maxQueueSize: 64, rateLimit: 0 });
+  });
+
+  it("given a created service, when an instance is Ready, then the service runs and routes to its endpoint and version", () => {
+    const state = when(given([created()]), ready("a", 9001));
+    assert.equal(entry(state)?.state, "running");
+    assert.deepEqual(entry(state)?.instances, [{ id: "a", endpoint: "127.0.0.1:9001", version: 1 }]);
+  });
+
+  it("given a Ready instance, when it is Ready again on another endpoint (restart), then the route follows the new endpoint", () => {
+    const state = when(given([created(), ready("a", 9001)]), ready("a", 9002));
+    assert.deepEqual(entry(state)?.instances, [{ id: "a", endpoint: "127.0.0.1:9002", version: 1 }]);
+  });
+
+  it("given a stopped service with a Ready instance, then it is stopped; when it is started again, then it runs", () => {
+    const stoppedState = given([created(), ready("a"), serviceStopped()]);
+    assert.equal(entry(stoppedState)?.state, "stopped");
+    const started = when(stoppedState, serviceStarted());
+    assert.equal(entry(started)?.state, "running");
+    assert.deepEqual(instanceIds(started), ["a"]);
+  });
+
+  it("given a stopped service with no Ready instance, when it is started, then it is starting", () => {
+    assert.equal(entry(when(given([created(), serviceStopped()]), serviceStarted()))?.state, "starting");
+  });
+
+  it("given a running service, when it is updated, then its rpc limits change and its token and Ready instances stay", () => {
+    const limits = { keepaliveMs: 9_000, maxConcurrency: 1, maxQueueSize: 3, rateLimit: 7 };
+    const state = when(given([created(), ready("a"), ready("b", 9001)]), updated(limits));
+    assert.deepEqual(entry(state), {
+      service: "iris",
+      token: "tok-iris",
+      ...limits,
+      instances: [
+        { id: "a", endpoint: "127.0.0.1:9000", version: 1 },
+        { id: "b", endpoint: "127.0.0.1:9001", version: 1 },
+      ],
+      state: "running",
+    });
+  });
+
+  it("given a running service, when it is deleted, then it has no route and other services keep theirs", () => {
+    const state = when(given([created(), ready("a"), created("other", "tok-other"), ready("o", 9100, "other")]), serviceDeleted());
+    assert.equal(state.iris, undefined);
+    assert.deepEqual(instanceIds(state, "other"), ["o"]);
+  });
+
+  it("given a deleted service, when it is created again, then it starts from scratch with the new token", () => {
+    const state = when(given([created(), ready("a"), serviceDeleted()]), created("iris", "tok-new"));
+    assert.deepEqual({ token: entry(state)?.token, instances: entry(state)?.instances }, { token: "tok-new", instances: [] });
+  });
+});
+
+describe("routes projection: instances leaving the route", () => {
+  it("given two Ready instances, when one drains, then only the other is routed", () => {
+    const state = when(given([created(), ready("a"), ready("b", 9001)]), draining("a"));
+    assert.deepEqual(instanceIds(state), ["b"]);
+    assert.equal(entry(state)?.state, "running");
+  });
+
+  it("given a drained instance, when a late Ready for it arrives, then it is not routed again", () => {
+    const state = when(given([created(), ready("a"), draining("a")]), ready("a"));
+    assert.deepEqual(instanceIds(state), []);
+    assert.equal(entry(state)?.state, "starting");
+  });
+
+  it("given an instance drained before it was ever Ready, when its Ready arrives, then it is not routed", () => {
+    const state = when(given([created(), draining("a")]), ready("a"));
+    assert.deepEqual(instanceIds(state), []);
+  });
+
+  for (const [name, end] of [
+    ["Stopped", stopped],
+    ["Failed", failed],
+  ] as const) {
+    it(`given a drained instance, when it is ${name}, then its drain mark is forgotten so the id can be routed again`, () => {
+      const ended = when(given([created(), ready("a"), draining("a")]), end("a"));
+      assert.deepEqual(instanceIds(ended), []);
+      assert.deepEqual(instanceIds(when(ended, ready("a"))), ["a"]);
+    });
+  }
+
+  for (const [name, leave] of [
+    ["Stopped", stopped],
+    ["Failed", failed],
+    ["Unhealthy", unhealthy],
+    ["Exited", exited],
+  ] as const) {
+    it(`given two Ready instances, when one is ${name}, then it is no longer routed and the other is`, () => {
+      const state = when(given([created(), ready("a"), ready("b", 9001)]), leave("a"));
+      assert.deepEqual(instanceIds(state), ["b"]);
+    });
+  }
+
+  for (const [name, leave] of [
+    ["Unhealthy", unhealthy],
+    ["Exited", exited],
+  ] as const) {
+    it(`given an instance that was ${name}, when it is Ready again (the agent restarted it), then it is routed again`, () => {
+      const state = when(given([created(), ready("a"), leave("a")]), ready("a", 9005));
+      assert.deepEqual(entry(state)?.instances, [{ id: "a", endpoint: "127.0.0.1:9005", version: 1 }]);
+    });
+  }
+
+  it("given the last Ready instance, when it stops, then the service is starting again (no instance to route to)", () => {
+    assert.equal(entry(when(given([created(), ready("a")]), stopped("a")))?.state, "starting");
+  });
+});
+
+describe("routes projection: events it does not route on", () => {
+  const limits = { keepaliveMs: 1, maxConcurrency: 1, maxQueueSize: 1, rateLimit: 1 };
+  const forUnknownService: [string, EasEvent][] = [
+    ["InstanceReady", ready("x", 9999, "ghost")],
+    ["InstanceDraining", draining("x", "ghost")],
+    ["InstanceStopped", stopped("x", "ghost")],
+    ["InstanceFailed", failed("x", "ghost")],
+    ["InstanceUnhealthy", unhealthy("x", "ghost")],
+    ["InstanceExited", exited("x", "ghost")],
+    ["ServiceUpdated", updated(limits, "ghost")],
+    ["ServiceStopped", serviceStopped("ghost")],
+    ["ServiceStarted", serviceStarted("ghost")],
+    ["ServiceDeleted", serviceDeleted("ghost")],
+  ];
+  for (const [name, e] of forUnknownService) {
+    it(`given one known service, when ${name} arrives for an unknown service, then the routes are unchanged`, () => {
+      const before = given([created(), ready("a")]);
+      const after = when(before, e);
+      assert.deepEqual(after, before);
+      assert.equal(after.ghost, undefined);
+    });
+  }
+
+  it("given a known service, when events the gateway does not read or does not know arrive, then the state is the same object", () => {
+    const before = given([created(), ready("a")]);
+    const scheduled = event("InstanceScheduled", { instanceId: "b", service: "iris", version: 1, nodeId: "n1", resources: undefined, pool: "public", spot: false, at: at(1) });
+    const starting = event("InstanceStarting", { instanceId: "b", service: "iris", nodeId: "n1", restartCount: 0, at: at(1) });
+    const future: RecordedEvent = { ...recorded([ready("b")])[0]!, type: "eas.v9.SomethingNew" };
+    assert.equal(when(before, scheduled, starting), before);
+    assert.equal(routesProjection.evolve(before, future), before);
+  });
+});
+
+describe("routes projection: purity", () => {
+  function deepFreeze<T>(value: T): T {
+    if (value && typeof value === "object" && !Object.isFrozen(value)) {
+      for (const child of Object.values(value)) deepFreeze(child);
+      Object.freeze(value);
+    }
+    return value;
+  }
+
+  const history: EasEvent[] = [
+    created(),
+    created("other", "tok-other"),
+    ready("a"),
+    ready("b", 9001),
+    ready("o", 9100, "other"),
+    updated({ keepaliveMs: 9_000, maxConcurrency: 1, maxQueueSize: 3, rateLimit: 7 }),
+    draining("a"),
+    ready("a"),
+    stopped("a"),
+    unhealthy("b"),
+    ready("b", 9002),
+    exited("b"),
+    failed("o", "other"),
+    serviceStopped(),
+    serviceStarted(),
+    serviceDeleted("other"),
+    serviceDeleted(),
+  ];
+
+  it("evolve never mutates the state it is given, for every step of a service's whole life", () => {
+    let state = routesProjection.initialState();
+    for (const e of recorded(history)) {
+      const before = structuredClone(state);
+      // Frozen: a write into the input throws (ESM is strict mode) instead of passing silently.
+      const next = routesProjection.evolve(deepFreeze(state), e);
+      assert.deepEqual(state, before, `${e.type} changed its input`);
+      state = next;
+    }
+    assert.deepEqual(state, {});
+  });
+});
