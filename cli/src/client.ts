@@ -1,5 +1,5 @@
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { SchedulerClient, ServiceManagerClient } from "@eas/proto";
+import { AgentClient, SchedulerClient, ServiceManagerClient } from "@eas/proto";
 
 export function serviceManager(endpoint: string): ServiceManagerClient {
   return new ServiceManagerClient(endpoint, credentials.createInsecure());
@@ -7,6 +7,10 @@ export function serviceManager(endpoint: string): ServiceManagerClient {
 
 export function scheduler(endpoint: string): SchedulerClient {
   return new SchedulerClient(endpoint, credentials.createInsecure());
+}
+
+export function agent(address: string): AgentClient {
+  return new AgentClient(address, credentials.createInsecure());
 }
 
 export class CliError extends Error {}

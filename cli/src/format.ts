@@ -37,3 +37,20 @@ export function describeService(info: ServiceInfo): string {
   }
   return text;
 }
+
+export interface InstanceUsage {
+  instanceId: string;
+  service: string;
+  nodeId: string;
+  status: string;
+  cpuPercent: number;
+  memoryBytes: number;
+}
+
+/** Per-instance usage as `kubectl top pods` shows it: CPU in percent of one core, memory in MiB. */
+export function usageTable(rows: InstanceUsage[]): string {
+  return table(
+    ["Instance", "Service", "Node", "Status", "CPU %", "Memory (MiB)"],
+    rows.map((r) => [r.instanceId, r.service, r.nodeId, r.status, r.cpuPercent.toFixed(1), (r.memoryBytes / 1024 / 1024).toFixed(1)]),
+  );
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ServiceInfo } from "@eas/proto";
-import { describeService, progressLine, table } from "./format.js";
+import { describeService, progressLine, table, usageTable } from "./format.js";
 
 function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
   return {
@@ -74,5 +74,14 @@ describe("table", () => {
     const text = table(["Name", "Running"], [["echo", 3], ["iris", 0]]);
     assert.match(text, /echo\s*│\s*3/);
     assert.match(text, /iris\s*│\s*0/);
+  });
+});
+
+describe("usageTable", () => {
+  it("shows CPU in percent with one decimal and memory in MiB", () => {
+    const text = usageTable([
+      { instanceId: "iris-v1-aaaaaa", service: "iris", nodeId: "node-1", status: "Ready", cpuPercent: 12.345, memoryBytes: 64 * 1024 * 1024 },
+    ]);
+    assert.match(text, /iris-v1-aaaaaa\s*│\s*iris\s*│\s*node-1\s*│\s*Ready\s*│\s*12\.3\s*│\s*64\.0/);
   });
 });

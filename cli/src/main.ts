@@ -3,8 +3,8 @@ import { Command, InvalidArgumentError } from "commander";
 import { connect } from "@nats-io/transport-node";
 import { uploadToObjectStore } from "@eas/agent";
 import { unaryCall, type ServiceInfo, type ServiceManagerClient } from "@eas/proto";
-import { CliError, describeError, scheduler, serviceManager } from "./client.js";
-import { describeService, progressLine, table } from "./format.js";
+import { agent, CliError, describeError, scheduler, serviceManager } from "./client.js";
+import { describeService, progressLine, table, usageTable, type InstanceUsage } from "./format.js";
 
 const program = new Command();
 program
@@ -196,6 +196,38 @@ program
         ]),
       ),
     );
+  });
+
+program
+  .command("top")
+  .description("CPU and memory of each running instance, as its agent measures them")
+  .argument("[service]", "only this service's instances")
+  .action(async (service: string | undefined) => {
+    const s = scheduler(globals().scheduler);
+    const { nodes } = await unaryCall(s, s.listNodes, {});
+    s.close();
+    const perNode = await Promise.all(
+      nodes
+        .filter((n) => n.status !== "Lost" && n.agentAddress)
+        .map(async (n): Promise<InstanceUsage[]> => {
+          const a = agent(n.agentAddress);
+          try {
+            const { instances } = await unaryCall(a, a.listInstances, {}, 5_000);
+            return instances.map((i) => ({ ...i, nodeId: n.nodeId }));
+          } catch (error) {
+            console.error(`node ${n.nodeId}: ${describeError(error, n.agentAddress)}`);
+            return [];
+          } finally {
+            a.close();
+          }
+        }),
+    );
+    const rows = perNode
+      .flat()
+      .filter((i) => (service === undefined || i.service === service) && i.status !== "Stopped" && i.status !== "Failed")
+      .sort((a, b) => a.service.localeCompare(b.service) || a.instanceId.localeCompare(b.instanceId));
+    if (service !== undefined && rows.length === 0 && !globals().json) console.error(`no running instances of ${service}`);
+    print(rows, () => usageTable(rows));
   });
 
 program

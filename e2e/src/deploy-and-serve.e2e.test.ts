@@ -105,6 +105,19 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     assert.equal(v2.status, 200);
   });
 
+  it("`eas top` shows the CPU and memory each agent measures for the instances", async () => {
+    const info = await describeService(t, "iris");
+    const usage = JSON.parse(await eas(t, "--json", "top", "iris")) as { instanceId: string; nodeId: string; cpuPercent: number; memoryBytes: number }[];
+    assert.deepEqual(new Set(usage.map((u) => u.instanceId)), new Set(info.instances.map((i) => i.instanceId)));
+    for (const u of usage) {
+      // An ONNX runtime process holds tens of MiB at least; 0 would mean nothing was measured.
+      assert.ok(u.memoryBytes > 10 * 1024 * 1024, `${u.instanceId} memory ${u.memoryBytes}`);
+      assert.ok(u.cpuPercent >= 0, `${u.instanceId} cpu ${u.cpuPercent}`);
+      assert.equal(u.nodeId, info.instances.find((i) => i.instanceId === u.instanceId)?.nodeId);
+    }
+    assert.match(await eas(t, "top"), /iris-v1-\w+.*iris.*node-\d/);
+  });
+
   it("answers bad requests with clear JSON errors", async () => {
     const info = await describeService(t, "iris");
     const wrongToken = await predict(t, info, [[1, 2, 3, 4]], "not-the-token");
