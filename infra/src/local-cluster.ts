@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { killRecordedGroup, readPidRecord } from "@eas/agent";
 import { freePort, startNatsServer, type NatsServerHandle } from "@eas/testing";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -92,16 +93,10 @@ export function reapInstanceProcesses(dataDir: string): number {
     const instancesDir = join(agentsDir, node, "instances");
     if (!existsSync(instancesDir)) continue;
     for (const instance of readdirSync(instancesDir)) {
-      try {
-        const pidFile = join(instancesDir, instance, "pid.json");
-        const { pid } = JSON.parse(readFileSync(pidFile, "utf8")) as { pid: number };
-        // Removed first: a later start must not signal a process group whose id was reused.
-        rmSync(pidFile, { force: true });
-        process.kill(-pid, "SIGKILL");
-        reaped++;
-      } catch {
-        // No pid file, or the process group is already gone.
-      }
+      const record = readPidRecord(join(instancesDir, instance));
+      // pid.json stays: the node's agent reads it at its next start and reports the instance Failed, so
+      // the deployer replaces it instead of counting a dead instance as Ready.
+      if (record && killRecordedGroup(record) === "killed") reaped++;
     }
   }
   return reaped;

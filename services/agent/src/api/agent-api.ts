@@ -7,12 +7,11 @@ import type { InstanceSupervisor } from "../instances/supervisor.js";
 /** The Agent gRPC API: the deployer starts and stops instances on this node through it. */
 export function createAgentApi(supervisor: InstanceSupervisor, logger: Logger): AgentServer {
   return {
-    startInstance: unary(logger, async (request) => {
-      if (!request.instanceId) throw new ValidationError([{ path: "instance_id", message: "is required" }]);
-      if (!request.spec) throw new ValidationError([{ path: "spec", message: "is required" }]);
-      return supervisor.start(request.instanceId, request.service, request.version, request.spec);
-    }),
+    // The supervisor validates the request (INVALID_ARGUMENT naming the field) before it starts anything.
+    startInstance: unary(logger, async (request) => supervisor.start(request.instanceId, request.service, request.version, request.spec)),
+    // NOT_FOUND for an instance this agent does not run: the deployer's reconciler then records it Stopped.
     stopInstance: unary(logger, async (request) => {
+      if (!request.instanceId) throw new ValidationError([{ path: "instance_id", message: "is required" }]);
       const stopped = await supervisor.stop(request.instanceId, request.gracePeriodMs || 10_000);
       if (!stopped) throw new NotFoundError("instance", request.instanceId);
       return stopped;

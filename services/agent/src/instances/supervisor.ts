@@ -1,6 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import { ValidationError } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
 import { event, instanceStream, toNewEvent, type EasEvent } from "@eas/events";
 import type { AgentInstance, ServiceSpec } from "@eas/proto";
@@ -15,6 +16,8 @@ import {
   type RuntimeDriver,
 } from "../runtime/index.js";
 import type { StorageFetcher } from "../storage/index.js";
+import { killRecordedGroup, readPidRecord, writePidRecord } from "./pid-file.js";
+import { startRequestViolations } from "./start-request.js";
 
 export interface SupervisorDeps {
   nodeId: string;
@@ -38,6 +41,8 @@ interface Managed {
   running?: RunningInstance;
   /** Events of one instance are appended in order. */
   chain: Promise<void>;
+  /** Settles once the launch has started the process, failed, or given up because of a stop. */
+  launched: Promise<void>;
   stopping?: Promise<void>;
 }
 
@@ -59,17 +64,16 @@ export class InstanceSupervisor {
     const root = join(this.#deps.nodeDir, "instances");
     for (const instanceId of readdirSync(root)) {
       const dir = join(root, instanceId);
-      let record: { pid: number; service: string } | undefined;
-      try {
-        record = JSON.parse(readFileSync(join(dir, "pid.json"), "utf8")) as { pid: number; service: string };
-      } catch {
+      const record = readPidRecord(dir);
+      if (!record) {
         rmSync(dir, { recursive: true, force: true });
         continue;
       }
-      try {
-        process.kill(-record.pid, "SIGKILL");
-      } catch {
-        // Already gone.
+      const outcome = killRecordedGroup(record);
+      if (outcome === "unusable-pid") {
+        this.#deps.logger.error({ instanceId, pid: record.pid }, "pid.json holds no usable process id; killing nothing");
+      } else if (outcome === "pid-reused") {
+        this.#deps.logger.warn({ instanceId, pid: record.pid }, "the instance's pid was reused by another process; not killing it");
       }
       await this.#append(event("InstanceFailed", { instanceId, service: record.service, reason: `agent on ${this.#deps.nodeId} restarted`, at: new Date().toISOString() }));
       rmSync(dir, { recursive: true, force: true });
@@ -86,13 +90,29 @@ export class InstanceSupervisor {
     return managed && this.#describe(managed);
   }
 
-  /** Idempotent: starting an instance this agent already runs returns its current state. */
-  start(instanceId: string, service: string, version: number, spec: ServiceSpec): AgentInstance {
+  /**
+   * Idempotent: starting an instance this agent already runs returns its current state.
+   * @throws ValidationError naming the field when the request cannot be run; nothing is started then.
+   */
+  start(instanceId: string, service: string, version: number, spec: ServiceSpec | undefined): AgentInstance {
+    const violations = startRequestViolations(instanceId, spec, {
+      repoRoot: this.#deps.repoRoot,
+      instanceDir: join(this.#deps.nodeDir, "instances", instanceId),
+    });
+    if (violations.length > 0 || !spec) throw new ValidationError(violations);
     const existing = this.#instances.get(instanceId);
     if (existing) return this.#describe(existing);
-    const managed: Managed = { instanceId, service, version, status: InstanceStatus.Starting, endpoint: "", chain: Promise.resolve() };
+    const managed: Managed = {
+      instanceId,
+      service,
+      version,
+      status: InstanceStatus.Starting,
+      endpoint: "",
+      chain: Promise.resolve(),
+      launched: Promise.resolve(),
+    };
     this.#instances.set(instanceId, managed);
-    void this.#launch(managed, spec);
+    managed.launched = this.#launch(managed, spec);
     return this.#describe(managed);
   }
 
@@ -106,6 +126,9 @@ export class InstanceSupervisor {
         this.#report(managed, { status: InstanceStatus.Stopped, reason: "stopped before it started", restartCount: 0, at: Date.now() });
       }
       await managed.chain;
+      // A launch still fetching storage gives up when it sees the stop; until then it may still write
+      // into the instance folder, and a new start of this id must not run alongside it.
+      await managed.launched;
       this.#instances.delete(instanceId);
       rmSync(join(this.#deps.nodeDir, "instances", instanceId), { recursive: true, force: true });
     })();
@@ -144,9 +167,7 @@ export class InstanceSupervisor {
       if (managed.stopping) return;
       managed.running = this.#deps.driver.start(resolved, {
         onStatus: (status) => {
-          if (status.pid !== undefined) {
-            writeFileSync(join(instanceDir, "pid.json"), JSON.stringify({ pid: status.pid, service: managed.service }));
-          }
+          if (status.pid !== undefined) writePidRecord(instanceDir, status.pid, managed.service);
           this.#report(managed, status);
         },
       });
@@ -157,6 +178,8 @@ export class InstanceSupervisor {
       const reason = error instanceof Error ? error.message : String(error);
       this.#deps.logger.warn({ instanceId: managed.instanceId, err: error }, "instance could not start");
       this.#report(managed, { status: InstanceStatus.Failed, reason, restartCount: 0, at: Date.now() });
+      // Nothing runs from the folder yet: remove what was laid out, so a retry starts clean.
+      rmSync(instanceDir, { recursive: true, force: true });
       this.#instances.delete(managed.instanceId);
     }
   }
