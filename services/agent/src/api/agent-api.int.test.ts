@@ -238,6 +238,10 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
     try {
       assert.equal((await start(id, spec)).status, "Starting");
       await waitFor("the fetch to be in progress", () => objects.waiting > 0, WAIT);
+      // Recorded before the fetch, so an agent crash now would still report the instance at the next start.
+      const record = JSON.parse(readFileSync(join(instanceDir(id), "pid.json"), "utf8")) as { pid?: number; service: string };
+      assert.equal(record.pid, undefined, "no process yet");
+      assert.ok(record.service, "the record names the service for the Failed event");
       const stopping = stop(id, 2_000);
       await untilEvent(id, "InstanceStopped");
       release();

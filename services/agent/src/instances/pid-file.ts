@@ -2,9 +2,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { processStartTime } from "../runtime/process-group.js";
 
-/** What `pid.json` in an instance folder holds: enough to find the instance's processes after a crash. */
+/**
+ * What `pid.json` in an instance folder holds: enough to report the instance and find its processes after
+ * an agent crash. Written without a pid when the folder is made (the instance is still fetching its
+ * storage), then again with the pid once its process runs.
+ */
 export interface PidRecord {
-  pid: number;
+  pid?: number;
   service: string;
   /** The process's start time (`processStartTime`), telling it from a later process that reused the pid. */
   startTime?: string;
@@ -12,9 +16,9 @@ export interface PidRecord {
 
 const PID_FILE = "pid.json";
 
-export function writePidRecord(instanceDir: string, pid: number, service: string): void {
-  const startTime = processStartTime(pid);
-  const record: PidRecord = { pid, service, ...(startTime === undefined ? {} : { startTime }) };
+export function writePidRecord(instanceDir: string, service: string, pid?: number): void {
+  const startTime = pid === undefined ? undefined : processStartTime(pid);
+  const record: PidRecord = { service, ...(pid === undefined ? {} : { pid }), ...(startTime === undefined ? {} : { startTime }) };
   writeFileSync(join(instanceDir, PID_FILE), JSON.stringify(record));
 }
 
@@ -27,13 +31,14 @@ export function readPidRecord(instanceDir: string): PidRecord | undefined {
   }
 }
 
-export type LeftoverKill = "killed" | "gone" | "pid-reused" | "unusable-pid";
+export type LeftoverKill = "killed" | "gone" | "no-process" | "pid-reused" | "unusable-pid";
 
 /**
  * SIGKILLs the process group a record names, unless its pid now belongs to a later process. Linux does
  * not hand out a pid still in use as a process group id, so a reused pid means the group is empty.
  */
 export function killRecordedGroup(record: PidRecord): LeftoverKill {
+  if (record.pid === undefined) return "no-process";
   // kill(-0) would signal the caller's own group, kill(-1) every process it may signal.
   if (!Number.isInteger(record.pid) || record.pid <= 1) return "unusable-pid";
   const current = processStartTime(record.pid);

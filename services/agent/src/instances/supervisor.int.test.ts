@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -173,6 +173,10 @@ describe("agent restart: instances left by a killed agent", () => {
     const record = JSON.parse(readFileSync(pidFile("reused"), "utf8")) as Record<string, unknown>;
     writeFileSync(pidFile("reused"), JSON.stringify({ ...record, pid: bystanderPid }));
 
+    // A third instance was still fetching its storage when the agent died: a folder whose record has no pid yet.
+    mkdirSync(instanceDir("fetching"), { recursive: true });
+    writeFileSync(pidFile("fetching"), JSON.stringify({ service: "svc" }));
+
     const second = await startAgent();
     await waitFor("the kept instance's group gone", async () => (await groupPids(kept)).length === 0, WAIT);
     assert.equal(isAlive(sleeper), false, "the shell's child in the group was killed too");
@@ -191,6 +195,9 @@ describe("agent restart: instances left by a killed agent", () => {
       assert.equal(failed.type === "eas.v1.InstanceFailed" && failed.data.reason, `agent on ${NODE_ID} restarted`);
       assert.equal(existsSync(instanceDir(instanceId)), false, `${instanceId}'s folder is removed`);
     }
+    const fetching = await events("fetching");
+    assert.deepEqual(fetching.map((e) => e.type), ["eas.v1.InstanceFailed"], "the instance that was fetching is reported Failed");
+    assert.equal(existsSync(instanceDir("fetching")), false);
     assert.deepEqual(await list(second), [], "the new agent owns nothing it did not start");
     bystander.kill("SIGKILL");
   });

@@ -58,7 +58,8 @@ export class InstanceSupervisor {
 
   /**
    * Kills processes a previous run of this agent left behind (found through pid files) and reports
-   * those instances Failed, so the deployer replaces them: a restarted agent owns nothing it did not start.
+   * those instances Failed, also those that were still fetching their storage, so the deployer replaces
+   * them: a restarted agent owns nothing it did not start.
    */
   async reapOrphans(): Promise<void> {
     const root = join(this.#deps.nodeDir, "instances");
@@ -154,6 +155,8 @@ export class InstanceSupervisor {
     const instanceDir = join(this.#deps.nodeDir, "instances", managed.instanceId);
     try {
       mkdirSync(instanceDir, { recursive: true });
+      // Recorded before the fetch: an agent that crashes while fetching still reports the instance at its next start.
+      writePidRecord(instanceDir, managed.service);
       const mounts = await this.#deps.storage.materialize(mountsForSpec(spec), instanceDir);
       const port = await freePort();
       const resolved = resolveRuntime(spec, mounts, {
@@ -167,7 +170,7 @@ export class InstanceSupervisor {
       if (managed.stopping) return;
       managed.running = this.#deps.driver.start(resolved, {
         onStatus: (status) => {
-          if (status.pid !== undefined) writePidRecord(instanceDir, status.pid, managed.service);
+          if (status.pid !== undefined) writePidRecord(instanceDir, managed.service, status.pid);
           this.#report(managed, status);
         },
       });
