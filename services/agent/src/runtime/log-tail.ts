@@ -47,3 +47,21 @@ export class LogTail {
     if (this.#lines.length > this.#capacity) this.#lines.splice(0, this.#lines.length - this.#capacity);
   }
 }
+
+/**
+ * A structured (JSON) log line as its message and error, the way pino, bunyan or Python's JSON loggers
+ * write them; any other line as it is.
+ */
+export function readableLogLine(text: string): string {
+  if (!text.startsWith("{")) return text;
+  try {
+    const record = JSON.parse(text) as Record<string, unknown>;
+    const err = record.err as { message?: unknown } | undefined;
+    const parts = [record.msg ?? record.message, record.error ?? err?.message].filter(
+      (part): part is string => typeof part === "string" && part !== "",
+    );
+    return parts.length > 0 ? parts.join(": ") : text;
+  } catch {
+    return text;
+  }
+}

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { LogTail } from "./log-tail.js";
+import { LogTail, readableLogLine } from "./log-tail.js";
 
 describe("LogTail", () => {
   it("splits chunks into lines per stream and keeps partial lines until their newline", () => {
@@ -29,4 +29,16 @@ describe("LogTail", () => {
     tail.push("stdout", "x".repeat(40 * 1024), 1);
     assert.equal(tail.lines().length, 2);
   });
+});
+
+describe("readableLogLine", () => {
+  const rows: [string, string, string][] = [
+    ["a plain line stays as it is", "Traceback: ModuleNotFoundError: No module named 'torch'", "Traceback: ModuleNotFoundError: No module named 'torch'"],
+    ["a pino line shows message and error", '{"level":"error","msg":"echo processor failed to start","error":"bad latency_ms"}', "echo processor failed to start: bad latency_ms"],
+    ["a pino line with an err object", '{"msg":"boom","err":{"type":"Error","message":"ENOENT model.onnx"}}', "boom: ENOENT model.onnx"],
+    ["a Python JSON logger line", '{"message":"model load failed","levelname":"ERROR"}', "model load failed"],
+    ["JSON without message fields stays whole", '{"a":1}', '{"a":1}'],
+    ["text that only looks like JSON stays whole", "{not json", "{not json"],
+  ];
+  for (const [name, line, expected] of rows) it(name, () => assert.equal(readableLogLine(line), expected));
 });

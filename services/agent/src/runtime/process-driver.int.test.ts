@@ -114,7 +114,7 @@ describe("ProcessDriver with real child processes", () => {
     assert.equal(exited.exitCode, 3);
     assert.equal(exited.restartCount, 0);
     assert.equal(exited.restartInMs, 100);
-    assert.equal(exited.reason, "process exited with code 3");
+    assert.equal(exited.reason, `process exited with code 3: "crashing on purpose"`, "the reason quotes the last stderr line");
     const readyAgain = await t.until("Ready after restart", (event, i) => event.status === "Ready" && i > 2);
     assert.equal(readyAgain.restartCount, 1);
     assert.deepEqual(t.statuses(), ["Starting", "Ready", "Exited", "Starting", "Ready"]);

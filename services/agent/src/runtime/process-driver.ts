@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import pidusage from "pidusage";
-import { LogTail } from "./log-tail.js";
+import { LogTail, readableLogLine } from "./log-tail.js";
 import { groupPids, signalGroup, waitGroupGone } from "./process-group.js";
 import { initialProbeState, observeProbe } from "./probe-state.js";
 import { runProbe } from "./probes.js";
@@ -22,6 +22,10 @@ import {
 
 /** Readiness probe interval before an instance's first success. */
 const STARTUP_PROBE_INTERVAL_MS = 100;
+/** How long an exited run's output may take to arrive before its exit is reported. */
+const OUTPUT_DRAIN_MS = 500;
+/** An exit reason quotes at most this much of the process's last output line. */
+const LAST_WORDS_MAX = 200;
 
 export interface ProcessDriverOptions {
   /** Host put in endpoints (`http://<advertiseHost>:<port>`); default 127.0.0.1. */
@@ -105,6 +109,10 @@ interface Run {
   pgid: number | undefined;
   /** Resolves when the main process has exited (or failed to spawn). */
   exited: Promise<ExitInfo>;
+  /** Resolves when the process's stdout and stderr are closed: all its output has been read. */
+  outputClosed: Promise<void>;
+  /** When the run was spawned: its own output lines are those from then on. */
+  spawnedAt: number;
   /** The first reason this run should end. */
   end: Promise<RunEnd>;
   settle(end: RunEnd): void;
@@ -210,6 +218,8 @@ class ProcessInstance implements RunningInstance {
           exit = end;
           // The main process is gone; like a container, nothing it started may outlive it.
           if (run.pgid !== undefined && signalGroup(run.pgid, "SIGKILL")) await waitGroupGone(run.pgid, 2_000);
+          // Its last output lines explain the exit; they may still be in the pipe.
+          await withTimeout(run.outputClosed, OUTPUT_DRAIN_MS);
         } else {
           const graceMs = end.kind === "stop" ? (this.#stopGraceMs ?? 0) : this.#options.killGracePeriodMs;
           exit = await this.#terminate(run, graceMs);
@@ -221,7 +231,7 @@ class ProcessInstance implements RunningInstance {
           this.#emit({ status: InstanceStatus.Stopped, reason: "stopped", ...exitFields });
           return;
         }
-        const reason = this.#describeEnd(end, exit);
+        const reason = this.#describeEnd(end, exit, run);
         const readyForMs = run.readySince === undefined ? 0 : this.#options.now() - run.readySince;
         const decision = decideRestart(this.#consecutive, readyForMs, this.#options.restartPolicy);
         if (decision.action === "fail") {
@@ -273,6 +283,8 @@ class ProcessInstance implements RunningInstance {
       child,
       pgid: child.pid,
       exited,
+      outputClosed: new Promise<void>((resolve) => child.once("close", () => resolve())),
+      spawnedAt: this.#options.now(),
       end,
       settle,
       abort: new AbortController(),
@@ -359,7 +371,7 @@ class ProcessInstance implements RunningInstance {
     return (await withTimeout(run.exited, 5_000)) ?? { code: null, signal: null };
   }
 
-  #describeEnd(end: RunEnd, exit: ExitInfo): string {
+  #describeEnd(end: RunEnd, exit: ExitInfo, run: Run): string {
     switch (end.kind) {
       case "liveness":
         return `liveness probe failed ${end.detail}`;
@@ -369,9 +381,21 @@ class ProcessInstance implements RunningInstance {
         return "stopped";
       case "exit":
         if (exit.error) return `cannot start: ${exit.error.message}`;
-        if (exit.signal) return `process killed by ${exit.signal}`;
-        return `process exited with code ${exit.code}`;
+        if (exit.signal) return `process killed by ${exit.signal}${this.#lastWords(run)}`;
+        return `process exited with code ${exit.code}${this.#lastWords(run)}`;
     }
+  }
+
+  /**
+   * The run's last words for an exit reason, as `: "<line>"`: its last non-blank stderr line, or its last
+   * stdout line when it wrote nothing on stderr (pino and many servers log errors to stdout); empty when silent.
+   */
+  #lastWords(run: Run): string {
+    const own = this.#tail.lines().filter((l) => l.at >= run.spawnedAt && l.text.trim() !== "");
+    const line = own.filter((l) => l.stream === "stderr").at(-1) ?? own.at(-1);
+    if (!line) return "";
+    const text = readableLogLine(line.text.trim());
+    return `: ${JSON.stringify(text.length > LAST_WORDS_MAX ? `${text.slice(0, LAST_WORDS_MAX)}…` : text)}`;
   }
 
   #emit(event: Omit<InstanceStatusEvent, "restartCount" | "at">): void {

@@ -80,10 +80,16 @@ function dropIfGone(views: ServiceViews, name: string): ServiceViews {
   return rest;
 }
 
+/**
+ * A crash loop belongs to the version that looped: a new version (an update, a rollback) starts without
+ * the back-off and the Failed status the previous one earned, so fixing a bad update takes effect at once.
+ */
+const NO_CRASH_LOOP = { failuresSinceReady: 0, lastFailureReason: "", lastFailureAt: "" } as const;
+
 /** The deployer's read model: every service with its versions and instances, for Get/List and the reconciler. */
 export const serviceViewsProjection: Projection<ServiceViews> = {
   name: "service-views",
-  version: 2,
+  version: 3,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(views: ServiceViews, recorded: RecordedEvent): ServiceViews {
@@ -123,6 +129,7 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
           desiredReplicas: e.data.spec?.instance ?? v.desiredReplicas,
           updatedAt: e.data.updatedAt,
           failure: "",
+          ...NO_CRASH_LOOP,
         }));
       case "eas.v1.ServiceScaled":
         return withService(views, e.data.name, (v) => ({ ...v, desiredReplicas: e.data.toReplicas, updatedAt: e.data.scaledAt }));
@@ -131,7 +138,7 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
       case "eas.v1.ServiceStarted":
         return withService(views, e.data.name, (v) => ({ ...v, stopped: false, failure: "", updatedAt: e.data.startedAt }));
       case "eas.v1.ServiceRolledBack":
-        return withService(views, e.data.name, (v) => ({ ...v, currentVersion: e.data.toVersion, updatedAt: e.data.rolledBackAt }));
+        return withService(views, e.data.name, (v) => ({ ...v, currentVersion: e.data.toVersion, updatedAt: e.data.rolledBackAt, ...NO_CRASH_LOOP }));
       case "eas.v1.ServicePlacementBlocked":
         return withService(views, e.data.name, (v) => ({ ...v, placementBlocked: e.data.reason }));
       case "eas.v1.ServiceDeploymentFailed":

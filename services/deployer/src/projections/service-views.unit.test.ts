@@ -63,4 +63,64 @@ describe("service views projection", () => {
       { status: "Waiting", reason: "0/2 nodes: 2 insufficient memory" },
     );
   });
+
+  describe("a rollout stuck on a bad new version says which instance and why", () => {
+    const twoReplicas = event("ServiceCreated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }), version: 1, token: "t", createdAt: at(0) });
+    const updatedToV2 = event("ServiceUpdated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }), version: 2, updateType: "merge", updatedAt: at(5) });
+    const scheduledV2 = (id: string) =>
+      event("InstanceScheduled", { instanceId: id, service: "iris", version: 2, nodeId: "n2", resources: undefined, pool: "public", spot: false, at: at(6) });
+    const starting = (id: string, restartCount: number, s: number) => event("InstanceStarting", { instanceId: id, service: "iris", nodeId: "n2", restartCount, at: at(s) });
+    const crashed = (id: string, restartCount: number, s: number) =>
+      event("InstanceExited", { instanceId: id, service: "iris", exitCode: 1, signal: "", reason: "process exited with code 1", restartCount, at: at(s) });
+    const servingV1 = [twoReplicas, scheduled("a"), ready("a"), scheduled("b"), ready("b"), updatedToV2];
+
+    it("given a new instance that crashes and is restarted, when summarized, then Updating names the crash", () => {
+      const views = fold([...servingV1, scheduledV2("c"), starting("c", 0, 7), crashed("c", 0, 8), starting("c", 1, 9), crashed("c", 1, 10), starting("c", 2, 12)]);
+      const { status, reason } = summarizeStatus(views.iris!);
+      assert.equal(status, "Updating");
+      assert.equal(reason, "instance c of version 2 is not Ready (Starting, restarted 2 times): process exited with code 1");
+    });
+
+    it("given a new instance that starts and never gets Ready, when summarized, then Updating names it and since when", () => {
+      const views = fold([...servingV1, scheduledV2("c"), starting("c", 0, 7)]);
+      const { status, reason } = summarizeStatus(views.iris!);
+      assert.equal(status, "Updating");
+      assert.equal(reason, `instance c of version 2 is not Ready yet (Starting since ${at(7)})`);
+    });
+
+    it("given the rollout was rolled back and the bad instance drained, when summarized, then the reason is gone", () => {
+      const views = fold([
+        ...servingV1,
+        scheduledV2("c"),
+        starting("c", 0, 7),
+        crashed("c", 0, 8),
+        event("ServiceRolledBack", { name: "iris", fromVersion: 2, toVersion: 1, rolledBackAt: at(9) }),
+        event("InstanceDraining", { instanceId: "c", service: "iris", at: at(10) }),
+      ]);
+      assert.deepEqual(summarizeStatus(views.iris!), { status: "Updating", reason: "", running: 2, pending: 1, total: 3 });
+    });
+
+    it("given version 2 failed three times (Failed), when version 3 is deployed, then it is Updating and its creates are not backed off", () => {
+      const failedAndReleased = (id: string, s: number) => [
+        scheduledV2(id),
+        event("InstanceFailed", { instanceId: id, service: "iris", reason: "object models/missing.onnx not found", at: at(s) }),
+        event("InstanceStopped", { instanceId: id, service: "iris", nodeId: "", reason: "released after failure", at: at(s) }),
+      ];
+      const once = fold([...servingV1, ...failedAndReleased("c", 7)]);
+      assert.deepEqual(
+        { status: summarizeStatus(once.iris!).status, reason: summarizeStatus(once.iris!).reason },
+        { status: "Updating", reason: "1 instance failed in a row, the last: object models/missing.onnx not found" },
+      );
+      const looping = fold([...failedAndReleased("d", 8), ...failedAndReleased("e", 12)], once);
+      assert.deepEqual(
+        { status: summarizeStatus(looping.iris!).status, reason: summarizeStatus(looping.iris!).reason },
+        { status: "Failed", reason: "object models/missing.onnx not found" },
+      );
+      const fixed = fold([event("ServiceUpdated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }), version: 3, updateType: "merge", updatedAt: at(13) })], looping);
+      assert.equal(summarizeStatus(fixed.iris!).status, "Updating");
+      assert.equal(fixed.iris!.failuresSinceReady, 0);
+      const rolledBack = fold([event("ServiceRolledBack", { name: "iris", fromVersion: 2, toVersion: 1, rolledBackAt: at(13) })], looping);
+      assert.equal(rolledBack.iris!.failuresSinceReady, 0);
+    });
+  });
 });

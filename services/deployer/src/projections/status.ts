@@ -13,6 +13,33 @@ export interface ServiceStatusSummary {
 /** Instances failing in a row, with none Ready, before the service counts as Failed. */
 export const CRASH_LOOP_FAILURES = 3;
 
+/**
+ * Why the current version is short of Ready instances, naming its most telling instance: one with a
+ * reason (a crash, a failed probe) before one without, then the most restarted, then the oldest.
+ * "" when every instance of the current version is Ready.
+ */
+export function notReadyReason(view: ServiceView): string {
+  const waiting = Object.values(view.instances)
+    .filter((i) => i.version === view.currentVersion && i.status !== "Ready" && i.status !== "Draining" && i.status !== "Stopped")
+    .sort(
+      (a, b) =>
+        Number(b.reason !== "") - Number(a.reason !== "") ||
+        b.restartCount - a.restartCount ||
+        a.since.localeCompare(b.since) ||
+        a.instanceId.localeCompare(b.instanceId),
+    );
+  const telling = waiting[0];
+  if (!telling) {
+    // Failed instances are released at once; between a failure and its (backed-off) replacement only the count remains.
+    const failures = view.failuresSinceReady;
+    return failures > 0 ? `${failures} instance${failures === 1 ? "" : "s"} failed in a row, the last: ${view.lastFailureReason}` : "";
+  }
+  const subject = `instance ${telling.instanceId} of version ${telling.version} is not Ready`;
+  if (!telling.reason) return `${subject} yet (${telling.status} since ${telling.since})`;
+  const restarts = telling.restartCount > 0 ? `, restarted ${telling.restartCount} time${telling.restartCount === 1 ? "" : "s"}` : "";
+  return `${subject} (${telling.status}${restarts}): ${telling.reason}`;
+}
+
 /** Derives EAS's service status from the desired state and the instances, as `eas desc` shows it. */
 export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   const instances = Object.values(view.instances);
@@ -29,7 +56,8 @@ export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   if (view.placementBlocked) return summary("Waiting", view.placementBlocked);
   if (running === 0 && view.failuresSinceReady >= CRASH_LOOP_FAILURES) return summary("Failed", view.lastFailureReason);
   const outdated = instances.some((i) => i.version !== view.currentVersion);
-  if (outdated) return summary("Updating");
+  // A stuck rollout (a new version that crashes or never passes its probe) says which instance and why.
+  if (outdated) return summary("Updating", notReadyReason(view));
   if (running === 0 && instances.every((i) => i.restartCount === 0)) return summary("Creating");
-  return summary("Waiting");
+  return summary("Waiting", notReadyReason(view));
 }
