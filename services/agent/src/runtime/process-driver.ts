@@ -121,6 +121,8 @@ interface Run {
   tasks: Array<Promise<void>>;
   everReady: boolean;
   readySince: number | undefined;
+  /** What the readiness probe saw last time it failed, for the reason of a start timeout. */
+  lastReadinessFailure: string | undefined;
   startTimer: NodeJS.Timeout | undefined;
 }
 
@@ -291,6 +293,7 @@ class ProcessInstance implements RunningInstance {
       tasks: [],
       everReady: false,
       readySince: undefined,
+      lastReadinessFailure: undefined,
       startTimer: undefined,
     };
     void exited.then((exit) => settle({ kind: "exit", ...exit }));
@@ -317,6 +320,7 @@ class ProcessInstance implements RunningInstance {
       if (signal.aborted) return;
       const next = observeProbe(state, outcome, probe.failureThreshold);
       state = next.state;
+      if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
       if (next.transition === "passed") {
         if (!run.everReady) {
           run.everReady = true;
@@ -348,6 +352,7 @@ class ProcessInstance implements RunningInstance {
       if (signal.aborted) return;
       const next = observeProbe(state, outcome, probe.failureThreshold);
       state = next.state;
+      if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
       if (next.transition === "failed") {
         run.settle({ kind: "liveness", detail: `${state.consecutiveFailures} times: ${state.lastFailure}` });
         return;
@@ -375,8 +380,10 @@ class ProcessInstance implements RunningInstance {
     switch (end.kind) {
       case "liveness":
         return `liveness probe failed ${end.detail}`;
-      case "start-timeout":
-        return `readiness probe did not pass within ${Number((this.#options.startTimeoutMs / 1000).toFixed(1))}s`;
+      case "start-timeout": {
+        const last = run.lastReadinessFailure ? ` (last: ${run.lastReadinessFailure})` : "";
+        return `readiness probe did not pass within ${Number((this.#options.startTimeoutMs / 1000).toFixed(1))}s${last}`;
+      }
       case "stop":
         return "stopped";
       case "exit":
