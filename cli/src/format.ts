@@ -54,3 +54,22 @@ export function usageTable(rows: InstanceUsage[]): string {
     rows.map((r) => [r.instanceId, r.service, r.nodeId, r.status, r.cpuPercent.toFixed(1), (r.memoryBytes / 1024 / 1024).toFixed(1)]),
   );
 }
+
+export interface InstanceLogs {
+  instanceId: string;
+  lines: { stream: string; text: string; at: string }[];
+  /** Why the instance's agent could not be asked. */
+  error?: string;
+}
+
+/** One instance's lines as they are; several instances' lines each prefixed with `[instance-id]`. */
+export function formatLogs(logs: InstanceLogs[]): string {
+  const prefixed = logs.length > 1;
+  return logs
+    .flatMap((log) => {
+      const prefix = prefixed ? `[${log.instanceId}] ` : "";
+      if (log.error) return [`${prefix}(no logs: ${log.error})`];
+      return log.lines.map((line) => `${prefix}${line.text}`);
+    })
+    .join("\n");
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ServiceInfo } from "@eas/proto";
-import { describeService, progressLine, table, usageTable } from "./format.js";
+import { describeService, formatLogs, progressLine, table, usageTable } from "./format.js";
 
 function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
   return {
@@ -83,5 +83,21 @@ describe("usageTable", () => {
       { instanceId: "iris-v1-aaaaaa", service: "iris", nodeId: "node-1", status: "Ready", cpuPercent: 12.345, memoryBytes: 64 * 1024 * 1024 },
     ]);
     assert.match(text, /iris-v1-aaaaaa\s*│\s*iris\s*│\s*node-1\s*│\s*Ready\s*│\s*12\.3\s*│\s*64\.0/);
+  });
+});
+
+describe("formatLogs", () => {
+  const line = (text: string, stream = "stdout") => ({ stream, text, at: "2026-11-30T12:00:00.000Z" });
+
+  it("prints one instance's lines as they are", () => {
+    assert.equal(formatLogs([{ instanceId: "a", lines: [line("booting"), line("oops", "stderr")] }]), "booting\noops");
+  });
+
+  it("prefixes each line with its instance when there are several, and says why one has none", () => {
+    const text = formatLogs([
+      { instanceId: "iris-v1-a", lines: [line("listening")] },
+      { instanceId: "iris-v1-b", lines: [], error: "UNAVAILABLE: connection refused" },
+    ]);
+    assert.equal(text, "[iris-v1-a] listening\n[iris-v1-b] (no logs: UNAVAILABLE: connection refused)");
   });
 });

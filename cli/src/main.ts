@@ -4,7 +4,7 @@ import { connect } from "@nats-io/transport-node";
 import { uploadToObjectStore } from "@eas/agent";
 import { unaryCall, type ServiceInfo, type ServiceManagerClient } from "@eas/proto";
 import { agent, CliError, describeError, scheduler, serviceManager } from "./client.js";
-import { describeService, progressLine, table, usageTable, type InstanceUsage } from "./format.js";
+import { describeService, formatLogs, progressLine, table, usageTable, type InstanceUsage } from "./format.js";
 
 const program = new Command();
 program
@@ -196,6 +196,41 @@ program
         ]),
       ),
     );
+  });
+
+program
+  .command("logs")
+  .description("the last lines each instance of a service wrote on stdout and stderr, from its agent")
+  .argument("<service>")
+  .option("-i, --instance <id>", "only this instance")
+  .option("-n, --tail <lines>", "how many of the last lines per instance (at most 1000)", positiveInt, 100)
+  .action(async (service: string, options: { instance?: string; tail: number }) => {
+    const sm = client();
+    const info = await unaryCall(sm, sm.getService, { name: service });
+    const instances = info.instances.filter((i) => i.nodeId && (options.instance === undefined || i.instanceId === options.instance));
+    if (instances.length === 0) {
+      throw new CliError(options.instance ? `service ${service} has no instance ${options.instance} on a node` : `service ${service} has no instances on a node`);
+    }
+    const s = scheduler(globals().scheduler);
+    const { nodes } = await unaryCall(s, s.listNodes, {});
+    s.close();
+    const agentOf = new Map(nodes.map((n) => [n.nodeId, n.agentAddress]));
+    const logs = await Promise.all(
+      instances.map(async (instance) => {
+        const address = agentOf.get(instance.nodeId);
+        if (!address) return { instanceId: instance.instanceId, error: `node ${instance.nodeId} is not registered`, lines: [] };
+        const a = agent(address);
+        try {
+          const { lines } = await unaryCall(a, a.instanceLogs, { instanceId: instance.instanceId, lines: options.tail }, 5_000);
+          return { instanceId: instance.instanceId, lines };
+        } catch (error) {
+          return { instanceId: instance.instanceId, error: describeError(error, address), lines: [] };
+        } finally {
+          a.close();
+        }
+      }),
+    );
+    print(logs, () => formatLogs(logs));
   });
 
 program

@@ -118,6 +118,21 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     assert.match(await eas(t, "top"), /iris-v1-\w+.*iris.*node-\d/);
   });
 
+  it("`eas logs` shows what each instance wrote, from its agent", async () => {
+    const info = await describeService(t, "iris");
+    const logs = await eas(t, "logs", "iris", "-n", "50");
+    for (const instance of info.instances) {
+      // The processor kit logs a `listening` line once the model is loaded and the port is open.
+      assert.match(logs, new RegExp(`^\\[${instance.instanceId}\\] .*"msg":"listening"`, "m"), logs);
+    }
+    const one = info.instances[0]!.instanceId;
+    const only = await eas(t, "logs", "iris", "--instance", one, "-n", "5");
+    const lines = only.trim().split("\n");
+    assert.ok(lines.length >= 1 && lines.length <= 5, only);
+    assert.ok(lines.every((line) => !line.startsWith(`[${one}]`)), "one instance's lines come without a prefix");
+    await assert.rejects(eas(t, "logs", "iris", "--instance", "nope"), /has no instance nope/);
+  });
+
   it("answers bad requests with clear JSON errors", async () => {
     const info = await describeService(t, "iris");
     const wrongToken = await predict(t, info, [[1, 2, 3, 4]], "not-the-token");

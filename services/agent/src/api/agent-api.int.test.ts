@@ -205,6 +205,25 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
     assert.deepEqual(starts(id), [ready.pid], "stopping did not start anything either");
   });
 
+  it("InstanceLogs returns the last lines of stdout and stderr, oldest first; unknown ids are NOT_FOUND", async () => {
+    const id = "logs-1";
+    await start(id, fixtureSpec(id));
+    await waitFor("logs-1 Ready", async () => (await listed(id))?.status === "Ready", WAIT);
+    const logs = (lines = 0) => unaryCall(client, client.instanceLogs, { instanceId: id, lines }, 10_000);
+    const all = (await logs()).lines;
+    // The fixture prints its listening line on stdout, then one line on stderr.
+    const listening = all.findIndex((line) => line.stream === "stdout" && /listening on/.test(line.text));
+    const stderr = all.findIndex((line) => line.stream === "stderr" && line.text === "a line on stderr");
+    assert.ok(listening >= 0 && stderr > listening, JSON.stringify(all));
+    assert.ok(all.every((line) => !Number.isNaN(Date.parse(line.at))), "each line has its time");
+    assert.deepEqual((await logs(1)).lines, all.slice(-1), "lines: 1 is the last line");
+
+    await rejectsWith(unaryCall(client, client.instanceLogs, { instanceId: "nope", lines: 0 }, 10_000), status.NOT_FOUND, /nope/);
+    await rejectsWith(unaryCall(client, client.instanceLogs, { instanceId: "", lines: 0 }, 10_000), status.INVALID_ARGUMENT, /instance_id: is required/);
+    await rejectsWith(logs(5_000), status.INVALID_ARGUMENT, /lines: must be at most 1000/);
+    await stop(id);
+  });
+
   it("StopInstance before the readiness probe passes ends the whole process group and reports Stopped, never Ready", async () => {
     const id = "stop-unready";
     // A background child of the shell in the instance's process group, which a stop must end as well.

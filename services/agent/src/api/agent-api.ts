@@ -4,6 +4,10 @@ import { unary } from "@eas/service-kit";
 import type { Logger } from "@eas/telemetry";
 import type { InstanceSupervisor } from "../instances/supervisor.js";
 
+const DEFAULT_LOG_LINES = 100;
+/** The process driver keeps this many lines per instance in memory. */
+const MAX_LOG_LINES = 1000;
+
 /** The Agent gRPC API: the deployer starts and stops instances on this node through it. */
 export function createAgentApi(supervisor: InstanceSupervisor, logger: Logger): AgentServer {
   return {
@@ -15,6 +19,13 @@ export function createAgentApi(supervisor: InstanceSupervisor, logger: Logger): 
       const stopped = await supervisor.stop(request.instanceId, request.gracePeriodMs || 10_000);
       if (!stopped) throw new NotFoundError("instance", request.instanceId);
       return stopped;
+    }),
+    instanceLogs: unary(logger, async (request) => {
+      if (!request.instanceId) throw new ValidationError([{ path: "instance_id", message: "is required" }]);
+      if (request.lines > MAX_LOG_LINES) throw new ValidationError([{ path: "lines", message: `must be at most ${MAX_LOG_LINES}` }]);
+      const lines = supervisor.logs(request.instanceId, request.lines || DEFAULT_LOG_LINES);
+      if (!lines) throw new NotFoundError("instance", request.instanceId);
+      return { lines: lines.map((line) => ({ stream: line.stream, text: line.text, at: new Date(line.at).toISOString() })) };
     }),
     listInstances: unary(logger, async () => {
       const stats = new Map((await supervisor.stats()).map((row) => [row.instanceId, row]));

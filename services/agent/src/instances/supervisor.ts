@@ -12,6 +12,7 @@ import {
   mountsForSpec,
   resolveRuntime,
   type InstanceStatusEvent,
+  type LogLine,
   type RunningInstance,
   type RuntimeDriver,
 } from "../runtime/index.js";
@@ -139,6 +140,16 @@ export class InstanceSupervisor {
 
   async stopAll(gracePeriodMs: number): Promise<void> {
     await Promise.all([...this.#instances.keys()].map((id) => this.stop(id, gracePeriodMs)));
+  }
+
+  /**
+   * The instance's last `lines` output lines, oldest first; empty while it is still fetching its storage.
+   * Undefined for an instance this agent does not run.
+   */
+  logs(instanceId: string, lines: number): LogLine[] | undefined {
+    const managed = this.#instances.get(instanceId);
+    if (!managed) return undefined;
+    return managed.running?.tail(lines) ?? [];
   }
 
   async stats(): Promise<{ instanceId: string; service: string; cpuPercent: number; memoryBytes: number }[]> {

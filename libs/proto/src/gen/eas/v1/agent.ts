@@ -52,6 +52,24 @@ export interface ListInstancesResponse {
   instances: AgentInstance[];
 }
 
+export interface InstanceLogsRequest {
+  instanceId: string;
+  /** How many of the last lines; 0 means 100. */
+  lines: number;
+}
+
+export interface LogLine {
+  /** "stdout" or "stderr". */
+  stream: string;
+  text: string;
+  /** When the agent read the line, RFC 3339. */
+  at: string;
+}
+
+export interface InstanceLogsResponse {
+  lines: LogLine[];
+}
+
 function createBaseStartInstanceRequest(): StartInstanceRequest {
   return { instanceId: "", service: "", version: 0, spec: undefined };
 }
@@ -614,6 +632,263 @@ export const ListInstancesResponse: MessageFns<ListInstancesResponse> = {
   },
 };
 
+function createBaseInstanceLogsRequest(): InstanceLogsRequest {
+  return { instanceId: "", lines: 0 };
+}
+
+export const InstanceLogsRequest: MessageFns<InstanceLogsRequest> = {
+  encode(message: InstanceLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceId !== "") {
+      writer.uint32(10).string(message.instanceId);
+    }
+    if (message.lines !== 0) {
+      writer.uint32(16).uint32(message.lines);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstanceLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstanceLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lines = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstanceLogsRequest {
+    return {
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      lines: isSet(object.lines) ? globalThis.Number(object.lines) : 0,
+    };
+  },
+
+  toJSON(message: InstanceLogsRequest): unknown {
+    const obj: any = {};
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.lines !== 0) {
+      obj.lines = Math.round(message.lines);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InstanceLogsRequest>): InstanceLogsRequest {
+    return InstanceLogsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InstanceLogsRequest>): InstanceLogsRequest {
+    const message = createBaseInstanceLogsRequest();
+    message.instanceId = object.instanceId ?? "";
+    message.lines = object.lines ?? 0;
+    return message;
+  },
+};
+
+function createBaseLogLine(): LogLine {
+  return { stream: "", text: "", at: "" };
+}
+
+export const LogLine: MessageFns<LogLine> = {
+  encode(message: LogLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== "") {
+      writer.uint32(10).string(message.stream);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    if (message.at !== "") {
+      writer.uint32(26).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stream = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogLine {
+    return {
+      stream: isSet(object.stream) ? globalThis.String(object.stream) : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: LogLine): unknown {
+    const obj: any = {};
+    if (message.stream !== "") {
+      obj.stream = message.stream;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogLine>): LogLine {
+    return LogLine.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogLine>): LogLine {
+    const message = createBaseLogLine();
+    message.stream = object.stream ?? "";
+    message.text = object.text ?? "";
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBaseInstanceLogsResponse(): InstanceLogsResponse {
+  return { lines: [] };
+}
+
+export const InstanceLogsResponse: MessageFns<InstanceLogsResponse> = {
+  encode(message: InstanceLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.lines) {
+      LogLine.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstanceLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstanceLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lines.push(LogLine.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstanceLogsResponse {
+    return { lines: globalThis.Array.isArray(object?.lines) ? object.lines.map((e: any) => LogLine.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: InstanceLogsResponse): unknown {
+    const obj: any = {};
+    if (message.lines?.length) {
+      obj.lines = message.lines.map((e) => LogLine.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InstanceLogsResponse>): InstanceLogsResponse {
+    return InstanceLogsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InstanceLogsResponse>): InstanceLogsResponse {
+    const message = createBaseInstanceLogsResponse();
+    message.lines = object.lines?.map((e) => LogLine.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Agent runs instances on one node. */
 export type AgentService = typeof AgentService;
 export const AgentService = {
@@ -645,12 +920,25 @@ export const AgentService = {
       Buffer.from(ListInstancesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListInstancesResponse => ListInstancesResponse.decode(value),
   },
+  /** The last lines an instance wrote on stdout and stderr, oldest first (kept in memory by the agent). */
+  instanceLogs: {
+    path: "/eas.v1.Agent/InstanceLogs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InstanceLogsRequest): Buffer => Buffer.from(InstanceLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InstanceLogsRequest => InstanceLogsRequest.decode(value),
+    responseSerialize: (value: InstanceLogsResponse): Buffer =>
+      Buffer.from(InstanceLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InstanceLogsResponse => InstanceLogsResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServer extends UntypedServiceImplementation {
   startInstance: handleUnaryCall<StartInstanceRequest, AgentInstance>;
   stopInstance: handleUnaryCall<StopInstanceRequest, AgentInstance>;
   listInstances: handleUnaryCall<ListInstancesRequest, ListInstancesResponse>;
+  /** The last lines an instance wrote on stdout and stderr, oldest first (kept in memory by the agent). */
+  instanceLogs: handleUnaryCall<InstanceLogsRequest, InstanceLogsResponse>;
 }
 
 export interface AgentClient extends Client {
@@ -698,6 +986,22 @@ export interface AgentClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListInstancesResponse) => void,
+  ): ClientUnaryCall;
+  /** The last lines an instance wrote on stdout and stderr, oldest first (kept in memory by the agent). */
+  instanceLogs(
+    request: InstanceLogsRequest,
+    callback: (error: ServiceError | null, response: InstanceLogsResponse) => void,
+  ): ClientUnaryCall;
+  instanceLogs(
+    request: InstanceLogsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InstanceLogsResponse) => void,
+  ): ClientUnaryCall;
+  instanceLogs(
+    request: InstanceLogsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InstanceLogsResponse) => void,
   ): ClientUnaryCall;
 }
 
