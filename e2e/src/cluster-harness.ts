@@ -14,15 +14,21 @@ export interface TestCluster {
   readyz(service: string): Promise<number>;
   projections(service: string): Promise<Record<string, { position: number; caughtUp: boolean; state?: unknown }>>;
   waitAllReady(timeoutMs?: number): Promise<void>;
+  /** Stops every process and removes the data folder. */
   stop(): Promise<void>;
+  /** Stops every process and keeps the data folder, for a cluster started again over it. */
+  stopKeepingData(): Promise<void>;
 }
 
 /**
  * Starts the whole local cluster on free ports in a temporary data folder and waits until every
  * process answers /readyz; on failure it prints the last log lines, stops everything and throws.
  */
-export async function startTestCluster(agents: AgentOptions[] = [], readyTimeoutMs = 90_000): Promise<TestCluster> {
-  const dataDir = mkdtempSync(join(tmpdir(), "eas-e2e-"));
+export async function startTestCluster(
+  agents: AgentOptions[] = [],
+  readyTimeoutMs = 90_000,
+  dataDir = mkdtempSync(join(tmpdir(), "eas-e2e-")),
+): Promise<TestCluster> {
   const logs: string[] = [];
   const cluster = await startLocalCluster({
     dataDir,
@@ -61,9 +67,12 @@ export async function startTestCluster(agents: AgentOptions[] = [], readyTimeout
       }
     },
     async stop() {
+      await harness.stopKeepingData();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    async stopKeepingData() {
       client.close();
       await cluster.stop();
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
   try {
