@@ -98,3 +98,44 @@ export async function readEvents(client: ServiceManagerClient, fromPosition = 0,
   });
   return records;
 }
+
+export interface SteadyLoad {
+  /** Requests answered 200 so far. */
+  readonly ok: number;
+  /** Stops the workers; every answer but a 200, and every network error, is a failure. */
+  stop(): Promise<{ ok: number; failures: string[] }>;
+}
+
+/** Sends requests through the gateway with a few workers until stopped. */
+export function steadyLoad(t: TestCluster, info: { name: string; token: string }, body: unknown, workers = 4): SteadyLoad {
+  let running = true;
+  const failures: string[] = [];
+  let ok = 0;
+  const worker = async () => {
+    while (running) {
+      try {
+        const response = await fetch(`${t.cluster.gatewayUrl}/api/predict/${info.name}`, {
+          method: "POST",
+          headers: { Authorization: info.token, "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        const text = await response.text();
+        if (response.status === 200) ok++;
+        else failures.push(`${response.status} ${text}`);
+      } catch (error) {
+        failures.push(String(error));
+      }
+    }
+  };
+  const loops = Array.from({ length: workers }, () => worker());
+  return {
+    get ok() {
+      return ok;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { ok, failures };
+    },
+  };
+}

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { credentials } from "@grpc/grpc-js";
 import { AgentClient, SchedulerClient, unaryCall, type ServiceInfo } from "@eas/proto";
 import { waitFor } from "@eas/testing";
-import { readEvents, startTestCluster, type TestCluster } from "./cluster-harness.js";
+import { readEvents, startTestCluster, steadyLoad, type TestCluster } from "./cluster-harness.js";
 
 const run = promisify(execFile);
 const repoRoot = new URL("../../", import.meta.url).pathname;
@@ -44,32 +44,6 @@ async function predict(t: TestCluster, info: ServiceInfo, rows: number[][], toke
   });
 }
 
-/** Sends requests in a loop with a few workers until stopped; counts failures. */
-function loadGenerator(t: TestCluster, info: ServiceInfo) {
-  let running = true;
-  const failures: string[] = [];
-  let ok = 0;
-  const worker = async () => {
-    while (running) {
-      try {
-        const response = await predict(t, info, [[5.1, 3.5, 1.4, 0.2]]);
-        const text = await response.text();
-        if (response.status === 200) ok++;
-        else failures.push(`${response.status} ${text}`);
-      } catch (error) {
-        failures.push(String(error));
-      }
-    }
-  };
-  const workers = Array.from({ length: 4 }, () => worker());
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(workers);
-      return { ok, failures };
-    },
-  };
-}
 
 describe("deploy and serve: a model goes from a spec file to answering authenticated requests", { timeout: 600_000 }, () => {
   let t: TestCluster;
@@ -248,7 +222,7 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
 
   it("updates to a new version under load with zero failed requests, then rolls back", async () => {
     const info = await describeService(t, "iris");
-    const load = loadGenerator(t, info);
+    const load = steadyLoad(t, info, { instances: [[5.1, 3.5, 1.4, 0.2]] });
     await new Promise((r) => setTimeout(r, 500));
     const patch = join(t.dataDir, "patch.json");
     writeFileSync(patch, JSON.stringify({ metadata: { rpc: { keepalive: 6000 } } }));

@@ -3,44 +3,10 @@ import assert from "node:assert/strict";
 import { credentials } from "@grpc/grpc-js";
 import { AgentClient, SchedulerClient, unaryCall, type AgentInstance, type ServiceInfo } from "@eas/proto";
 import { waitFor } from "@eas/testing";
-import { readEvents, startTestCluster, type TestCluster } from "./cluster-harness.js";
+import { readEvents, startTestCluster, steadyLoad, type TestCluster } from "./cluster-harness.js";
 
 async function getService(t: TestCluster, name: string): Promise<ServiceInfo> {
   return unaryCall(t.client, t.client.getService, { name });
-}
-
-/** Sends requests through the gateway with a few workers until stopped; every answer but a 200 is a failure. */
-function steadyLoad(t: TestCluster, info: ServiceInfo) {
-  let running = true;
-  const failures: string[] = [];
-  let ok = 0;
-  const worker = async () => {
-    while (running) {
-      try {
-        const response = await fetch(`${t.cluster.gatewayUrl}/api/predict/${info.name}`, {
-          method: "POST",
-          headers: { Authorization: info.token, "Content-Type": "application/json" },
-          body: JSON.stringify({ ping: 1 }),
-        });
-        const text = await response.text();
-        if (response.status === 200) ok++;
-        else failures.push(`${response.status} ${text}`);
-      } catch (error) {
-        failures.push(String(error));
-      }
-    }
-  };
-  const workers = Array.from({ length: 4 }, () => worker());
-  return {
-    get ok() {
-      return ok;
-    },
-    async stop() {
-      running = false;
-      await Promise.all(workers);
-      return { ok, failures };
-    },
-  };
 }
 
 /** Instance ids of `service` ever scheduled with `version`, from the log (so replaced instances count too). */
@@ -108,7 +74,7 @@ async function badRolloutThenRecover(t: TestCluster, ctx: TestContext, name: str
   const servingV1 = readyOf(v1, 1);
   assert.equal(servingV1.length, 2);
 
-  const load = steadyLoad(t, v1);
+  const load = steadyLoad(t, v1, { ping: 1 });
   let loadResult: Awaited<ReturnType<typeof load.stop>>;
   try {
     await waitFor("load flowing", () => load.ok > 10, { timeoutMs: 10_000, intervalMs: 50 });

@@ -32,6 +32,7 @@ import {
   type ObjectStoreOpener,
 } from "../storage/index.js";
 import { createAgentApi } from "./agent-api.js";
+import { isAlive } from "../testing/processes.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURE = join(here, "..", "runtime", "fixtures", "server.mjs");
@@ -66,17 +67,6 @@ class GatedObjectStore implements ObjectStoreOpener {
       this.waiting--;
     }
     return await this.#inner.open(bucket);
-  }
-}
-
-/** A process that is gone or a zombie (this sandbox's init never reaps orphans) holds nothing. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
   }
 }
 

@@ -13,23 +13,13 @@ import { decodeEvent, instanceStream, type EasEvent } from "@eas/events";
 import { AgentClient, ServiceSpec, unaryCall, type AgentInstance } from "@eas/proto";
 import { freePort, startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { groupPids } from "../runtime/process-group.js";
+import { isAlive } from "../testing/processes.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const AGENT_PACKAGE = join(here, "..", "..");
 const FIXTURE = join(here, "..", "runtime", "fixtures", "server.mjs");
 const NODE_ID = "node-r";
 const WAIT = { timeoutMs: 30_000 };
-
-/** A process that is gone or a zombie (this sandbox's init never reaps orphans) holds nothing. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 interface AgentProcess {
   child: ChildProcess;

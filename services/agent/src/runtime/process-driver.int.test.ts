@@ -1,6 +1,6 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -18,6 +18,7 @@ import {
   type ResolvedCommand,
   type RunningInstance,
 } from "./index.js";
+import { isAlive } from "../testing/processes.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURE = join(here, "fixtures", "server.mjs");
@@ -27,21 +28,6 @@ const WAIT = { timeoutMs: 20_000 };
 
 function probe(kind: "http" | "tcp", port: number, path = "/", overrides: Partial<ProbeConfig> = {}): ProbeConfig {
   return { kind, path, port, initialDelayMs: 0, periodMs: 100, timeoutMs: 1_000, failureThreshold: 2, ...overrides };
-}
-
-/** A process that is gone or a zombie (this sandbox's init never reaps orphans) holds nothing. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 describe("ProcessDriver with real child processes", () => {
