@@ -73,3 +73,18 @@ export function formatLogs(logs: InstanceLogs[]): string {
     })
     .join("\n");
 }
+
+/** Whether an event concerns `service`: its own events name it `name`, its instances' events `service`. */
+export function concernsService(data: Record<string, unknown>, service: string): boolean {
+  return data.service === service || data.name === service;
+}
+
+/** The fields of an event worth a glance in a one-line listing, as `key=value`. */
+const GLANCE_FIELDS = ["version", "nodeId", "endpoint", "fromReplicas", "toReplicas", "toVersion", "exitCode", "reason"] as const;
+
+export function eventLine(record: { position: number; time: string; type: string; stream: string }, data: Record<string, unknown>): string {
+  const glance = GLANCE_FIELDS.filter((key) => data[key] !== undefined && data[key] !== "" && data[key] !== 0)
+    .map((key) => `${key}=${typeof data[key] === "string" ? (data[key] as string) : JSON.stringify(data[key])}`)
+    .join(" ");
+  return `${String(record.position).padStart(6)}  ${record.time}  ${record.type.padEnd(32)} ${record.stream}${glance ? `  ${glance}` : ""}`;
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ServiceInfo } from "@eas/proto";
-import { describeService, formatLogs, progressLine, table, usageTable } from "./format.js";
+import { concernsService, describeService, eventLine, formatLogs, progressLine, table, usageTable } from "./format.js";
 
 function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
   return {
@@ -100,4 +100,25 @@ describe("formatLogs", () => {
     ]);
     assert.equal(text, "[iris-v1-a] listening\n[iris-v1-b] (no logs: UNAVAILABLE: connection refused)");
   });
+});
+
+describe("events", () => {
+  const record = { position: 42, time: "2026-11-30T12:00:00.000Z", type: "eas.v1.InstanceExited", stream: "instance-iris-v2-abc" };
+
+  it("a line shows position, time, type, stream and the fields worth a glance", () => {
+    const line = eventLine(record, { instanceId: "iris-v2-abc", service: "iris", exitCode: 1, reason: "process exited with code 1", restartCount: 0 });
+    assert.equal(line, `    42  2026-11-30T12:00:00.000Z  ${"eas.v1.InstanceExited".padEnd(32)} instance-iris-v2-abc  exitCode=1 reason=process exited with code 1`);
+  });
+
+  it("a line without glance fields ends with the stream", () => {
+    assert.ok(eventLine(record, { instanceId: "x", service: "iris" }).endsWith("instance-iris-v2-abc"));
+  });
+
+  const rows: [string, Record<string, unknown>, boolean][] = [
+    ["a service's own event", { name: "iris", token: "t" }, true],
+    ["an instance event of the service", { instanceId: "iris-v1-a", service: "iris" }, true],
+    ["another service", { name: "echo" }, false],
+    ["a node event", { nodeId: "node-1" }, false],
+  ];
+  for (const [name, data, expected] of rows) it(`--service iris: ${name}`, () => assert.equal(concernsService(data, "iris"), expected));
 });

@@ -4,7 +4,7 @@ import { connect } from "@nats-io/transport-node";
 import { uploadToObjectStore } from "@eas/agent";
 import { unaryCall, type ServiceInfo, type ServiceManagerClient } from "@eas/proto";
 import { agent, CliError, describeError, scheduler, serviceManager } from "./client.js";
-import { describeService, formatLogs, progressLine, table, usageTable, type InstanceUsage } from "./format.js";
+import { concernsService, describeService, eventLine, formatLogs, progressLine, table, usageTable, type InstanceUsage } from "./format.js";
 
 const program = new Command();
 program
@@ -315,13 +315,16 @@ program
   .option("-f, --follow", "keep streaming new events", false)
   .option("--from <position>", "start after this log position", positiveInt, 0)
   .option("--type <prefix>", "only event types starting with this, e.g. eas.v1.Service")
-  .action(async (options: { follow: boolean; from: number; type?: string }) => {
+  .option("-s, --service <name>", "only events of this service and its instances")
+  .action(async (options: { follow: boolean; from: number; type?: string; service?: string }) => {
     const sm = client();
     const stream = sm.watchEvents({ fromPosition: options.from, typePrefix: options.type ?? "", follow: options.follow });
     await new Promise<void>((resolve, reject) => {
       stream.on("data", (record: { position: number; time: string; type: string; stream: string; dataJson: string }) => {
-        if (globals().json) console.log(JSON.stringify({ ...record, data: JSON.parse(record.dataJson) }));
-        else console.log(`${String(record.position).padStart(6)}  ${record.time}  ${record.type.padEnd(32)} ${record.stream}`);
+        const data = JSON.parse(record.dataJson) as Record<string, unknown>;
+        if (options.service !== undefined && !concernsService(data, options.service)) return;
+        if (globals().json) console.log(JSON.stringify({ ...record, data }));
+        else console.log(eventLine(record, data));
       });
       stream.on("error", reject);
       stream.on("end", () => resolve());

@@ -107,6 +107,13 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     await assert.rejects(eas(t, "logs", "iris", "--instance", "nope"), /has no instance nope/);
   });
 
+  it("`eas events --service` shows one service's history, its instances included", async () => {
+    const lines = (await eas(t, "events", "--service", "iris")).trim().split("\n");
+    assert.ok(lines.every((line) => / (service-iris|instance-iris-v\d+-\w+)( {2}|$)/.test(line)), lines.join("\n"));
+    assert.match(lines[0]!, /eas\.v1\.ServiceCreated\s+service-iris/);
+    assert.ok(lines.some((line) => /eas\.v1\.InstanceReady .* endpoint=127\.0\.0\.1:\d+/.test(line)), "Ready events show the endpoint");
+  });
+
   it("answers bad requests with clear JSON errors", async () => {
     const info = await describeService(t, "iris");
     const wrongToken = await predict(t, info, [[1, 2, 3, 4]], "not-the-token");
