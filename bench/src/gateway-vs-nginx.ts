@@ -25,7 +25,7 @@
  * the durations.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -316,8 +316,21 @@ function formatTable(results: TargetResult[]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+/** The programs this bench runs, each with the Debian package that has it. */
+function missingPrograms(options: Options): string[] {
+  const needed: [program: string, pkg: string][] = [["wrk", "wrk"]];
+  if (options.targets.includes("nginx")) needed.push(["nginx", "nginx"]);
+  const path = (process.env.PATH ?? "").split(":");
+  return needed.filter(([program]) => !path.some((dir) => dir && existsSync(join(dir, program)))).map(([program, pkg]) => `${program} (apt-get install ${pkg})`);
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  const missing = missingPrograms(options);
+  if (missing.length > 0) {
+    process.stderr.write(`gateway bench: missing ${missing.join(", ")}\n`);
+    process.exit(2);
+  }
   const perRun = options.warmupS + options.durationS + 2;
   const budgetS = 60 + options.rounds * options.targets.length * (perRun + 15);
   const deadline = setTimeout(() => {
