@@ -33,6 +33,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function lineCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError("must be an integer from 1 to 1000");
+  return n;
+}
+
 function readSpecFile(file: string): string {
   try {
     return readFileSync(file, "utf8");
@@ -203,7 +209,7 @@ program
   .description("the last lines each instance of a service wrote on stdout and stderr, from its agent")
   .argument("<service>")
   .option("-i, --instance <id>", "only this instance")
-  .option("-n, --tail <lines>", "how many of the last lines per instance (at most 1000)", positiveInt, 100)
+  .option("-n, --tail <lines>", "how many of the last lines per instance (1 to 1000)", lineCount, 100)
   .action(async (service: string, options: { instance?: string; tail: number }) => {
     const sm = client();
     const info = await unaryCall(sm, sm.getService, { name: service });

@@ -74,6 +74,13 @@ describe("reapInstanceProcesses (the launcher, after its agents stopped)", () =>
     assert.ok(groupAlive(pid), "the unrelated process was killed");
   });
 
+  it("does not kill a group whose record has no start time to verify the pid with", () => {
+    const unverifiable = startGroup();
+    const dataDir = dataDirWith({ "svc-v1-cccccc": { pid: unverifiable.pid, service: "svc" } });
+    assert.equal(reapInstanceProcesses(dataDir), 0);
+    assert.ok(groupAlive(unverifiable.pid!));
+  });
+
   it("never signals pid 0 or 1, and skips unreadable records", () => {
     const dataDir = dataDirWith({ zero: { pid: 0, service: "svc" }, one: { pid: 1, service: "svc" } });
     mkdirSync(join(dataDir, "agents", "node-1", "instances", "no-record"), { recursive: true });

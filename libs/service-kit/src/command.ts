@@ -8,6 +8,8 @@ export interface CommandResult<Event> {
   events: Event[];
   /** Log position of the last appended event; undefined when the decision produced no events. */
   position: number | undefined;
+  /** Log position of the last event the decision was made on (the stream's tail when it was read). */
+  readPosition: number | undefined;
   append?: AppendResult;
 }
 
@@ -39,7 +41,8 @@ export async function executeCommand<Command, Event extends EasEvent, State>(opt
       if (e) state = decider.evolve(state, e as Event);
     }
     const events = decider.decide(command, state);
-    if (events.length === 0) return { events, position: undefined };
+    const readPosition = recorded.at(-1)?.position;
+    if (events.length === 0) return { events, position: undefined, readPosition };
     const metadata: EventMetadata = { source: options.source, ...injectTraceContext() };
     const expectedRevision = recorded.length === 0 ? "no_stream" : recorded[recorded.length - 1]!.revision;
     try {
@@ -48,7 +51,7 @@ export async function executeCommand<Command, Event extends EasEvent, State>(opt
         events.map((e) => toNewEvent(e, randomUUID(), metadata)),
         { expectedRevision },
       );
-      return { events, position: append.position, append };
+      return { events, position: append.position, readPosition, append };
     } catch (error) {
       if (!(error instanceof VersionConflictError) || attempt >= attempts) throw error;
       await new Promise((resolve) => setTimeout(resolve, random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 2 ** attempt)));

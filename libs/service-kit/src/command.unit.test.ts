@@ -39,9 +39,11 @@ describe("executeCommand", () => {
   it("given a decision with no events, appends nothing and returns no position", async () => {
     const store = new InMemoryEventStore();
     await executeCommand({ store, stream, decider: replicasDecider, command: { to: 2 }, source: "test" });
-    const again = await executeCommand({ store, stream, decider: replicasDecider, command: { to: 2 }, source: "test" });
-    assert.deepEqual(again, { events: [], position: undefined });
-    assert.equal((await chain(store)).length, 1);
+    const first = await executeCommand({ store, stream, decider: replicasDecider, command: { to: 3 }, source: "test" });
+    const again = await executeCommand({ store, stream, decider: replicasDecider, command: { to: 3 }, source: "test" });
+    // The read position lets a caller wait until its read model has seen what the decision saw.
+    assert.deepEqual(again, { events: [], position: undefined, readPosition: first.position });
+    assert.equal((await chain(store)).length, 2);
   });
 
   it("given 20 concurrent commands on one stream, serves them all and each decides on the state before it", async () => {

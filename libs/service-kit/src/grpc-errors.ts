@@ -3,6 +3,14 @@ import { DomainError, ValidationError } from "@eas/decider";
 import { EventStoreUnavailableError, VersionConflictError } from "@eas/event-store";
 import { ProjectionLagError } from "@eas/projections";
 
+/** The caller went away (deadline passed, cancelled) before the work began: nothing was done. */
+export class CallCancelledError extends Error {
+  constructor(what: string) {
+    super(`the caller went away before ${what} began; nothing was done`);
+    this.name = "CallCancelledError";
+  }
+}
+
 const DOMAIN_CODES = {
   invalid: status.INVALID_ARGUMENT,
   not_found: status.NOT_FOUND,
@@ -28,6 +36,9 @@ export function toServiceError(error: unknown): Partial<ServiceError> & { code: 
   if (error instanceof EventStoreUnavailableError) {
     return { code: status.UNAVAILABLE, details: error.message };
   }
+  if (error instanceof CallCancelledError) {
+    return { code: status.CANCELLED, details: error.message };
+  }
   return { code: status.INTERNAL, details: "internal error" };
 }
 
@@ -37,6 +48,7 @@ export function isUnexpectedError(error: unknown): boolean {
     error instanceof DomainError ||
     error instanceof VersionConflictError ||
     error instanceof EventStoreUnavailableError ||
-    error instanceof ProjectionLagError
+    error instanceof ProjectionLagError ||
+    error instanceof CallCancelledError
   );
 }

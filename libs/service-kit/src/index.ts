@@ -1,6 +1,6 @@
 export { envVar, readConfig, commonConfigSpec, ConfigError } from "./config.js";
 export type { EnvVar, ConfigSpec, ConfigOf, CommonConfig } from "./config.js";
-export { toServiceError } from "./grpc-errors.js";
+export { CallCancelledError, toServiceError } from "./grpc-errors.js";
 export { unary, startGrpcServer } from "./grpc.js";
 export type { GrpcServerHandle } from "./grpc.js";
 export { startOpsServer } from "./ops-http.js";

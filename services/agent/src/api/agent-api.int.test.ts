@@ -273,6 +273,27 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
     assert.equal(recorded[0]?.type === "eas.v1.InstanceStopped" && recorded[0].data.reason, "stopped before it started");
   });
 
+  it("StopInstance during a fetch longer than the grace period answers after the grace period; the folder goes once the fetch ends", async () => {
+    const id = "stop-long-fetch";
+    await writeFile(join(work, "big.bin"), "a large model");
+    await uploadToObjectStore(nc, join(work, "big.bin"), "obj://models/big.bin");
+    const spec = fixtureSpec(id, { storage: [{ mountPath: "/eas/model", source: "obj://models/big.bin", readOnly: true }] });
+    const release = objects.hold();
+    try {
+      await start(id, spec);
+      await waitFor("the fetch to be in progress", () => objects.waiting > 0, WAIT);
+      // The fetch is held far past the grace period: the stop must not wait for it.
+      assert.equal((await stop(id, 300)).status, "Stopped");
+      assert.equal(await listed(id), undefined, "the agent no longer lists it");
+      assert.ok(existsSync(instanceDir(id)), "precondition: the launch still owns its folder");
+    } finally {
+      release();
+    }
+    await waitFor("the folder removed once the launch gave up", () => !existsSync(instanceDir(id)), WAIT);
+    assert.deepEqual(starts(id), [], "no process was started");
+    assert.deepEqual(await types(id), ["InstanceStopped"]);
+  });
+
   it("StopInstance of an unknown instance is NOT_FOUND (the deployer then records it Stopped) and writes nothing", async () => {
     await rejectsWith(stop("never-started"), status.NOT_FOUND, /never-started/);
     assert.deepEqual(await types("never-started"), []);

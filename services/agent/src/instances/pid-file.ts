@@ -31,18 +31,21 @@ export function readPidRecord(instanceDir: string): PidRecord | undefined {
   }
 }
 
-export type LeftoverKill = "killed" | "gone" | "no-process" | "pid-reused" | "unusable-pid";
+export type LeftoverKill = "killed" | "gone" | "no-process" | "pid-reused" | "unusable-pid" | "unverifiable";
 
 /**
- * SIGKILLs the process group a record names, unless its pid now belongs to a later process. Linux does
- * not hand out a pid still in use as a process group id, so a reused pid means the group is empty.
+ * SIGKILLs the process group a record names, unless its pid now belongs to a later process (or that
+ * cannot be checked). Linux does not hand out a pid still in use as a process group id, so a reused pid
+ * means the group is empty.
  */
 export function killRecordedGroup(record: PidRecord): LeftoverKill {
   if (record.pid === undefined) return "no-process";
   // kill(-0) would signal the caller's own group, kill(-1) every process it may signal.
   if (!Number.isInteger(record.pid) || record.pid <= 1) return "unusable-pid";
+  // Without the start time (no /proc) the pid cannot be told from a later process's: kill nothing.
+  if (record.startTime === undefined) return "unverifiable";
   const current = processStartTime(record.pid);
-  if (record.startTime !== undefined && current !== undefined && current !== record.startTime) return "pid-reused";
+  if (current !== undefined && current !== record.startTime) return "pid-reused";
   try {
     process.kill(-record.pid, "SIGKILL");
     return "killed";

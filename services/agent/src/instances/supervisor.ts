@@ -76,6 +76,8 @@ export class InstanceSupervisor {
         this.#deps.logger.error({ instanceId, pid: record.pid }, "pid.json holds no usable process id; killing nothing");
       } else if (outcome === "pid-reused") {
         this.#deps.logger.warn({ instanceId, pid: record.pid }, "the instance's pid was reused by another process; not killing it");
+      } else if (outcome === "unverifiable") {
+        this.#deps.logger.warn({ instanceId, pid: record.pid }, "pid.json has no start time to verify the pid with; not killing it");
       }
       await this.#append(event("InstanceFailed", { instanceId, service: record.service, reason: `agent on ${this.#deps.nodeId} restarted`, at: new Date().toISOString() }));
       rmSync(dir, { recursive: true, force: true });
@@ -129,10 +131,18 @@ export class InstanceSupervisor {
       }
       await managed.chain;
       // A launch still fetching storage gives up when it sees the stop; until then it may still write
-      // into the instance folder, and a new start of this id must not run alongside it.
-      await managed.launched;
+      // into the instance folder. A fetch cannot be cancelled (the cache may share it with other
+      // instances), so a long one (a large model) holds the stop only for the grace period; the folder
+      // goes once the launch has given up, unless a new start of this id owns it by then.
+      const instanceDir = join(this.#deps.nodeDir, "instances", instanceId);
+      const launchEnded = await settlesWithin(managed.launched, gracePeriodMs);
       this.#instances.delete(instanceId);
-      rmSync(join(this.#deps.nodeDir, "instances", instanceId), { recursive: true, force: true });
+      if (launchEnded) rmSync(instanceDir, { recursive: true, force: true });
+      else {
+        void managed.launched.then(() => {
+          if (!this.#instances.has(instanceId)) rmSync(instanceDir, { recursive: true, force: true });
+        });
+      }
     })();
     await managed.stopping;
     return this.#describe(managed);
@@ -268,5 +278,18 @@ export class InstanceSupervisor {
       cpuPercent: 0,
       memoryBytes: 0,
     };
+  }
+}
+
+/** Whether `promise` settles within `ms`; the timer never outlives the wait. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

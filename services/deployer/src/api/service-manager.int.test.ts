@@ -764,6 +764,27 @@ describe("ServiceManager API: concurrent commands", () => {
     assert.equal(final.desiredInstances, chain.at(-1));
   });
 
+  it("a command whose client gave up while it waited for its turn is not written", async (t) => {
+    await api.create(ECHO_JSON);
+    const requested = Array.from({ length: 30 }, (_, i) => i + 2);
+    // A deadline shorter than the queue: the later calls time out while they wait for their turn.
+    const outcomes = await Promise.allSettled(
+      requested.map((replicas) => unaryCall(fx.client, fx.client.scaleService, { name: ECHO_NAME, replicas }, 40)),
+    );
+    const succeeded = requested.filter((_, i) => outcomes[i]!.status === "fulfilled");
+    const timedOut = outcomes.filter((o) => o.status === "rejected" && (o.reason as ServiceError).code === status.DEADLINE_EXCEEDED).length;
+    t.diagnostic(`${succeeded.length} acknowledged, ${timedOut} timed out`);
+    assert.ok(timedOut > 0, "precondition: some calls timed out in the queue");
+    // Let whatever was still queued on the server run (or be dropped) before reading the log.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const chain = await scaledChain();
+    // Commands on one service run one at a time: only the one running when the deadline passed, and one
+    // that began its turn while the cancellation was still on its way to the server, can be written
+    // without an answer; none of the many still waiting for their turn.
+    const unacknowledged = chain.filter((replicas) => !succeeded.includes(replicas));
+    assert.ok(unacknowledged.length <= 2, `written without an answer: ${unacknowledged.join(", ")} (of ${timedOut} timed out)`);
+  });
+
   it("concurrent merge updates of different fields all survive in the current version", async () => {
     await api.create(ECHO_JSON);
     const patches = [

@@ -5,7 +5,7 @@ import type { EventStore } from "@eas/event-store";
 import { serviceStream } from "@eas/events";
 import type { ProjectionRunner } from "@eas/projections";
 import type { EventRecord, ServiceInfo, ServiceManagerServer, ServiceSpec, WatchEventsRequest } from "@eas/proto";
-import { createKeyedMutex, executeCommand, unary } from "@eas/service-kit";
+import { CallCancelledError, createKeyedMutex, executeCommand, unary } from "@eas/service-kit";
 import { applyServiceUpdate, MAX_INSTANCES, parseDocumentText, parseServiceDocument } from "@eas/service-spec";
 import type { Logger } from "@eas/telemetry";
 import {
@@ -48,6 +48,11 @@ function toViolations(issues: { path: string; message: string }[]): FieldViolati
   return issues.map((issue) => ({ path: issue.path, message: issue.message }));
 }
 
+/** What a command needs of its gRPC call: whether the client is still waiting. */
+interface Caller {
+  readonly cancelled: boolean;
+}
+
 interface UpdateRequest {
   name: string;
   /** The patch or whole document as the client sent it. */
@@ -86,19 +91,23 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
   // is served in order instead of losing optimistic-concurrency races and answering ABORTED.
   const perService = createKeyedMutex();
 
-  const run = async (name: string, command: ServiceCommand): Promise<ServiceInfo> => {
+  /**
+   * Runs a command in the service's turn. A call whose client went away while it waited for its turn
+   * (its deadline passed) is dropped: writing it after the client was told it failed would let a retry
+   * apply it twice. The answer reflects at least what the decision saw, even when nothing changed.
+   */
+  const inTurn = async <C>(name: string, call: Caller, decider: Decider<C, ServiceEvent, ServiceState>, command: C): Promise<ServiceInfo> => {
     const stream = serviceStream(name);
-    const result = await perService.run(stream, () => executeCommand({ store, stream, decider: serviceDecider, command, source: deps.source }));
-    if (result.position !== undefined) await views.waitForPosition(result.position);
+    const result = await perService.run(stream, () => {
+      if (call.cancelled) throw new CallCancelledError(`the command on ${name}`);
+      return executeCommand({ store, stream, decider, command, source: deps.source });
+    });
+    const seen = result.position ?? result.readPosition;
+    if (seen !== undefined) await views.waitForPosition(seen);
     return describe(name);
   };
-
-  const update = async (request: UpdateRequest): Promise<ServiceInfo> => {
-    const stream = serviceStream(request.name);
-    const result = await perService.run(stream, () => executeCommand({ store, stream, decider: updateDecider, command: request, source: deps.source }));
-    if (result.position !== undefined) await views.waitForPosition(result.position);
-    return describe(request.name);
-  };
+  const run = (name: string, call: Caller, command: ServiceCommand) => inTurn(name, call, serviceDecider, command);
+  const update = (request: UpdateRequest, call: Caller) => inTurn(request.name, call, updateDecider, request);
 
   const describe = (name: string): ServiceInfo => {
     const view = views.state[name];
@@ -167,17 +176,17 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
   };
 
   return {
-    createService: unary(logger, async (request) => {
+    createService: unary(logger, async (request, call) => {
       const spec = parseSpec(request.spec);
       if (views.state[spec.name]?.deleted) {
         throw new PreconditionFailedError(`service ${spec.name} is still being deleted; create it again once its instances have stopped`);
       }
       const token = randomBytes(24).toString("base64url");
-      return run(spec.name, { type: "CreateService", spec, token, now: deps.now().toISOString() });
+      return run(spec.name, call, { type: "CreateService", spec, token, now: deps.now().toISOString() });
     }),
-    updateService: unary(logger, async (request) => {
+    updateService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
-      return update({ name, patch: request.spec, updateType: request.updateType, now: deps.now().toISOString() });
+      return update({ name, patch: request.spec, updateType: request.updateType, now: deps.now().toISOString() }, call);
     }),
     getService: unary(logger, async (request) => describe(requireName(request.name))),
     listServices: unary(logger, async () => ({
@@ -186,26 +195,26 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
         .sort((a, b) => a.name.localeCompare(b.name))
         .map((view) => toServiceInfo(view, deps.gatewayUrl)),
     })),
-    deleteService: unary(logger, async (request) => {
+    deleteService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
       const before = describe(name);
-      await run(name, { type: "DeleteService", name, now: deps.now().toISOString() }).catch((error: unknown) => {
+      await run(name, call, { type: "DeleteService", name, now: deps.now().toISOString() }).catch((error: unknown) => {
         if (!(error instanceof NotFoundError)) throw error;
       });
       return { ...before, status: "Deleting" };
     }),
-    startService: unary(logger, async (request) => {
+    startService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
-      return run(name, { type: "StartService", name, now: deps.now().toISOString() });
+      return run(name, call, { type: "StartService", name, now: deps.now().toISOString() });
     }),
-    stopService: unary(logger, async (request) => {
+    stopService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
-      return run(name, { type: "StopService", name, now: deps.now().toISOString() });
+      return run(name, call, { type: "StopService", name, now: deps.now().toISOString() });
     }),
-    scaleService: unary(logger, async (request) => {
+    scaleService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
       if (request.replicas > MAX_INSTANCES) throw new ValidationError([{ path: "replicas", message: `must be at most ${MAX_INSTANCES}` }]);
-      return run(name, { type: "ScaleService", name, replicas: request.replicas, cause: "user", now: deps.now().toISOString() });
+      return run(name, call, { type: "ScaleService", name, replicas: request.replicas, cause: "user", now: deps.now().toISOString() });
     }),
     listVersions: unary(logger, async (request) => {
       const name = requireName(request.name);
@@ -213,10 +222,10 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
       if (!view || view.deleted) throw new NotFoundError("service", name);
       return { versions: toVersionInfos(view) };
     }),
-    rollbackService: unary(logger, async (request) => {
+    rollbackService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
       if (request.version < 1) throw new ValidationError([{ path: "version", message: "must be >= 1" }]);
-      return run(name, { type: "RollbackService", name, version: request.version, now: deps.now().toISOString() });
+      return run(name, call, { type: "RollbackService", name, version: request.version, now: deps.now().toISOString() });
     }),
     watchEvents,
   } satisfies ServiceManagerServer & UntypedServiceImplementation;

@@ -86,10 +86,19 @@ function dropIfGone(views: ServiceViews, name: string): ServiceViews {
  */
 const NO_CRASH_LOOP = { failuresSinceReady: 0, lastFailureReason: "", lastFailureAt: "" } as const;
 
+/**
+ * A failure counts toward the current version's crash loop when that version's instance failed before it
+ * was Ready: a launch that failed, or restarts given up on. A Ready instance lost with its node or agent,
+ * an instance being drained, or one of an older version says nothing about the version now wanted.
+ */
+function countsAsCrashLoop(instance: InstanceView, view: ServiceView): boolean {
+  return instance.version === view.currentVersion && instance.status !== "Ready" && instance.status !== "Draining";
+}
+
 /** The deployer's read model: every service with its versions and instances, for Get/List and the reconciler. */
 export const serviceViewsProjection: Projection<ServiceViews> = {
   name: "service-views",
-  version: 3,
+  version: 4,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(views: ServiceViews, recorded: RecordedEvent): ServiceViews {
@@ -162,7 +171,12 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
           i && notDraining(i, { ...i, status: "Starting", restartCount: e.data.restartCount, since: e.data.at }),
         );
       case "eas.v1.InstanceReady":
-        return withInstance(withService(views, e.data.service, (v) => ({ ...v, failuresSinceReady: 0 })), e.data.service, e.data.instanceId, (i) =>
+        // Only a Ready instance of the current version ends its crash loop; an old one says nothing about it.
+        return withInstance(
+          withService(views, e.data.service, (v) => (e.data.version === v.currentVersion ? { ...v, failuresSinceReady: 0 } : v)),
+          e.data.service,
+          e.data.instanceId,
+          (i) =>
           i && notDraining(i, { ...i, status: "Ready", endpoint: e.data.endpoint, reason: "", since: e.data.at }),
         );
       case "eas.v1.InstanceUnhealthy":
@@ -175,16 +189,17 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
         return withInstance(views, e.data.service, e.data.instanceId, (i) => i && { ...i, status: "Draining", since: e.data.at });
       case "eas.v1.InstanceStopped":
         return dropIfGone(withInstance(views, e.data.service, e.data.instanceId, () => undefined), e.data.service);
-      case "eas.v1.InstanceFailed":
-        if (!views[e.data.service]?.instances[e.data.instanceId]) return views;
+      case "eas.v1.InstanceFailed": {
+        const failed = views[e.data.service]?.instances[e.data.instanceId];
+        if (!failed) return views;
         return withInstance(
-          withService(views, e.data.service, (v) => ({
-            ...v,
-            failuresSinceReady: v.failuresSinceReady + 1,
-            lastFailureReason: e.data.reason,
-            lastFailureAt: e.data.at,
-          })),
+          withService(views, e.data.service, (v) =>
+            countsAsCrashLoop(failed, v)
+              ? { ...v, failuresSinceReady: v.failuresSinceReady + 1, lastFailureReason: e.data.reason, lastFailureAt: e.data.at }
+              : v,
+          ),
           e.data.service, e.data.instanceId, (i) => i && { ...i, status: "Failed", reason: e.data.reason, since: e.data.at });
+      }
       default:
         return views;
     }

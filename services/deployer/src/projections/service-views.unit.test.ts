@@ -123,4 +123,30 @@ describe("service views projection", () => {
       assert.equal(rolledBack.iris!.failuresSinceReady, 0);
     });
   });
+
+  describe("what counts toward the current version's crash loop", () => {
+    const failed = (id: string) => event("InstanceFailed", { instanceId: id, service: "iris", reason: `${id} failed`, at: at(20) });
+    const rolledBackToV1 = event("ServiceRolledBack", { name: "iris", fromVersion: 2, toVersion: 1, rolledBackAt: at(15) });
+    const v2 = (id: string) =>
+      event("InstanceScheduled", { instanceId: id, service: "iris", version: 2, nodeId: "n2", resources: undefined, pool: "public", spot: false, at: at(6) });
+    const updatedToV2 = event("ServiceUpdated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 1 }), version: 2, updateType: "merge", updatedAt: at(5) });
+    const rows: { given: string; events: EasEvent[]; counted: number }[] = [
+      { given: "an instance of the current version that failed before it was Ready", events: [created, scheduled("a"), failed("a")], counted: 1 },
+      { given: "a Ready instance lost with its agent or node", events: [created, scheduled("a"), ready("a"), failed("a")], counted: 0 },
+      { given: "an instance being drained", events: [created, scheduled("a"), event("InstanceDraining", { instanceId: "a", service: "iris", at: at(3) }), failed("a")], counted: 0 },
+      { given: "an instance of the version rolled back from", events: [created, updatedToV2, v2("c"), rolledBackToV1, failed("c")], counted: 0 },
+    ];
+    for (const row of rows) {
+      it(`given ${row.given}, its failure counts ${row.counted}`, () => {
+        assert.equal(fold(row.events).iris!.failuresSinceReady, row.counted);
+      });
+    }
+
+    it("a Ready instance of an older version does not end the current version's crash loop", () => {
+      const looping = fold([created, scheduled("a"), ready("a"), updatedToV2, v2("c"), failed("c")]);
+      assert.equal(looping.iris!.failuresSinceReady, 1);
+      const oldReadyAgain = fold([scheduled("b"), ready("b")], looping);
+      assert.equal(oldReadyAgain.iris!.failuresSinceReady, 1);
+    });
+  });
 });
