@@ -766,10 +766,11 @@ describe("ServiceManager API: concurrent commands", () => {
 
   it("a command whose client gave up while it waited for its turn is not written", async (t) => {
     await api.create(ECHO_JSON);
-    const requested = Array.from({ length: 30 }, (_, i) => i + 2);
-    // A deadline shorter than the queue: the later calls time out while they wait for their turn.
+    // A deadline far shorter than the queue (each turn is a read and an append on JetStream, a few ms):
+    // the later calls time out while they wait for their turn.
+    const requested = Array.from({ length: 60 }, (_, i) => i + 2);
     const outcomes = await Promise.allSettled(
-      requested.map((replicas) => unaryCall(fx.client, fx.client.scaleService, { name: ECHO_NAME, replicas }, 40)),
+      requested.map((replicas) => unaryCall(fx.client, fx.client.scaleService, { name: ECHO_NAME, replicas }, 30)),
     );
     const succeeded = requested.filter((_, i) => outcomes[i]!.status === "fulfilled");
     const timedOut = outcomes.filter((o) => o.status === "rejected" && (o.reason as ServiceError).code === status.DEADLINE_EXCEEDED).length;
