@@ -24,11 +24,27 @@ export async function run(telemetry: Telemetry): Promise<void> {
   await host.runProjection(serviceCatalogProjection, { checkpoint: false, describe: (catalog) => catalog });
 
   const nodeDir = resolve(config.dataDir, "agents", config.nodeId);
+  const storage = createStorageFetcher({
+    cacheDir: join(nodeDir, "cache"),
+    objectStore: new Objm(host.bus.nc),
+    eviction: {
+      maxBytes: config.cacheMaxBytes,
+      instancesDir: join(nodeDir, "instances"),
+      onPass: (report) => {
+        const summary = { maxBytes: report.maxBytes, totalBytes: report.totalBytes, remainingBytes: report.remainingBytes };
+        if (report.evicted.length > 0) {
+          host.logger.info({ ...summary, evicted: report.evicted.map((entry) => entry.path) }, "evicted unused cache entries");
+        }
+        if (report.remainingBytes > report.maxBytes) host.logger.warn(summary, "the cache is over its budget with entries in use");
+      },
+      onError: (error) => host.logger.warn({ err: error }, "cache eviction failed; the next instance start tries again"),
+    },
+  });
   const supervisor = new InstanceSupervisor({
     nodeId: config.nodeId,
     store: host.store,
     driver: new ProcessDriver({ advertiseHost: config.advertiseHost }),
-    storage: createStorageFetcher({ cacheDir: join(nodeDir, "cache"), objectStore: new Objm(host.bus.nc) }),
+    storage,
     nodeDir,
     repoRoot,
     logger: host.logger,
@@ -36,6 +52,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
     ...(config.otlpEndpoint ? { extraEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: config.otlpEndpoint } } : {}),
   });
   await supervisor.reapOrphans();
+  // After the reap: the instances of the previous run no longer hold their entries. In the background.
+  void storage.evictUnused();
   host.shutdown.onShutdown("instances", () => supervisor.stopAll(10_000), "drain");
 
   host.addGrpcService(AgentService, createAgentApi(supervisor, host.logger));

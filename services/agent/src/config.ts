@@ -11,5 +11,10 @@ export const agentConfigSpec = {
   resourceGroup: envVar.string("EAS_RESOURCE_GROUP", "", "dedicated resource group; empty = public pool"),
   spot: envVar.bool("EAS_NODE_SPOT", false, "preemptible node"),
   pricePerHour: envVar.number("EAS_NODE_PRICE_PER_HOUR", 0, "hourly price of the node, for billing and placement"),
+  cacheMaxBytes: envVar.int(
+    "EAS_AGENT_CACHE_MAX_BYTES",
+    0,
+    "byte budget of the model/code cache; entries no instance uses are evicted least recently used first (0 = no limit)",
+  ),
   schedulerAddress: envVar.string("EAS_SCHEDULER_ADDR", "127.0.0.1:50052", "scheduler gRPC address"),
 };

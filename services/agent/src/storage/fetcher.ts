@@ -2,12 +2,14 @@ import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, rename, rm, stat, symlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import type { StorageMount } from "@eas/proto";
+import { entriesInUse, measureCache, touchEntry } from "./cache.js";
 import { StorageError, StorageErrorReason } from "./errors.js";
+import { cacheEntryOf, isStaleTemporary, planEviction, type CacheEntry } from "./eviction.js";
 import {
   archiveKind,
   assertDisjointMounts,
@@ -60,6 +62,30 @@ export interface StorageFetcherOptions {
    * or another instance; "link" symlinks into the cache like a read-only mount.
    */
   writableObjectMounts?: "copy" | "link";
+  /** Keeps the cache within a byte budget by deleting entries no instance uses; without it the cache only grows. */
+  eviction?: CacheEvictionOptions;
+}
+
+export interface CacheEvictionOptions {
+  /** The cache's byte budget; 0 means no limit (nothing is ever evicted). */
+  maxBytes: number;
+  /** `<nodeDir>/instances`: an entry linked from `<instancesDir>/<id>/mounts` is in use. */
+  instancesDir: string;
+  /** After every pass, also one that evicted nothing. */
+  onPass?: (report: EvictionReport) => void;
+  /** A pass that failed; nothing else is affected, and the next pass starts over. */
+  onError?: (error: unknown) => void;
+}
+
+/** What one eviction pass did. */
+export interface EvictionReport {
+  maxBytes: number;
+  /** The cache's size before the pass. */
+  totalBytes: number;
+  /** Deleted, least recently used first (paths relative to the cache folder). */
+  evicted: CacheEntry[];
+  /** The size after the pass; above `maxBytes` when the entries in use alone exceed it. */
+  remainingBytes: number;
 }
 
 /** Fetches and lays out an instance's storage mounts. */
@@ -70,6 +96,12 @@ export interface StorageFetcher {
    * @throws StorageError naming the source that failed.
    */
   materialize(mounts: readonly StorageMount[], instanceDir: string): Promise<MountedPath[]>;
+  /**
+   * Runs an eviction pass (materialize starts one after each call, in the background); resolves once a
+   * pass that started after this call has ended. Never rejects: failures go to `eviction.onError`.
+   * Does nothing without an `eviction` budget.
+   */
+  evictUnused(): Promise<void>;
 }
 
 /** A fetched source: the path in the cache (or on the node) the mount points at. */
@@ -88,6 +120,12 @@ interface Fetched {
  *
  * Archives (`.tar.gz`, `.tgz`, `.tar`, `.zip`) fetched as a single object are unpacked
  * with the system `tar` and `unzip` commands (Node has no built-in tar; both ship with Debian).
+ *
+ * With `eviction`, every entry materialize uses gets its mtime set to now (last used), and after
+ * each materialize a pass deletes entries least recently used first until the cache fits the budget.
+ * It never deletes an entry an instance links to, one a materialize still holds (being fetched,
+ * linked or copied), or a `tmp/` file younger than the day-old sweep. An entry is renamed into
+ * `tmp/` before it is deleted, so a crash mid-delete never leaves a partial entry in place.
  */
 export function createStorageFetcher(options: StorageFetcherOptions): StorageFetcher {
   const cacheDir = options.cacheDir;
@@ -95,6 +133,31 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
   const tmpDir = join(cacheDir, "tmp");
   // Two instances of one service start together: the second waits for the first's download.
   const inflight = new Map<string, Promise<string>>();
+  // Entries (absolute paths) a running materialize uses, with how many hold each: an eviction pass
+  // leaves them alone, as well as any entry held at some point while the pass runs (`passHeld`), since
+  // the pass may have looked at the instances' links before the materialize linked the entry.
+  const held = new Map<string, number>();
+  let passHeld: Set<string> | undefined;
+  // Entries being deleted: a materialize that needs one waits, then finds it gone and fetches it again.
+  const evicting = new Map<string, Promise<void>>();
+
+  /** Holds `path` for the materialize owning `claims`; call before looking whether the entry exists. */
+  async function hold(path: string, claims: Set<string>): Promise<void> {
+    if (!claims.has(path)) {
+      claims.add(path);
+      held.set(path, (held.get(path) ?? 0) + 1);
+      passHeld?.add(path);
+    }
+    await evicting.get(path);
+  }
+
+  function release(claims: Set<string>): void {
+    for (const path of claims) {
+      const count = (held.get(path) ?? 1) - 1;
+      if (count > 0) held.set(path, count);
+      else held.delete(path);
+    }
+  }
 
   function once(finalPath: string, build: () => Promise<string>): Promise<string> {
     const running = inflight.get(finalPath);
@@ -123,50 +186,88 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
     }
   }
 
-  async function fetchBlob(source: string, store: ObjectStoreLike, info: ObjectInfoLike): Promise<string> {
+  async function fetchBlob(
+    source: string,
+    store: ObjectStoreLike,
+    info: ObjectInfoLike,
+    claims: Set<string>,
+  ): Promise<string> {
     const finalPath = join(cacheDir, "objects", digestKey(info));
-    if (await exists(finalPath)) return finalPath;
-    return once(finalPath, async () => {
-      const result = await store.get(info.name);
-      if (!result) throw new StorageError(source, StorageErrorReason.ObjectNotFound, `object "${info.name}" not found`);
-      // The object may have been replaced since `info`; file it under the digest we actually read.
-      const path = join(cacheDir, "objects", digestKey(result.info));
-      const tmp = join(tmpDir, `${randomUUID()}.part`);
-      await mkdir(tmpDir, { recursive: true });
-      await mkdir(dirname(path), { recursive: true });
-      try {
-        await pipeline(Readable.fromWeb(result.data as NodeReadableStream<Uint8Array>), createWriteStream(tmp));
-        const error = await result.error;
-        if (error) throw error;
-        await chmod(tmp, 0o444);
-        await rename(tmp, path);
-      } catch (error) {
-        await rm(tmp, { force: true });
-        if (error instanceof StorageError) throw error;
-        throw new StorageError(source, StorageErrorReason.FetchFailed, `reading "${info.name}" failed`, {
-          cause: error,
-        });
-      }
-      return path;
-    });
+    await hold(finalPath, claims);
+    const path = (await exists(finalPath))
+      ? finalPath
+      : await once(finalPath, () => downloadBlob(source, store, info, claims));
+    await hold(path, claims);
+    await touchEntry(path);
+    return path;
   }
 
-  async function unpack(source: string, blob: string, kind: ArchiveKind): Promise<string> {
+  async function downloadBlob(
+    source: string,
+    store: ObjectStoreLike,
+    info: ObjectInfoLike,
+    claims: Set<string>,
+  ): Promise<string> {
+    const result = await store.get(info.name);
+    if (!result) throw new StorageError(source, StorageErrorReason.ObjectNotFound, `object "${info.name}" not found`);
+    // The object may have been replaced since `info`; file it under the digest we actually read.
+    const path = join(cacheDir, "objects", digestKey(result.info));
+    await hold(path, claims);
+    const tmp = join(tmpDir, `${randomUUID()}.part`);
+    await mkdir(tmpDir, { recursive: true });
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      await pipeline(Readable.fromWeb(result.data as NodeReadableStream<Uint8Array>), createWriteStream(tmp));
+      const error = await result.error;
+      if (error) throw error;
+      await chmod(tmp, 0o444);
+      await rename(tmp, path);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      if (error instanceof StorageError) throw error;
+      throw new StorageError(source, StorageErrorReason.FetchFailed, `reading "${info.name}" failed`, {
+        cause: error,
+      });
+    }
+    return path;
+  }
+
+  async function unpack(
+    source: string,
+    store: ObjectStoreLike,
+    info: ObjectInfoLike,
+    kind: ArchiveKind,
+    claims: Set<string>,
+  ): Promise<string> {
+    // Once unpacked, the archive's blob is linked by no instance, so eviction takes it before the
+    // folder: look for the folder first rather than downloading the archive again for nothing.
+    const known = join(cacheDir, "unpacked", digestKey(info));
+    await hold(known, claims);
+    if (await exists(known)) {
+      await touchEntry(known);
+      return known;
+    }
+    const blob = await fetchBlob(source, store, info, claims);
     const finalPath = join(cacheDir, "unpacked", basename(blob));
-    if (await exists(finalPath)) return finalPath;
-    return once(finalPath, async () => {
-      await mkdir(tmpDir, { recursive: true });
-      const tmp = await mkdtemp(join(tmpDir, "unpack-"));
-      try {
-        await unpackInto(blob, kind, tmp);
-      } catch (error) {
-        await rm(tmp, { recursive: true, force: true });
-        throw new StorageError(source, StorageErrorReason.UnpackFailed, `cannot unpack ${kind} archive`, {
-          cause: error,
-        });
-      }
-      return await publishFolder(tmp, finalPath);
-    });
+    await hold(finalPath, claims);
+    if (!(await exists(finalPath))) {
+      await once(finalPath, async () => {
+        await mkdir(tmpDir, { recursive: true });
+        const tmp = await mkdtemp(join(tmpDir, "unpack-"));
+        try {
+          await unpackInto(blob, kind, tmp);
+        } catch (error) {
+          await rm(tmp, { recursive: true, force: true });
+          throw new StorageError(source, StorageErrorReason.UnpackFailed, `cannot unpack ${kind} archive`, {
+            cause: error,
+          });
+        }
+        return await publishFolder(tmp, finalPath);
+      });
+    }
+    // Also records the use of a folder tar just created: tar sets its mtime to the archive's.
+    await touchEntry(finalPath);
+    return finalPath;
   }
 
   async function fetchTree(
@@ -174,6 +275,7 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
     store: ObjectStoreLike,
     prefix: string,
     infos: ObjectInfoLike[],
+    claims: Set<string>,
   ): Promise<string> {
     const entries: Array<{ rel: string; info: ObjectInfoLike }> = [];
     for (const info of infos) {
@@ -185,35 +287,45 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
       .update(JSON.stringify(entries.map((entry) => [entry.rel, digestKey(entry.info)])))
       .digest("hex");
     const finalPath = join(cacheDir, "trees", treeKey);
-    if (await exists(finalPath)) return finalPath;
-    return once(finalPath, async () => {
-      const blobs: string[] = [];
-      // Sequential: objects arrive in chunks over one connection anyway, and it keeps memory flat.
-      for (const entry of entries) blobs.push(await fetchBlob(source, store, entry.info));
-      await mkdir(tmpDir, { recursive: true });
-      const tmp = await mkdtemp(join(tmpDir, "tree-"));
-      try {
-        for (const [index, entry] of entries.entries()) {
-          const target = join(tmp, entry.rel);
-          await mkdir(dirname(target), { recursive: true });
-          await linkOrCopy(blobs[index]!, target);
+    await hold(finalPath, claims);
+    if (!(await exists(finalPath))) {
+      await once(finalPath, async () => {
+        const blobs: string[] = [];
+        // Sequential: objects arrive in chunks over one connection anyway, and it keeps memory flat.
+        for (const entry of entries) blobs.push(await fetchBlob(source, store, entry.info, claims));
+        await mkdir(tmpDir, { recursive: true });
+        const tmp = await mkdtemp(join(tmpDir, "tree-"));
+        try {
+          for (const [index, entry] of entries.entries()) {
+            const target = join(tmp, entry.rel);
+            await mkdir(dirname(target), { recursive: true });
+            await linkOrCopy(blobs[index]!, target);
+          }
+        } catch (error) {
+          await rm(tmp, { recursive: true, force: true });
+          throw new StorageError(source, StorageErrorReason.FetchFailed, "cannot assemble folder", { cause: error });
         }
-      } catch (error) {
-        await rm(tmp, { recursive: true, force: true });
-        throw new StorageError(source, StorageErrorReason.FetchFailed, "cannot assemble folder", { cause: error });
-      }
-      return await publishFolder(tmp, finalPath);
-    });
+        return await publishFolder(tmp, finalPath);
+      });
+    }
+    await touchEntry(finalPath);
+    return finalPath;
   }
 
-  async function fetchObject(source: string, bucket: string, key: string, prefix: boolean): Promise<Fetched> {
+  async function fetchObject(
+    source: string,
+    bucket: string,
+    key: string,
+    prefix: boolean,
+    claims: Set<string>,
+  ): Promise<Fetched> {
     const store = await openBucket(source, bucket);
     if (!prefix) {
       const info = await store.info(key);
       if (info && !info.deleted) {
-        const blob = await fetchBlob(source, store, info);
         const kind = archiveKind(key);
-        return { target: kind ? await unpack(source, blob, kind) : blob, shared: true };
+        const target = kind ? await unpack(source, store, info, kind, claims) : await fetchBlob(source, store, info, claims);
+        return { target, shared: true };
       }
     }
     // `obj://bucket/folder` without the trailing slash still means the folder `eas upload` made.
@@ -223,10 +335,10 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
       const what = prefix ? `no objects under "${key}"` : `object "${key}" not found`;
       throw new StorageError(source, StorageErrorReason.ObjectNotFound, `${what} in bucket "${bucket}"`);
     }
-    return { target: await fetchTree(source, store, folderPrefix, listed), shared: true };
+    return { target: await fetchTree(source, store, folderPrefix, listed, claims), shared: true };
   }
 
-  async function fetchSource(mount: StorageMount): Promise<Fetched | undefined> {
+  async function fetchSource(mount: StorageMount, claims: Set<string>): Promise<Fetched | undefined> {
     const parsed = parseSource(mount.source);
     switch (parsed.kind) {
       case "empty":
@@ -238,14 +350,14 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
         return { target: parsed.path, shared: false };
       }
       case "obj":
-        return await fetchObject(mount.source, parsed.bucket, parsed.key, parsed.prefix);
+        return await fetchObject(mount.source, parsed.bucket, parsed.key, parsed.prefix, claims);
     }
   }
 
-  async function materializeOne(mount: StorageMount, instanceDir: string): Promise<MountedPath> {
+  async function materializeOne(mount: StorageMount, instanceDir: string, claims: Set<string>): Promise<MountedPath> {
     const mountPath = normalizeMountPath(mount.mountPath, mount.source);
     const localPath = mountLocation(instanceDir, mountPath);
-    const fetched = await fetchSource(mount);
+    const fetched = await fetchSource(mount, claims);
     try {
       await rm(localPath, { recursive: true, force: true });
       await mkdir(dirname(localPath), { recursive: true });
@@ -265,25 +377,125 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
     return { mountPath, localPath };
   }
 
+  /** Deletes one entry unless a materialize holds it (or held it during this pass) or fetches it. */
+  async function evictEntry(entry: CacheEntry): Promise<boolean> {
+    const path = join(cacheDir, entry.path);
+    if (entry.path.startsWith("tmp/")) {
+      await removeTree(path);
+      return true;
+    }
+    if (held.has(path) || passHeld?.has(path) || inflight.has(path) || evicting.has(path)) return false;
+    const removal = (async () => {
+      await mkdir(tmpDir, { recursive: true });
+      const trash = join(tmpDir, `evicted-${randomUUID()}`);
+      try {
+        await rename(path, trash);
+      } catch (error) {
+        // Gone since the pass measured it (someone cleaned up by hand): nothing left to free.
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+        throw error;
+      }
+      await removeTree(trash);
+      return true;
+    })();
+    evicting.set(
+      path,
+      removal.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    try {
+      return await removal;
+    } finally {
+      evicting.delete(path);
+    }
+  }
+
+  async function evictionPass(budget: CacheEvictionOptions): Promise<EvictionReport> {
+    passHeld = new Set(held.keys());
+    try {
+      const entries = await measureCache(cacheDir);
+      const inUse = await entriesInUse(cacheDir, budget.instancesDir);
+      for (const path of [...passHeld, ...inflight.keys()]) {
+        const entry = cacheEntryOf(relative(cacheDir, path).split(sep).join("/"));
+        if (entry) inUse.add(entry);
+      }
+      const plan = planEviction({ entries, inUse, maxBytes: budget.maxBytes, nowMs: Date.now() });
+      const evicted: CacheEntry[] = [];
+      let remainingBytes = plan.totalBytes;
+      for (const entry of plan.evict) {
+        if (!(await evictEntry(entry))) continue;
+        evicted.push(entry);
+        remainingBytes -= entry.bytes;
+      }
+      return { maxBytes: budget.maxBytes, totalBytes: plan.totalBytes, evicted, remainingBytes };
+    } finally {
+      passHeld = undefined;
+    }
+  }
+
+  // One pass at a time; calls during a pass ask for one more pass after it, however many they are.
+  let evictionLoop: Promise<void> | undefined;
+  let evictAgain = false;
+
+  function evictUnused(): Promise<void> {
+    const budget = options.eviction;
+    if (!budget || budget.maxBytes <= 0) return Promise.resolve();
+    if (evictionLoop) {
+      evictAgain = true;
+      return evictionLoop;
+    }
+    evictionLoop = (async () => {
+      try {
+        do {
+          evictAgain = false;
+          try {
+            const report = await evictionPass(budget);
+            budget.onPass?.(report);
+          } catch (error) {
+            try {
+              budget.onError?.(error);
+            } catch {
+              // A failing report must not turn into an unhandled rejection that takes the agent down.
+            }
+          }
+        } while (evictAgain);
+      } finally {
+        // In the same step as the last check of `evictAgain`, so no request falls between the two.
+        evictionLoop = undefined;
+      }
+    })();
+    return evictionLoop;
+  }
+
   let swept: Promise<void> | undefined;
 
   return {
     async materialize(mounts, instanceDir) {
       assertDisjointMounts(mounts);
       // Leftovers of a crashed agent: never renamed into the cache, so only disk space is at stake.
-      swept ??= sweepStale(tmpDir, STALE_TEMPORARY_MS);
+      swept ??= sweepStale(tmpDir);
       await swept;
       const mounted: MountedPath[] = [];
-      for (const mount of mounts) {
-        try {
-          mounted.push(await materializeOne(mount, instanceDir));
-        } catch (error) {
-          if (error instanceof StorageError) throw error;
-          throw new StorageError(mount.source, StorageErrorReason.FetchFailed, "unexpected failure", { cause: error });
+      const claims = new Set<string>();
+      try {
+        for (const mount of mounts) {
+          try {
+            mounted.push(await materializeOne(mount, instanceDir, claims));
+          } catch (error) {
+            if (error instanceof StorageError) throw error;
+            throw new StorageError(mount.source, StorageErrorReason.FetchFailed, "unexpected failure", { cause: error });
+          }
         }
+      } finally {
+        release(claims);
+        // In the background: an instance never waits for, or fails because of, an eviction pass.
+        void evictUnused();
       }
       return mounted;
     },
+    evictUnused,
   };
 }
 
@@ -301,21 +513,18 @@ export function digestKey(info: Pick<ObjectInfoLike, "digest" | "name" | "nuid">
   return `id-${createHash("sha256").update(`${info.name}\0${info.nuid}\0${info.digest}`).digest("hex")}`;
 }
 
-// Older than any download could take: safe to delete even while another agent shares the cache.
-const STALE_TEMPORARY_MS = 24 * 60 * 60 * 1000;
-
-async function sweepStale(folder: string, olderThanMs: number): Promise<void> {
+async function sweepStale(folder: string): Promise<void> {
   let entries: string[];
   try {
     entries = await readdir(folder);
   } catch {
     return;
   }
-  const cutoff = Date.now() - olderThanMs;
+  const now = Date.now();
   for (const entry of entries) {
     const path = join(folder, entry);
     try {
-      if ((await stat(path)).mtimeMs < cutoff) await rm(path, { recursive: true, force: true });
+      if (isStaleTemporary((await stat(path)).mtimeMs, now)) await rm(path, { recursive: true, force: true });
     } catch {
       // Gone already, or in use: either way not ours to worry about.
     }
@@ -341,6 +550,16 @@ async function publishFolder(tmp: string, finalPath: string): Promise<string> {
     if (!(await exists(finalPath))) throw error;
   }
   return finalPath;
+}
+
+/** `rm -rf`, also of folders an archive unpacked without write permission. */
+async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+  } catch {
+    await makeWritable(path);
+    await rm(path, { recursive: true, force: true });
+  }
 }
 
 async function linkOrCopy(from: string, to: string): Promise<void> {

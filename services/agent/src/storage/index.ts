@@ -1,7 +1,18 @@
 export { StorageError, StorageErrorReason } from "./errors.js";
 export {
+  cacheEntryOf,
+  isStaleTemporary,
+  planEviction,
+  STALE_TEMPORARY_MS,
+  type CacheEntry,
+  type EvictionInput,
+  type EvictionPlan,
+} from "./eviction.js";
+export {
   createStorageFetcher,
   digestKey,
+  type CacheEvictionOptions,
+  type EvictionReport,
   type MountedPath,
   type ObjectInfoLike,
   type ObjectStoreLike,

@@ -103,8 +103,8 @@ describe("storage against a real NATS Object Store", () => {
     const second = await realpath(mounted[0]!.localPath);
     assert.equal(second, first);
     const after = await stat(second);
+    // Same inode: not downloaded again (its mtime moves on, since it records the entry's last use).
     assert.equal(after.ino, before.ino, "the cached file was not rewritten");
-    assert.equal(after.mtimeMs, before.mtimeMs);
     // A fresh fetcher (an agent restart) finds the same entries on disk.
     const restarted = createStorageFetcher({ cacheDir, objectStore: new Objm(nc) });
     const [again] = await restarted.materialize([mount("/m.onnx", "obj://models/resnet/model.onnx")], join(work, "i-3"));
