@@ -137,10 +137,15 @@ export class InstanceSupervisor {
       const instanceDir = join(this.#deps.nodeDir, "instances", instanceId);
       const launchEnded = await settlesWithin(managed.launched, gracePeriodMs);
       this.#instances.delete(instanceId);
-      if (launchEnded) rmSync(instanceDir, { recursive: true, force: true });
-      else {
+      // The instance's cache entries are unused once its folder is gone: a budgeted cache may free them.
+      if (launchEnded) {
+        rmSync(instanceDir, { recursive: true, force: true });
+        void this.#deps.storage.evictUnused();
+      } else {
         void managed.launched.then(() => {
-          if (!this.#instances.has(instanceId)) rmSync(instanceDir, { recursive: true, force: true });
+          if (this.#instances.has(instanceId)) return;
+          rmSync(instanceDir, { recursive: true, force: true });
+          void this.#deps.storage.evictUnused();
         });
       }
     })();
