@@ -1,20 +1,15 @@
 import { randomBytes } from "node:crypto";
 import type { ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { NotFoundError, PreconditionFailedError, ValidationError, type Decider, type FieldViolation } from "@eas/decider";
+import { NotFoundError, PreconditionFailedError, ValidationError, type Decider } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
 import { serviceStream } from "@eas/events";
 import type { ProjectionRunner } from "@eas/projections";
 import type { EventRecord, ServiceInfo, ServiceManagerServer, ServiceSpec, WatchEventsRequest } from "@eas/proto";
 import { CallCancelledError, createKeyedMutex, executeCommand, unary } from "@eas/service-kit";
-import { applyServiceUpdate, MAX_INSTANCES, parseDocumentText, parseServiceDocument } from "@eas/service-spec";
+import { MAX_INSTANCES, parseServiceDocument, SERVICE_NAME_PATTERN } from "@eas/service-spec";
 import type { Logger } from "@eas/telemetry";
-import {
-  currentSpec,
-  serviceDecider,
-  type ServiceCommand,
-  type ServiceEvent,
-  type ServiceState,
-} from "../domain/service-decider.js";
+import { serviceDecider, type ServiceCommand, type ServiceEvent, type ServiceState } from "../domain/service-decider.js";
+import { toViolations, updateDecider, type UpdateRequest } from "../domain/update-decider.js";
 import type { ServiceViews } from "../projections/service-views.js";
 import { toServiceInfo, toVersionInfos } from "./service-info.js";
 
@@ -27,25 +22,12 @@ export interface ServiceManagerDeps {
   source: string;
 }
 
-const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
-
 function requireName(name: string): string {
   if (!name) throw new ValidationError([{ path: "name", message: "is required" }]);
-  if (!NAME_PATTERN.test(name)) {
+  if (!SERVICE_NAME_PATTERN.test(name)) {
     throw new ValidationError([{ path: "name", message: `"${name}" is not a valid service name` }]);
   }
   return name;
-}
-
-function patchSetsInstance(text: string): boolean {
-  const parsed = parseDocumentText(text);
-  if (!parsed.ok) return false;
-  const metadata = (parsed.value as { metadata?: { instance?: unknown } } | null)?.metadata;
-  return metadata?.instance !== undefined;
-}
-
-function toViolations(issues: { path: string; message: string }[]): FieldViolation[] {
-  return issues.map((issue) => ({ path: issue.path, message: issue.message }));
 }
 
 /** What a command needs of its gRPC call: whether the client is still waiting. */
@@ -53,35 +35,6 @@ interface Caller {
   readonly cancelled: boolean;
 }
 
-interface UpdateRequest {
-  name: string;
-  /** The patch or whole document as the client sent it. */
-  patch: string;
-  updateType: string;
-  now: string;
-}
-
-/**
- * UpdateService decided on the state read from the stream, inside executeCommand's optimistic-concurrency
- * loop: the patch is applied to the version the log holds at append time, so concurrent updates (or an
- * update and a scale) cannot overwrite each other's acknowledged changes, as they could when the patch
- * was applied to the read model before the append.
- */
-const updateDecider: Decider<UpdateRequest, ServiceEvent, ServiceState> = {
-  initialState: serviceDecider.initialState,
-  evolve: serviceDecider.evolve,
-  decide(request, state) {
-    if (!state.exists) throw new NotFoundError("service", request.name);
-    // Updates build on the version that runs now (after a rollback, that is the rolled-back-to one).
-    const updated = applyServiceUpdate(currentSpec(state), request.patch, request.updateType);
-    if (!updated.ok) throw new ValidationError(toViolations(updated.issues));
-    // A merge that does not name metadata.instance keeps the replicas the service has now (after
-    // `eas scale` or the autoscaler), not the count of the stored spec.
-    if (request.updateType !== "replace" && !patchSetsInstance(request.patch)) updated.value.instance = state.desiredReplicas;
-    const updateType = request.updateType === "replace" ? "replace" : "merge";
-    return serviceDecider.decide({ type: "UpdateService", spec: updated.value, updateType, now: request.now }, state);
-  },
-};
 
 /** The public ServiceManager gRPC API: validates, decides on the Service aggregate, answers from the read model. */
 export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerServer {
