@@ -1,5 +1,5 @@
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { AgentClient, SchedulerClient, ServiceManagerClient } from "@eas/proto";
+import { AgentClient, SchedulerClient, ServiceManagerClient, unaryCall } from "@eas/proto";
 
 export function serviceManager(endpoint: string): ServiceManagerClient {
   return new ServiceManagerClient(endpoint, credentials.createInsecure());
@@ -9,8 +9,25 @@ export function scheduler(endpoint: string): SchedulerClient {
   return new SchedulerClient(endpoint, credentials.createInsecure());
 }
 
-export function agent(address: string): AgentClient {
-  return new AgentClient(address, credentials.createInsecure());
+/** The agent address of every node that is not Lost, by node id, as the scheduler knows them. */
+export async function agentAddresses(schedulerEndpoint: string): Promise<Map<string, string>> {
+  const s = scheduler(schedulerEndpoint);
+  try {
+    const { nodes } = await unaryCall(s, s.listNodes, {});
+    return new Map(nodes.filter((n) => n.status !== "Lost" && n.agentAddress).map((n) => [n.nodeId, n.agentAddress]));
+  } finally {
+    s.close();
+  }
+}
+
+/** Runs `call` with a client of the agent at `address`, closed afterwards. */
+export async function withAgent<T>(address: string, call: (agent: AgentClient) => Promise<T>): Promise<T> {
+  const client = new AgentClient(address, credentials.createInsecure());
+  try {
+    return await call(client);
+  } finally {
+    client.close();
+  }
 }
 
 export class CliError extends Error {}

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { connect } from "@nats-io/transport-node";
 import { uploadToObjectStore } from "@eas/agent";
 import { unaryCall, type ServiceInfo, type ServiceManagerClient } from "@eas/proto";
-import { agent, CliError, describeError, scheduler, serviceManager } from "./client.js";
+import { agentAddresses, CliError, describeError, scheduler, serviceManager, withAgent } from "./client.js";
 import { concernsService, describeService, eventLine, formatLogs, progressLine, table, usageTable, type InstanceUsage } from "./format.js";
 
 const program = new Command();
@@ -217,22 +217,16 @@ program
     if (instances.length === 0) {
       throw new CliError(options.instance ? `service ${service} has no instance ${options.instance} on a node` : `service ${service} has no instances on a node`);
     }
-    const s = scheduler(globals().scheduler);
-    const { nodes } = await unaryCall(s, s.listNodes, {});
-    s.close();
-    const agentOf = new Map(nodes.map((n) => [n.nodeId, n.agentAddress]));
+    const agentOf = await agentAddresses(globals().scheduler);
     const logs = await Promise.all(
       instances.map(async (instance) => {
         const address = agentOf.get(instance.nodeId);
-        if (!address) return { instanceId: instance.instanceId, error: `node ${instance.nodeId} is not registered`, lines: [] };
-        const a = agent(address);
+        if (!address) return { instanceId: instance.instanceId, error: `node ${instance.nodeId} is lost or not registered`, lines: [] };
         try {
-          const { lines } = await unaryCall(a, a.instanceLogs, { instanceId: instance.instanceId, lines: options.tail }, 5_000);
+          const { lines } = await withAgent(address, (a) => unaryCall(a, a.instanceLogs, { instanceId: instance.instanceId, lines: options.tail }, 5_000));
           return { instanceId: instance.instanceId, lines };
         } catch (error) {
           return { instanceId: instance.instanceId, error: describeError(error, address), lines: [] };
-        } finally {
-          a.close();
         }
       }),
     );
@@ -244,24 +238,16 @@ program
   .description("CPU and memory of each running instance, as its agent measures them")
   .argument("[service]", "only this service's instances")
   .action(async (service: string | undefined) => {
-    const s = scheduler(globals().scheduler);
-    const { nodes } = await unaryCall(s, s.listNodes, {});
-    s.close();
     const perNode = await Promise.all(
-      nodes
-        .filter((n) => n.status !== "Lost" && n.agentAddress)
-        .map(async (n): Promise<InstanceUsage[]> => {
-          const a = agent(n.agentAddress);
-          try {
-            const { instances } = await unaryCall(a, a.listInstances, {}, 5_000);
-            return instances.map((i) => ({ ...i, nodeId: n.nodeId }));
-          } catch (error) {
-            console.error(`node ${n.nodeId}: ${describeError(error, n.agentAddress)}`);
-            return [];
-          } finally {
-            a.close();
-          }
-        }),
+      [...(await agentAddresses(globals().scheduler))].map(async ([nodeId, address]): Promise<InstanceUsage[]> => {
+        try {
+          const { instances } = await withAgent(address, (a) => unaryCall(a, a.listInstances, {}, 5_000));
+          return instances.map((i) => ({ ...i, nodeId }));
+        } catch (error) {
+          console.error(`node ${nodeId}: ${describeError(error, address)}`);
+          return [];
+        }
+      }),
     );
     const rows = perNode
       .flat()
