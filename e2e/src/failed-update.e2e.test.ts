@@ -192,7 +192,7 @@ describe("a bad update: the old version keeps serving, the status says why, the 
         ],
       },
       status: "Updating",
-      reason: /of version 2 is not Ready yet \(Starting since /,
+      reason: /of version 2 is not Ready \(Unhealthy\): readiness probe failed \d+ times in a row: the process answers HTTP 404 from GET \/ready/,
       async settle(badId) {
         // Up and answering, but 404 on its probe path: the agent's probe keeps failing.
         const endpoint = await waitFor("the bad instance answering", async () => {

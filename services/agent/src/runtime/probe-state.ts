@@ -3,6 +3,8 @@ export interface ProbeOutcome {
   ok: boolean;
   /** Why it failed ("HTTP 503", "connect ECONNREFUSED", "timed out after 1000 ms"). */
   detail?: string;
+  /** The target answered, with a status that is not a success (it runs, but says it is not ready). */
+  answered?: boolean;
 }
 
 /** A probe's verdict so far. */

@@ -31,7 +31,7 @@ function httpProbe(config: ProbeConfig, host: string, signal: AbortSignal | unde
     req.on("response", (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
-      finish(status >= 200 && status < 400 ? { ok: true } : { ok: false, detail: `HTTP ${status} from GET ${config.path}` });
+      finish(status >= 200 && status < 400 ? { ok: true } : { ok: false, answered: true, detail: `HTTP ${status} from GET ${config.path}` });
     });
     req.on("error", (error) => finish({ ok: false, detail: describe(error) }));
     req.end();

@@ -176,6 +176,38 @@ describe("ProcessDriver with real child processes", () => {
     assert.equal(t.events.at(-1)!.status, "Stopped");
   });
 
+  it("reports a process that keeps answering its readiness probe with an error as Unhealthy before the start timeout, and Ready once it passes", async () => {
+    const t = await start(
+      "answers-not-ready",
+      (port) => ({
+        command: `node ${FIXTURE}`,
+        env: fixtureEnv(port, { FIXTURE_READY_DELAY_MS: "1500" }),
+        readiness: probe("http", port, "/ready"),
+      }),
+      { ...FAST, startupAnswerReportMs: 300, startTimeoutMs: 30_000 },
+    );
+    const unhealthy = await t.until("Unhealthy", (event) => event.status === "Unhealthy");
+    assert.match(unhealthy.reason!, /^readiness probe failed \d+ times in a row: the process answers HTTP 503 from GET \/ready$/);
+    await t.until("Ready", (event) => event.status === "Ready");
+    assert.deepEqual(t.statuses(), ["Starting", "Unhealthy", "Ready"], "reported once, then Ready");
+    await t.instance.stop(1_000);
+  });
+
+  it("does not report a process that is not listening yet: it may still be loading", async () => {
+    const t = await start(
+      "not-listening",
+      (port) => ({
+        command: `node ${FIXTURE}`,
+        env: fixtureEnv(port, { FIXTURE_LISTEN_DELAY_MS: "1200" }),
+        readiness: probe("http", port, "/ready"),
+      }),
+      { ...FAST, startupAnswerReportMs: 300, startTimeoutMs: 30_000 },
+    );
+    await t.until("Ready", (event) => event.status === "Ready");
+    assert.deepEqual(t.statuses(), ["Starting", "Ready"]);
+    await t.instance.stop(1_000);
+  });
+
   it("restarts when not Ready within the start timeout, and fails after maxRestarts", async () => {
     const t = await start(
       "never-ready",

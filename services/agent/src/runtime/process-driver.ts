@@ -4,7 +4,7 @@ import { join } from "node:path";
 import pidusage from "pidusage";
 import { LogTail, readableLogLine } from "./log-tail.js";
 import { groupPids, signalGroup, waitGroupGone } from "./process-group.js";
-import { initialProbeState, observeProbe } from "./probe-state.js";
+import { initialProbeState, observeProbe, type ProbeOutcome } from "./probe-state.js";
 import { runProbe } from "./probes.js";
 import { DEFAULT_RESTART_POLICY, decideRestart } from "./restart-policy.js";
 import {
@@ -36,6 +36,12 @@ export interface ProcessDriverOptions {
   restartPolicy?: Partial<RestartPolicy>;
   /** Not Ready this long after a start: the process is killed and restarted (or Failed); default 120 s. */
   startTimeoutMs?: number;
+  /**
+   * Before its first Ready, a process that keeps answering its readiness probe with an error status for
+   * this long is reported Unhealthy with that answer (a wrong probe path shows in seconds, not at the
+   * start timeout); shorter answers are taken as a model still loading. Default 5 s.
+   */
+  startupAnswerReportMs?: number;
   /** Grace period of `stop()` called without one; default 30 s (Kubernetes' default). */
   defaultGracePeriodMs?: number;
   /** Grace between SIGTERM and SIGKILL when liveness or the start timeout kills a process; default 5 s. */
@@ -51,6 +57,7 @@ interface Defaults {
   probeHost: string;
   restartPolicy: RestartPolicy;
   startTimeoutMs: number;
+  startupAnswerReportMs: number;
   defaultGracePeriodMs: number;
   killGracePeriodMs: number;
   tailLines: number;
@@ -63,6 +70,7 @@ function withDefaults(options: ProcessDriverOptions): Defaults {
     probeHost: options.probeHost ?? "127.0.0.1",
     restartPolicy: { ...DEFAULT_RESTART_POLICY, ...options.restartPolicy },
     startTimeoutMs: options.startTimeoutMs ?? 120_000,
+    startupAnswerReportMs: options.startupAnswerReportMs ?? 5_000,
     defaultGracePeriodMs: options.defaultGracePeriodMs ?? 30_000,
     killGracePeriodMs: options.killGracePeriodMs ?? 5_000,
     tailLines: options.tailLines ?? 1_000,
@@ -123,6 +131,10 @@ interface Run {
   readySince: number | undefined;
   /** What the readiness probe saw last time it failed, for the reason of a start timeout. */
   lastReadinessFailure: string | undefined;
+  /** Since when, before the first Ready, every probe got an error answer from the process; undefined otherwise. */
+  answeringNotReadySince: number | undefined;
+  /** Whether this run already reported that it answers but is not ready. */
+  reportedNotReady: boolean;
   startTimer: NodeJS.Timeout | undefined;
 }
 
@@ -294,6 +306,8 @@ class ProcessInstance implements RunningInstance {
       everReady: false,
       readySince: undefined,
       lastReadinessFailure: undefined,
+      answeringNotReadySince: undefined,
+      reportedNotReady: false,
       startTimer: undefined,
     };
     void exited.then((exit) => settle({ kind: "exit", ...exit }));
@@ -311,6 +325,22 @@ class ProcessInstance implements RunningInstance {
     this.#tail.push(stream, chunk.toString("utf8"), this.#options.now());
   }
 
+  /** Reports, once per run, a process that keeps answering its readiness probe with an error before its first Ready. */
+  #watchStartupAnswers(run: Run, outcome: ProbeOutcome, consecutiveFailures: number): void {
+    if (!outcome.answered) {
+      run.answeringNotReadySince = undefined;
+      return;
+    }
+    const now = this.#options.now();
+    run.answeringNotReadySince ??= now;
+    if (run.reportedNotReady || now - run.answeringNotReadySince < this.#options.startupAnswerReportMs) return;
+    run.reportedNotReady = true;
+    this.#emit({
+      status: InstanceStatus.Unhealthy,
+      reason: `readiness probe failed ${consecutiveFailures} times in a row: the process answers ${outcome.detail}`,
+    });
+  }
+
   async #readinessLoop(run: Run, probe: ProbeConfig): Promise<void> {
     const signal = run.abort.signal;
     let state = initialProbeState("readiness");
@@ -321,6 +351,7 @@ class ProcessInstance implements RunningInstance {
       const next = observeProbe(state, outcome, probe.failureThreshold);
       state = next.state;
       if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
+      if (!run.everReady) this.#watchStartupAnswers(run, outcome, state.consecutiveFailures);
       if (next.transition === "passed") {
         if (!run.everReady) {
           run.everReady = true;
@@ -353,6 +384,7 @@ class ProcessInstance implements RunningInstance {
       const next = observeProbe(state, outcome, probe.failureThreshold);
       state = next.state;
       if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
+      if (!run.everReady) this.#watchStartupAnswers(run, outcome, state.consecutiveFailures);
       if (next.transition === "failed") {
         run.settle({ kind: "liveness", detail: `${state.consecutiveFailures} times: ${state.lastFailure}` });
         return;
