@@ -249,25 +249,10 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
     }
     const blob = await fetchBlob(source, store, info, claims);
     const finalPath = join(cacheDir, "unpacked", basename(blob));
-    await hold(finalPath, claims);
-    if (!(await exists(finalPath))) {
-      await once(finalPath, async () => {
-        await mkdir(tmpDir, { recursive: true });
-        const tmp = await mkdtemp(join(tmpDir, "unpack-"));
-        try {
-          await unpackInto(blob, kind, tmp);
-        } catch (error) {
-          await rm(tmp, { recursive: true, force: true });
-          throw new StorageError(source, StorageErrorReason.UnpackFailed, `cannot unpack ${kind} archive`, {
-            cause: error,
-          });
-        }
-        return await publishFolder(tmp, finalPath);
-      });
-    }
-    // Also records the use of a folder tar just created: tar sets its mtime to the archive's.
-    await touchEntry(finalPath);
-    return finalPath;
+    // Recording the use also covers a folder tar just created: tar sets its mtime to the archive's.
+    return ensureFolder(finalPath, claims, "unpack-", (tmp) => unpackInto(blob, kind, tmp), (error) =>
+      new StorageError(source, StorageErrorReason.UnpackFailed, `cannot unpack ${kind} archive`, { cause: error }),
+    );
   }
 
   async function fetchTree(
@@ -287,23 +272,42 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
       .update(JSON.stringify(entries.map((entry) => [entry.rel, digestKey(entry.info)])))
       .digest("hex");
     const finalPath = join(cacheDir, "trees", treeKey);
+    const build = async (tmp: string) => {
+      // Sequential: objects arrive in chunks over one connection anyway, and it keeps memory flat.
+      for (const entry of entries) {
+        const blob = await fetchBlob(source, store, entry.info, claims);
+        const target = join(tmp, entry.rel);
+        await mkdir(dirname(target), { recursive: true });
+        await linkOrCopy(blob, target);
+      }
+    };
+    return ensureFolder(finalPath, claims, "tree-", build, (error) =>
+      new StorageError(source, StorageErrorReason.FetchFailed, "cannot assemble folder", { cause: error }),
+    );
+  }
+
+  /**
+   * Holds the folder entry at `finalPath` and records its use, building it first when it is missing:
+   * once, into a fresh folder under `tmp/`, published by a rename. A build's own StorageError passes
+   * through; any other failure becomes `failure(error)`.
+   */
+  async function ensureFolder(
+    finalPath: string,
+    claims: Set<string>,
+    tmpPrefix: string,
+    build: (tmp: string) => Promise<void>,
+    failure: (error: unknown) => StorageError,
+  ): Promise<string> {
     await hold(finalPath, claims);
     if (!(await exists(finalPath))) {
       await once(finalPath, async () => {
-        const blobs: string[] = [];
-        // Sequential: objects arrive in chunks over one connection anyway, and it keeps memory flat.
-        for (const entry of entries) blobs.push(await fetchBlob(source, store, entry.info, claims));
         await mkdir(tmpDir, { recursive: true });
-        const tmp = await mkdtemp(join(tmpDir, "tree-"));
+        const tmp = await mkdtemp(join(tmpDir, tmpPrefix));
         try {
-          for (const [index, entry] of entries.entries()) {
-            const target = join(tmp, entry.rel);
-            await mkdir(dirname(target), { recursive: true });
-            await linkOrCopy(blobs[index]!, target);
-          }
+          await build(tmp);
         } catch (error) {
           await rm(tmp, { recursive: true, force: true });
-          throw new StorageError(source, StorageErrorReason.FetchFailed, "cannot assemble folder", { cause: error });
+          throw error instanceof StorageError ? error : failure(error);
         }
         return await publishFolder(tmp, finalPath);
       });
