@@ -21,14 +21,20 @@ export default tseslint.config(
       ],
       "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: false }],
       "@typescript-eslint/no-explicit-any": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" },
+      ],
       "import-x/no-cycle": ["error", { maxDepth: 10 }],
       "no-restricted-imports": [
         "error",
         {
           patterns: [
             { group: ["@eas/*/src", "@eas/*/src/*", "@eas/*/dist/*"], message: "import the package's public surface, not its files" },
-            { group: ["../../libs/*", "../../../libs/*", "../../services/*", "../../../services/*", "../../processors/*", "../libs/*"], message: "import other packages by name (@eas/...)" },
+            {
+              group: ["../../libs/*", "../../../libs/*", "../../services/*", "../../../services/*", "../../processors/*", "../libs/*"],
+              message: "import other packages by name (@eas/...)",
+            },
           ],
         },
       ],

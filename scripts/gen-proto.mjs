@@ -26,8 +26,12 @@ if (process.argv.includes("--check")) {
   const saved = mkdtempSync(join(tmpdir(), "eas-gen-"));
   cpSync(genDir, saved, { recursive: true });
   generate();
-  const before = listFiles(saved).map((f) => relative(saved, f)).sort();
-  const after = listFiles(genDir).map((f) => relative(genDir, f)).sort();
+  const before = listFiles(saved)
+    .map((f) => relative(saved, f))
+    .sort();
+  const after = listFiles(genDir)
+    .map((f) => relative(genDir, f))
+    .sort();
   const stale =
     before.join("\n") !== after.join("\n") ||
     after.some((f) => readFileSync(join(saved, f), "utf8") !== readFileSync(join(genDir, f), "utf8"));

@@ -20,7 +20,10 @@ function find(dir, suffixes) {
   });
 }
 
-const files = find(root, tiers.map((tier) => `.${tier}.test.ts`))
+const files = find(
+  root,
+  tiers.map((tier) => `.${tier}.test.ts`),
+)
   .filter((file) => !filter || file.includes(filter))
   .sort((a, b) => tierIndex(a) - tierIndex(b) || a.localeCompare(b));
 function tierIndex(file) {

@@ -6,5 +6,6 @@ bash scripts/bootstrap.sh
 echo "== generated code is fresh"; pnpm gen:check
 echo "== typecheck and build";     pnpm build
 echo "== lint";                    pnpm lint
+echo "== format";                  pnpm format:check
 echo "== tests: unit, integration, end-to-end"
 pnpm test

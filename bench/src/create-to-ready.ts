@@ -50,7 +50,8 @@ function settings(argv: string[]): Settings {
   };
   if (!Number.isSafeInteger(parsed.runs) || parsed.runs <= 0) throw new Error(`runs must be a positive integer, got ${parsed.runs}`);
   if (!Number.isSafeInteger(parsed.warmup) || parsed.warmup < 0) throw new Error(`warmup must be an integer >= 0, got ${parsed.warmup}`);
-  if (!Number.isSafeInteger(parsed.bootRuns) || parsed.bootRuns < 0) throw new Error(`boot-runs must be an integer >= 0, got ${parsed.bootRuns}`);
+  if (!Number.isSafeInteger(parsed.bootRuns) || parsed.bootRuns < 0)
+    throw new Error(`boot-runs must be an integer >= 0, got ${parsed.bootRuns}`);
   if (!(parsed.deadlineS > 0)) throw new Error(`deadline-s must be positive, got ${parsed.deadlineS}`);
   return parsed;
 }
@@ -243,7 +244,11 @@ async function processorBoot(): Promise<number> {
   try {
     await waitFor(
       "the echo processor's /healthz",
-      () => fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.status === 200, () => false),
+      () =>
+        fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(
+          (r) => r.status === 200,
+          () => false,
+        ),
       { timeoutMs: 30_000, intervalMs: 10 },
     );
     return nowMs() - start;
@@ -308,7 +313,9 @@ async function main(): Promise<void> {
   try {
     console.log(
       `create-to-ready bench: ${config.runs} runs (+${config.warmup} warm-up), echo processor, 1 instance; ` +
-        `node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+        `node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}`,
     );
     clusterPromise = startLocalCluster({
       dataDir,
@@ -326,7 +333,11 @@ async function main(): Promise<void> {
       await bounded(
         waitFor(
           `${service} /readyz`,
-          () => fetch(`http://127.0.0.1:${entry.httpPort}/readyz`).then((r) => r.status === 200, () => false),
+          () =>
+            fetch(`http://127.0.0.1:${entry.httpPort}/readyz`).then(
+              (r) => r.status === 200,
+              () => false,
+            ),
           { timeoutMs: 90_000, intervalMs: 100 },
         ),
       );
@@ -337,7 +348,10 @@ async function main(): Promise<void> {
     await bounded(
       waitFor(
         "node-1 registered and Ready",
-        async () => (await unaryCall(schedulerClient, schedulerClient.listNodes, {})).nodes.some((n) => n.nodeId === "node-1" && n.status === "Ready"),
+        async () =>
+          (await unaryCall(schedulerClient, schedulerClient.listNodes, {})).nodes.some(
+            (n) => n.nodeId === "node-1" && n.status === "Ready",
+          ),
         { timeoutMs: 30_000, intervalMs: 100 },
       ),
     );
@@ -407,7 +421,9 @@ async function main(): Promise<void> {
     }
     for (const w of warmups) console.log(`warm-up ${w.name}: ready ${ms(w.readyMs)} ms, gateway 200 ${ms(w.gatewayMs)} ms`);
     console.log(
-      `total run ${((nowMs() - started) / 1000).toFixed(1)} s; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+      `total run ${((nowMs() - started) / 1000).toFixed(1)} s; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
     );
   } catch (error) {
     if (!interrupted) console.error(`last cluster log lines:\n${logs.slice(-60).join("\n")}`);

@@ -18,7 +18,10 @@ import { connect } from "@nats-io/transport-node";
 import hdr from "hdr-histogram-js";
 
 const flag = (name: string, fallback: number) => {
-  const raw = process.argv.slice(2).find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1];
+  const raw = process.argv
+    .slice(2)
+    .find((arg) => arg.startsWith(`--${name}=`))
+    ?.split("=")[1];
   const value = Number(raw ?? fallback);
   if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a non-negative number`);
   return value;
@@ -68,7 +71,8 @@ async function main(): Promise<void> {
           }
           const latencyMs = Math.max(0, now - acked);
           histogram.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
-          if (latencyMs > 200) slow.push(`sub ${s} pos ${event.position} ${latencyMs.toFixed(0)} ms at +${((now - t0) / 1000).toFixed(1)} s`);
+          if (latencyMs > 200)
+            slow.push(`sub ${s} pos ${event.position} ${latencyMs.toFixed(0)} ms at +${((now - t0) / 1000).toFixed(1)} s`);
         }
       })().catch((error: unknown) => console.error(`subscriber ${s} failed:`, error));
     }
@@ -82,7 +86,10 @@ async function main(): Promise<void> {
       for await (const status of rawMessages.status()) {
         const key = status.type === "debug" ? `debug ${(status as { code?: number }).code}` : status.type;
         notes.set(key, (notes.get(key) ?? 0) + 1);
-        if (!["next", "heartbeat", "discard", "debug"].includes(status.type) || (status as { code?: number }).code !== undefined && (status as { code?: number }).code !== 408) {
+        if (
+          !["next", "heartbeat", "discard", "debug"].includes(status.type) ||
+          ((status as { code?: number }).code !== undefined && (status as { code?: number }).code !== 408)
+        ) {
           console.log(`  [raw consumer +${((performance.now() - t0) / 1000).toFixed(1)} s] ${JSON.stringify(status)}`);
         }
       }
@@ -97,9 +104,13 @@ async function main(): Promise<void> {
     let appended = 0;
     const append = async (i: number) => {
       const id = randomUUID();
-      await store!.append(`latency-s${i % 50}`, [{ id, type: "eas.v1.InstanceReady", data: { instanceId: `i${i}`, at: new Date().toISOString() } }], {
-        expectedRevision: "any",
-      });
+      await store!.append(
+        `latency-s${i % 50}`,
+        [{ id, type: "eas.v1.InstanceReady", data: { instanceId: `i${i}`, at: new Date().toISOString() } }],
+        {
+          expectedRevision: "any",
+        },
+      );
       const at = performance.now();
       ackAt.set(id, at);
       appended++;
@@ -119,9 +130,11 @@ async function main(): Promise<void> {
       } else if (kind === 1) {
         // burst: 600 appends, 16 at a time
         let next = 0;
-        await Promise.all(Array.from({ length: 16 }, async () => {
-          while (next < 600) await append(next++);
-        }));
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (next < 600) await append(next++);
+          }),
+        );
       } else {
         // idle longer than the pull expiry, then a single event whose latency is what matters
         await sleep(Math.min(6_500, Math.max(0, deadline - performance.now())));

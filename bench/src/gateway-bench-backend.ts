@@ -8,7 +8,9 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
-const body = Buffer.from(JSON.stringify({ id: "bench", outputs: [{ name: "y", shape: [4], datatype: "FP32", data: [0.1, 0.2, 0.3, 0.4] }] }));
+const body = Buffer.from(
+  JSON.stringify({ id: "bench", outputs: [{ name: "y", shape: [4], datatype: "FP32", data: [0.1, 0.2, 0.3, 0.4] }] }),
+);
 const headers = { "content-type": "application/json", "content-length": String(body.length) };
 
 const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {

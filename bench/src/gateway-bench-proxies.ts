@@ -45,7 +45,11 @@ function fail(res: ServerResponse, err: unknown): void {
 const handlers: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
   request(req, res) {
     pool
-      .request({ path: upstreamPath(req.url ?? "/"), method: req.method as Dispatcher.HttpMethod, headers: { "x-forwarded-for": req.socket.remoteAddress ?? "" } })
+      .request({
+        path: upstreamPath(req.url ?? "/"),
+        method: req.method as Dispatcher.HttpMethod,
+        headers: { "x-forwarded-for": req.socket.remoteAddress ?? "" },
+      })
       .then(({ statusCode, headers, body }) => {
         res.statusCode = statusCode;
         copyHeaders(headers, res);
@@ -55,16 +59,27 @@ const handlers: Record<string, (req: IncomingMessage, res: ServerResponse) => vo
   },
   stream(req, res) {
     pool
-      .stream({ path: upstreamPath(req.url ?? "/"), method: req.method as Dispatcher.HttpMethod, headers: { "x-forwarded-for": req.socket.remoteAddress ?? "" } }, ({ statusCode, headers }) => {
-        res.statusCode = statusCode;
-        copyHeaders(headers, res);
-        return res as unknown as Writable;
-      })
+      .stream(
+        {
+          path: upstreamPath(req.url ?? "/"),
+          method: req.method as Dispatcher.HttpMethod,
+          headers: { "x-forwarded-for": req.socket.remoteAddress ?? "" },
+        },
+        ({ statusCode, headers }) => {
+          res.statusCode = statusCode;
+          copyHeaders(headers, res);
+          return res as unknown as Writable;
+        },
+      )
       .catch((err: unknown) => fail(res, err));
   },
   dispatch(req, res) {
     pool.dispatch(
-      { path: upstreamPath(req.url ?? "/"), method: req.method as Dispatcher.HttpMethod, headers: ["x-forwarded-for", req.socket.remoteAddress ?? ""] },
+      {
+        path: upstreamPath(req.url ?? "/"),
+        method: req.method as Dispatcher.HttpMethod,
+        headers: ["x-forwarded-for", req.socket.remoteAddress ?? ""],
+      },
       {
         onConnect() {},
         onHeaders(statusCode: number, raw: Buffer[]) {
@@ -128,17 +143,30 @@ const handlers: Record<string, (req: IncomingMessage, res: ServerResponse) => vo
         idle.push(socket);
       };
       socket.on("data", onData);
-      socket.write(`${req.method} ${upstreamPath(req.url ?? "/")} HTTP/1.1\r\nhost: 127.0.0.1:${backendPort}\r\nx-forwarded-for: ${req.socket.remoteAddress}\r\n\r\n`, "latin1");
+      socket.write(
+        `${req.method} ${upstreamPath(req.url ?? "/")} HTTP/1.1\r\nhost: 127.0.0.1:${backendPort}\r\nx-forwarded-for: ${req.socket.remoteAddress}\r\n\r\n`,
+        "latin1",
+      );
     };
   })(),
   "node-http": (() => {
     const agent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
     return (req: IncomingMessage, res: ServerResponse) => {
-      const upstream = httpRequest({ host: "127.0.0.1", port: backendPort, path: upstreamPath(req.url ?? "/"), method: req.method, agent, headers: { "x-forwarded-for": req.socket.remoteAddress ?? "" } }, (up) => {
-        res.statusCode = up.statusCode ?? 502;
-        copyHeaders(up.headers, res);
-        up.pipe(res);
-      });
+      const upstream = httpRequest(
+        {
+          host: "127.0.0.1",
+          port: backendPort,
+          path: upstreamPath(req.url ?? "/"),
+          method: req.method,
+          agent,
+          headers: { "x-forwarded-for": req.socket.remoteAddress ?? "" },
+        },
+        (up) => {
+          res.statusCode = up.statusCode ?? 502;
+          copyHeaders(up.headers, res);
+          up.pipe(res);
+        },
+      );
       upstream.on("error", (err) => fail(res, err));
       upstream.end();
     };

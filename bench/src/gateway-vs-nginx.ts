@@ -100,7 +100,12 @@ function parseOptions(argv: string[]): Options {
     }
   }
   for (const target of options.targets) {
-    const known = target === "direct" || target === "gateway" || target === "gateway-cluster" || target === "nginx" || PROXY_VARIANTS.some((v) => target === `proxy-${v}`);
+    const known =
+      target === "direct" ||
+      target === "gateway" ||
+      target === "gateway-cluster" ||
+      target === "nginx" ||
+      PROXY_VARIANTS.some((v) => target === `proxy-${v}`);
     if (!known) throw new Error(`unknown target ${target}`);
   }
   return options;
@@ -214,7 +219,11 @@ async function startNginx(prefix: string, backendPort: number, accessLog: boolea
     .replaceAll("{{BACKEND_PORT}}", String(backendPort))
     .replaceAll("{{ACCESS_LOG}}", accessLog ? `${prefix}/access.log buffer=256k flush=1s` : "off");
   writeFileSync(join(prefix, "nginx.conf"), config);
-  const child = startChild("nginx", ["-p", prefix, "-c", join(prefix, "nginx.conf"), "-g", "daemon off;", "-e", join(prefix, "error.log")], "nginx");
+  const child = startChild(
+    "nginx",
+    ["-p", prefix, "-c", join(prefix, "nginx.conf"), "-g", "daemon off;", "-e", join(prefix, "error.log")],
+    "nginx",
+  );
   const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`nginx exited with ${code}; see above`))));
   await Promise.race([waitForPort(port, 10_000), exited]);
   return { child, port };
@@ -243,7 +252,17 @@ function cpuSeconds(pid: number | undefined): number {
 }
 
 function runWrk(url: string, options: Options, durationS: number): Promise<string> {
-  const args = [`-t${options.threads}`, `-c${options.connections}`, `-d${durationS}s`, "--latency", "--timeout", "5s", "-H", `Authorization: ${BENCH_TOKEN}`, url];
+  const args = [
+    `-t${options.threads}`,
+    `-c${options.connections}`,
+    `-d${durationS}s`,
+    "--latency",
+    "--timeout",
+    "5s",
+    "-H",
+    `Authorization: ${BENCH_TOKEN}`,
+    url,
+  ];
   return new Promise((resolve, reject) => {
     const wrk = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -312,7 +331,8 @@ function formatTable(results: TargetResult[]): string {
     String(r.socketErrors),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -321,7 +341,9 @@ function missingPrograms(options: Options): string[] {
   const needed: [program: string, pkg: string][] = [["wrk", "wrk"]];
   if (options.targets.includes("nginx")) needed.push(["nginx", "nginx"]);
   const path = (process.env.PATH ?? "").split(":");
-  return needed.filter(([program]) => !path.some((dir) => dir && existsSync(join(dir, program)))).map(([program, pkg]) => `${program} (apt-get install ${pkg})`);
+  return needed
+    .filter(([program]) => !path.some((dir) => dir && existsSync(join(dir, program))))
+    .map(([program, pkg]) => `${program} (apt-get install ${pkg})`);
 }
 
 async function main(): Promise<void> {
@@ -350,7 +372,11 @@ async function main(): Promise<void> {
       urls.set("gateway", { url: `http://127.0.0.1:${gateway.port}/api/predict/bench`, pid: gateway.child.pid });
     }
     if (options.targets.includes("gateway-cluster")) {
-      const cluster = await startNodeChild("gateway-bench-server.ts", [String(backend.port), "--workers", String(options.gatewayWorkers)], "gateway-cluster");
+      const cluster = await startNodeChild(
+        "gateway-bench-server.ts",
+        [String(backend.port), "--workers", String(options.gatewayWorkers)],
+        "gateway-cluster",
+      );
       urls.set("gateway-cluster", { url: `http://127.0.0.1:${cluster.port}/api/predict/bench`, pid: cluster.child.pid });
     }
     if (options.targets.includes("nginx")) {
@@ -409,7 +435,14 @@ async function main(): Promise<void> {
       `load average after: ${loadAfter.map((l) => l.toFixed(2)).join(" ")} (wrk, the backend and the proxy share these CPUs; figures from other runs are not comparable)\n`,
     );
     if (options.json) {
-      writeFileSync(options.json, JSON.stringify({ options, cpus: cpus().length, loadBefore, loadAfter, results, rounds: Object.fromEntries(perTarget), ratios }, null, 2));
+      writeFileSync(
+        options.json,
+        JSON.stringify(
+          { options, cpus: cpus().length, loadBefore, loadAfter, results, rounds: Object.fromEntries(perTarget), ratios },
+          null,
+          2,
+        ),
+      );
     }
   } finally {
     clearTimeout(deadline);

@@ -89,7 +89,11 @@ function* lifecycle(index: number): Generator<Planned> {
     labels: { team: `team_${index % 13}` },
   });
   const created = at();
-  yield planned(serviceStream(name), event("ServiceCreated", { name, spec, version: 1, token: randomBytes(16).toString("hex"), createdAt: created.toISOString() }), created);
+  yield planned(
+    serviceStream(name),
+    event("ServiceCreated", { name, spec, version: 1, token: randomBytes(16).toString("hex"), createdAt: created.toISOString() }),
+    created,
+  );
 
   const running: { id: string; nodeId: string }[] = [];
   function* startInstance(): Generator<Planned> {
@@ -97,26 +101,88 @@ function* lifecycle(index: number): Generator<Planned> {
     const nodeId = `node-${(index + running.length) % NODES}`;
     const stream = instanceStream(id);
     let time = at();
-    yield planned(stream, event("InstanceScheduled", { instanceId: id, service: name, version: 1, nodeId, resources, pool: "public", spot: false, at: time.toISOString() }), time);
+    yield planned(
+      stream,
+      event("InstanceScheduled", {
+        instanceId: id,
+        service: name,
+        version: 1,
+        nodeId,
+        resources,
+        pool: "public",
+        spot: false,
+        at: time.toISOString(),
+      }),
+      time,
+    );
     time = at();
-    yield planned(stream, event("InstanceStarting", { instanceId: id, service: name, nodeId, restartCount: 0, at: time.toISOString() }), time);
+    yield planned(
+      stream,
+      event("InstanceStarting", { instanceId: id, service: name, nodeId, restartCount: 0, at: time.toISOString() }),
+      time,
+    );
     time = at();
-    yield planned(stream, event("InstanceReady", { instanceId: id, service: name, version: 1, nodeId, endpoint: `10.0.${index % 250}.${running.length + 10}:9000`, at: time.toISOString() }), time);
+    yield planned(
+      stream,
+      event("InstanceReady", {
+        instanceId: id,
+        service: name,
+        version: 1,
+        nodeId,
+        endpoint: `10.0.${index % 250}.${running.length + 10}:9000`,
+        at: time.toISOString(),
+      }),
+      time,
+    );
     running.push({ id, nodeId });
   }
   yield* startInstance();
   yield* startInstance();
   for (;;) {
     let time = at();
-    yield planned(serviceStream(name), event("ServiceScaled", { name, fromReplicas: running.length, toReplicas: running.length + 1, cause: "autoscaler", scaledAt: time.toISOString() }), time);
+    yield planned(
+      serviceStream(name),
+      event("ServiceScaled", {
+        name,
+        fromReplicas: running.length,
+        toReplicas: running.length + 1,
+        cause: "autoscaler",
+        scaledAt: time.toISOString(),
+      }),
+      time,
+    );
     yield* startInstance();
     time = at();
-    yield planned(serviceStream(name), event("ServiceScaled", { name, fromReplicas: running.length, toReplicas: running.length - 1, cause: "autoscaler", scaledAt: time.toISOString() }), time);
+    yield planned(
+      serviceStream(name),
+      event("ServiceScaled", {
+        name,
+        fromReplicas: running.length,
+        toReplicas: running.length - 1,
+        cause: "autoscaler",
+        scaledAt: time.toISOString(),
+      }),
+      time,
+    );
     const victim = running.pop()!;
     time = at();
-    yield planned(instanceStream(victim.id), event("InstanceDraining", { instanceId: victim.id, service: name, at: time.toISOString() }), time);
+    yield planned(
+      instanceStream(victim.id),
+      event("InstanceDraining", { instanceId: victim.id, service: name, at: time.toISOString() }),
+      time,
+    );
     time = at();
-    yield planned(instanceStream(victim.id), event("InstanceStopped", { instanceId: victim.id, service: name, nodeId: victim.nodeId, reason: "scaled down", at: time.toISOString() }), time);
+    yield planned(
+      instanceStream(victim.id),
+      event("InstanceStopped", {
+        instanceId: victim.id,
+        service: name,
+        nodeId: victim.nodeId,
+        reason: "scaled down",
+        at: time.toISOString(),
+      }),
+      time,
+    );
   }
 }
 
@@ -181,7 +247,11 @@ const countingProjection: Projection<number> = {
   evolve: (count) => count + 1,
 };
 
-async function rebuild<State>(store: EventStore, projection: Projection<State>, checkpoints: CheckpointStore = new InMemoryCheckpointStore()) {
+async function rebuild<State>(
+  store: EventStore,
+  projection: Projection<State>,
+  checkpoints: CheckpointStore = new InMemoryCheckpointStore(),
+) {
   const started = performance.now();
   const runner = createProjectionRunner({
     store,
@@ -247,7 +317,9 @@ async function main(): Promise<void> {
       `projection rebuild bench: ${config.events} events in ${streams} streams (${config.services} services; ` +
         `${serviceEvents} service-stream events reach evolve, ${config.events - serviceEvents} instance events are skipped by category); ` +
         `projection ${serviceCatalogProjection.name}; ${config.runs} runs each; node ${process.version}, ` +
-        `${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+        `${cpus().length} CPUs, load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}`,
     );
 
     const revisions = new Map<string, number>();
@@ -256,7 +328,9 @@ async function main(): Promise<void> {
     const head = await jetstream.headPosition();
     assert.equal(head, config.events, "every planned event is in the JetStream log");
     const fillSeconds = (performance.now() - fillStarted) / 1000;
-    console.log(`filled JetStream: ${head} events in ${fmt(fillSeconds, 1)} s (${Math.round(head / fillSeconds)} events/s, ${config.writers} writers; not measured below)`);
+    console.log(
+      `filled JetStream: ${head} events in ${fmt(fillSeconds, 1)} s (${Math.round(head / fillSeconds)} events/s, ${config.writers} writers; not measured below)`,
+    );
     await bounded(mirror(memory, appended));
     assert.equal(await memory.headPosition(), head, "the memory store holds the same log");
 
@@ -367,7 +441,9 @@ async function main(): Promise<void> {
     console.log(
       `summary: jetstream rebuild ${config.events} events in ${fmt(med("jetstream", "rebuild"))} s = ${Math.round(config.events / med("jetstream", "rebuild"))} events/s; ` +
         `raw read ${fmt(med("jetstream", "raw read"))} s; memory rebuild ${fmt(med("memory", "rebuild"))} s; total run ${fmt((performance.now() - started) / 1000, 1)} s; ` +
-        `load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+        `load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}`,
     );
   } finally {
     await cleanup();

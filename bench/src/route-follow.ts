@@ -47,7 +47,10 @@ const msBetween = (from: bigint, to: bigint): number => Math.max(0, Number(to - 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function arg(name: string): string | undefined {
-  return process.argv.slice(2).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  return process.argv
+    .slice(2)
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.slice(name.length + 3);
 }
 function numberArg(name: string, fallback: number, positional?: string): number {
   const value = Number(arg(name) ?? positional ?? fallback);
@@ -181,7 +184,11 @@ function summarize(values: number[]): Summary {
 }
 
 async function drive(): Promise<void> {
-  const cycles = numberArg("cycles", 200, process.argv.slice(2).find((a) => /^\d+$/.test(a)));
+  const cycles = numberArg(
+    "cycles",
+    200,
+    process.argv.slice(2).find((a) => /^\d+$/.test(a)),
+  );
   const warmup = numberArg("warmup", 5);
   const gapMs = numberArg("gap-ms", 20);
 
@@ -225,12 +232,23 @@ async function drive(): Promise<void> {
       const { id, calledAt, ackedAt } = await append(stream, e);
       const answeredAt = await firstAnswer(status, from);
       const [appliedAt, peerAt] = await Promise.all([seenBy(gateway, id, "gateway"), seenBy(peer, id, "peer")]);
-      return { append: msBetween(calledAt, ackedAt), peer: msBetween(ackedAt, peerAt), applied: msBetween(ackedAt, appliedAt), request: msBetween(ackedAt, answeredAt) };
+      return {
+        append: msBetween(calledAt, ackedAt),
+        peer: msBetween(ackedAt, peerAt),
+        applied: msBetween(ackedAt, appliedAt),
+        request: msBetween(ackedAt, answeredAt),
+      };
     };
 
     const created = await append(
       serviceStream(SERVICE),
-      event("ServiceCreated", { name: SERVICE, spec: ServiceSpec.fromPartial({ name: SERVICE, instance: 1 }), version: 1, token: TOKEN, createdAt: new Date().toISOString() }),
+      event("ServiceCreated", {
+        name: SERVICE,
+        spec: ServiceSpec.fromPartial({ name: SERVICE, instance: 1 }),
+        version: 1,
+        token: TOKEN,
+        createdAt: new Date().toISOString(),
+      }),
     );
     await Promise.all([seenBy(gateway, created.id, "gateway"), seenBy(peer, created.id, "peer")]);
 
@@ -239,9 +257,19 @@ async function drive(): Promise<void> {
     for (let cycle = 0; cycle < warmup + cycles; cycle++) {
       const instanceId = `rf-${cycle}`;
       const at = () => new Date().toISOString();
-      const up = await measure(instanceStream(instanceId), event("InstanceReady", { instanceId, service: SERVICE, version: 1, nodeId: "bench", endpoint, at: at() }), 200, 503);
+      const up = await measure(
+        instanceStream(instanceId),
+        event("InstanceReady", { instanceId, service: SERVICE, version: 1, nodeId: "bench", endpoint, at: at() }),
+        200,
+        503,
+      );
       await sleep(gapMs);
-      const down = await measure(instanceStream(instanceId), event("InstanceStopped", { instanceId, service: SERVICE, nodeId: "bench", reason: "bench", at: at() }), 503, 200);
+      const down = await measure(
+        instanceStream(instanceId),
+        event("InstanceStopped", { instanceId, service: SERVICE, nodeId: "bench", reason: "bench", at: at() }),
+        503,
+        200,
+      );
       await sleep(gapMs);
       if (cycle < warmup) continue;
       ready.push(up);
@@ -254,22 +282,36 @@ async function drive(): Promise<void> {
       console.log(`${label.padEnd(44)}${fmt(s.p50)}${fmt(s.p90)}${fmt(s.p99)}${fmt(s.max)}${String(s.over).padStart(9)}`);
       return s;
     };
-    console.log(`\nroute follow: ${cycles} cycles (+${warmup} warm-up), ${gapMs} ms between events, node ${process.version}, ${availableParallelism()} CPUs, ${new Date().toISOString()}`);
+    console.log(
+      `\nroute follow: ${cycles} cycles (+${warmup} warm-up), ${gapMs} ms between events, node ${process.version}, ${availableParallelism()} CPUs, ${new Date().toISOString()}`,
+    );
     console.log(`ms from the append's ack${" ".repeat(20)}     p50     p90     p99     max  >${BUDGET_MS}ms`);
     const rows: [string, Sample[], string][] = [
       ["InstanceReady", ready, "first 200 through gateway"],
       ["InstanceStopped", stopped, "first 503 through gateway"],
     ];
     for (const [name, samples, request] of rows) {
-      const peerSummary = line(`${name}  peer: bare subscribeToAll`, samples.map((s) => s.peer));
-      const applied = line(`${name}  projection applied to table`, samples.map((s) => s.applied));
-      line(`${name}  ${request}`, samples.map((s) => s.request));
+      const peerSummary = line(
+        `${name}  peer: bare subscribeToAll`,
+        samples.map((s) => s.peer),
+      );
+      const applied = line(
+        `${name}  projection applied to table`,
+        samples.map((s) => s.applied),
+      );
+      line(
+        `${name}  ${request}`,
+        samples.map((s) => s.request),
+      );
       console.log(
         `${name}  applied/peer p50 ratio ${(applied.p50 / peerSummary.p50).toFixed(2)} (+${(applied.p50 - peerSummary.p50).toFixed(2)} ms); ` +
           `seen before the writer had its ack (counted 0 ms): peer ${samples.filter((s) => s.peer === 0).length}, applied ${samples.filter((s) => s.applied === 0).length}`,
       );
     }
-    line("reference: append call until its ack", [...ready, ...stopped].map((s) => s.append));
+    line(
+      "reference: append call until its ack",
+      [...ready, ...stopped].map((s) => s.append),
+    );
     const overBudget = [...ready, ...stopped].filter((s) => s.request > BUDGET_MS).length;
     console.log(`requests that saw the change later than ${BUDGET_MS} ms: ${overBudget} of ${ready.length + stopped.length}`);
   } finally {

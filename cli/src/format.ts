@@ -18,7 +18,10 @@ export function describeService(info: ServiceInfo): string {
     ["Status", info.status + (info.reason ? ` (${info.reason})` : "")],
     ["CurrentVersion", info.currentVersion],
     ["LatestVersion", info.latestVersion],
-    ["Instances", `${info.runningInstances}/${info.desiredInstances} running, ${info.pendingInstances} pending, ${info.totalInstances} total`],
+    [
+      "Instances",
+      `${info.runningInstances}/${info.desiredInstances} running, ${info.pendingInstances} pending, ${info.totalInstances} total`,
+    ],
     ["Endpoint", info.endpoint],
     ["Token", info.token],
     ["CreateTime", info.createdAt],

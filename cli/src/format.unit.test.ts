@@ -36,7 +36,11 @@ describe("progressLine", () => {
       info: { status: "Waiting", totalInstances: 3, pendingInstances: 3, runningInstances: 0, reason: "0/3 nodes: 3 insufficient memory" },
       expected: "Waiting [Total: 3, Pending: 3, Running: 0] 0/3 nodes: 3 insufficient memory",
     },
-    { name: "a stopped service", info: { status: "Stopped", totalInstances: 0, runningInstances: 0 }, expected: "Stopped [Total: 0, Pending: 0, Running: 0]" },
+    {
+      name: "a stopped service",
+      info: { status: "Stopped", totalInstances: 0, runningInstances: 0 },
+      expected: "Stopped [Total: 0, Pending: 0, Running: 0]",
+    },
   ];
   for (const row of rows) {
     it(row.name, () => assert.equal(progressLine(serviceInfo(row.info)), row.expected));
@@ -46,7 +50,12 @@ describe("progressLine", () => {
 describe("describeService", () => {
   it("shows status with its reason, versions, instance counts, endpoint and token", () => {
     const text = describeService(serviceInfo({ status: "Failed", reason: "crash loop", runningInstances: 1, pendingInstances: 1 }));
-    for (const expected of ["Failed (crash loop)", "1/2 running, 1 pending, 2 total", "secret-token", "http://127.0.0.1:8080/api/predict/iris"]) {
+    for (const expected of [
+      "Failed (crash loop)",
+      "1/2 running, 1 pending, 2 total",
+      "secret-token",
+      "http://127.0.0.1:8080/api/predict/iris",
+    ]) {
       assert.ok(text.includes(expected), `missing ${expected} in\n${text}`);
     }
     assert.match(text, /CurrentVersion\s*│\s*2/);
@@ -58,8 +67,24 @@ describe("describeService", () => {
     const text = describeService(
       serviceInfo({
         instances: [
-          { instanceId: "iris-v2-aaaaaa", version: 2, nodeId: "node-1", status: "Ready", endpoint: "127.0.0.1:4000", restartCount: 0, reason: "" },
-          { instanceId: "iris-v2-bbbbbb", version: 2, nodeId: "node-2", status: "Unhealthy", endpoint: "127.0.0.1:4001", restartCount: 3, reason: "liveness failed" },
+          {
+            instanceId: "iris-v2-aaaaaa",
+            version: 2,
+            nodeId: "node-1",
+            status: "Ready",
+            endpoint: "127.0.0.1:4000",
+            restartCount: 0,
+            reason: "",
+          },
+          {
+            instanceId: "iris-v2-bbbbbb",
+            version: 2,
+            nodeId: "node-2",
+            status: "Unhealthy",
+            endpoint: "127.0.0.1:4001",
+            restartCount: 3,
+            reason: "liveness failed",
+          },
         ],
       }),
     );
@@ -71,7 +96,13 @@ describe("describeService", () => {
 
 describe("table", () => {
   it("renders every cell, numbers included", () => {
-    const text = table(["Name", "Running"], [["echo", 3], ["iris", 0]]);
+    const text = table(
+      ["Name", "Running"],
+      [
+        ["echo", 3],
+        ["iris", 0],
+      ],
+    );
     assert.match(text, /echo\s*│\s*3/);
     assert.match(text, /iris\s*│\s*0/);
   });
@@ -80,7 +111,14 @@ describe("table", () => {
 describe("usageTable", () => {
   it("shows CPU in percent with one decimal and memory in MiB", () => {
     const text = usageTable([
-      { instanceId: "iris-v1-aaaaaa", service: "iris", nodeId: "node-1", status: "Ready", cpuPercent: 12.345, memoryBytes: 64 * 1024 * 1024 },
+      {
+        instanceId: "iris-v1-aaaaaa",
+        service: "iris",
+        nodeId: "node-1",
+        status: "Ready",
+        cpuPercent: 12.345,
+        memoryBytes: 64 * 1024 * 1024,
+      },
     ]);
     assert.match(text, /iris-v1-aaaaaa\s*│\s*iris\s*│\s*node-1\s*│\s*Ready\s*│\s*12\.3\s*│\s*64\.0/);
   });
@@ -106,8 +144,17 @@ describe("events", () => {
   const record = { position: 42, time: "2026-11-30T12:00:00.000Z", type: "eas.v1.InstanceExited", stream: "instance-iris-v2-abc" };
 
   it("a line shows position, time, type, stream and the fields worth a glance", () => {
-    const line = eventLine(record, { instanceId: "iris-v2-abc", service: "iris", exitCode: 1, reason: "process exited with code 1", restartCount: 0 });
-    assert.equal(line, `    42  2026-11-30T12:00:00.000Z  ${"eas.v1.InstanceExited".padEnd(32)} instance-iris-v2-abc  exitCode=1 reason=process exited with code 1`);
+    const line = eventLine(record, {
+      instanceId: "iris-v2-abc",
+      service: "iris",
+      exitCode: 1,
+      reason: "process exited with code 1",
+      restartCount: 0,
+    });
+    assert.equal(
+      line,
+      `    42  2026-11-30T12:00:00.000Z  ${"eas.v1.InstanceExited".padEnd(32)} instance-iris-v2-abc  exitCode=1 reason=process exited with code 1`,
+    );
   });
 
   it("a line without glance fields ends with the stream", () => {

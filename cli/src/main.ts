@@ -145,11 +145,7 @@ for (const [verb, method, description] of [
 }
 
 waitOptions(
-  program
-    .command("scale")
-    .description("set the number of instances")
-    .argument("<name>")
-    .argument("<replicas>", "instances", positiveInt),
+  program.command("scale").description("set the number of instances").argument("<name>").argument("<replicas>", "instances", positiveInt),
 ).action(async (name: string, replicas: number, options: { wait: boolean; timeout: number }) => {
   const sm = client();
   const info = await unaryCall(sm, sm.scaleService, { name, replicas });
@@ -164,7 +160,12 @@ program
   .action(async (name: string) => {
     const sm = client();
     const { versions } = await unaryCall(sm, sm.listVersions, { name });
-    print(versions, () => table(["Version", "Current", "Created"], versions.map((v) => [v.version, v.current ? "*" : "", v.createdAt])));
+    print(versions, () =>
+      table(
+        ["Version", "Current", "Created"],
+        versions.map((v) => [v.version, v.current ? "*" : "", v.createdAt]),
+      ),
+    );
   });
 
 waitOptions(
@@ -215,7 +216,11 @@ program
     const info = await unaryCall(sm, sm.getService, { name: service });
     const instances = info.instances.filter((i) => i.nodeId && (options.instance === undefined || i.instanceId === options.instance));
     if (instances.length === 0) {
-      throw new CliError(options.instance ? `service ${service} has no instance ${options.instance} on a node` : `service ${service} has no instances on a node`);
+      throw new CliError(
+        options.instance
+          ? `service ${service} has no instance ${options.instance} on a node`
+          : `service ${service} has no instances on a node`,
+      );
     }
     const agentOf = await agentAddresses(globals().scheduler);
     const logs = await Promise.all(
@@ -223,7 +228,9 @@ program
         const address = agentOf.get(instance.nodeId);
         if (!address) return { instanceId: instance.instanceId, error: `node ${instance.nodeId} is lost or not registered`, lines: [] };
         try {
-          const { lines } = await withAgent(address, (a) => unaryCall(a, a.instanceLogs, { instanceId: instance.instanceId, lines: options.tail }, 5_000));
+          const { lines } = await withAgent(address, (a) =>
+            unaryCall(a, a.instanceLogs, { instanceId: instance.instanceId, lines: options.tail }, 5_000),
+          );
           return { instanceId: instance.instanceId, lines };
         } catch (error) {
           return { instanceId: instance.instanceId, error: describeError(error, address), lines: [] };
@@ -269,7 +276,12 @@ program
     });
     try {
       const objects = await uploadToObjectStore(nc, path, destination);
-      print(objects, () => table(["Object", "Bytes", "Digest"], objects.map((o) => [o.name, o.size, o.digest])));
+      print(objects, () =>
+        table(
+          ["Object", "Bytes", "Digest"],
+          objects.map((o) => [o.name, o.size, o.digest]),
+        ),
+      );
     } finally {
       await nc.close();
     }

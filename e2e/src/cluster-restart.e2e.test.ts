@@ -47,7 +47,11 @@ describe("the local cluster keeps its state across a restart", { timeout: 300_00
     first = await startTestCluster([{ nodeId: "node-1" }, { nodeId: "node-2" }]);
     dataDirs.push(first.dataDir);
     await unaryCall(first.client, first.client.createService, { spec });
-    await unaryCall(first.client, first.client.updateService, { name: "survivor", spec: JSON.stringify({ processor_config: { latency_ms: 1 } }), updateType: "merge" });
+    await unaryCall(first.client, first.client.updateService, {
+      name: "survivor",
+      spec: JSON.stringify({ processor_config: { latency_ms: 1 } }),
+      updateType: "merge",
+    });
     const before = await runningInfo(first);
     assert.equal(before.currentVersion, 2);
     assert.equal(await predict(first, before), 200);
@@ -67,11 +71,17 @@ describe("the local cluster keeps its state across a restart", { timeout: 300_00
     assert.equal(after.token, before.token, "the token is kept");
     assert.equal(after.currentVersion, 2);
     const versions = await unaryCall(second.client, second.client.listVersions, { name: "survivor" });
-    assert.deepEqual(versions.versions.map((v) => v.version), [1, 2]);
+    assert.deepEqual(
+      versions.versions.map((v) => v.version),
+      [1, 2],
+    );
     // The instances of the first run were stopped with it; the reconciler created fresh ones, no more than desired.
     const beforeIds = new Set(before.instances.map((i) => i.instanceId));
     assert.equal(after.instances.filter((i) => i.status === "Ready").length, 2);
-    assert.ok(after.instances.every((i) => !beforeIds.has(i.instanceId)), "no instance of the first run is counted as running");
+    assert.ok(
+      after.instances.every((i) => !beforeIds.has(i.instanceId)),
+      "no instance of the first run is counted as running",
+    );
     assert.equal(await predict(second, after), 200);
   });
 
@@ -100,7 +110,10 @@ describe("the local cluster keeps its state across a restart", { timeout: 300_00
     const after = await runningInfo(second);
     assert.equal(after.token, before.token);
     const beforeIds = new Set(before.instances.map((i) => i.instanceId));
-    assert.ok(after.instances.every((i) => !beforeIds.has(i.instanceId)), "the lost instances were replaced, not counted");
+    assert.ok(
+      after.instances.every((i) => !beforeIds.has(i.instanceId)),
+      "the lost instances were replaced, not counted",
+    );
     assert.equal(await predict(second, after), 200);
   });
 });

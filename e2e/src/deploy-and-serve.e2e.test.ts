@@ -44,7 +44,6 @@ async function predict(t: TestCluster, info: ServiceInfo, rows: number[][], toke
   });
 }
 
-
 describe("deploy and serve: a model goes from a spec file to answering authenticated requests", { timeout: 600_000 }, () => {
   let t: TestCluster;
 
@@ -65,7 +64,11 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     assert.deepEqual(new Set(info.instances.map((i) => i.nodeId)), new Set(["node-1", "node-2"]), "replicas spread over both nodes");
 
     const rows = irisRows();
-    const response = await predict(t, info, rows.map((r) => r.features));
+    const response = await predict(
+      t,
+      info,
+      rows.map((r) => r.features),
+    );
     assert.equal(response.status, 200);
     const body = (await response.json()) as { predictions: { label: string }[] };
     const correct = body.predictions.filter((p, i) => p.label === rows[i]!.label).length;
@@ -81,7 +84,12 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
 
   it("`eas top` shows the CPU and memory each agent measures for the instances", async () => {
     const info = await describeService(t, "iris");
-    const usage = JSON.parse(await eas(t, "--json", "top", "iris")) as { instanceId: string; nodeId: string; cpuPercent: number; memoryBytes: number }[];
+    const usage = JSON.parse(await eas(t, "--json", "top", "iris")) as {
+      instanceId: string;
+      nodeId: string;
+      cpuPercent: number;
+      memoryBytes: number;
+    }[];
     assert.deepEqual(new Set(usage.map((u) => u.instanceId)), new Set(info.instances.map((i) => i.instanceId)));
     for (const u of usage) {
       // An ONNX runtime process holds tens of MiB at least; 0 would mean nothing was measured.
@@ -103,15 +111,24 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     const only = await eas(t, "logs", "iris", "--instance", one, "-n", "5");
     const lines = only.trim().split("\n");
     assert.ok(lines.length >= 1 && lines.length <= 5, only);
-    assert.ok(lines.every((line) => !line.startsWith(`[${one}]`)), "one instance's lines come without a prefix");
+    assert.ok(
+      lines.every((line) => !line.startsWith(`[${one}]`)),
+      "one instance's lines come without a prefix",
+    );
     await assert.rejects(eas(t, "logs", "iris", "--instance", "nope"), /has no instance nope/);
   });
 
   it("`eas events --service` shows one service's history, its instances included", async () => {
     const lines = (await eas(t, "events", "--service", "iris")).trim().split("\n");
-    assert.ok(lines.every((line) => / (service-iris|instance-iris-v\d+-\w+)( {2}|$)/.test(line)), lines.join("\n"));
+    assert.ok(
+      lines.every((line) => / (service-iris|instance-iris-v\d+-\w+)( {2}|$)/.test(line)),
+      lines.join("\n"),
+    );
     assert.match(lines[0]!, /eas\.v1\.ServiceCreated\s+service-iris/);
-    assert.ok(lines.some((line) => /eas\.v1\.InstanceReady .* endpoint=127\.0\.0\.1:\d+/.test(line)), "Ready events show the endpoint");
+    assert.ok(
+      lines.some((line) => /eas\.v1\.InstanceReady .* endpoint=127\.0\.0\.1:\d+/.test(line)),
+      "Ready events show the endpoint",
+    );
   });
 
   it("answers bad requests with clear JSON errors", async () => {
@@ -174,17 +191,25 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     await t.cluster.kill("deployer", "SIGKILL");
     await t.cluster.restart("deployer");
     await waitFor("deployer ready", async () => (await t.readyz("deployer")) === 200, { timeoutMs: 60_000 });
-    await waitFor("3 instances Running", async () => {
-      const info = await describeService(t, "iris");
-      return info.status === "Running" && info.runningInstances === 3;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    await waitFor(
+      "3 instances Running",
+      async () => {
+        const info = await describeService(t, "iris");
+        return info.status === "Running" && info.runningInstances === 3;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     await new Promise((r) => setTimeout(r, 2_000));
     const info = await describeService(t, "iris");
     assert.equal(info.totalInstances, 3, "no duplicate instances");
     const scheduler = new SchedulerClient(t.cluster.schedulerAddress, credentials.createInsecure());
     const { nodes } = await unaryCall(scheduler, scheduler.listNodes, {});
     scheduler.close();
-    assert.equal(nodes.reduce((sum, n) => sum + n.instanceCount, 0), 3, "no orphaned placements");
+    assert.equal(
+      nodes.reduce((sum, n) => sum + n.instanceCount, 0),
+      3,
+      "no orphaned placements",
+    );
     await eas(t, "scale", "iris", "2");
   });
 
@@ -203,11 +228,15 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     assert.ok(pid > 0);
     assert.ok(running.memoryBytes > 0, "the agent reports the instance's memory");
     process.kill(pid, "SIGKILL");
-    await waitFor("the instance restarted and Ready", async () => {
-      const info = await describeService(t, "iris");
-      const instance = info.instances.find((i) => i.instanceId === victim.instanceId);
-      return info.status === "Running" && instance && instance.restartCount >= 1 && instance.status === "Ready";
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    await waitFor(
+      "the instance restarted and Ready",
+      async () => {
+        const info = await describeService(t, "iris");
+        const instance = info.instances.find((i) => i.instanceId === victim.instanceId);
+        return info.status === "Running" && instance && instance.restartCount >= 1 && instance.status === "Ready";
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     const exited = await readEvents(t.client, 0, "eas.v1.InstanceExited");
     assert.ok(exited.some((e) => e.stream === `instance-${victim.instanceId}`));
   });
@@ -217,10 +246,14 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     const lostNode = before.instances[0]!.nodeId;
     const otherNode = lostNode === "node-1" ? "node-2" : "node-1";
     await t.cluster.kill(`agent-${lostNode}`, "SIGKILL");
-    await waitFor("instances running on the other node", async () => {
-      const info = await describeService(t, "iris");
-      return info.status === "Running" && info.instances.length === 2 && info.instances.every((i) => i.nodeId === otherNode);
-    }, { timeoutMs: 90_000, intervalMs: 500 });
+    await waitFor(
+      "instances running on the other node",
+      async () => {
+        const info = await describeService(t, "iris");
+        return info.status === "Running" && info.instances.length === 2 && info.instances.every((i) => i.nodeId === otherNode);
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
     const lost = await readEvents(t.client, 0, "eas.v1.NodeLost");
     assert.ok(lost.some((e) => e.stream === `node-${lostNode}`));
     await t.cluster.restart(`agent-${lostNode}`);
@@ -235,51 +268,77 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     writeFileSync(patch, JSON.stringify({ metadata: { rpc: { keepalive: 6000 } } }));
     const updated = await eas(t, "modify", "iris", "-f", patch);
     assert.match(updated, /version 2/);
-    await waitFor("all instances on version 2", async () => {
-      const current = await describeService(t, "iris");
-      return current.status === "Running" && current.instances.length === 2 && current.instances.every((i) => i.version === 2);
-    }, { timeoutMs: 120_000, intervalMs: 250 });
+    await waitFor(
+      "all instances on version 2",
+      async () => {
+        const current = await describeService(t, "iris");
+        return current.status === "Running" && current.instances.length === 2 && current.instances.every((i) => i.version === 2);
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    );
     const { ok, failures } = await load.stop();
     assert.deepEqual(failures, [], `${failures.length} failed of ${ok + failures.length}`);
     assert.ok(ok > 20, `only ${ok} requests went through`);
 
     const versions = JSON.parse(await eas(t, "--json", "versions", "iris")) as { version: number; current: boolean }[];
-    assert.deepEqual(versions.map((v) => [v.version, v.current]), [[1, false], [2, true]]);
+    assert.deepEqual(
+      versions.map((v) => [v.version, v.current]),
+      [
+        [1, false],
+        [2, true],
+      ],
+    );
     await eas(t, "rollback", "iris", "1");
-    await waitFor("back on version 1", async () => {
-      const current = await describeService(t, "iris");
-      return current.status === "Running" && current.currentVersion === 1 && current.instances.every((i) => i.version === 1);
-    }, { timeoutMs: 120_000, intervalMs: 250 });
+    await waitFor(
+      "back on version 1",
+      async () => {
+        const current = await describeService(t, "iris");
+        return current.status === "Running" && current.currentVersion === 1 && current.instances.every((i) => i.version === 1);
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    );
   });
 
   it("stops, starts and deletes", async () => {
     await eas(t, "stop", "iris");
-    const stopped = await waitFor("stopped", async () => {
-      const info = await describeService(t, "iris");
-      return info.status === "Stopped" ? info : undefined;
-    }, { timeoutMs: 60_000 });
+    const stopped = await waitFor(
+      "stopped",
+      async () => {
+        const info = await describeService(t, "iris");
+        return info.status === "Stopped" ? info : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
     assert.equal(stopped.totalInstances, 0);
     const unavailable = await predict(t, stopped, [[5.1, 3.5, 1.4, 0.2]]);
     assert.equal(unavailable.status, 503);
     await unavailable.body?.cancel();
 
     await eas(t, "start", "iris");
-    const started = await waitFor("running again", async () => {
-      const info = await describeService(t, "iris");
-      return info.status === "Running" ? info : undefined;
-    }, { timeoutMs: 60_000 });
+    const started = await waitFor(
+      "running again",
+      async () => {
+        const info = await describeService(t, "iris");
+        return info.status === "Running" ? info : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
     const response = await predict(t, started, [[5.1, 3.5, 1.4, 0.2]]);
     assert.equal(response.status, 200);
     await response.body?.cancel();
 
     await eas(t, "delete", "iris");
     await assert.rejects(eas(t, "desc", "iris"), /NOT_FOUND/);
-    await waitFor("no instances left on the agents", async () => {
-      const scheduler = new SchedulerClient(t.cluster.schedulerAddress, credentials.createInsecure());
-      const { nodes } = await unaryCall(scheduler, scheduler.listNodes, {});
-      scheduler.close();
-      return nodes.every((n) => n.instanceCount === 0);
-    }, { timeoutMs: 60_000 });
+    await waitFor(
+      "no instances left on the agents",
+      async () => {
+        const scheduler = new SchedulerClient(t.cluster.schedulerAddress, credentials.createInsecure());
+        const { nodes } = await unaryCall(scheduler, scheduler.listNodes, {});
+        scheduler.close();
+        return nodes.every((n) => n.instanceCount === 0);
+      },
+      { timeoutMs: 60_000 },
+    );
     const gone = await predict(t, started, [[5.1, 3.5, 1.4, 0.2]]);
     assert.equal(gone.status, 404);
     await gone.body?.cancel();

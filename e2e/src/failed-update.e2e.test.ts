@@ -44,7 +44,10 @@ async function onAgent(t: TestCluster, instanceId: string): Promise<AgentInstanc
 }
 
 const readyOf = (info: ServiceInfo, version: number) =>
-  info.instances.filter((i) => i.version === version && i.status === "Ready").map((i) => i.instanceId).sort();
+  info.instances
+    .filter((i) => i.version === version && i.status === "Ready")
+    .map((i) => i.instanceId)
+    .sort();
 
 interface BadVersion {
   /** The update that makes version 2 bad. */
@@ -67,10 +70,14 @@ interface BadVersion {
 async function badRolloutThenRecover(t: TestCluster, ctx: TestContext, name: string, badVersion: BadVersion) {
   const good = { name, metadata: { instance: 2, cpu: 0.5, memory: 256 }, processor: "echo", processor_config: { latency_ms: 2 } };
   await unaryCall(t.client, t.client.createService, { spec: JSON.stringify(good) });
-  const v1 = await waitFor(`${name} Running`, async () => {
-    const info = await getService(t, name);
-    return info.status === "Running" ? info : undefined;
-  }, { timeoutMs: 30_000, intervalMs: 100 });
+  const v1 = await waitFor(
+    `${name} Running`,
+    async () => {
+      const info = await getService(t, name);
+      return info.status === "Running" ? info : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
   const servingV1 = readyOf(v1, 1);
   assert.equal(servingV1.length, 2);
 
@@ -88,10 +95,14 @@ async function badRolloutThenRecover(t: TestCluster, ctx: TestContext, name: str
     });
     await badVersion.settle(firstBadId!);
     let seen: ServiceInfo | undefined;
-    const stuck = await waitFor(`${name} ${badVersion.status} with a reason`, async () => {
-      seen = await getService(t, name);
-      return seen.status === badVersion.status && badVersion.reason.test(seen.reason) ? seen : undefined;
-    }, { timeoutMs: 15_000, intervalMs: 100 }).catch((error: unknown) => {
+    const stuck = await waitFor(
+      `${name} ${badVersion.status} with a reason`,
+      async () => {
+        seen = await getService(t, name);
+        return seen.status === badVersion.status && badVersion.reason.test(seen.reason) ? seen : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    ).catch((error: unknown) => {
       throw new Error(`${String(error)}; last seen: ${seen?.status} "${seen?.reason}" ${JSON.stringify(seen?.instances)}`);
     });
     ctx.diagnostic(`stuck: ${stuck.status}: ${stuck.reason}`);
@@ -107,17 +118,34 @@ async function badRolloutThenRecover(t: TestCluster, ctx: TestContext, name: str
     assert.equal(recovering.currentVersion, goodVersion);
     // The bad version's crash loop is not held against the good one (`eas modify` gives up on Failed).
     assert.notEqual(recovering.status, "Failed", recovering.reason);
-    const recovered = await waitFor(`${name} Running on version ${goodVersion} alone`, async () => {
-      const info = await getService(t, name);
-      return info.status === "Running" && info.instances.length === 2 && info.instances.every((i) => i.version === goodVersion) ? info : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    const recovered = await waitFor(
+      `${name} Running on version ${goodVersion} alone`,
+      async () => {
+        const info = await getService(t, name);
+        return info.status === "Running" && info.instances.length === 2 && info.instances.every((i) => i.version === goodVersion)
+          ? info
+          : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     assert.equal(recovered.reason, "");
     if (goodVersion === 1) assert.deepEqual(readyOf(recovered, 1), servingV1, "rolling back kept the instances that never stopped serving");
-    const left = await waitFor("the bad instances' processes gone", async () => {
-      const now = await clusterInstances(t);
-      return now.running.some((i) => i.service === name && i.version === 2) ? undefined : now;
-    }, { timeoutMs: 15_000, intervalMs: 100 });
-    assert.deepEqual(left.running.filter((i) => i.service === name).map((i) => i.instanceId).sort(), readyOf(recovered, goodVersion), "the agents run the good version only");
+    const left = await waitFor(
+      "the bad instances' processes gone",
+      async () => {
+        const now = await clusterInstances(t);
+        return now.running.some((i) => i.service === name && i.version === 2) ? undefined : now;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    assert.deepEqual(
+      left.running
+        .filter((i) => i.service === name)
+        .map((i) => i.instanceId)
+        .sort(),
+      readyOf(recovered, goodVersion),
+      "the agents run the good version only",
+    );
     assert.equal(left.placed, 2, "the scheduler holds no placement of the bad version");
     assert.deepEqual(await instancesEverScheduled(t, name, 2), badEver, "nothing of version 2 was created after recovering");
   } finally {
@@ -129,7 +157,10 @@ async function badRolloutThenRecover(t: TestCluster, ctx: TestContext, name: str
   assert.deepEqual(failures, [], `${failures.length} failed of ${ok + failures.length}`);
   assert.ok(ok > 50, `only ${ok} requests went through`);
   await unaryCall(t.client, t.client.deleteService, { name });
-  await waitFor(`${name} gone from the nodes`, async () => (await clusterInstances(t)).placed === 0, { timeoutMs: 30_000, intervalMs: 100 });
+  await waitFor(`${name} gone from the nodes`, async () => (await clusterInstances(t)).placed === 0, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
 }
 
 /** The events of one instance's stream, with their `at` times. */
@@ -159,10 +190,14 @@ describe("a bad update: the old version keeps serving, the status says why, the 
       status: "Updating",
       reason: /of version 2 is not Ready \(Starting, restarted \d+ times?\): process exited with code 1: ".*latency_ms/,
       async settle(badId) {
-        await waitFor("two restarts of the crashing instance", async () => {
-          const info = await getService(t, name);
-          return (info.instances.find((i) => i.instanceId === badId)?.restartCount ?? 0) >= 2;
-        }, { timeoutMs: 20_000, intervalMs: 100 });
+        await waitFor(
+          "two restarts of the crashing instance",
+          async () => {
+            const info = await getService(t, name);
+            return (info.instances.find((i) => i.instanceId === badId)?.restartCount ?? 0) >= 2;
+          },
+          { timeoutMs: 20_000, intervalMs: 100 },
+        );
         // Max surge 1 and no churn: the one bad instance is restarted in place, never replaced or multiplied.
         assert.deepEqual(await instancesEverScheduled(t, name, 2), [badId]);
         // The agent backs off before each restart (1 s, then doubling), so the crash loop does not spin.
@@ -192,16 +227,21 @@ describe("a bad update: the old version keeps serving, the status says why, the 
         ],
       },
       status: "Updating",
-      reason: /of version 2 is not Ready \(Unhealthy\): readiness probe failed \d+ times in a row: the process answers HTTP 404 from GET \/ready/,
+      reason:
+        /of version 2 is not Ready \(Unhealthy\): readiness probe failed \d+ times in a row: the process answers HTTP 404 from GET \/ready/,
       async settle(badId) {
         // Up and answering, but 404 on its probe path: the agent's probe keeps failing.
-        const endpoint = await waitFor("the bad instance answering", async () => {
-          const running = await onAgent(t, badId);
-          if (!running?.endpoint) return undefined;
-          const response = await fetch(`http://${running.endpoint.replace(/^https?:\/\//, "")}/ready`);
-          await response.body?.cancel();
-          return response.status === 404 ? running.endpoint : undefined;
-        }, { timeoutMs: 15_000, intervalMs: 100 });
+        const endpoint = await waitFor(
+          "the bad instance answering",
+          async () => {
+            const running = await onAgent(t, badId);
+            if (!running?.endpoint) return undefined;
+            const response = await fetch(`http://${running.endpoint.replace(/^https?:\/\//, "")}/ready`);
+            await response.body?.cancel();
+            return response.status === 404 ? running.endpoint : undefined;
+          },
+          { timeoutMs: 15_000, intervalMs: 100 },
+        );
         ctx.diagnostic(`bad instance ${badId} answers 404 at ${endpoint}/ready`);
         // A few probe periods later it is still the only version 2 instance, and not Ready.
         await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -218,7 +258,10 @@ describe("a bad update: the old version keeps serving, the status says why, the 
       status: "Failed",
       reason: /no-such-model\.onnx/,
       async settle() {
-        await waitFor("three failed version 2 instances", async () => (await instancesEverScheduled(t, name, 2)).length >= 4, { timeoutMs: 20_000, intervalMs: 100 });
+        await waitFor("three failed version 2 instances", async () => (await instancesEverScheduled(t, name, 2)).length >= 4, {
+          timeoutMs: 20_000,
+          intervalMs: 100,
+        });
         // The agent cannot restart a failed mount in place, so the reconciler replaces the instance,
         // backing off from the second failure on (2 s, then doubling): no tight create/fail loop.
         const ids = await instancesEverScheduled(t, name, 2);
@@ -228,7 +271,10 @@ describe("a bad update: the old version keeps serving, the status says why, the 
         for (let failures = 2; failures < ids.length; failures++) {
           const [failed, next] = [failedAt[failures - 1], scheduledAt[failures]];
           assert.ok(failed !== undefined && next !== undefined, `instance ${failures} failed and was replaced`);
-          assert.ok(next - failed >= 1_000 * 2 ** (failures - 1) - 100, `replacement ${failures} came ${next - failed} ms after the failure`);
+          assert.ok(
+            next - failed >= 1_000 * 2 ** (failures - 1) - 100,
+            `replacement ${failures} came ${next - failed} ms after the failure`,
+          );
         }
       },
       recover: { model_path: null, processor_config: { latency_ms: 3 } },

@@ -52,14 +52,11 @@ describe("foundation: the local cluster wires every service to the event log", {
   it("an invalid spec is INVALID_ARGUMENT naming the field, and writes no event", async () => {
     const before = await readEvents(t.client);
     const bad = JSON.stringify({ name: "bad_spec", metadata: { instance: -1, cpu: 1, memory: 256 }, processor: "echo" });
-    await assert.rejects(
-      unaryCall(t.client, t.client.createService, { spec: bad }),
-      (error: ServiceError) => {
-        assert.equal(error.code, status.INVALID_ARGUMENT);
-        assert.match(error.details, /metadata\.instance/);
-        return true;
-      },
-    );
+    await assert.rejects(unaryCall(t.client, t.client.createService, { spec: bad }), (error: ServiceError) => {
+      assert.equal(error.code, status.INVALID_ARGUMENT);
+      assert.match(error.details, /metadata\.instance/);
+      return true;
+    });
     await assert.rejects(unaryCall(t.client, t.client.createService, { spec: "{ not json" }), (error: ServiceError) => {
       assert.equal(error.code, status.INVALID_ARGUMENT);
       return true;
@@ -80,20 +77,37 @@ describe("foundation: the local cluster wires every service to the event log", {
       all.filter((r) => r.position > middle).map((r) => r.id),
     );
     const positions = all.map((r) => r.position);
-    assert.deepEqual(positions, [...positions].sort((a, b) => a - b), "positions increase");
+    assert.deepEqual(
+      positions,
+      [...positions].sort((a, b) => a - b),
+      "positions increase",
+    );
   });
 
   it("`eas events` lists the log and `--follow` streams new events as they are appended", async () => {
     const cli = fileURLToPath(new URL("../../cli/bin/eas.mjs", import.meta.url));
     const listed = await run(process.execPath, [cli, "--endpoint", t.cluster.deployerAddress, "--json", "events"], { timeout: 60_000 });
-    const types = listed.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { type: string }).type);
+    const types = listed.stdout
+      .trim()
+      .split("\n")
+      .map((line) => (JSON.parse(line) as { type: string }).type);
     assert.ok(types.includes("eas.v1.ServiceCreated"));
 
-    const follower = spawn(process.execPath, [cli, "--endpoint", t.cluster.deployerAddress, "events", "--follow", "--type", "eas.v1.Service"]);
+    const follower = spawn(process.execPath, [
+      cli,
+      "--endpoint",
+      t.cluster.deployerAddress,
+      "events",
+      "--follow",
+      "--type",
+      "eas.v1.Service",
+    ]);
     let output = "";
     follower.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     try {
-      await waitFor("the follower to print the stored ServiceCreated", () => output.includes("eas.v1.ServiceCreated"), { timeoutMs: 30_000 });
+      await waitFor("the follower to print the stored ServiceCreated", () => output.includes("eas.v1.ServiceCreated"), {
+        timeoutMs: 30_000,
+      });
       assert.ok(!output.includes("eas.v1.ServiceScaled"));
       await unaryCall(t.client, t.client.scaleService, { name: "foundation_demo", replicas: 1 });
       await waitFor("the live ServiceScaled to be printed", () => output.includes("eas.v1.ServiceScaled"), { timeoutMs: 10_000 });

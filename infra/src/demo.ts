@@ -41,7 +41,12 @@ export async function deployDemo(options: {
       if (line !== last) options.onProgress?.(line);
       last = line;
       if (info.status === "Running") {
-        const body = JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.1, 5.6, 2.4]] });
+        const body = JSON.stringify({
+          instances: [
+            [5.1, 3.5, 1.4, 0.2],
+            [6.7, 3.1, 5.6, 2.4],
+          ],
+        });
         return { info, curl: `curl -s -X POST ${info.endpoint} -H 'Authorization: ${info.token}' -d '${body}'` };
       }
       if (info.status === "Failed" || Date.now() > deadline) throw new Error(`demo service did not become Running: ${line}`);

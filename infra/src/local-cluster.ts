@@ -117,9 +117,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   }
 
   const ports = async (service: ControlPlaneService) =>
-    options.randomPorts
-      ? { grpc: service === "gateway" ? 0 : await freePort(), http: await freePort() }
-      : DEFAULT_PORTS[service];
+    options.randomPorts ? { grpc: service === "gateway" ? 0 : await freePort(), http: await freePort() } : DEFAULT_PORTS[service];
   const portOf: Partial<Record<ControlPlaneService, { grpc: number; http: number }>> = {};
   for (const service of CONTROL_PLANE) portOf[service] = await ports(service);
   const gatewayPort = options.randomPorts ? await freePort() : 8080;

@@ -8,14 +8,7 @@ import { activeTraceIds, createLogger, type Logger } from "@eas/telemetry";
 import { startTestTelemetry, type TestTelemetry } from "@eas/telemetry/testing";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { connectBus, type Bus } from "./bus.js";
-import {
-  BusNoRespondersError,
-  BusRequestError,
-  BusTimeoutError,
-  BusUnavailableError,
-  InvalidSubjectError,
-  ReplyError,
-} from "./errors.js";
+import { BusNoRespondersError, BusRequestError, BusTimeoutError, BusUnavailableError, InvalidSubjectError, ReplyError } from "./errors.js";
 import { defineRequestSubject, defineSubject, type Schema } from "./subject.js";
 
 interface Heartbeat {
@@ -90,9 +83,7 @@ describe("bus against a real nats-server", () => {
   it("publishes and subscribes a typed message, giving the handler the wildcard tokens", async () => {
     const heartbeat = defineSubject(`${unique("hb")}.*`, heartbeatSchema);
     const received = collector<{ beat: Heartbeat; tokens: readonly string[]; subject: string }>();
-    const sub = other.subscribe(heartbeat, (beat, context) =>
-      received.push({ beat, tokens: context.tokens, subject: context.subject }),
-    );
+    const sub = other.subscribe(heartbeat, (beat, context) => received.push({ beat, tokens: context.tokens, subject: context.subject }));
     await other.flush();
     bus.publish(heartbeat.with("node-1"), { nodeId: "node-1", seq: 1 });
     bus.publish(heartbeat, { nodeId: "node-2", seq: 2 }, { token: "node-2" });
@@ -149,17 +140,17 @@ describe("bus against a real nats-server", () => {
     const subject = defineSubject<number>(unique("queue"));
     const first = collector<number>();
     const second = collector<number>();
-    const subs = [
-      bus.subscribe(subject, first.push, { queue: "workers" }),
-      other.subscribe(subject, second.push, { queue: "workers" }),
-    ];
+    const subs = [bus.subscribe(subject, first.push, { queue: "workers" }), other.subscribe(subject, second.push, { queue: "workers" })];
     await Promise.all([bus.flush(), other.flush()]);
     const total = 40;
     for (let n = 0; n < total; n += 1) bus.publish(subject, n);
     await waitFor("all queue messages", () => first.items.length + second.items.length >= total, { timeoutMs: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 50));
     const all = [...first.items, ...second.items].sort((a, b) => a - b);
-    assert.deepEqual(all, Array.from({ length: total }, (_, n) => n));
+    assert.deepEqual(
+      all,
+      Array.from({ length: total }, (_, n) => n),
+    );
     assert.ok(first.items.length > 0 && second.items.length > 0, `split ${first.items.length}/${second.items.length}`);
     await Promise.all(subs.map((sub) => sub.drain()));
   });
@@ -280,9 +271,7 @@ describe("bus against a real nats-server", () => {
     await seen.waitForCount(1);
     assert.equal(seen.items[0]?.traceId, parent.traceId);
 
-    await waitFor("consumer span", async () =>
-      (await telemetry.spans()).some((span) => span.name === `process ${subject.pattern}`),
-    );
+    await waitFor("consumer span", async () => (await telemetry.spans()).some((span) => span.name === `process ${subject.pattern}`));
     const spans = await telemetry.spans();
     const producer = spans.find((span) => span.name === `send ${subject.pattern}`);
     const consumer = spans.find((span) => span.name === `process ${subject.pattern}`);
@@ -345,7 +334,11 @@ describe("bus against a real nats-server", () => {
     assert.equal(finished, 3);
   });
   it("bus.drain finishes handlers in flight, then closes the connection", async () => {
-    const draining = await connectBus({ servers: server.url, name: "bus-test-drain", logger: createLogger({ name: "t", level: "silent" }) });
+    const draining = await connectBus({
+      servers: server.url,
+      name: "bus-test-drain",
+      logger: createLogger({ name: "t", level: "silent" }),
+    });
     const subject = defineSubject<number>(unique("bus-drain"));
     let finished = 0;
     let started = 0;
@@ -392,11 +385,9 @@ describe("connectBus", () => {
         timeoutMs: 5_000,
       });
       server = await startNatsServer({ port, storeDir });
-      await waitFor(
-        "both reconnected",
-        () => lines.filter((line) => line.msg === "reconnected to NATS").length >= 2,
-        { timeoutMs: 10_000 },
-      );
+      await waitFor("both reconnected", () => lines.filter((line) => line.msg === "reconnected to NATS").length >= 2, {
+        timeoutMs: 10_000,
+      });
       // The subscriber re-subscribes on reconnect; flush makes sure the server has it before publishing.
       await subscriber.flush();
       publisher.publish(subject, "after");

@@ -11,13 +11,7 @@ import {
   type Status,
   type Subscription,
 } from "@nats-io/transport-node";
-import {
-  createLogger,
-  startConsumerSpan,
-  withProducerSpan,
-  type Logger,
-  type TraceCarrier,
-} from "@eas/telemetry";
+import { createLogger, startConsumerSpan, withProducerSpan, type Logger, type TraceCarrier } from "@eas/telemetry";
 import { decodeReplyEnvelope, decodeTyped, encodeJson, type ReplyEnvelope } from "./codec.js";
 import {
   BusErrorCodes,
@@ -124,11 +118,7 @@ export interface Bus {
    * request schema is answered with `INVALID_REQUEST`; a thrown `ReplyError` with
    * its code; any other throw with `INTERNAL`.
    */
-  reply<Req, Res>(
-    subject: RequestSubject<Req, Res>,
-    handler: ReplyHandler<Req, Res>,
-    options?: SubscribeOptions,
-  ): BusSubscription;
+  reply<Req, Res>(subject: RequestSubject<Req, Res>, handler: ReplyHandler<Req, Res>, options?: SubscribeOptions): BusSubscription;
   /** Resolves once the server has processed everything published so far. */
   flush(): Promise<void>;
   /** Graceful close: drains every bus subscription (waiting for their handlers), then the connection. */
@@ -238,11 +228,7 @@ class NatsBus implements Bus {
     });
   }
 
-  reply<Req, Res>(
-    subject: RequestSubject<Req, Res>,
-    handler: ReplyHandler<Req, Res>,
-    options: SubscribeOptions = {},
-  ): BusSubscription {
+  reply<Req, Res>(subject: RequestSubject<Req, Res>, handler: ReplyHandler<Req, Res>, options: SubscribeOptions = {}): BusSubscription {
     return this.consume(subject.subject, subject.pattern, subject.traced, options, async (msg, context) => {
       const answer = (envelope: ReplyEnvelope<Res>) => {
         if (!msg.reply) {

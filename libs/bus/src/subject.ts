@@ -106,8 +106,7 @@ function requestSubject<Req, Res>(
     concrete: isConcrete(subject),
     requestSchema,
     responseSchema,
-    with: (...tokens) =>
-      requestSubject(pattern, fillWildcards(subject, tokens), requestSchema, responseSchema, traced),
+    with: (...tokens) => requestSubject(pattern, fillWildcards(subject, tokens), requestSchema, responseSchema, traced),
   };
 }
 

@@ -1,10 +1,4 @@
 export type { Decider } from "./decider.js";
 export { foldEvents } from "./decider.js";
-export {
-  DomainError,
-  ValidationError,
-  NotFoundError,
-  AlreadyExistsError,
-  PreconditionFailedError,
-} from "./errors.js";
+export { DomainError, ValidationError, NotFoundError, AlreadyExistsError, PreconditionFailedError } from "./errors.js";
 export type { FieldViolation } from "./errors.js";

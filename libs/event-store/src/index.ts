@@ -13,13 +13,7 @@ export type {
   SubscribeOptions,
   Subscription,
 } from "./types.js";
-export {
-  EventStoreError,
-  EventStoreUnavailableError,
-  InvalidEventError,
-  SubscriptionClosedError,
-  VersionConflictError,
-} from "./errors.js";
+export { EventStoreError, EventStoreUnavailableError, InvalidEventError, SubscriptionClosedError, VersionConflictError } from "./errors.js";
 export { parseStreamName } from "./stream-name.js";
 export type { StreamName } from "./stream-name.js";
 export type { RetryPolicy } from "./retry.js";

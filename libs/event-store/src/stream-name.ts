@@ -130,11 +130,7 @@ export function compactMetadata(metadata: EventMetadata): EventMetadata {
 }
 
 /** Checks the numeric read options: revisions, positions and counts are integers >= 0. */
-export function validateReadOptions(options: {
-  fromRevision?: number;
-  afterPosition?: number;
-  maxCount?: number;
-}): void {
+export function validateReadOptions(options: { fromRevision?: number; afterPosition?: number; maxCount?: number }): void {
   for (const key of ["fromRevision", "afterPosition", "maxCount"] as const) {
     const value = options[key];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {

@@ -111,7 +111,13 @@ describe("projection runner", () => {
       throw new Error("KV unavailable");
     };
     const errors: unknown[] = [];
-    const runner = createProjectionRunner({ store, projection: counter, checkpoints: failing, checkpointEvery: 1, onError: (e) => errors.push(e) });
+    const runner = createProjectionRunner({
+      store,
+      projection: counter,
+      checkpoints: failing,
+      checkpointEvery: 1,
+      onError: (e) => errors.push(e),
+    });
     await runner.start();
     await runner.caughtUp;
     const position = await appendMany(store, "counter-a", 3);
@@ -150,7 +156,10 @@ describe("projection runner", () => {
   it("waitForPosition times out with a clear error", async () => {
     const runner = createProjectionRunner({ store: new InMemoryEventStore(), projection: counter });
     await runner.start();
-    await assert.rejects(runner.waitForPosition(10, 50), (error: Error) => error instanceof ProjectionLagError && /position 10/.test(error.message));
+    await assert.rejects(
+      runner.waitForPosition(10, 50),
+      (error: Error) => error instanceof ProjectionLagError && /position 10/.test(error.message),
+    );
     await runner.stop();
   });
 });

@@ -33,7 +33,10 @@ describe("executeCommand", () => {
     const result = await executeCommand({ store, stream, decider: replicasDecider, command: { to: 2 }, source: "test" });
     assert.equal(result.events.length, 1);
     assert.equal(typeof result.position, "number");
-    assert.deepEqual((await chain(store)).map((e) => e.data.toReplicas), [2]);
+    assert.deepEqual(
+      (await chain(store)).map((e) => e.data.toReplicas),
+      [2],
+    );
   });
 
   it("given a decision with no events, appends nothing and returns no position", async () => {

@@ -40,9 +40,7 @@ export async function startGrpcServer(
   const server = new Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
   for (const { definition, implementation } of services) server.addService(definition, implementation);
   const boundPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   return {
     port: boundPort,

@@ -2,12 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { connectBus, type Bus } from "@eas/bus";
-import {
-  connectJetStreamEventStore,
-  connectKurrentDbEventStore,
-  type EventStore,
-  type RecordedEvent,
-} from "@eas/event-store";
+import { connectJetStreamEventStore, connectKurrentDbEventStore, type EventStore, type RecordedEvent } from "@eas/event-store";
 import { createProjectionRunner, type Projection, type ProjectionRunner } from "@eas/projections";
 import { createLogger, createShutdown, type Logger, type LogLevel, type Shutdown, type Telemetry } from "@eas/telemetry";
 import type { CommonConfig } from "./config.js";
@@ -134,9 +129,7 @@ export async function createServiceHost(options: ServiceHostOptions): Promise<Se
       });
       shutdown.onShutdown(`projection ${projection.name}`, () => runner.stop(), "drain");
       await runner.start();
-      void runner.caughtUp.then(() =>
-        logger.info({ projection: projection.name, position: runner.position }, "projection caught up"),
-      );
+      void runner.caughtUp.then(() => logger.info({ projection: projection.name, position: runner.position }, "projection caught up"));
       return runner;
     },
     addGrpcService(definition, implementation) {

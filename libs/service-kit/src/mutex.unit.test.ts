@@ -25,7 +25,10 @@ describe("createMutex", () => {
 
   it("a failing section rejects its caller and does not block the next", async () => {
     const mutex = createMutex();
-    await assert.rejects(mutex.run(async () => Promise.reject(new Error("boom"))), /boom/);
+    await assert.rejects(
+      mutex.run(async () => Promise.reject(new Error("boom"))),
+      /boom/,
+    );
     assert.equal(await mutex.run(async () => 42), 42);
   });
 });
@@ -51,7 +54,10 @@ describe("createKeyedMutex", () => {
 
   it("a failing section does not block its key, and idle keys are forgotten", async () => {
     const mutex = createKeyedMutex();
-    await assert.rejects(mutex.run("a", async () => Promise.reject(new Error("boom"))), /boom/);
+    await assert.rejects(
+      mutex.run("a", async () => Promise.reject(new Error("boom"))),
+      /boom/,
+    );
     assert.equal(await mutex.run("a", async () => 7), 7);
     await sleep(0);
     assert.equal(mutex.activeKeys, 0);

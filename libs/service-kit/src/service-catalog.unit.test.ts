@@ -14,7 +14,13 @@ const fold = (events: EasEvent[]) =>
   events.map((e) => recorded(e)).reduce(serviceCatalogProjection.evolve, serviceCatalogProjection.initialState());
 
 const T = "2026-11-28T00:00:00.000Z";
-const created = event("ServiceCreated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }), version: 1, token: "t", createdAt: T });
+const created = event("ServiceCreated", {
+  name: "iris",
+  spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }),
+  version: 1,
+  token: "t",
+  createdAt: T,
+});
 
 describe("service catalog projection", () => {
   it("records a created service with its replicas", () => {
@@ -26,7 +32,13 @@ describe("service catalog projection", () => {
   it("follows updates, scaling, stop and rollback", () => {
     const catalog = fold([
       created,
-      event("ServiceUpdated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 3 }), version: 2, updateType: "merge", updatedAt: T }),
+      event("ServiceUpdated", {
+        name: "iris",
+        spec: ServiceSpec.fromPartial({ name: "iris", instance: 3 }),
+        version: 2,
+        updateType: "merge",
+        updatedAt: T,
+      }),
       event("ServiceScaled", { name: "iris", fromReplicas: 3, toReplicas: 5, cause: "user", scaledAt: T }),
       event("ServiceStopped", { name: "iris", stoppedAt: T }),
       event("ServiceRolledBack", { name: "iris", fromVersion: 2, toVersion: 1, rolledBackAt: T }),
@@ -35,7 +47,11 @@ describe("service catalog projection", () => {
   });
 
   it("forgets deleted services and ignores events of unknown ones", () => {
-    const catalog = fold([created, event("ServiceDeleted", { name: "iris", deletedAt: T }), event("ServiceStopped", { name: "other", stoppedAt: T })]);
+    const catalog = fold([
+      created,
+      event("ServiceDeleted", { name: "iris", deletedAt: T }),
+      event("ServiceStopped", { name: "other", stoppedAt: T }),
+    ]);
     assert.deepEqual(catalog, {});
   });
 

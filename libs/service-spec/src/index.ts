@@ -2,21 +2,8 @@
  * @eas/service-spec: reads a user's EAS-shaped service.json (or YAML) into the normalized `ServiceSpec`,
  * reports every problem with its path, and merges updates onto a stored spec. Pure: no I/O.
  */
-export {
-  InvalidServiceSpecError,
-  formatIssues,
-  formatPath,
-  unwrapResult,
-  type ParseResult,
-  type SpecIssue,
-} from "./issues.js";
-export {
-  checkServiceDocument,
-  isValidServiceName,
-  parseDocumentText,
-  parseServiceDocument,
-  validateServiceDocument,
-} from "./parse.js";
+export { InvalidServiceSpecError, formatIssues, formatPath, unwrapResult, type ParseResult, type SpecIssue } from "./issues.js";
+export { checkServiceDocument, isValidServiceName, parseDocumentText, parseServiceDocument, validateServiceDocument } from "./parse.js";
 export { applyServiceUpdate, isUpdateType, mergeServiceDocuments, UPDATE_TYPES, type UpdateType } from "./merge.js";
 export { specToDocument } from "./to-document.js";
 export { IGNORED_FIELDS, defaultReadiness } from "./to-spec.js";
@@ -30,10 +17,4 @@ export {
   type BuiltInProcessor,
   type SourceReading,
 } from "./rules.js";
-export {
-  SPOT_STRATEGIES,
-  serviceDocumentSchema,
-  type ProbeDocument,
-  type ServiceDocument,
-  type SpotStrategy,
-} from "./schema.js";
+export { SPOT_STRATEGIES, serviceDocumentSchema, type ProbeDocument, type ServiceDocument, type SpotStrategy } from "./schema.js";

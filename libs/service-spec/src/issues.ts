@@ -6,9 +6,7 @@ export interface SpecIssue {
 }
 
 /** The outcome of parsing or validating: a value and its warnings, or every issue found. */
-export type ParseResult<T> =
-  | { ok: true; value: T; warnings: string[] }
-  | { ok: false; issues: SpecIssue[] };
+export type ParseResult<T> = { ok: true; value: T; warnings: string[] } | { ok: false; issues: SpecIssue[] };
 
 /** A path segment as zod reports it. */
 export type PathSegment = PropertyKey;

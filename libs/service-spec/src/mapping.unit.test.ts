@@ -90,29 +90,72 @@ const mappings: MappingCase[] = [
     change: (d) => (meta(d).rpc = { keepalive: 20_000, worker_threads: 8, max_queue_size: 0, rate_limit: 100 }),
     then: (s) => assert.deepEqual(s.rpc, { keepaliveMs: 20_000, maxConcurrency: 8, maxQueueSize: 0, rateLimit: 100 }),
   },
-  { when: "the name is at the top level", change: (d) => { delete meta(d).name; d.name = "top_name"; }, then: (s) => assert.equal(s.name, "top_name") },
+  {
+    when: "the name is at the top level",
+    change: (d) => {
+      delete meta(d).name;
+      d.name = "top_name";
+    },
+    then: (s) => assert.equal(s.name, "top_name"),
+  },
   { when: "both names are set and equal", change: (d) => (d.name = "demo"), then: (s) => assert.equal(s.name, "demo") },
-  { when: "metadata is absent and the name is at the top", change: (d) => { delete d.metadata; d.name = "bare"; }, then: (s) => assert.equal(s.name, "bare") },
+  {
+    when: "metadata is absent and the name is at the top",
+    change: (d) => {
+      delete d.metadata;
+      d.name = "bare";
+    },
+    then: (s) => assert.equal(s.name, "bare"),
+  },
   // containers
-  { when: "command is used instead of script", change: (d) => (d.containers = [{ command: "./run.sh" }]), then: (s) => assert.equal(containerOf(s).command, "./run.sh") },
-  { when: "image is given", change: (d) => (container(d).image = "registry/app:1"), then: (s, w) => {
-    assert.equal(containerOf(s).image, "registry/app:1");
-    assert.ok(w.some((x) => x.startsWith("containers[0].image: recorded only")));
-  } },
+  {
+    when: "command is used instead of script",
+    change: (d) => (d.containers = [{ command: "./run.sh" }]),
+    then: (s) => assert.equal(containerOf(s).command, "./run.sh"),
+  },
+  {
+    when: "image is given",
+    change: (d) => (container(d).image = "registry/app:1"),
+    then: (s, w) => {
+      assert.equal(containerOf(s).image, "registry/app:1");
+      assert.ok(w.some((x) => x.startsWith("containers[0].image: recorded only")));
+    },
+  },
   {
     when: "env values are unquoted YAML scalars",
     change: (d) => (container(d).env = [{ name: "WORKERS", value: 4 }, { name: "DEBUG", value: false }, { name: "EMPTY" }]),
-    then: (s) => assert.deepEqual(containerOf(s).env, [
-      { name: "WORKERS", value: "4" },
-      { name: "DEBUG", value: "false" },
-      { name: "EMPTY", value: "" },
-    ]),
+    then: (s) =>
+      assert.deepEqual(containerOf(s).env, [
+        { name: "WORKERS", value: "4" },
+        { name: "DEBUG", value: "false" },
+        { name: "EMPTY", value: "" },
+      ]),
   },
-  { when: "env sets PORT", change: (d) => (container(d).env = [{ name: "PORT", value: "1" }]), then: (_s, w) => assert.ok(w.some((x) => x.startsWith("containers[0].env[0].name: PORT is set by the agent"))) },
+  {
+    when: "env sets PORT",
+    change: (d) => (container(d).env = [{ name: "PORT", value: "1" }]),
+    then: (_s, w) => assert.ok(w.some((x) => x.startsWith("containers[0].env[0].name: PORT is set by the agent"))),
+  },
   {
     when: "health_check is an http probe (EAS)",
-    change: (d) => (container(d).health_check = { http_get: { path: "/health" }, initial_delay_seconds: 5, period_seconds: 2, timeout_seconds: 0.5, failure_threshold: 6 }),
-    then: (s) => assert.deepEqual(containerOf(s).readiness, { kind: "http", path: "/health", port: 8000, initialDelayMs: 5000, periodMs: 2000, timeoutMs: 500, failureThreshold: 6 }),
+    change: (d) =>
+      (container(d).health_check = {
+        http_get: { path: "/health" },
+        initial_delay_seconds: 5,
+        period_seconds: 2,
+        timeout_seconds: 0.5,
+        failure_threshold: 6,
+      }),
+    then: (s) =>
+      assert.deepEqual(containerOf(s).readiness, {
+        kind: "http",
+        path: "/health",
+        port: 8000,
+        initialDelayMs: 5000,
+        periodMs: 2000,
+        timeoutMs: 500,
+        failureThreshold: 6,
+      }),
   },
   {
     when: "readiness_probe is tcp on another port",
@@ -127,7 +170,8 @@ const mappings: MappingCase[] = [
   {
     when: "liveness_check is used (alias)",
     change: (d) => (container(d).liveness_check = { http_get: { path: "/live", port: 9000 }, period_seconds: 30 }),
-    then: (s) => assert.deepEqual(containerOf(s).liveness, { kind: "http", path: "/live", port: 9000, ...PROBE_DEFAULTS, periodMs: 30_000 }),
+    then: (s) =>
+      assert.deepEqual(containerOf(s).liveness, { kind: "http", path: "/live", port: 9000, ...PROBE_DEFAULTS, periodMs: 30_000 }),
   },
   {
     when: "a probe's success_threshold is not 1",
@@ -152,7 +196,12 @@ const mappings: MappingCase[] = [
     change: (d) => (d.model_config = ' { "intra_op_threads" : 2 } '),
     then: (s) => assert.equal(processorOf(s).configJson, '{"intra_op_threads":2}'),
   },
-  { when: "processor_config is blank", base: processorDoc, change: (d) => (d.processor_config = ""), then: (s) => assert.equal(processorOf(s).configJson, "{}") },
+  {
+    when: "processor_config is blank",
+    base: processorDoc,
+    change: (d) => (d.processor_config = ""),
+    then: (s) => assert.equal(processorOf(s).configJson, "{}"),
+  },
   {
     when: "model_path uses oss://",
     base: processorDoc,
@@ -162,8 +211,18 @@ const mappings: MappingCase[] = [
       assert.ok(w.some((x) => x.startsWith('model_path: "oss://models/resnet/model.onnx" is read from this cluster\'s object store')));
     },
   },
-  { when: "model_path is a local file", base: processorDoc, change: (d) => (d.model_path = "/srv/models/m.onnx"), then: (s) => assert.equal(processorOf(s).modelPath, "file:///srv/models/m.onnx") },
-  { when: "model_path is a file URL", base: processorDoc, change: (d) => (d.model_path = "file:///srv/m.onnx"), then: (s) => assert.equal(processorOf(s).modelPath, "file:///srv/m.onnx") },
+  {
+    when: "model_path is a local file",
+    base: processorDoc,
+    change: (d) => (d.model_path = "/srv/models/m.onnx"),
+    then: (s) => assert.equal(processorOf(s).modelPath, "file:///srv/models/m.onnx"),
+  },
+  {
+    when: "model_path is a file URL",
+    base: processorDoc,
+    change: (d) => (d.model_path = "file:///srv/m.onnx"),
+    then: (s) => assert.equal(processorOf(s).modelPath, "file:///srv/m.onnx"),
+  },
   // storage
   {
     when: "storage uses every accepted form",
@@ -197,19 +256,43 @@ const mappings: MappingCase[] = [
     },
   },
   // cloud
-  { when: "spot is true", change: (d) => (d.cloud = { computing: { spot: true } }), then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0 }) },
-  { when: "max_price alone is set", change: (d) => (d.cloud = { computing: { max_price: 1.5 } }), then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 1.5 }) },
+  {
+    when: "spot is true",
+    change: (d) => (d.cloud = { computing: { spot: true } }),
+    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0 }),
+  },
+  {
+    when: "max_price alone is set",
+    change: (d) => (d.cloud = { computing: { max_price: 1.5 } }),
+    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 1.5 }),
+  },
   {
     when: "spot_strategy is SpotWithPriceLimit",
     change: (d) => (d.cloud = { computing: { spot_strategy: "SpotWithPriceLimit", max_price: 0.8 } }),
     then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0.8 }),
   },
-  { when: "spot_strategy is SpotAsPriceGo", change: (d) => (d.cloud = { computing: { spot_strategy: "SpotAsPriceGo" } }), then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0 }) },
-  { when: "spot_strategy is NoSpot", change: (d) => (d.cloud = { computing: { spot_strategy: "NoSpot" } }), then: (s) => assert.deepEqual(s.cloud, { spotAllowed: false, maxSpotPrice: 0 }) },
+  {
+    when: "spot_strategy is SpotAsPriceGo",
+    change: (d) => (d.cloud = { computing: { spot_strategy: "SpotAsPriceGo" } }),
+    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0 }),
+  },
+  {
+    when: "spot_strategy is NoSpot",
+    change: (d) => (d.cloud = { computing: { spot_strategy: "NoSpot" } }),
+    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: false, maxSpotPrice: 0 }),
+  },
   {
     when: "EAS instances list spot bids",
     change: (d) =>
-      (d.cloud = { computing: { instances: [{ type: "ecs.gn6i-c4g1.xlarge", spot_price_limit: 0.5 }, { type: "ecs.gn6i-c8g1.2xlarge", spot_price_limit: 0.8 }, { type: "ecs.gn6i-c4g1.xlarge" }] } }),
+      (d.cloud = {
+        computing: {
+          instances: [
+            { type: "ecs.gn6i-c4g1.xlarge", spot_price_limit: 0.5 },
+            { type: "ecs.gn6i-c8g1.2xlarge", spot_price_limit: 0.8 },
+            { type: "ecs.gn6i-c4g1.xlarge" },
+          ],
+        },
+      }),
     then: (s, w) => {
       assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0.8 });
       assert.ok(w.some((x) => x.startsWith("cloud.computing.instances[0].type: accepted but ignored")));

@@ -15,7 +15,9 @@ function spec(doc: unknown): ServiceSpec {
 
 const containerService = spec({
   metadata: { name: "web", instance: 2, cpu: 1, memory: 2048, resource: "grp1", rpc: { keepalive: 8000, worker_threads: 4 } },
-  containers: [{ script: "python app.py", port: 8000, env: [{ name: "A", value: "1" }], readiness_probe: { http_get: { path: "/ready" } } }],
+  containers: [
+    { script: "python app.py", port: 8000, env: [{ name: "A", value: "1" }], readiness_probe: { http_get: { path: "/ready" } } },
+  ],
   storage: [{ mount_path: "/models", source: "obj://m/web/" }],
   cloud: { computing: { spot: true, max_price: 1.2 } },
   labels: { team: "search" },
@@ -90,8 +92,14 @@ describe("mergeServiceDocuments: merge", () => {
   });
 
   it("replaces the spot settings as a group", () => {
-    assert.deepEqual(merged(containerService, { cloud: { computing: { spot_strategy: "NoSpot" } } }).cloud, { spotAllowed: false, maxSpotPrice: 0 });
-    assert.deepEqual(merged(containerService, { cloud: { computing: { spot_strategy: "SpotAsPriceGo" } } }).cloud, { spotAllowed: true, maxSpotPrice: 0 });
+    assert.deepEqual(merged(containerService, { cloud: { computing: { spot_strategy: "NoSpot" } } }).cloud, {
+      spotAllowed: false,
+      maxSpotPrice: 0,
+    });
+    assert.deepEqual(merged(containerService, { cloud: { computing: { spot_strategy: "SpotAsPriceGo" } } }).cloud, {
+      spotAllowed: true,
+      maxSpotPrice: 0,
+    });
     assert.deepEqual(merged(containerService, { cloud: { computing: { max_price: 3 } } }).cloud, { spotAllowed: true, maxSpotPrice: 3 });
   });
 
@@ -101,12 +109,18 @@ describe("mergeServiceDocuments: merge", () => {
 
   it("refuses a new name", () => {
     const current = specToDocument(containerService);
-    assertIssue(issuesOf(mergeServiceDocuments(current, { metadata: { name: "web2" } }, "merge")), "metadata.name", "cannot change the service name");
+    assertIssue(
+      issuesOf(mergeServiceDocuments(current, { metadata: { name: "web2" } }, "merge")),
+      "metadata.name",
+      "cannot change the service name",
+    );
     assertIssue(issuesOf(mergeServiceDocuments(current, { name: "web2" }, "merge")), "name", "cannot change the service name");
   });
 
   it("reports every issue of an invalid patch by path", () => {
-    const issues = issuesOf(mergeServiceDocuments(specToDocument(containerService), { metadata: { cpu: -1, rpc: { keepalive: "1s" } }, stroage: [] }, "merge"));
+    const issues = issuesOf(
+      mergeServiceDocuments(specToDocument(containerService), { metadata: { cpu: -1, rpc: { keepalive: "1s" } }, stroage: [] }, "merge"),
+    );
     assert.deepEqual(issues.map((issue) => issue.path).sort(), ["metadata.cpu", "metadata.rpc.keepalive", "stroage"]);
   });
 
@@ -148,11 +162,19 @@ describe("mergeServiceDocuments: replace", () => {
   });
 
   it("reports a malformed metadata instead of filling the name into it", () => {
-    assertIssue(issuesOf(mergeServiceDocuments(specToDocument(containerService), { metadata: "x", processor: "echo" }, "replace")), "metadata", "must be an object");
+    assertIssue(
+      issuesOf(mergeServiceDocuments(specToDocument(containerService), { metadata: "x", processor: "echo" }, "replace")),
+      "metadata",
+      "must be an object",
+    );
   });
 
   it("validates the new document in full", () => {
-    assertIssue(issuesOf(mergeServiceDocuments(specToDocument(containerService), { metadata: { instance: 2 } }, "replace")), "", "needs containers");
+    assertIssue(
+      issuesOf(mergeServiceDocuments(specToDocument(containerService), { metadata: { instance: 2 } }, "replace")),
+      "",
+      "needs containers",
+    );
   });
 });
 

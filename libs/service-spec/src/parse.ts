@@ -46,8 +46,7 @@ export function isValidServiceName(name: string): boolean {
 
 /** The result of validating a document: both its written form and its normalized spec. */
 export type CheckedDocument =
-  | { ok: true; document: ServiceDocument; spec: ServiceSpec; warnings: string[] }
-  | { ok: false; issues: SpecIssue[] };
+  { ok: true; document: ServiceDocument; spec: ServiceSpec; warnings: string[] } | { ok: false; issues: SpecIssue[] };
 
 /** Validates and normalizes in one pass; the building block of the public functions. */
 export function checkDocument(doc: unknown): CheckedDocument {

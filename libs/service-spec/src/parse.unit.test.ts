@@ -70,7 +70,7 @@ describe("parseServiceDocument: text", () => {
   });
 
   it("never throws, whatever the input", () => {
-    const inputs = ["{", "}", "[", "*a", "a: *b", "!!binary x", "a: !!int x", "\u0000", "{\"__proto__\": {\"x\": 1}}", "a:\n  - b: [\n"];
+    const inputs = ["{", "}", "[", "*a", "a: *b", "!!binary x", "a: !!int x", "\u0000", '{"__proto__": {"x": 1}}', "a:\n  - b: [\n"];
     for (const text of inputs) assert.doesNotThrow(() => parseServiceDocument(text));
     for (const doc of [undefined, null, 0, "x", [], () => 1, new Date(0), Object.create(null)]) {
       assert.doesNotThrow(() => validateServiceDocument(doc));
@@ -94,7 +94,12 @@ describe("parseServiceDocument: text", () => {
   });
 
   it("does not expand YAML alias bombs", () => {
-    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]", "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]", "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]"].join("\n");
+    const bomb = [
+      "a: &a [x, x, x, x, x, x, x, x, x, x]",
+      "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]",
+      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+      "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]",
+    ].join("\n");
     assertIssue(issuesOf(parseDocumentText(bomb)), "", "invalid YAML");
   });
 });
@@ -106,7 +111,10 @@ describe("all issues at once", () => {
       metadata: { instance: -1, cpu: "two", memory: 0, rpc: { keepalive: 0, worker_threads: 1.5 } },
       containers: [{ command: ["python"], port: 0, readiness_probe: {}, env: [{ name: "A" }, { name: "A" }] }],
       processor: "pmml",
-      storage: [{ mount_path: "rel", oss: { path: "s3://b" } }, { mount_path: "/m", nfs: {} }],
+      storage: [
+        { mount_path: "rel", oss: { path: "s3://b" } },
+        { mount_path: "/m", nfs: {} },
+      ],
       cloud: { computing: { spot: false, max_price: -1 } },
       labels: { "bad key": "x" },
     };
@@ -168,6 +176,7 @@ describe("helpers", () => {
   it("checks service names", () => {
     assert.equal(isValidServiceName("resnet50_v2"), true);
     assert.equal(isValidServiceName(`a${"b".repeat(62)}`), true);
-    for (const bad of ["", "A", "_a", "9a", "a-b", "a.b", "a b", "a*", "a>", `a${"b".repeat(63)}`]) assert.equal(isValidServiceName(bad), false, bad);
+    for (const bad of ["", "A", "_a", "9a", "a-b", "a.b", "a b", "a*", "a>", `a${"b".repeat(63)}`])
+      assert.equal(isValidServiceName(bad), false, bad);
   });
 });

@@ -33,12 +33,28 @@ describe("round trip: document -> spec -> document -> spec", () => {
     [
       "a service with probes, gpu and spot",
       JSON.stringify({
-        metadata: { name: "gpu_svc", instance: 0, cpu: 0.25, memory: 512, gpu: 2, gpu_type: "A10", gpu_memory: 12, resource: "", resource_burstable: true },
+        metadata: {
+          name: "gpu_svc",
+          instance: 0,
+          cpu: 0.25,
+          memory: 512,
+          gpu: 2,
+          gpu_type: "A10",
+          gpu_memory: 12,
+          resource: "",
+          resource_burstable: true,
+        },
         containers: [
           {
             command: "serve",
             port: 7000,
-            liveness_check: { tcp_socket: { port: 7001 }, initial_delay_seconds: 0.5, period_seconds: 0.25, timeout_seconds: 3, failure_threshold: 1 },
+            liveness_check: {
+              tcp_socket: { port: 7001 },
+              initial_delay_seconds: 0.5,
+              period_seconds: 0.25,
+              timeout_seconds: 3,
+              failure_threshold: 1,
+            },
             readiness_check: { http_get: {} },
           },
         ],

@@ -95,8 +95,7 @@ export function containsCycle(value: unknown, ancestors: Set<object> = new Set()
 }
 
 function isInteger(min: number, max: number) {
-  return (value: unknown): value is number =>
-    typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+  return (value: unknown): value is number => typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
 }
 
 /** True when `value` has at most three decimals, so value * 1000 is a whole number. */
@@ -133,16 +132,10 @@ export function seconds(allowZero: boolean) {
 }
 
 /** A spot price ceiling per hour. */
-export const price = rule(
-  (value): value is number => typeof value === "number" && Number.isFinite(value) && value > 0,
-  "a price > 0",
-);
+export const price = rule((value): value is number => typeof value === "number" && Number.isFinite(value) && value > 0, "a price > 0");
 
 export const string = rule((value): value is string => typeof value === "string", "a string");
-export const nonEmptyString = rule(
-  (value): value is string => typeof value === "string" && value.trim() !== "",
-  "a non-empty string",
-);
+export const nonEmptyString = rule((value): value is string => typeof value === "string" && value.trim() !== "", "a non-empty string");
 
 export const serviceName = rule(
   (value): value is string => typeof value === "string" && SERVICE_NAME_PATTERN.test(value),
@@ -240,8 +233,10 @@ export function readSource(raw: string, allowEmptyDir: boolean): SourceReading {
   const object = /^(obj|oss):\/\/([^/]*)(\/.*)?$/.exec(raw);
   if (object) {
     const [, scheme, bucket = "", key = ""] = object;
-    if (!BUCKET_PATTERN.test(bucket)) return { ok: false, message: `has an invalid bucket name ${JSON.stringify(bucket)} (letters, digits, "_" or "-")` };
-    if (key.split("/").includes("..") || /[\0\r\n]/.test(key)) return { ok: false, message: 'has an invalid key (no ".." segments or control characters)' };
+    if (!BUCKET_PATTERN.test(bucket))
+      return { ok: false, message: `has an invalid bucket name ${JSON.stringify(bucket)} (letters, digits, "_" or "-")` };
+    if (key.split("/").includes("..") || /[\0\r\n]/.test(key))
+      return { ok: false, message: 'has an invalid key (no ".." segments or control characters)' };
     return { ok: true, source: `obj://${bucket}${key}`, fromOss: scheme === "oss" };
   }
   if (raw.startsWith("file://")) {
@@ -254,7 +249,10 @@ export function readSource(raw: string, allowEmptyDir: boolean): SourceReading {
     return problem ? { ok: false, message: `has a path that ${problem}` } : { ok: true, source: `file://${raw}`, fromOss: false };
   }
   if (/^https?:\/\//.test(raw)) {
-    return { ok: false, message: "is an http(s) URL, which is not supported yet: upload the files to the object store and use obj://bucket/key" };
+    return {
+      ok: false,
+      message: "is an http(s) URL, which is not supported yet: upload the files to the object store and use obj://bucket/key",
+    };
   }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(raw)?.[1];
   if (scheme) return { ok: false, message: `has an unsupported scheme "${scheme}://" (use ${expected})` };

@@ -42,10 +42,9 @@ type AddIssue = (path: PathSegment[], message: string) => void;
  * issue (zod skips refinements after a failed field by default). `check` therefore sees unvalidated input.
  */
 function withCheck<T extends z.ZodType>(schema: T, check: (value: unknown, add: AddIssue) => void): T {
-  return schema.superRefine(
-    (value, ctx) => check(value, (path, message) => ctx.addIssue({ code: "custom", path, message })),
-    { when: () => true },
-  );
+  return schema.superRefine((value, ctx) => check(value, (path, message) => ctx.addIssue({ code: "custom", path, message })), {
+    when: () => true,
+  });
 }
 
 function defined(record: Record<string, unknown>, keys: readonly string[]): string[] {

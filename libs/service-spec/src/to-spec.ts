@@ -1,14 +1,7 @@
 import type { CloudConfig, ContainerSpec, EnvVar, Probe, ProcessorSpec, ServiceSpec, StorageMount } from "@eas/proto";
 
 import { formatWarning, type PathSegment } from "./issues.js";
-import {
-  EMPTY_DIR_SOURCE,
-  PROBE_DEFAULTS,
-  SPEC_DEFAULTS,
-  isRecord,
-  normalizeMountPath,
-  readSource,
-} from "./rules.js";
+import { EMPTY_DIR_SOURCE, PROBE_DEFAULTS, SPEC_DEFAULTS, isRecord, normalizeMountPath, readSource } from "./rules.js";
 import { LIVENESS_KEYS, READINESS_KEYS, parseConfigString, type ProbeDocument, type ServiceDocument } from "./schema.js";
 
 /** Why each accepted-but-ignored EAS field is ignored, by the object that holds it. */
@@ -92,7 +85,10 @@ export function documentToSpec(doc: ServiceDocument): { spec: ServiceSpec; warni
     if (!reading.ok) return raw; // unreachable after validation
     if (reading.fromOss) {
       warnings.push(
-        formatWarning(path, `${JSON.stringify(raw)} is read from this cluster's object store as ${JSON.stringify(reading.source)}, so upload the files there`),
+        formatWarning(
+          path,
+          `${JSON.stringify(raw)} is read from this cluster's object store as ${JSON.stringify(reading.source)}, so upload the files there`,
+        ),
       );
     }
     return reading.source;
@@ -130,12 +126,8 @@ export function documentToSpec(doc: ServiceDocument): { spec: ServiceSpec; warni
   warnIgnored(doc.cloud, IGNORED_FIELDS.cloud, ["cloud"]);
   const computing = doc.cloud?.computing;
   warnIgnored(computing, IGNORED_FIELDS.computing, ["cloud", "computing"]);
-  computing?.instances?.forEach((entry, index) =>
-    warnIgnored(entry, IGNORED_FIELDS.instance, ["cloud", "computing", "instances", index]),
-  );
-  const limits = (computing?.instances ?? []).flatMap((entry) =>
-    entry.spot_price_limit === undefined ? [] : [entry.spot_price_limit],
-  );
+  computing?.instances?.forEach((entry, index) => warnIgnored(entry, IGNORED_FIELDS.instance, ["cloud", "computing", "instances", index]));
+  const limits = (computing?.instances ?? []).flatMap((entry) => (entry.spot_price_limit === undefined ? [] : [entry.spot_price_limit]));
   const spotAllowed =
     computing?.spot === true ||
     computing?.spot_strategy === "SpotAsPriceGo" ||
@@ -193,7 +185,12 @@ function toContainer(
 
   const env: EnvVar[] = (container.env ?? []).map((entry, index) => {
     if (AGENT_ENV.includes(entry.name)) {
-      warnings.push(formatWarning([...at, "env", index, "name"], `${entry.name} is set by the agent from containers[0].port, so this value is overridden`));
+      warnings.push(
+        formatWarning(
+          [...at, "env", index, "name"],
+          `${entry.name} is set by the agent from containers[0].port, so this value is overridden`,
+        ),
+      );
     }
     return { name: entry.name, value: entry.value === undefined ? "" : String(entry.value) };
   });

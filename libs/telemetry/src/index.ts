@@ -3,14 +3,7 @@ export type { Telemetry, TelemetryOptions, SpanExport, EnvironmentVariables } fr
 export { createLogger, InvalidLogLevelError } from "./logger.js";
 export type { Logger, LoggerOptions, LogLevel } from "./logger.js";
 export { createShutdown, SHUTDOWN_PHASES, ShutdownTimeoutError, ShutdownHookError } from "./shutdown.js";
-export type {
-  Shutdown,
-  ShutdownOptions,
-  ShutdownPhase,
-  ShutdownHook,
-  ShutdownHookFailure,
-  SignalSource,
-} from "./shutdown.js";
+export type { Shutdown, ShutdownOptions, ShutdownPhase, ShutdownHook, ShutdownHookFailure, SignalSource } from "./shutdown.js";
 export {
   injectTraceContext,
   extractTraceContext,

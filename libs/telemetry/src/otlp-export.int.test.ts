@@ -38,12 +38,10 @@ describe("OTLP/HTTP export", () => {
     });
     assert.equal(telemetry.spanExport, "otlp");
     assert.equal(telemetry.otlpTracesUrl, `${endpoint}/v1/traces`);
-    const traceId = trace
-      .getTracer("test")
-      .startActiveSpan("exported-span", (span) => {
-        span.end();
-        return span.spanContext().traceId;
-      });
+    const traceId = trace.getTracer("test").startActiveSpan("exported-span", (span) => {
+      span.end();
+      return span.spanContext().traceId;
+    });
     await telemetry.shutdown();
 
     const traces = received.filter((request) => request.path === "/v1/traces");

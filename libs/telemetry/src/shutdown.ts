@@ -129,7 +129,13 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true;
-        reject(new ShutdownTimeoutError(timeoutMs, currentPhase, [...pending].map((hook) => hook.name)));
+        reject(
+          new ShutdownTimeoutError(
+            timeoutMs,
+            currentPhase,
+            [...pending].map((hook) => hook.name),
+          ),
+        );
       }, timeoutMs);
     });
     try {

@@ -101,7 +101,10 @@ describe("trace context helpers", () => {
         "send",
         async (sent) => {
           await new Promise((resolve) => setTimeout(resolve, 5));
-          assert.equal((await telemetry.spans()).some((span) => span.name === "send"), false);
+          assert.equal(
+            (await telemetry.spans()).some((span) => span.name === "send"),
+            false,
+          );
           return sent;
         },
         { kind: SpanKind.CLIENT },

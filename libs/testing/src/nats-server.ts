@@ -34,9 +34,7 @@ export function findNatsServerBinary(explicit?: string): string {
     const candidate = join(dir, "nats-server");
     if (dir && existsSync(candidate)) return candidate;
   }
-  throw new Error(
-    "nats-server binary not found: install it with `apt-get install -y nats-server` (Debian/Ubuntu) or set NATS_SERVER_BIN",
-  );
+  throw new Error("nats-server binary not found: install it with `apt-get install -y nats-server` (Debian/Ubuntu) or set NATS_SERVER_BIN");
 }
 
 /** Asks the OS for a free TCP port on loopback. */

@@ -50,11 +50,14 @@ describe("parseEchoConfig", () => {
   ];
   for (const [name, text, message] of invalid) {
     it(`rejects ${name}`, () => {
-      assert.throws(() => parseEchoConfig(text), (error: unknown) => {
-        assert.ok(error instanceof EchoConfigError);
-        assert.match(error.message, message);
-        return true;
-      });
+      assert.throws(
+        () => parseEchoConfig(text),
+        (error: unknown) => {
+          assert.ok(error instanceof EchoConfigError);
+          assert.match(error.message, message);
+          return true;
+        },
+      );
     });
   }
 });

@@ -52,4 +52,3 @@ describe("echo processor main (child process)", () => {
     assert.match(String(error?.error), /'failure_rate'/);
   });
 });
-

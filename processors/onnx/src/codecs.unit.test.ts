@@ -43,13 +43,28 @@ function rejects(fn: () => unknown, status: number, code: string, message: RegEx
 
 describe("tensors", () => {
   it("flattens nested data row-major", () => {
-    assert.deepEqual(flatten([[1, 2], [3, 4]]), [1, 2, 3, 4]);
+    assert.deepEqual(
+      flatten([
+        [1, 2],
+        [3, 4],
+      ]),
+      [1, 2, 3, 4],
+    );
     assert.deepEqual(flatten([1, 2]), [1, 2]);
     assert.deepEqual(flatten(5), [5]);
   });
 
   it("finds the shape of rectangular nested arrays and refuses ragged ones", () => {
-    assert.deepEqual(shapeOfNested([[[1], [2]], [[3], [4]]], "x"), [2, 2, 1]);
+    assert.deepEqual(
+      shapeOfNested(
+        [
+          [[1], [2]],
+          [[3], [4]],
+        ],
+        "x",
+      ),
+      [2, 2, 1],
+    );
     assert.deepEqual(shapeOfNested([], "x"), [0]);
     rejects(() => shapeOfNested([[1, 2], [3]], "instances"), 400, "wrong_shape", /instances is ragged/);
     rejects(() => shapeOfNested([[1, 2], 3], "instances"), 400, "wrong_shape", /ragged/);
@@ -194,7 +209,15 @@ describe("plain predict", () => {
     ["an object without instances", { rows: [] }, "bad_request", /expected \{"instances"/],
     ["instances that are not an array", { instances: 5 }, "bad_request", /'instances' must be an array/],
     ["no instances", { instances: [] }, "bad_request", /'instances' is empty/],
-    ["ragged rows", [[1, 2, 3, 4], [1, 2]], "wrong_shape", /ragged/],
+    [
+      "ragged rows",
+      [
+        [1, 2, 3, 4],
+        [1, 2],
+      ],
+      "wrong_shape",
+      /ragged/,
+    ],
     ["rows of 3 features", [[1, 2, 3]], "wrong_shape", /instances has shape \[1,3\] but model input 'input' expects \[N,4\]/],
     ["non-numbers", [[1, 2, 3, "x"]], "wrong_data", /instances: element 3 is "x"/],
   ];
@@ -221,9 +244,7 @@ describe("plain predict", () => {
 
   it("labels with the class index when the model names no classes", () => {
     const outputs: Tensor[] = [{ name: "probabilities", datatype: "FP32", shape: [1, 2], data: Float32Array.from([0.25, 0.75]) }];
-    assert.deepEqual(encodePredictions({ ...IRIS, classes: undefined }, outputs).predictions, [
-      { label: 1, probabilities: [0.25, 0.75] },
-    ]);
+    assert.deepEqual(encodePredictions({ ...IRIS, classes: undefined }, outputs).predictions, [{ label: 1, probabilities: [0.25, 0.75] }]);
   });
 
   it("returns rows of other outputs, keyed by name when there are several", () => {

@@ -41,7 +41,10 @@ describe("parseOnnxConfig", () => {
   ];
   for (const [text, message] of invalid) {
     it(`rejects ${text}`, () => {
-      assert.throws(() => parseOnnxConfig(text), (error: unknown) => error instanceof OnnxConfigError && message.test(error.message));
+      assert.throws(
+        () => parseOnnxConfig(text),
+        (error: unknown) => error instanceof OnnxConfigError && message.test(error.message),
+      );
     });
   }
 });

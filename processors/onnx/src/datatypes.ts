@@ -37,9 +37,7 @@ export const ORT_TYPE_OF: Readonly<Record<V2Datatype, string>> = {
   BYTES: "string",
 };
 
-const V2_OF_ORT: ReadonlyMap<string, V2Datatype> = new Map(
-  Object.entries(ORT_TYPE_OF).map(([v2, ort]) => [ort, v2 as V2Datatype]),
-);
+const V2_OF_ORT: ReadonlyMap<string, V2Datatype> = new Map(Object.entries(ORT_TYPE_OF).map(([v2, ort]) => [ort, v2 as V2Datatype]));
 
 /** The v2 datatype of an onnxruntime element type, or undefined for types v2 cannot carry. */
 export function v2DatatypeOf(ortType: string): V2Datatype | undefined {

@@ -78,7 +78,11 @@ describe("Iris demo model served by the onnx processor", () => {
       inputs: [{ name: "input", shape: [rows.length, 4], datatype: "FP32", data: nested ? rows : rows.flat() }],
     });
     assert.equal(status, 200, JSON.stringify(body));
-    const response = body as { model_name: string; id: string; outputs: Array<{ name: string; datatype: string; shape: number[]; data: number[] }> };
+    const response = body as {
+      model_name: string;
+      id: string;
+      outputs: Array<{ name: string; datatype: string; shape: number[]; data: number[] }>;
+    };
     assert.equal(response.model_name, "iris");
     assert.equal(response.id, "iris-eval");
     const [output] = response.outputs;

@@ -22,8 +22,5 @@ export async function resolveModelFile(path: string): Promise<string> {
   if (onnxFiles.includes("model.onnx")) return join(path, "model.onnx");
   if (onnxFiles.length === 1) return join(path, onnxFiles[0] as string);
   const found = onnxFiles.length === 0 ? "none" : onnxFiles.join(", ");
-  throw new ModelLoadError(
-    `folder '${path}' must hold model.onnx or exactly one .onnx file (found: ${found})`,
-    path,
-  );
+  throw new ModelLoadError(`folder '${path}' must hold model.onnx or exactly one .onnx file (found: ${found})`, path);
 }

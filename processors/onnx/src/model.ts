@@ -79,9 +79,7 @@ export async function loadOnnxModel(modelPath: string, options: LoadOnnxModelOpt
     throw new ModelLoadError(`model '${file}' has non-tensor inputs, which this processor cannot feed`, file);
   }
   const inputs = inputSpecs as TensorSpec[];
-  const outputs = session.outputMetadata
-    .map((value) => specOf(value, file))
-    .filter((spec): spec is TensorSpec => spec !== undefined);
+  const outputs = session.outputMetadata.map((value) => specOf(value, file)).filter((spec): spec is TensorSpec => spec !== undefined);
   if (outputs.length === 0) {
     await session.release();
     throw new ModelLoadError(`model '${file}' has no tensor outputs`, file);
@@ -96,9 +94,7 @@ export async function loadOnnxModel(modelPath: string, options: LoadOnnxModelOpt
     async run(tensors, outputNames) {
       const feeds: Record<string, OrtTensor> = {};
       for (const tensor of tensors) {
-        feeds[tensor.name] = new OrtTensor(ORT_TYPE_OF[tensor.datatype] as "float32", tensor.data as Float32Array, [
-          ...tensor.shape,
-        ]);
+        feeds[tensor.name] = new OrtTensor(ORT_TYPE_OF[tensor.datatype] as "float32", tensor.data as Float32Array, [...tensor.shape]);
       }
       const results = await session.run(feeds, [...outputNames]);
       return outputNames.map((name) => {

@@ -177,7 +177,16 @@ describe("onnx server", () => {
       const inputs = [
         { name: "ids", shape: [3], datatype: "INT64", data: [1, -2, "9007199254740991"] },
         { name: "flags", shape: [3], datatype: "BOOL", data: [true, false, true] },
-        { name: "x", shape: [3, 2], datatype: "FP64", data: [[0.5, -1], [2, 3], [0.25, 1e-300]] },
+        {
+          name: "x",
+          shape: [3, 2],
+          datatype: "FP64",
+          data: [
+            [0.5, -1],
+            [2, 3],
+            [0.25, 1e-300],
+          ],
+        },
       ];
       const all = await infer(base, { inputs }, "mixed");
       assert.equal(all.status, 200, JSON.stringify(all.body));

@@ -101,7 +101,8 @@ export function createOnnxServer(options: OnnxServerOptions): OnnxServer {
       }
       logger("error", "request failed", { error: error instanceof Error ? error.message : String(error), path: req.url });
       if (res.headersSent) res.destroy();
-      else send(res, 500, { error: `inference failed: ${error instanceof Error ? error.message : String(error)}`, code: "internal" }, closing);
+      else
+        send(res, 500, { error: `inference failed: ${error instanceof Error ? error.message : String(error)}`, code: "internal" }, closing);
     });
   });
 
@@ -186,7 +187,10 @@ export function createOnnxServer(options: OnnxServerOptions): OnnxServer {
       case "predict": {
         const current = servingModel();
         const input = decodePredictRequest(await readJson(req), current);
-        const outputs = await current.run([input], current.outputs.map((spec) => spec.name));
+        const outputs = await current.run(
+          [input],
+          current.outputs.map((spec) => spec.name),
+        );
         send(res, 200, encodePredictions(current, outputs), closing);
         return;
       }

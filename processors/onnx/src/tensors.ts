@@ -127,9 +127,14 @@ export function encodeElements(datatype: V2Datatype, values: readonly unknown[],
     case "UINT16":
     case "UINT32": {
       const [min, max] = INT_RANGES[datatype] ?? [0, 0];
-      const out = new { INT8: Int8Array, INT16: Int16Array, INT32: Int32Array, UINT8: Uint8Array, UINT16: Uint16Array, UINT32: Uint32Array }[
-        datatype
-      ](values.length);
+      const out = new {
+        INT8: Int8Array,
+        INT16: Int16Array,
+        INT32: Int32Array,
+        UINT8: Uint8Array,
+        UINT16: Uint16Array,
+        UINT32: Uint32Array,
+      }[datatype](values.length);
       values.forEach((value, index) => {
         if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
           throw elementError(what, index, value, `an integer in [${min}, ${max}]`);

@@ -107,7 +107,10 @@ export function decodeInferRequest(body: unknown, model: ModelSignature): InferR
       }
       const name = raw.name;
       if (!model.outputs.some((spec) => spec.name === name)) {
-        throw badRequest(RequestErrorCode.UnknownOutput, `unknown output '${name}'; model '${model.name}' has outputs ${names(model.outputs)}`);
+        throw badRequest(
+          RequestErrorCode.UnknownOutput,
+          `unknown output '${name}'; model '${model.name}' has outputs ${names(model.outputs)}`,
+        );
       }
       return name;
     });

@@ -110,16 +110,34 @@ export async function run(telemetry: Telemetry): Promise<void> {
       supervisor.stop(e.data.instanceId, 5_000).catch((error: unknown) => host.logger.error({ err: error }, "could not stop the instance"));
     }
   })().catch((error: unknown) => host.logger.error({ err: error }, "stopped following instance events"));
-  host.shutdown.onShutdown("instance-events", async () => {
-    await instanceEvents.close();
-    await watching;
-  }, "stop-accepting");
+  host.shutdown.onShutdown(
+    "instance-events",
+    async () => {
+      await instanceEvents.close();
+      await watching;
+    },
+    "stop-accepting",
+  );
 
-  const cpu = new Gauge({ name: "eas_instance_cpu_percent", help: "CPU of an instance's processes, percent of one core", labelNames: ["instance", "service"], registers: [host.metrics] });
-  const memory = new Gauge({ name: "eas_instance_memory_bytes", help: "Resident memory of an instance's processes", labelNames: ["instance", "service"], registers: [host.metrics] });
+  const cpu = new Gauge({
+    name: "eas_instance_cpu_percent",
+    help: "CPU of an instance's processes, percent of one core",
+    labelNames: ["instance", "service"],
+    registers: [host.metrics],
+  });
+  const memory = new Gauge({
+    name: "eas_instance_memory_bytes",
+    help: "Resident memory of an instance's processes",
+    labelNames: ["instance", "service"],
+    registers: [host.metrics],
+  });
   const beat = setInterval(() => {
     if (!registered) return;
-    host.bus.publish(heartbeatSubject.with(config.nodeId), { nodeId: config.nodeId, at: new Date().toISOString(), instances: supervisor.list().length });
+    host.bus.publish(heartbeatSubject.with(config.nodeId), {
+      nodeId: config.nodeId,
+      at: new Date().toISOString(),
+      instances: supervisor.list().length,
+    });
   }, 1_000);
   const sample = setInterval(() => {
     void supervisor.stats().then((rows) => {
@@ -131,10 +149,14 @@ export async function run(telemetry: Telemetry): Promise<void> {
       }
     });
   }, 5_000);
-  host.shutdown.onShutdown("heartbeats", () => {
-    clearInterval(beat);
-    clearInterval(sample);
-    clearInterval(reRegister);
-    scheduler.close();
-  }, "stop-accepting");
+  host.shutdown.onShutdown(
+    "heartbeats",
+    () => {
+      clearInterval(beat);
+      clearInterval(sample);
+      clearInterval(reRegister);
+      scheduler.close();
+    },
+    "stop-accepting",
+  );
 }

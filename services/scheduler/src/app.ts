@@ -27,10 +27,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
     describe: (state) => describeCluster(state, heartbeats.lastSeen),
   });
 
-  host.addGrpcService(
-    SchedulerService,
-    createSchedulerApi({ store: host.store, cluster, heartbeats, logger: host.logger, now, source }),
-  );
+  host.addGrpcService(SchedulerService, createSchedulerApi({ store: host.store, cluster, heartbeats, logger: host.logger, now, source }));
   await host.listen();
 
   // The monitor decides nothing before the projection has caught up (it checks on every tick).

@@ -1,10 +1,5 @@
 export { schedulerConfigSpec } from "./config.js";
-export {
-  heartbeatSchema,
-  heartbeatSubject,
-  InvalidHeartbeatError,
-  type HeartbeatMessage,
-} from "./heartbeats/subjects.js";
+export { heartbeatSchema, heartbeatSubject, InvalidHeartbeatError, type HeartbeatMessage } from "./heartbeats/subjects.js";
 export { createHeartbeatTracker, type HeartbeatTracker } from "./heartbeats/tracker.js";
 export { subscribeToHeartbeats } from "./heartbeats/subscriber.js";
 export {
@@ -15,12 +10,7 @@ export {
   type LostNodeMonitor,
   type LostNodeMonitorDeps,
 } from "./heartbeats/lost-nodes.js";
-export {
-  createSchedulerApi,
-  createSchedulerHandlers,
-  type SchedulerApiDeps,
-  type SchedulerHandlers,
-} from "./api/scheduler-api.js";
+export { createSchedulerApi, createSchedulerHandlers, type SchedulerApiDeps, type SchedulerHandlers } from "./api/scheduler-api.js";
 export {
   clusterFromSnapshot,
   clusterProjection,

@@ -40,7 +40,8 @@ describe("CloudEvents binary mode encoding", () => {
 
   it("refuses a message without our headers instead of guessing", () => {
     assert.throws(
-      () => decodeEvent({ subject: "eas.events.a.b", seq: 1, headers: undefined, data: new Uint8Array(), storedAt: new Date() }, "eas.events"),
+      () =>
+        decodeEvent({ subject: "eas.events.a.b", seq: 1, headers: undefined, data: new Uint8Array(), storedAt: new Date() }, "eas.events"),
       (error: unknown) => error instanceof EventStoreError && /position 1/.test(error.message),
     );
   });

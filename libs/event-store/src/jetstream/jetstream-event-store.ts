@@ -518,12 +518,7 @@ export class JetStreamEventStore implements EventStore {
     return subscription;
   }
 
-  async *#follow(
-    filter: string,
-    after: number,
-    opening: Promise<OpenedConsumer>,
-    context: FeedContext,
-  ): AsyncGenerator<RecordedEvent> {
+  async *#follow(filter: string, after: number, opening: Promise<OpenedConsumer>, context: FeedContext): AsyncGenerator<RecordedEvent> {
     const first = await opening;
     let opened = first;
     let delivered = 0;
@@ -586,9 +581,7 @@ export class JetStreamEventStore implements EventStore {
   async headPosition(): Promise<number> {
     this.#assertOpen();
     const jsm = await this.#jsm();
-    const info = await withRetry("reading the head position", this.#options.retry, () =>
-      jsm.streams.info(this.#options.streamName),
-    );
+    const info = await withRetry("reading the head position", this.#options.retry, () => jsm.streams.info(this.#options.streamName));
     return info.state.last_seq;
   }
 
@@ -646,5 +639,3 @@ class IdleTimer {
     clearTimeout(this.#timer);
   }
 }
-
-

@@ -138,7 +138,10 @@ describe("JetStreamEventStore on nats-server", () => {
       const result = await store.append("instance-abc", batch, { expectedRevision: "no_stream" });
       assert.equal(result.nextExpectedRevision, 2);
       const events = await store.readStream("instance-abc");
-      assert.deepEqual(events.map((e) => e.type), ["E0", "E1", "E2"]);
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ["E0", "E1", "E2"],
+      );
       assert.equal((await jsm.streams.info(names.streamName)).state.messages, 3);
     } finally {
       await cleanup();
@@ -162,7 +165,10 @@ describe("JetStreamEventStore on nats-server", () => {
       });
       assert.equal(completed.nextExpectedRevision, 1);
       assert.equal((await other).nextExpectedRevision, 2, "the other append lands after the whole batch");
-      assert.deepEqual((await store.readStream("node-n1")).map((e) => e.type), ["Batch0", "Batch1", "Other"]);
+      assert.deepEqual(
+        (await store.readStream("node-n1")).map((e) => e.type),
+        ["Batch0", "Batch1", "Other"],
+      );
     } finally {
       await cleanup();
     }
@@ -193,9 +199,10 @@ describe("JetStreamEventStore on nats-server", () => {
       await store.append("service-x", [{ id: randomUUID(), type: "T", data: {} }], { expectedRevision: "no_stream" });
       await own.stop();
       const started = Date.now();
-      const error = await store
-        .append("service-x", [{ id: randomUUID(), type: "T", data: {} }], { expectedRevision: 0 })
-        .then(() => undefined, (e: unknown) => e);
+      const error = await store.append("service-x", [{ id: randomUUID(), type: "T", data: {} }], { expectedRevision: 0 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(error instanceof EventStoreUnavailableError, `got ${String(error)}`);
       assert.equal(error.retryable, true);
       assert.ok(Date.now() - started < 5_000, "bounded by the retry budget");

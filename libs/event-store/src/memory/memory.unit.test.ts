@@ -33,7 +33,10 @@ describe("InMemoryEventStore specifics", () => {
     const store = new InMemoryEventStore();
     await store.append("service-a", [{ id: "e1", type: "T", data: {} }], { expectedRevision: "no_stream" });
     await assert.rejects(store.append("service-a", [{ id: "e1", type: "T", data: {} }], { expectedRevision: 0 }), VersionConflictError);
-    await assert.rejects(store.append("service-b", [{ id: "e1", type: "T", data: {} }], { expectedRevision: "no_stream" }), InvalidEventError);
+    await assert.rejects(
+      store.append("service-b", [{ id: "e1", type: "T", data: {} }], { expectedRevision: "no_stream" }),
+      InvalidEventError,
+    );
   });
 
   it("completes a half-applied batch on retry (same ids)", async () => {
@@ -49,7 +52,10 @@ describe("InMemoryEventStore specifics", () => {
       { expectedRevision: "no_stream" },
     );
     assert.deepEqual(result, { nextExpectedRevision: 1, position: 2 });
-    assert.deepEqual((await store.readStream("node-n1")).map((e) => e.id), ["a", "b"]);
+    assert.deepEqual(
+      (await store.readStream("node-n1")).map((e) => e.id),
+      ["a", "b"],
+    );
   });
 
   it("records the active trace context when the event carries none", async () => {

@@ -74,7 +74,17 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         result = await store.append(stream, [newEvent("D"), newEvent("E"), newEvent("F")], { expectedRevision: 2 });
         assert.equal(result.nextExpectedRevision, 5);
         const events = await store.readStream(stream);
-        assert.deepEqual(events.map((e) => [e.type, e.revision]), [["A", 0], ["B", 1], ["C", 2], ["D", 3], ["E", 4], ["F", 5]]);
+        assert.deepEqual(
+          events.map((e) => [e.type, e.revision]),
+          [
+            ["A", 0],
+            ["B", 1],
+            ["C", 2],
+            ["D", 3],
+            ["E", 4],
+            ["F", 5],
+          ],
+        );
         assertStrictlyIncreasing(events.map((e) => e.position));
         assert.equal(events.at(-1)?.position, result.position);
       });
@@ -93,7 +103,10 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
           assert.equal(error.actual, "1");
           assert.equal(error.retryable, false);
         }
-        assert.deepEqual((await store.readStream(stream)).map((e) => e.type), ["A", "B"]);
+        assert.deepEqual(
+          (await store.readStream(stream)).map((e) => e.type),
+          ["A", "B"],
+        );
       });
     });
 
@@ -128,7 +141,10 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         const stream = streamOf(newCategory());
         assert.equal((await store.append(stream, [newEvent("A")], { expectedRevision: "any" })).nextExpectedRevision, 0);
         assert.equal((await store.append(stream, [newEvent("B"), newEvent("C")], { expectedRevision: "any" })).nextExpectedRevision, 2);
-        assert.deepEqual((await store.readStream(stream)).map((e) => e.revision), [0, 1, 2]);
+        assert.deepEqual(
+          (await store.readStream(stream)).map((e) => e.revision),
+          [0, 1, 2],
+        );
       });
     });
 
@@ -140,9 +156,15 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
           timeoutMs,
           "concurrent any appends",
         );
-        assert.deepEqual(results.map((r) => r.nextExpectedRevision).sort((a, b) => a - b), [1, 3, 5, 7, 9, 11]);
+        assert.deepEqual(
+          results.map((r) => r.nextExpectedRevision).sort((a, b) => a - b),
+          [1, 3, 5, 7, 9, 11],
+        );
         const events = await store.readStream(stream);
-        assert.deepEqual(events.map((e) => e.revision), range(12));
+        assert.deepEqual(
+          events.map((e) => e.revision),
+          range(12),
+        );
         // Each batch stays contiguous: nothing interleaves with a batch being written.
         for (let i = 0; i < 12; i += 2) assert.equal(events[i + 1]!.type, `${events[i]!.type}b`);
       });
@@ -161,7 +183,10 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         // A late retry, after the stream moved on, still reports the original outcome.
         assert.deepEqual(await store.append(stream, [event], { expectedRevision: "no_stream" }), first);
         const events = await store.readStream(stream);
-        assert.deepEqual(events.map((e) => e.id), [event.id, second.id]);
+        assert.deepEqual(
+          events.map((e) => e.id),
+          [event.id, second.id],
+        );
       });
     });
 
@@ -175,7 +200,10 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         const retry = await store.append(stream, batch, { expectedRevision: 0 });
         assert.deepEqual(retry, first);
         const events = await store.readStream(stream);
-        assert.deepEqual(events.map((e) => e.type), ["A", "B", "C", "D"]);
+        assert.deepEqual(
+          events.map((e) => e.type),
+          ["A", "B", "C", "D"],
+        );
         assert.equal(new Set(events.map((e) => e.id)).size, 4);
       });
     });
@@ -192,18 +220,37 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
           assert.ok(error instanceof VersionConflictError, `${expectedRevision}: ${String(error)}`);
           assert.equal(error.actual, "1");
         }
-        assert.deepEqual((await store.readStream(stream)).map((e) => e.id), [first.id, second.id]);
+        assert.deepEqual(
+          (await store.readStream(stream)).map((e) => e.id),
+          [first.id, second.id],
+        );
       });
     });
 
     it("reads a stream from a revision and at most maxCount events", async () => {
       await withStore(async (store) => {
         const stream = streamOf(newCategory());
-        await store.append(stream, range(10).map((i) => newEvent(`E${i}`)), { expectedRevision: "no_stream" });
-        assert.deepEqual((await store.readStream(stream, { fromRevision: 7 })).map((e) => e.revision), [7, 8, 9]);
-        assert.deepEqual((await store.readStream(stream, { maxCount: 2 })).map((e) => e.revision), [0, 1]);
-        assert.deepEqual((await store.readStream(stream, { fromRevision: 4, maxCount: 3 })).map((e) => e.revision), [4, 5, 6]);
-        assert.deepEqual((await store.readStream(stream, { fromRevision: 9 })).map((e) => e.type), ["E9"]);
+        await store.append(
+          stream,
+          range(10).map((i) => newEvent(`E${i}`)),
+          { expectedRevision: "no_stream" },
+        );
+        assert.deepEqual(
+          (await store.readStream(stream, { fromRevision: 7 })).map((e) => e.revision),
+          [7, 8, 9],
+        );
+        assert.deepEqual(
+          (await store.readStream(stream, { maxCount: 2 })).map((e) => e.revision),
+          [0, 1],
+        );
+        assert.deepEqual(
+          (await store.readStream(stream, { fromRevision: 4, maxCount: 3 })).map((e) => e.revision),
+          [4, 5, 6],
+        );
+        assert.deepEqual(
+          (await store.readStream(stream, { fromRevision: 9 })).map((e) => e.type),
+          ["E9"],
+        );
         assert.deepEqual(await store.readStream(stream, { fromRevision: 10 }), []);
         assert.deepEqual(await store.readStream(stream, { maxCount: 0 }), []);
       });
@@ -231,7 +278,10 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         }
         const read = await collectAll(store.readAll({ afterPosition: start }));
         const ours = read.filter((e) => e.stream.startsWith(`${category}-`));
-        assert.deepEqual(ours.map((e) => e.id), written);
+        assert.deepEqual(
+          ours.map((e) => e.id),
+          written,
+        );
         assertStrictlyIncreasing(read.map((e) => e.position));
         assert.ok(read.every((e) => e.position > start));
         assert.equal(read.at(-1)?.position, await store.headPosition());
@@ -248,9 +298,15 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         }
         const checkpoint = results[2]!.position;
         const after = await collectAll(store.readAll({ afterPosition: checkpoint }));
-        assert.deepEqual(after.map((e) => e.type), ["E3", "E4", "E5"]);
+        assert.deepEqual(
+          after.map((e) => e.type),
+          ["E3", "E4", "E5"],
+        );
         const limited = await collectAll(store.readAll({ afterPosition: start, maxCount: 2 }));
-        assert.deepEqual(limited.map((e) => e.type), ["E0", "E1"]);
+        assert.deepEqual(
+          limited.map((e) => e.type),
+          ["E0", "E1"],
+        );
         assert.deepEqual(await collectAll(store.readAll({ afterPosition: results[5]!.position })), []);
       });
     });
@@ -323,7 +379,10 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
           const received = collect(subscription, 4, timeoutMs);
           await store.append(stream, [newEvent("E5")], { expectedRevision: 4 });
           const events = await received;
-          assert.deepEqual(events.map((e) => e.type), ["E2", "E3", "E4", "E5"]);
+          assert.deepEqual(
+            events.map((e) => e.type),
+            ["E2", "E3", "E4", "E5"],
+          );
           assert.equal(events[0]!.position, results[2]!.position);
         } finally {
           await subscription.close();
@@ -346,7 +405,10 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
           await store.append(streamOf(other), [newEvent("Other2")], { expectedRevision: "no_stream" });
           await store.append(streamOf(wanted), [newEvent("Wanted2")], { expectedRevision: "no_stream" });
           const events = await received;
-          assert.deepEqual(events.map((e) => e.type), ["Wanted0", "Wanted1", "Wanted2"]);
+          assert.deepEqual(
+            events.map((e) => e.type),
+            ["Wanted0", "Wanted1", "Wanted2"],
+          );
           assert.ok(events.every((e) => e.stream.startsWith(`${wanted}-`)));
         } finally {
           await subscription.close();
@@ -359,7 +421,11 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         const category = newCategory();
         const start = await store.headPosition();
         const stream = streamOf(category);
-        await store.append(stream, range(4).map((i) => newEvent(`E${i}`)), { expectedRevision: "no_stream" });
+        await store.append(
+          stream,
+          range(4).map((i) => newEvent(`E${i}`)),
+          { expectedRevision: "no_stream" },
+        );
         const subscription = store.subscribeToAll({ afterPosition: start, category });
         try {
           const seen: RecordedEvent[] = [];
@@ -377,7 +443,10 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
           assert.equal(seenWhenCaughtUp, 4, "caughtUp must follow the delivery of the 4 existing events");
           await store.append(stream, [newEvent("Live")], { expectedRevision: 3 });
           await withTimeout(consuming, timeoutMs, "the live event");
-          assert.deepEqual(seen.map((e) => e.type), ["E0", "E1", "E2", "E3", "Live"]);
+          assert.deepEqual(
+            seen.map((e) => e.type),
+            ["E0", "E1", "E2", "E3", "Live"],
+          );
         } finally {
           await subscription.close();
         }
@@ -393,7 +462,10 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
           await withTimeout(subscription.caughtUp, timeoutMs, "caughtUp on an empty category");
           const received = collect(subscription, 1, timeoutMs);
           await store.append(streamOf(category), [newEvent("Live")], { expectedRevision: "no_stream" });
-          assert.deepEqual((await received).map((e) => e.type), ["Live"]);
+          assert.deepEqual(
+            (await received).map((e) => e.type),
+            ["Live"],
+          );
         } finally {
           await subscription.close();
         }
@@ -500,12 +572,18 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
           ["empty batch", store.append(stream, [], { expectedRevision: "any" })],
           ["negative revision", store.append(stream, [newEvent("A")], { expectedRevision: -1 })],
           ["fractional revision", store.append(stream, [newEvent("A")], { expectedRevision: 1.5 })],
-          ["same id twice", (() => {
-            const event = newEvent("A");
-            return store.append(stream, [event, { ...event }], { expectedRevision: "any" });
-          })()],
+          [
+            "same id twice",
+            (() => {
+              const event = newEvent("A");
+              return store.append(stream, [event, { ...event }], { expectedRevision: "any" });
+            })(),
+          ],
           ["array data", store.append(stream, [{ ...newEvent("A"), data: [] as unknown as JsonObject }], { expectedRevision: "any" })],
-          ["line break in metadata", store.append(stream, [newEvent("A", {}, { metadata: { traceparent: "a\r\nb" } })], { expectedRevision: "any" })],
+          [
+            "line break in metadata",
+            store.append(stream, [newEvent("A", {}, { metadata: { traceparent: "a\r\nb" } })], { expectedRevision: "any" }),
+          ],
         ];
         for (const [label, attempt] of cases) {
           assert.ok((await rejection(attempt)) instanceof InvalidEventError, label);
@@ -521,7 +599,9 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         for (let revision = -1; revision < 3; revision++) {
           const expectedRevision = revision === -1 ? ("no_stream" as const) : revision;
           const outcomes = await withTimeout(
-            Promise.allSettled(range(contenders).map((i) => store.append(stream, [newEvent(`W${revision + 1}-${i}`)], { expectedRevision }))),
+            Promise.allSettled(
+              range(contenders).map((i) => store.append(stream, [newEvent(`W${revision + 1}-${i}`)], { expectedRevision })),
+            ),
             timeoutMs,
             "concurrent appends",
           );
@@ -531,8 +611,14 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
           for (const loser of losers) assert.ok(loser.reason instanceof VersionConflictError, String(loser.reason));
         }
         const events = await store.readStream(stream);
-        assert.deepEqual(events.map((e) => e.revision), [0, 1, 2, 3]);
-        assert.deepEqual(events.map((e) => e.type.split("-")[0]), ["W0", "W1", "W2", "W3"]);
+        assert.deepEqual(
+          events.map((e) => e.revision),
+          [0, 1, 2, 3],
+        );
+        assert.deepEqual(
+          events.map((e) => e.type.split("-")[0]),
+          ["W0", "W1", "W2", "W3"],
+        );
       });
     });
   });

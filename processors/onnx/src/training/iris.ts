@@ -5,13 +5,7 @@
 import { fitStandardizer, parseLabelledCsv, standardize, stratifiedSplit, type Dataset, type Split } from "./dataset.js";
 import { exportLinearClassifier } from "./onnx-export.js";
 import { mulberry32 } from "./prng.js";
-import {
-  accuracy,
-  lossAndGradient,
-  predictProbabilities,
-  trainSoftmaxRegression,
-  type LinearParams,
-} from "./softmax-regression.js";
+import { accuracy, lossAndGradient, predictProbabilities, trainSoftmaxRegression, type LinearParams } from "./softmax-regression.js";
 
 /** Hyper-parameters of the demo; changing any of them changes the checked-in model. */
 export const IRIS_TRAINING = {
@@ -78,7 +72,13 @@ export function trainIris(csv: string): IrisTraining {
   });
   const stored = asFloat32(params);
   const evaluate = (rows: ReadonlyArray<readonly number[]>) =>
-    predictProbabilities(stored, standardize(rows.map((row) => row.map(Math.fround)), standardizer));
+    predictProbabilities(
+      stored,
+      standardize(
+        rows.map((row) => row.map(Math.fround)),
+        standardizer,
+      ),
+    );
   const trainAccuracy = accuracy(evaluate(trainRows), trainLabels);
   const testAccuracy = accuracy(evaluate(testRows), testLabels);
   const finalLoss = lossAndGradient(stored, standardize(trainRows, standardizer), trainLabels, IRIS_TRAINING.l2).loss;

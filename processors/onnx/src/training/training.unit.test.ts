@@ -71,8 +71,7 @@ describe("lossAndGradient", () => {
       }),
     );
     params.bias.forEach((_, k) => {
-      const numeric =
-        (lossWith((p) => (p.bias[k] = (p.bias[k] ?? 0) + h)) - lossWith((p) => (p.bias[k] = (p.bias[k] ?? 0) - h))) / (2 * h);
+      const numeric = (lossWith((p) => (p.bias[k] = (p.bias[k] ?? 0) + h)) - lossWith((p) => (p.bias[k] = (p.bias[k] ?? 0) - h))) / (2 * h);
       assert.ok(Math.abs(numeric - (gradBias[k] ?? NaN)) < 1e-6, `db[${k}]`);
     });
   });
@@ -131,7 +130,10 @@ describe("data preparation", () => {
     const items = Array.from({ length: 20 }, (_, i) => i);
     const out = shuffled(items, mulberry32(1));
     assert.notDeepEqual(out, items);
-    assert.deepEqual([...out].sort((a, b) => a - b), items);
+    assert.deepEqual(
+      [...out].sort((a, b) => a - b),
+      items,
+    );
   });
 
   it("stratifiedSplit keeps class proportions and is reproducible", () => {

@@ -10,27 +10,14 @@ import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { connectJetStreamEventStore, type EventStore } from "@eas/event-store";
 import { decodeEvent, instanceStream, type EasEvent } from "@eas/events";
-import {
-  AgentClient,
-  AgentService,
-  ServiceSpec,
-  unaryCall,
-  type AgentInstance,
-  type StartInstanceRequest,
-} from "@eas/proto";
+import { AgentClient, AgentService, ServiceSpec, unaryCall, type AgentInstance, type StartInstanceRequest } from "@eas/proto";
 import { startGrpcServer, type GrpcServerHandle } from "@eas/service-kit";
 import { createLogger } from "@eas/telemetry";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { InstanceSupervisor } from "../instances/supervisor.js";
 import { ProcessDriver } from "../runtime/index.js";
 import { groupPids } from "../runtime/process-group.js";
-import {
-  createStorageFetcher,
-  digestKey,
-  uploadToObjectStore,
-  type ObjectStoreLike,
-  type ObjectStoreOpener,
-} from "../storage/index.js";
+import { createStorageFetcher, digestKey, uploadToObjectStore, type ObjectStoreLike, type ObjectStoreOpener } from "../storage/index.js";
 import { createAgentApi } from "./agent-api.js";
 import { isAlive } from "../testing/processes.js";
 
@@ -143,7 +130,10 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
   };
 
   /** A container spec running the HTTP fixture; it records each start, and answers /ready only once readyDelayMs passed. */
-  function fixtureSpec(name: string, options: { readyDelayMs?: number; prelude?: string; storage?: ServiceSpec["storage"] } = {}): ServiceSpec {
+  function fixtureSpec(
+    name: string,
+    options: { readyDelayMs?: number; prelude?: string; storage?: ServiceSpec["storage"] } = {},
+  ): ServiceSpec {
     return ServiceSpec.fromPartial({
       name: "svc",
       runtime: {
@@ -205,11 +195,18 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
     const listening = all.findIndex((line) => line.stream === "stdout" && /listening on/.test(line.text));
     const stderr = all.findIndex((line) => line.stream === "stderr" && line.text === "a line on stderr");
     assert.ok(listening >= 0 && stderr > listening, JSON.stringify(all));
-    assert.ok(all.every((line) => !Number.isNaN(Date.parse(line.at))), "each line has its time");
+    assert.ok(
+      all.every((line) => !Number.isNaN(Date.parse(line.at))),
+      "each line has its time",
+    );
     assert.deepEqual((await logs(1)).lines, all.slice(-1), "lines: 1 is the last line");
 
     await rejectsWith(unaryCall(client, client.instanceLogs, { instanceId: "nope", lines: 0 }, 10_000), status.NOT_FOUND, /nope/);
-    await rejectsWith(unaryCall(client, client.instanceLogs, { instanceId: "", lines: 0 }, 10_000), status.INVALID_ARGUMENT, /instance_id: is required/);
+    await rejectsWith(
+      unaryCall(client, client.instanceLogs, { instanceId: "", lines: 0 }, 10_000),
+      status.INVALID_ARGUMENT,
+      /instance_id: is required/,
+    );
     await rejectsWith(logs(5_000), status.INVALID_ARGUMENT, /lines: must be at most 1000/);
     await stop(id);
   });
@@ -351,18 +348,35 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
       ["no runtime", { instanceId: "bad-runtime", spec: ServiceSpec.fromPartial({ name: "svc" }) }, /spec\.runtime: /],
       ["an empty command", { instanceId: "bad-command", spec: container({ command: " " }) }, /spec\.container\.command: is empty/],
       ["a port out of range", { instanceId: "bad-port", spec: container({ port: 70_000 }) }, /spec\.container\.port: /],
-      ["an unknown probe kind", { instanceId: "bad-probe", spec: container({ readiness: { kind: "exec" } }) }, /spec\.container\.readiness\.kind: /],
+      [
+        "an unknown probe kind",
+        { instanceId: "bad-probe", spec: container({ readiness: { kind: "exec" } }) },
+        /spec\.container\.readiness\.kind: /,
+      ],
       ["a relative mount path", { instanceId: "bad-mount", spec: container({}, [mount("data")]) }, /spec\.storage\[0\]\.mount_path: /],
       ["a mount path with ..", { instanceId: "bad-dots", spec: container({}, [mount("/a/../etc")]) }, /spec\.storage\[0\]\.mount_path: /],
-      ["overlapping mounts", { instanceId: "bad-overlap", spec: container({}, [mount("/data"), mount("/data/sub")]) }, /spec\.storage\[1\]\.mount_path: /],
-      ["an unsupported source", { instanceId: "bad-source", spec: container({}, [mount("/data", "oss://bucket/x")]) }, /spec\.storage\[0\]\.source: /],
-      ["an unknown processor", { instanceId: "bad-processor", spec: ServiceSpec.fromPartial({ runtime: { $case: "processor", value: { name: "nope" } } }) }, /spec\.processor\.name: /],
+      [
+        "overlapping mounts",
+        { instanceId: "bad-overlap", spec: container({}, [mount("/data"), mount("/data/sub")]) },
+        /spec\.storage\[1\]\.mount_path: /,
+      ],
+      [
+        "an unsupported source",
+        { instanceId: "bad-source", spec: container({}, [mount("/data", "oss://bucket/x")]) },
+        /spec\.storage\[0\]\.source: /,
+      ],
+      [
+        "an unknown processor",
+        { instanceId: "bad-processor", spec: ServiceSpec.fromPartial({ runtime: { $case: "processor", value: { name: "nope" } } }) },
+        /spec\.processor\.name: /,
+      ],
     ];
     const wrong: string[] = [];
     for (const [what, request, field] of cases) {
       const outcome = await startInstance(request).then(
         (answer) => `accepted (${answer.status})`,
-        (error: ServiceError) => (error.code === status.INVALID_ARGUMENT && field.test(error.details) ? undefined : `${error.code} ${error.details}`),
+        (error: ServiceError) =>
+          error.code === status.INVALID_ARGUMENT && field.test(error.details) ? undefined : `${error.code} ${error.details}`,
       );
       if (outcome) wrong.push(`${what}: ${outcome}`);
     }
@@ -371,9 +385,15 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
 
     await new Promise((resolve) => setTimeout(resolve, 300));
     const ids = cases.map(([, request]) => request.instanceId).filter((id): id is string => !!id);
-    assert.deepEqual((await list()).filter((instance) => ids.includes(instance.instanceId)), []);
+    assert.deepEqual(
+      (await list()).filter((instance) => ids.includes(instance.instanceId)),
+      [],
+    );
     const folders = existsSync(join(nodeDir, "instances")) ? readdirSync(join(nodeDir, "instances")) : [];
-    assert.deepEqual(folders.filter((name) => ids.includes(name) || name === "escape"), []);
+    assert.deepEqual(
+      folders.filter((name) => ids.includes(name) || name === "escape"),
+      [],
+    );
     assert.equal(existsSync(join(nodeDir, "escape")), false, "nothing was laid out outside the instances folder");
     for (const id of ids.filter((id) => /^[A-Za-z0-9_-]+$/.test(id))) assert.deepEqual(await types(id), [], `no events for ${id}`);
     assert.equal(await readFile(join(work, "bad-requests.starts"), "utf8").catch(() => ""), "");

@@ -22,11 +22,7 @@ export interface StartRequestContext {
  * empty when the agent can lay the instance out and run it. Checks what needs no fetch: the id, mount
  * paths and sources (not whether they exist), ports, and the runtime as `resolveRuntime` sees it.
  */
-export function startRequestViolations(
-  instanceId: string,
-  spec: ServiceSpec | undefined,
-  context: StartRequestContext,
-): FieldViolation[] {
+export function startRequestViolations(instanceId: string, spec: ServiceSpec | undefined, context: StartRequestContext): FieldViolation[] {
   const violations: FieldViolation[] = [];
   if (!instanceId) violations.push({ path: "instance_id", message: "is required" });
   else if (!INSTANCE_ID.test(instanceId)) {

@@ -45,7 +45,11 @@ describe("a stopped instance's cache entries are evicted when the cache is over 
     const nodeDir = join(work, "node");
     const cacheDir = join(work, "cache");
     // A budget smaller than the one model: only the instance's use keeps it in the cache.
-    const storage = createStorageFetcher({ cacheDir, objectStore: new Objm(nc), eviction: { maxBytes: 1, instancesDir: join(nodeDir, "instances") } });
+    const storage = createStorageFetcher({
+      cacheDir,
+      objectStore: new Objm(nc),
+      eviction: { maxBytes: 1, instancesDir: join(nodeDir, "instances") },
+    });
     supervisor = new InstanceSupervisor({
       nodeId: "node-e",
       store,

@@ -119,7 +119,11 @@ describe("agent restart: instances left by a killed agent", () => {
       name: "svc",
       runtime: {
         $case: "container",
-        value: { command: `${prelude}exec ${process.execPath} ${FIXTURE}`, port: 8000, readiness: { kind: "http", path: "/ready", periodMs: 100 } },
+        value: {
+          command: `${prelude}exec ${process.execPath} ${FIXTURE}`,
+          port: 8000,
+          readiness: { kind: "http", path: "/ready", periodMs: 100 },
+        },
       },
     });
   }
@@ -186,7 +190,11 @@ describe("agent restart: instances left by a killed agent", () => {
       assert.equal(existsSync(instanceDir(instanceId)), false, `${instanceId}'s folder is removed`);
     }
     const fetching = await events("fetching");
-    assert.deepEqual(fetching.map((e) => e.type), ["eas.v1.InstanceFailed"], "the instance that was fetching is reported Failed");
+    assert.deepEqual(
+      fetching.map((e) => e.type),
+      ["eas.v1.InstanceFailed"],
+      "the instance that was fetching is reported Failed",
+    );
     assert.equal(existsSync(instanceDir("fetching")), false);
     assert.deepEqual(await list(second), [], "the new agent owns nothing it did not start");
     bystander.kill("SIGKILL");

@@ -79,7 +79,14 @@ export class InstanceSupervisor {
       } else if (outcome === "unverifiable") {
         this.#deps.logger.warn({ instanceId, pid: record.pid }, "pid.json has no start time to verify the pid with; not killing it");
       }
-      await this.#append(event("InstanceFailed", { instanceId, service: record.service, reason: `agent on ${this.#deps.nodeId} restarted`, at: new Date().toISOString() }));
+      await this.#append(
+        event("InstanceFailed", {
+          instanceId,
+          service: record.service,
+          reason: `agent on ${this.#deps.nodeId} restarted`,
+          at: new Date().toISOString(),
+        }),
+      );
       rmSync(dir, { recursive: true, force: true });
       this.#deps.logger.warn({ instanceId, pid: record.pid }, "reaped an instance left by a previous agent run");
     }
@@ -293,7 +300,13 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
     timer = setTimeout(() => resolve(false), ms);
   });
   try {
-    return await Promise.race([promise.then(() => true, () => true), expired]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
   } finally {
     clearTimeout(timer);
   }

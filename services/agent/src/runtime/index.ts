@@ -13,13 +13,7 @@ export {
   type ResolveOptions,
 } from "./resolve.js";
 export { DEFAULT_RESTART_POLICY, decideRestart, nextBackoff, type RestartDecision } from "./restart-policy.js";
-export {
-  initialProbeState,
-  observeProbe,
-  type ProbeOutcome,
-  type ProbeState,
-  type ProbeTransition,
-} from "./probe-state.js";
+export { initialProbeState, observeProbe, type ProbeOutcome, type ProbeState, type ProbeTransition } from "./probe-state.js";
 export { runProbe } from "./probes.js";
 export { LogTail } from "./log-tail.js";
 export {

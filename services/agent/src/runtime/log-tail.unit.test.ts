@@ -33,8 +33,16 @@ describe("LogTail", () => {
 
 describe("readableLogLine", () => {
   const rows: [string, string, string][] = [
-    ["a plain line stays as it is", "Traceback: ModuleNotFoundError: No module named 'torch'", "Traceback: ModuleNotFoundError: No module named 'torch'"],
-    ["a pino line shows message and error", '{"level":"error","msg":"echo processor failed to start","error":"bad latency_ms"}', "echo processor failed to start: bad latency_ms"],
+    [
+      "a plain line stays as it is",
+      "Traceback: ModuleNotFoundError: No module named 'torch'",
+      "Traceback: ModuleNotFoundError: No module named 'torch'",
+    ],
+    [
+      "a pino line shows message and error",
+      '{"level":"error","msg":"echo processor failed to start","error":"bad latency_ms"}',
+      "echo processor failed to start: bad latency_ms",
+    ],
     ["a pino line with an err object", '{"msg":"boom","err":{"type":"Error","message":"ENOENT model.onnx"}}', "boom: ENOENT model.onnx"],
     ["a Python JSON logger line", '{"message":"model load failed","levelname":"ERROR"}', "model load failed"],
     ["JSON without message fields stays whole", '{"a":1}', '{"a":1}'],

@@ -7,10 +7,7 @@ import type { ProbeConfig } from "./types.js";
  * Runs one probe against `host` (loopback by default). Never throws: every failure,
  * including a timeout or an abort, is a failed outcome with a detail.
  */
-export function runProbe(
-  config: ProbeConfig,
-  options: { host?: string; signal?: AbortSignal } = {},
-): Promise<ProbeOutcome> {
+export function runProbe(config: ProbeConfig, options: { host?: string; signal?: AbortSignal } = {}): Promise<ProbeOutcome> {
   const host = options.host ?? "127.0.0.1";
   return config.kind === "http" ? httpProbe(config, host, options.signal) : tcpProbe(config, host, options.signal);
 }
@@ -31,7 +28,9 @@ function httpProbe(config: ProbeConfig, host: string, signal: AbortSignal | unde
     req.on("response", (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
-      finish(status >= 200 && status < 400 ? { ok: true } : { ok: false, answered: true, detail: `HTTP ${status} from GET ${config.path}` });
+      finish(
+        status >= 200 && status < 400 ? { ok: true } : { ok: false, answered: true, detail: `HTTP ${status} from GET ${config.path}` },
+      );
     });
     req.on("error", (error) => finish({ ok: false, detail: describe(error) }));
     req.end();

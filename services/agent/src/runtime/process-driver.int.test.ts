@@ -110,8 +110,9 @@ describe("ProcessDriver with real child processes", () => {
     // Both runs appended to the same log files.
     const stderr = await readFile(join(t.instanceDir, "logs", "stderr.log"), "utf8");
     assert.match(stderr, /crashing on purpose/);
-    await waitFor("both runs in stdout.log", async () =>
-      (await readFile(join(t.instanceDir, "logs", "stdout.log"), "utf8")).match(/listening on/g)?.length === 2,
+    await waitFor(
+      "both runs in stdout.log",
+      async () => (await readFile(join(t.instanceDir, "logs", "stdout.log"), "utf8")).match(/listening on/g)?.length === 2,
     );
     await t.instance.stop(2_000);
   });
@@ -161,7 +162,14 @@ describe("ProcessDriver with real child processes", () => {
       readiness: probe("tcp", port),
     }));
     await t.until("Ready", (event) => event.status === "Ready");
-    const sleeper = Number(/sleeper (\d+)/.exec(t.instance.tail().map((line) => line.text).join("\n"))?.[1]);
+    const sleeper = Number(
+      /sleeper (\d+)/.exec(
+        t.instance
+          .tail()
+          .map((line) => line.text)
+          .join("\n"),
+      )?.[1],
+    );
     const server = ((await (await fetch(`http://127.0.0.1:${t.port}/pid`)).json()) as { pid: number }).pid;
     assert.ok(isAlive(sleeper) && isAlive(server));
     assert.notEqual(server, t.instance.pid, "the server is the shell's child, not the process the driver spawned");
@@ -220,7 +228,11 @@ describe("ProcessDriver with real child processes", () => {
     );
     const failed = await t.until("Failed", (event) => event.status === "Failed");
     assert.deepEqual(t.statuses(), ["Starting", "Exited", "Starting", "Failed"]);
-    assert.match(t.events[1]!.reason!, /^readiness probe did not pass within 0.6s \(last: (HTTP 503 from GET \/ready|connect ECONNREFUSED .*)\)$/, "names what the probe saw last");
+    assert.match(
+      t.events[1]!.reason!,
+      /^readiness probe did not pass within 0.6s \(last: (HTTP 503 from GET \/ready|connect ECONNREFUSED .*)\)$/,
+      "names what the probe saw last",
+    );
     assert.match(failed.reason!, /^readiness probe did not pass within 0.6s \(last: .+\); gave up after 1 consecutive restarts$/);
     assert.equal(failed.restartCount, 1);
     await t.instance.ended;
@@ -229,10 +241,14 @@ describe("ProcessDriver with real child processes", () => {
   });
 
   it("fails a crash loop after maxRestarts with the exit code", async () => {
-    const t = await start("crash-loop", (port) => ({ command: "echo boom >&2; exit 7", env: fixtureEnv(port), readiness: probe("tcp", port) }), {
-      ...FAST,
-      restartPolicy: { baseMs: 20, capMs: 40, maxRestarts: 2 },
-    });
+    const t = await start(
+      "crash-loop",
+      (port) => ({ command: "echo boom >&2; exit 7", env: fixtureEnv(port), readiness: probe("tcp", port) }),
+      {
+        ...FAST,
+        restartPolicy: { baseMs: 20, capMs: 40, maxRestarts: 2 },
+      },
+    );
     const failed = await t.until("Failed", (event) => event.status === "Failed");
     assert.deepEqual(t.statuses(), ["Starting", "Exited", "Starting", "Exited", "Starting", "Failed"]);
     assert.deepEqual(
@@ -339,40 +355,42 @@ describe("ProcessDriver with real child processes", () => {
   });
 
   const echoMain = join(REPO_ROOT, "processors", "echo", "src", "main.ts");
-  it(
-    "starts the real echo processor",
-    { skip: existsSync(echoMain) ? false : `${echoMain} does not exist yet` },
-    async () => {
-      const spec = ServiceSpec.fromPartial({ name: "echo", runtime: { $case: "processor", value: { name: "echo" } } });
-      const instanceDir = join(work, "echo");
-      await mkdir(instanceDir, { recursive: true });
-      const port = await freePort();
-      const resolved = resolveRuntime(spec, [], { repoRoot: REPO_ROOT, instanceDir, port, instanceId: "echo-1", version: 1 });
-      assert.deepEqual(resolved.args, [
-        "--conditions=source",
-        "--import",
-        pathToFileURL(realpathSync(join(REPO_ROOT, "node_modules", "tsx", "dist", "loader.mjs"))).href,
-        echoMain,
-      ]);
-      assert.equal(resolved.readiness.path, "/healthz");
-      assert.equal(resolved.liveness?.path, "/livez");
-      const events: InstanceStatusEvent[] = [];
-      const instance = new ProcessDriver(FAST).start(resolved, { onStatus: (event) => events.push(event) });
-      running.push(instance);
-      await waitFor(
-        "echo Ready",
-        () => {
-          const failed = events.find((event) => event.status === "Exited" || event.status === "Failed");
-          if (failed) throw new Error(`echo processor ended: ${failed.reason}\n${instance.tail(20).map((l) => l.text).join("\n")}`);
-          return events.some((event) => event.status === "Ready");
-        },
-        WAIT,
-      );
-      const answer = await fetch(`http://127.0.0.1:${port}/api/predict/echo`, { method: "POST", body: "ping" });
-      assert.equal(answer.status, 200);
-      await instance.stop(5_000);
-      assert.equal(events.at(-1)!.status, "Stopped");
-      assert.equal(events.at(-1)!.exitCode, 0, "the echo processor drained and exited on SIGTERM");
-    },
-  );
+  it("starts the real echo processor", { skip: existsSync(echoMain) ? false : `${echoMain} does not exist yet` }, async () => {
+    const spec = ServiceSpec.fromPartial({ name: "echo", runtime: { $case: "processor", value: { name: "echo" } } });
+    const instanceDir = join(work, "echo");
+    await mkdir(instanceDir, { recursive: true });
+    const port = await freePort();
+    const resolved = resolveRuntime(spec, [], { repoRoot: REPO_ROOT, instanceDir, port, instanceId: "echo-1", version: 1 });
+    assert.deepEqual(resolved.args, [
+      "--conditions=source",
+      "--import",
+      pathToFileURL(realpathSync(join(REPO_ROOT, "node_modules", "tsx", "dist", "loader.mjs"))).href,
+      echoMain,
+    ]);
+    assert.equal(resolved.readiness.path, "/healthz");
+    assert.equal(resolved.liveness?.path, "/livez");
+    const events: InstanceStatusEvent[] = [];
+    const instance = new ProcessDriver(FAST).start(resolved, { onStatus: (event) => events.push(event) });
+    running.push(instance);
+    await waitFor(
+      "echo Ready",
+      () => {
+        const failed = events.find((event) => event.status === "Exited" || event.status === "Failed");
+        if (failed)
+          throw new Error(
+            `echo processor ended: ${failed.reason}\n${instance
+              .tail(20)
+              .map((l) => l.text)
+              .join("\n")}`,
+          );
+        return events.some((event) => event.status === "Ready");
+      },
+      WAIT,
+    );
+    const answer = await fetch(`http://127.0.0.1:${port}/api/predict/echo`, { method: "POST", body: "ping" });
+    assert.equal(answer.status, 200);
+    await instance.stop(5_000);
+    assert.equal(events.at(-1)!.status, "Stopped");
+    assert.equal(events.at(-1)!.exitCode, 0, "the echo processor drained and exited on SIGTERM");
+  });
 });

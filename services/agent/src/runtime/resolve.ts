@@ -87,7 +87,13 @@ export function modelMountFor(spec: ServiceSpec): StorageMount | undefined {
   if (spec.runtime?.$case !== "processor") return undefined;
   const modelPath = spec.runtime.value.modelPath;
   if (!modelPath) return undefined;
-  if (isUnderMount(modelPath, spec.storage.map((mount) => mount.mountPath))) return undefined;
+  if (
+    isUnderMount(
+      modelPath,
+      spec.storage.map((mount) => mount.mountPath),
+    )
+  )
+    return undefined;
   const parsed = parseSource(modelPath);
   let name = "";
   if (parsed.kind === "obj" && !parsed.prefix) name = parsed.key.split("/").pop() ?? "";

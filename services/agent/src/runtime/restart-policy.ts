@@ -14,9 +14,7 @@ export function nextBackoff(attempt: number, policy: Pick<RestartPolicy, "baseMs
 }
 
 /** What to do after the process ended on its own (crash, liveness failure, start timeout). */
-export type RestartDecision =
-  | { action: "restart"; delayMs: number; consecutive: number }
-  | { action: "fail"; reason: string };
+export type RestartDecision = { action: "restart"; delayMs: number; consecutive: number } | { action: "fail"; reason: string };
 
 /**
  * Decides the next step after an unplanned exit.

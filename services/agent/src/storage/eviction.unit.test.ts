@@ -93,7 +93,10 @@ describe("planEviction", () => {
         plan.evict.map((e) => e.path),
         c.evict,
       );
-      assert.equal(plan.totalBytes, c.entries.reduce((sum, e) => sum + e.bytes, 0));
+      assert.equal(
+        plan.totalBytes,
+        c.entries.reduce((sum, e) => sum + e.bytes, 0),
+      );
       assert.equal(plan.remainingBytes, c.remainingBytes);
     });
   }

@@ -33,9 +33,7 @@ export interface ObjectInfoLike {
 export interface ObjectStoreLike {
   info(name: string): Promise<ObjectInfoLike | null>;
   list(): Promise<ObjectInfoLike[]>;
-  get(
-    name: string,
-  ): Promise<{ info: ObjectInfoLike; data: ReadableStream<Uint8Array>; error: Promise<Error | null> } | null>;
+  get(name: string): Promise<{ info: ObjectInfoLike; data: ReadableStream<Uint8Array>; error: Promise<Error | null> } | null>;
 }
 
 /** Opens buckets by name (`new Objm(nc)` from @nats-io/obj satisfies it). */
@@ -186,28 +184,16 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
     }
   }
 
-  async function fetchBlob(
-    source: string,
-    store: ObjectStoreLike,
-    info: ObjectInfoLike,
-    claims: Set<string>,
-  ): Promise<string> {
+  async function fetchBlob(source: string, store: ObjectStoreLike, info: ObjectInfoLike, claims: Set<string>): Promise<string> {
     const finalPath = join(cacheDir, "objects", digestKey(info));
     await hold(finalPath, claims);
-    const path = (await exists(finalPath))
-      ? finalPath
-      : await once(finalPath, () => downloadBlob(source, store, info, claims));
+    const path = (await exists(finalPath)) ? finalPath : await once(finalPath, () => downloadBlob(source, store, info, claims));
     await hold(path, claims);
     await touchEntry(path);
     return path;
   }
 
-  async function downloadBlob(
-    source: string,
-    store: ObjectStoreLike,
-    info: ObjectInfoLike,
-    claims: Set<string>,
-  ): Promise<string> {
+  async function downloadBlob(source: string, store: ObjectStoreLike, info: ObjectInfoLike, claims: Set<string>): Promise<string> {
     const result = await store.get(info.name);
     if (!result) throw new StorageError(source, StorageErrorReason.ObjectNotFound, `object "${info.name}" not found`);
     // The object may have been replaced since `info`; file it under the digest we actually read.
@@ -250,8 +236,12 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
     const blob = await fetchBlob(source, store, info, claims);
     const finalPath = join(cacheDir, "unpacked", basename(blob));
     // Recording the use also covers a folder tar just created: tar sets its mtime to the archive's.
-    return ensureFolder(finalPath, claims, "unpack-", (tmp) => unpackInto(blob, kind, tmp), (error) =>
-      new StorageError(source, StorageErrorReason.UnpackFailed, `cannot unpack ${kind} archive`, { cause: error }),
+    return ensureFolder(
+      finalPath,
+      claims,
+      "unpack-",
+      (tmp) => unpackInto(blob, kind, tmp),
+      (error) => new StorageError(source, StorageErrorReason.UnpackFailed, `cannot unpack ${kind} archive`, { cause: error }),
     );
   }
 
@@ -281,8 +271,12 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
         await linkOrCopy(blob, target);
       }
     };
-    return ensureFolder(finalPath, claims, "tree-", build, (error) =>
-      new StorageError(source, StorageErrorReason.FetchFailed, "cannot assemble folder", { cause: error }),
+    return ensureFolder(
+      finalPath,
+      claims,
+      "tree-",
+      build,
+      (error) => new StorageError(source, StorageErrorReason.FetchFailed, "cannot assemble folder", { cause: error }),
     );
   }
 
@@ -316,13 +310,7 @@ export function createStorageFetcher(options: StorageFetcherOptions): StorageFet
     return finalPath;
   }
 
-  async function fetchObject(
-    source: string,
-    bucket: string,
-    key: string,
-    prefix: boolean,
-    claims: Set<string>,
-  ): Promise<Fetched> {
+  async function fetchObject(source: string, bucket: string, key: string, prefix: boolean, claims: Set<string>): Promise<Fetched> {
     const store = await openBucket(source, bucket);
     if (!prefix) {
       const info = await store.info(key);

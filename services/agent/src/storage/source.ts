@@ -86,11 +86,7 @@ export function assertDisjointMounts(mounts: ReadonlyArray<{ mountPath: string; 
       const outer = seen[i]!;
       const inner = seen[j]!;
       if (inner.path === outer.path || inner.path.startsWith(`${outer.path}/`)) {
-        throw new StorageError(
-          inner.source,
-          StorageErrorReason.BadMount,
-          `mount path ${inner.path} overlaps mount path ${outer.path}`,
-        );
+        throw new StorageError(inner.source, StorageErrorReason.BadMount, `mount path ${inner.path} overlaps mount path ${outer.path}`);
       }
     }
   }

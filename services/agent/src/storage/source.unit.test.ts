@@ -1,14 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { StorageError } from "./errors.js";
-import {
-  archiveKind,
-  assertDisjointMounts,
-  mountLocation,
-  normalizeMountPath,
-  parseSource,
-  relativeKeyPath,
-} from "./source.js";
+import { archiveKind, assertDisjointMounts, mountLocation, normalizeMountPath, parseSource, relativeKeyPath } from "./source.js";
 
 function reasonOf(fn: () => unknown): string {
   try {
@@ -35,7 +28,11 @@ describe("parseSource", () => {
     it(`parses ${source}`, () => assert.deepEqual(parseSource(source), expected));
   }
   for (const source of ["oss://bucket/key", "relative/path", "", "obj://bad.bucket/key", "file://host/x"]) {
-    it(`rejects ${JSON.stringify(source)} as bad-url`, () => assert.equal(reasonOf(() => parseSource(source)), "bad-url"));
+    it(`rejects ${JSON.stringify(source)} as bad-url`, () =>
+      assert.equal(
+        reasonOf(() => parseSource(source)),
+        "bad-url",
+      ));
   }
 });
 
@@ -59,7 +56,11 @@ describe("mount paths", () => {
     assert.equal(normalizeMountPath("//home/./admin//model/"), "/home/admin/model");
   });
   for (const bad of ["relative", "/", "/a/../..", "/../etc"]) {
-    it(`rejects ${bad}`, () => assert.equal(reasonOf(() => normalizeMountPath(bad)), "bad-mount"));
+    it(`rejects ${bad}`, () =>
+      assert.equal(
+        reasonOf(() => normalizeMountPath(bad)),
+        "bad-mount",
+      ));
   }
   it("accepts disjoint mounts, including siblings sharing a name prefix", () => {
     assertDisjointMounts([
@@ -70,11 +71,21 @@ describe("mount paths", () => {
   });
   it("rejects duplicate and nested mounts", () => {
     assert.equal(
-      reasonOf(() => assertDisjointMounts([{ mountPath: "/a", source: "x" }, { mountPath: "/a/", source: "y" }])),
+      reasonOf(() =>
+        assertDisjointMounts([
+          { mountPath: "/a", source: "x" },
+          { mountPath: "/a/", source: "y" },
+        ]),
+      ),
       "bad-mount",
     );
     assert.equal(
-      reasonOf(() => assertDisjointMounts([{ mountPath: "/a/b", source: "x" }, { mountPath: "/a", source: "y" }])),
+      reasonOf(() =>
+        assertDisjointMounts([
+          { mountPath: "/a/b", source: "x" },
+          { mountPath: "/a", source: "y" },
+        ]),
+      ),
       "bad-mount",
     );
   });
@@ -86,6 +97,9 @@ describe("relativeKeyPath", () => {
   });
   it("skips folder markers", () => assert.equal(relativeKeyPath("s", "models/", "models/"), undefined));
   it("refuses keys that escape the folder", () => {
-    assert.equal(reasonOf(() => relativeKeyPath("s", "m/", "m/../../etc/passwd")), "bad-url");
+    assert.equal(
+      reasonOf(() => relativeKeyPath("s", "m/", "m/../../etc/passwd")),
+      "bad-url",
+    );
   });
 });

@@ -113,10 +113,7 @@ describe("storage against a real NATS Object Store", () => {
   });
 
   it("gives a writable mount a private copy, leaving the cache intact", async () => {
-    const [mounted] = await fetcher.materialize(
-      [mount("/home/admin/code", "obj://code/app/", false)],
-      join(work, "i-writable"),
-    );
+    const [mounted] = await fetcher.materialize([mount("/home/admin/code", "obj://code/app/", false)], join(work, "i-writable"));
     assert.ok((await lstat(mounted!.localPath)).isDirectory());
     await writeFile(join(mounted!.localPath, "app.py"), "changed");
     const [shared] = await fetcher.materialize([mount("/code", "obj://code/app/")], join(work, "i-reader"));

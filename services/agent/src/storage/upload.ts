@@ -23,11 +23,7 @@ export interface UploadedObject {
  * with its relative path, so `obj://bucket/key` then mounts the folder.
  * @throws StorageError (bad-url, path-not-found) before anything is written.
  */
-export async function uploadToObjectStore(
-  nc: NatsConnection,
-  localPath: string,
-  destination: string,
-): Promise<UploadedObject[]> {
+export async function uploadToObjectStore(nc: NatsConnection, localPath: string, destination: string): Promise<UploadedObject[]> {
   const parsed = parseSource(destination);
   if (parsed.kind !== "obj") {
     throw new StorageError(destination, StorageErrorReason.BadUrl, "upload destination must be obj://bucket/key");

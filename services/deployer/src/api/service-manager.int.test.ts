@@ -124,8 +124,7 @@ const api = {
   stop: (name: string) => unaryCall(fx.client, fx.client.stopService, { name }, CALL_TIMEOUT_MS),
   scale: (name: string, replicas: number) => unaryCall(fx.client, fx.client.scaleService, { name, replicas }, CALL_TIMEOUT_MS),
   versions: async (name: string) => (await unaryCall(fx.client, fx.client.listVersions, { name }, CALL_TIMEOUT_MS)).versions,
-  rollback: (name: string, version: number) =>
-    unaryCall(fx.client, fx.client.rollbackService, { name, version }, CALL_TIMEOUT_MS),
+  rollback: (name: string, version: number) => unaryCall(fx.client, fx.client.rollbackService, { name, version }, CALL_TIMEOUT_MS),
 };
 
 /** The processor-mode example with some fields changed, as JSON text. */
@@ -259,11 +258,31 @@ describe("ServiceManager API: CreateService", () => {
   const invalid: { case: string; text: string; paths: string[]; pattern: RegExp }[] = [
     { case: "empty text", text: "  \n", paths: ["spec"], pattern: /spec: is required/ },
     { case: "a name with upper case and a dash", text: echoSpec({ name: "Bad-Name" }), paths: ["name"], pattern: /^name: .*"Bad-Name"/ },
-    { case: "no name at all", text: JSON.stringify({ processor: "echo" }), paths: ["metadata.name"], pattern: /metadata\.name: is required/ },
-    { case: "a negative instance count", text: echoSpec({ metadata: { instance: -1 } }), paths: ["metadata.instance"], pattern: /metadata\.instance: .*-1/ },
-    { case: "a fractional instance count", text: echoSpec({ metadata: { instance: 1.5 } }), paths: ["metadata.instance"], pattern: /metadata\.instance: .*1\.5/ },
+    {
+      case: "no name at all",
+      text: JSON.stringify({ processor: "echo" }),
+      paths: ["metadata.name"],
+      pattern: /metadata\.name: is required/,
+    },
+    {
+      case: "a negative instance count",
+      text: echoSpec({ metadata: { instance: -1 } }),
+      paths: ["metadata.instance"],
+      pattern: /metadata\.instance: .*-1/,
+    },
+    {
+      case: "a fractional instance count",
+      text: echoSpec({ metadata: { instance: 1.5 } }),
+      paths: ["metadata.instance"],
+      pattern: /metadata\.instance: .*1\.5/,
+    },
     { case: "zero cpu", text: echoSpec({ metadata: { cpu: 0 } }), paths: ["metadata.cpu"], pattern: /metadata\.cpu: .*got 0/ },
-    { case: "an unknown processor", text: echoSpec({ extra: { processor: "pmml" } }), paths: ["processor"], pattern: /processor: .*"pmml" is not built in/ },
+    {
+      case: "an unknown processor",
+      text: echoSpec({ extra: { processor: "pmml" } }),
+      paths: ["processor"],
+      pattern: /processor: .*"pmml" is not built in/,
+    },
     {
       case: "onnx without model_path",
       text: echoSpec({ extra: { processor: "onnx" } }),
@@ -291,7 +310,12 @@ describe("ServiceManager API: CreateService", () => {
     },
     { case: "broken JSON", text: '{"name": "x",\n "processor": }', paths: [""], pattern: /invalid JSON at line 2, column \d+/ },
     { case: "broken YAML", text: "name: x\nprocessor: echo\n  metadata: [", paths: [""], pattern: /invalid YAML at line \d+, column \d+/ },
-    { case: "two YAML documents", text: "name: a\nprocessor: echo\n---\nname: b\n", paths: [""], pattern: /invalid YAML .*multiple documents/ },
+    {
+      case: "two YAML documents",
+      text: "name: a\nprocessor: echo\n---\nname: b\n",
+      paths: [""],
+      pattern: /invalid YAML .*multiple documents/,
+    },
     { case: "a JSON list instead of an object", text: "[1, 2]", paths: [""], pattern: /must be an object/ },
   ];
   for (const { case: name, text, paths, pattern } of invalid) {
@@ -304,7 +328,11 @@ describe("ServiceManager API: CreateService", () => {
 
   it("refuses a second service of the same name with ALREADY_EXISTS, keeping the first", async () => {
     const first = await api.create(ECHO_JSON);
-    await rejectsWithoutWriting(() => api.create(echoSpec({ metadata: { instance: 5 } })), status.ALREADY_EXISTS, /echo_demo already exists/);
+    await rejectsWithoutWriting(
+      () => api.create(echoSpec({ metadata: { instance: 5 } })),
+      status.ALREADY_EXISTS,
+      /echo_demo already exists/,
+    );
     assert.deepEqual(await api.get(ECHO_NAME), first);
   });
 });
@@ -366,11 +394,27 @@ describe("ServiceManager API: UpdateService", () => {
 
   const invalidPatches: { case: string; name?: string; text: string; updateType?: string; paths: string[]; pattern: RegExp }[] = [
     { case: "zero cpu", text: JSON.stringify({ metadata: { cpu: 0 } }), paths: ["metadata.cpu"], pattern: /metadata\.cpu: / },
-    { case: "a negative instance count", text: JSON.stringify({ metadata: { instance: -3 } }), paths: ["metadata.instance"], pattern: /metadata\.instance: / },
-    { case: "an unknown field", text: JSON.stringify({ metadata: { cpus: 2 } }), paths: ["metadata.cpus"], pattern: /metadata\.cpus: unknown field/ },
+    {
+      case: "a negative instance count",
+      text: JSON.stringify({ metadata: { instance: -3 } }),
+      paths: ["metadata.instance"],
+      pattern: /metadata\.instance: /,
+    },
+    {
+      case: "an unknown field",
+      text: JSON.stringify({ metadata: { cpus: 2 } }),
+      paths: ["metadata.cpus"],
+      pattern: /metadata\.cpus: unknown field/,
+    },
     { case: "a rename", text: JSON.stringify({ name: "other_name" }), paths: ["name"], pattern: /cannot change the service name/ },
     { case: "an unknown processor", text: JSON.stringify({ processor: "pmml" }), paths: ["processor"], pattern: /"pmml" is not built in/ },
-    { case: "an unknown update type", text: JSON.stringify({ metadata: { cpu: 2 } }), updateType: "upsert", paths: ["update_type"], pattern: /update_type: .*"upsert"/ },
+    {
+      case: "an unknown update type",
+      text: JSON.stringify({ metadata: { cpu: 2 } }),
+      updateType: "upsert",
+      paths: ["update_type"],
+      pattern: /update_type: .*"upsert"/,
+    },
     { case: "broken JSON", text: '{"metadata": {"cpu": }', paths: [""], pattern: /invalid JSON at line 1/ },
     { case: "a patch that is not an object", text: "42", paths: [""], pattern: /must be an object/ },
     {
@@ -380,8 +424,20 @@ describe("ServiceManager API: UpdateService", () => {
       paths: [""],
       pattern: /containers|processor/,
     },
-    { case: "an invalid service name", name: "Bad.Name", text: JSON.stringify({ metadata: { cpu: 2 } }), paths: ["name"], pattern: /^name: .*"Bad\.Name"/ },
-    { case: "an empty service name", name: "", text: JSON.stringify({ metadata: { cpu: 2 } }), paths: ["name"], pattern: /^name: is required/ },
+    {
+      case: "an invalid service name",
+      name: "Bad.Name",
+      text: JSON.stringify({ metadata: { cpu: 2 } }),
+      paths: ["name"],
+      pattern: /^name: .*"Bad\.Name"/,
+    },
+    {
+      case: "an empty service name",
+      name: "",
+      text: JSON.stringify({ metadata: { cpu: 2 } }),
+      paths: ["name"],
+      pattern: /^name: is required/,
+    },
   ];
   for (const { case: label, name, text, updateType, paths, pattern } of invalidPatches) {
     it(`refuses ${label} with INVALID_ARGUMENT, writing no event`, async () => {
@@ -389,7 +445,10 @@ describe("ServiceManager API: UpdateService", () => {
       const error = await rejectsWithoutWriting(() => api.update(name ?? ECHO_NAME, text, updateType), status.INVALID_ARGUMENT, pattern);
       const reported = violationPaths(error);
       for (const path of paths) {
-        assert.ok(reported.includes(path) || (path === "" && reported.length > 0), `violation paths ${JSON.stringify(reported)} name ${JSON.stringify(path)}`);
+        assert.ok(
+          reported.includes(path) || (path === "" && reported.length > 0),
+          `violation paths ${JSON.stringify(reported)} name ${JSON.stringify(path)}`,
+        );
       }
       assert.deepEqual(await api.get(ECHO_NAME), created, "the service is unchanged");
     });
@@ -506,7 +565,11 @@ describe("ServiceManager API: Start, Stop and Scale", () => {
   for (const replicas of [1001, 2 ** 32 - 1]) {
     it(`refuses to scale to ${replicas} with INVALID_ARGUMENT naming replicas`, async () => {
       await api.create(ECHO_JSON);
-      const error = await rejectsWithoutWriting(() => api.scale(ECHO_NAME, replicas), status.INVALID_ARGUMENT, /^replicas: must be at most 1000/);
+      const error = await rejectsWithoutWriting(
+        () => api.scale(ECHO_NAME, replicas),
+        status.INVALID_ARGUMENT,
+        /^replicas: must be at most 1000/,
+      );
       assert.deepEqual(violationPaths(error), ["replicas"]);
       assert.equal((await api.get(ECHO_NAME)).desiredInstances, 1);
     });
@@ -730,7 +793,11 @@ describe("ServiceManager API: concurrent commands", () => {
     await Promise.all(requested.map((replicas) => api.scale(ECHO_NAME, replicas)));
 
     const chain = await scaledChain();
-    assert.deepEqual([...chain].sort((a, b) => a - b), requested, "every acknowledged call is in the log, once");
+    assert.deepEqual(
+      [...chain].sort((a, b) => a - b),
+      requested,
+      "every acknowledged call is in the log, once",
+    );
     const final = await api.get(ECHO_NAME);
     assert.equal(final.desiredInstances, chain.at(-1));
   });
@@ -759,7 +826,11 @@ describe("ServiceManager API: concurrent commands", () => {
     assert.ok(succeeded.length >= 1, "at least one of them wins");
 
     const chain = await scaledChain();
-    assert.deepEqual([...chain].sort((a, b) => a - b), [...succeeded].sort((a, b) => a - b), "exactly the acknowledged calls are in the log");
+    assert.deepEqual(
+      [...chain].sort((a, b) => a - b),
+      [...succeeded].sort((a, b) => a - b),
+      "exactly the acknowledged calls are in the log",
+    );
     const final = await api.get(ECHO_NAME);
     assert.equal(final.desiredInstances, chain.at(-1));
   });

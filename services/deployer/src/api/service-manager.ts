@@ -35,7 +35,6 @@ interface Caller {
   readonly cancelled: boolean;
 }
 
-
 /** The public ServiceManager gRPC API: validates, decides on the Service aggregate, answers from the read model. */
 export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerServer {
   const { store, views, logger } = deps;
@@ -49,7 +48,12 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
    * (its deadline passed) is dropped: writing it after the client was told it failed would let a retry
    * apply it twice. The answer reflects at least what the decision saw, even when nothing changed.
    */
-  const inTurn = async <C>(name: string, call: Caller, decider: Decider<C, ServiceEvent, ServiceState>, command: C): Promise<ServiceInfo> => {
+  const inTurn = async <C>(
+    name: string,
+    call: Caller,
+    decider: Decider<C, ServiceEvent, ServiceState>,
+    command: C,
+  ): Promise<ServiceInfo> => {
     const stream = serviceStream(name);
     const result = await perService.run(stream, () => {
       if (call.cancelled) throw new CallCancelledError(`the command on ${name}`);

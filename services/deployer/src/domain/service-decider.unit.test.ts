@@ -27,9 +27,13 @@ describe("Service decider", () => {
 
   describe("UpdateService", () => {
     it("appends the next version", () =>
-      given([created]).when({ type: "UpdateService", spec: spec(3), updateType: "merge", now: T1 }).then([updated]));
+      given([created])
+        .when({ type: "UpdateService", spec: spec(3), updateType: "merge", now: T1 })
+        .then([updated]));
     it("fails for an unknown service", () =>
-      given([]).when({ type: "UpdateService", spec: spec(3), updateType: "merge", now: T1 }).thenThrows(NotFoundError));
+      given([])
+        .when({ type: "UpdateService", spec: spec(3), updateType: "merge", now: T1 })
+        .thenThrows(NotFoundError));
   });
 
   describe("ScaleService", () => {
@@ -40,9 +44,9 @@ describe("Service decider", () => {
     it("is a no-op at the same count", () =>
       given([created]).when({ type: "ScaleService", name: "iris", replicas: 2, cause: "user", now: T1 }).then([]));
     it("names the missing service", () =>
-      given([]).when({ type: "ScaleService", name: "nope", replicas: 1, cause: "user", now: T1 }).thenThrows(NotFoundError, (e) =>
-        assert.equal(e.id, "nope"),
-      ));
+      given([])
+        .when({ type: "ScaleService", name: "nope", replicas: 1, cause: "user", now: T1 })
+        .thenThrows(NotFoundError, (e) => assert.equal(e.id, "nope")));
   });
 
   describe("Stop and start", () => {

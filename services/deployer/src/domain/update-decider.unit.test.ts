@@ -40,34 +40,42 @@ function theUpdate(check: (e: { version: number; spec: ServiceSpec; updateType: 
 
 describe("UpdateService decided on the logged spec", () => {
   it("given a scaled service, when a merge leaves metadata.instance out, then the new version keeps the scaled count", () =>
-    given([created, scaledTo5]).when(update({ processor_config: { latency_ms: 9 } })).thenMatches(
-      theUpdate(({ version, spec, updateType }) => {
-        assert.equal(version, 2);
-        assert.equal(updateType, "merge");
-        assert.equal(spec.instance, 5);
-        assert.equal(spec.resources?.memoryMib, 256, "the rest comes from the logged spec");
-      }),
-    ));
+    given([created, scaledTo5])
+      .when(update({ processor_config: { latency_ms: 9 } }))
+      .thenMatches(
+        theUpdate(({ version, spec, updateType }) => {
+          assert.equal(version, 2);
+          assert.equal(updateType, "merge");
+          assert.equal(spec.instance, 5);
+          assert.equal(spec.resources?.memoryMib, 256, "the rest comes from the logged spec");
+        }),
+      ));
 
   it("given a scaled service, when a merge names metadata.instance, then that count wins", () =>
-    given([created, scaledTo5]).when(update({ metadata: { instance: 3 } })).thenMatches(theUpdate(({ spec }) => assert.equal(spec.instance, 3))));
+    given([created, scaledTo5])
+      .when(update({ metadata: { instance: 3 } }))
+      .thenMatches(theUpdate(({ spec }) => assert.equal(spec.instance, 3))));
 
   it("given two versions, when a merge follows another update, then it builds on the latest logged spec, not an older read", () =>
-    given([created, updatedToV2]).when(update({ metadata: { cpu: 2 } })).thenMatches(
-      theUpdate(({ version, spec }) => {
-        assert.equal(version, 3);
-        assert.equal(spec.resources?.memoryMib, 512, "the concurrent update's change survives");
-        assert.equal(spec.resources?.cpuMillis, 2000);
-      }),
-    ));
+    given([created, updatedToV2])
+      .when(update({ metadata: { cpu: 2 } }))
+      .thenMatches(
+        theUpdate(({ version, spec }) => {
+          assert.equal(version, 3);
+          assert.equal(spec.resources?.memoryMib, 512, "the concurrent update's change survives");
+          assert.equal(spec.resources?.cpuMillis, 2000);
+        }),
+      ));
 
   it("given a rollback to version 1, when a merge arrives, then it builds on version 1", () =>
-    given([created, updatedToV2, rolledBackTo1]).when(update({ metadata: { cpu: 2 } })).thenMatches(
-      theUpdate(({ version, spec }) => {
-        assert.equal(version, 3);
-        assert.equal(spec.resources?.memoryMib, 256);
-      }),
-    ));
+    given([created, updatedToV2, rolledBackTo1])
+      .when(update({ metadata: { cpu: 2 } }))
+      .thenMatches(
+        theUpdate(({ version, spec }) => {
+          assert.equal(version, 3);
+          assert.equal(spec.resources?.memoryMib, 256);
+        }),
+      ));
 
   it("given a replace, then the document alone decides, the replica count included", () =>
     given([created, scaledTo5])
@@ -80,12 +88,20 @@ describe("UpdateService decided on the logged spec", () => {
         }),
       ));
 
-  it("given no service, then NotFound", () => given([]).when(update({ metadata: { cpu: 2 } })).thenThrows(NotFoundError));
+  it("given no service, then NotFound", () =>
+    given([])
+      .when(update({ metadata: { cpu: 2 } }))
+      .thenThrows(NotFoundError));
 
   it("given an invalid patch, then a ValidationError naming the field", () =>
-    given([created]).when(update({ metadata: { cpu: -1 } })).thenThrows(ValidationError, (error) =>
-      assert.ok(error.violations.some((v) => v.path === "metadata.cpu"), JSON.stringify(error.violations)),
-    ));
+    given([created])
+      .when(update({ metadata: { cpu: -1 } }))
+      .thenThrows(ValidationError, (error) =>
+        assert.ok(
+          error.violations.some((v) => v.path === "metadata.cpu"),
+          JSON.stringify(error.violations),
+        ),
+      ));
 
   it("given a patch that is not JSON or YAML, then a ValidationError", () =>
     given([created]).when(update("{ not: [valid")).thenThrows(ValidationError));

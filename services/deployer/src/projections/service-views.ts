@@ -128,7 +128,10 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
           },
         };
       case "eas.v1.ServiceDeleted":
-        return dropIfGone(withService(views, e.data.name, (v) => ({ ...v, deleted: true, updatedAt: e.data.deletedAt })), e.data.name);
+        return dropIfGone(
+          withService(views, e.data.name, (v) => ({ ...v, deleted: true, updatedAt: e.data.deletedAt })),
+          e.data.name,
+        );
       case "eas.v1.ServiceUpdated":
         return withService(views, e.data.name, (v) => ({
           ...v,
@@ -147,7 +150,12 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
       case "eas.v1.ServiceStarted":
         return withService(views, e.data.name, (v) => ({ ...v, stopped: false, failure: "", updatedAt: e.data.startedAt }));
       case "eas.v1.ServiceRolledBack":
-        return withService(views, e.data.name, (v) => ({ ...v, currentVersion: e.data.toVersion, updatedAt: e.data.rolledBackAt, ...NO_CRASH_LOOP }));
+        return withService(views, e.data.name, (v) => ({
+          ...v,
+          currentVersion: e.data.toVersion,
+          updatedAt: e.data.rolledBackAt,
+          ...NO_CRASH_LOOP,
+        }));
       case "eas.v1.ServicePlacementBlocked":
         return withService(views, e.data.name, (v) => ({ ...v, placementBlocked: e.data.reason }));
       case "eas.v1.ServiceDeploymentFailed":
@@ -167,8 +175,11 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
         }));
       }
       case "eas.v1.InstanceStarting":
-        return withInstance(views, e.data.service, e.data.instanceId, (i) =>
-          i && notDraining(i, { ...i, status: "Starting", restartCount: e.data.restartCount, since: e.data.at }),
+        return withInstance(
+          views,
+          e.data.service,
+          e.data.instanceId,
+          (i) => i && notDraining(i, { ...i, status: "Starting", restartCount: e.data.restartCount, since: e.data.at }),
         );
       case "eas.v1.InstanceReady":
         // Only a Ready instance of the current version ends its crash loop; an old one says nothing about it.
@@ -176,19 +187,30 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
           withService(views, e.data.service, (v) => (e.data.version === v.currentVersion ? { ...v, failuresSinceReady: 0 } : v)),
           e.data.service,
           e.data.instanceId,
-          (i) =>
-          i && notDraining(i, { ...i, status: "Ready", endpoint: e.data.endpoint, reason: "", since: e.data.at }),
+          (i) => i && notDraining(i, { ...i, status: "Ready", endpoint: e.data.endpoint, reason: "", since: e.data.at }),
         );
       case "eas.v1.InstanceUnhealthy":
-        return withInstance(views, e.data.service, e.data.instanceId, (i) => i && notDraining(i, { ...i, status: "Unhealthy", reason: e.data.reason, since: e.data.at }));
+        return withInstance(
+          views,
+          e.data.service,
+          e.data.instanceId,
+          (i) => i && notDraining(i, { ...i, status: "Unhealthy", reason: e.data.reason, since: e.data.at }),
+        );
       case "eas.v1.InstanceExited":
-        return withInstance(views, e.data.service, e.data.instanceId, (i) =>
-          i && notDraining(i, { ...i, status: "Starting", restartCount: e.data.restartCount, reason: e.data.reason, since: e.data.at }),
+        return withInstance(
+          views,
+          e.data.service,
+          e.data.instanceId,
+          (i) =>
+            i && notDraining(i, { ...i, status: "Starting", restartCount: e.data.restartCount, reason: e.data.reason, since: e.data.at }),
         );
       case "eas.v1.InstanceDraining":
         return withInstance(views, e.data.service, e.data.instanceId, (i) => i && { ...i, status: "Draining", since: e.data.at });
       case "eas.v1.InstanceStopped":
-        return dropIfGone(withInstance(views, e.data.service, e.data.instanceId, () => undefined), e.data.service);
+        return dropIfGone(
+          withInstance(views, e.data.service, e.data.instanceId, () => undefined),
+          e.data.service,
+        );
       case "eas.v1.InstanceFailed": {
         const failed = views[e.data.service]?.instances[e.data.instanceId];
         if (!failed) return views;
@@ -198,7 +220,10 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
               ? { ...v, failuresSinceReady: v.failuresSinceReady + 1, lastFailureReason: e.data.reason, lastFailureAt: e.data.at }
               : v,
           ),
-          e.data.service, e.data.instanceId, (i) => i && { ...i, status: "Failed", reason: e.data.reason, since: e.data.at });
+          e.data.service,
+          e.data.instanceId,
+          (i) => i && { ...i, status: "Failed", reason: e.data.reason, since: e.data.at },
+        );
       }
       default:
         return views;

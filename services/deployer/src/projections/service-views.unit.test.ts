@@ -11,32 +11,71 @@ const at = (s: number) => new Date(Date.UTC(2026, 10, 28, 12, 0, s)).toISOString
 function fold(events: EasEvent[], start: ServiceViews = serviceViewsProjection.initialState()): ServiceViews {
   return events.reduce((views, e) => {
     position++;
-    const recorded: RecordedEvent = { id: `e${position}`, type: e.type, stream: "x-y", revision: 0, position, time: new Date(0), data: encodeEventData(e), metadata: {} };
+    const recorded: RecordedEvent = {
+      id: `e${position}`,
+      type: e.type,
+      stream: "x-y",
+      revision: 0,
+      position,
+      time: new Date(0),
+      data: encodeEventData(e),
+      metadata: {},
+    };
     return serviceViewsProjection.evolve(views, recorded);
   }, start);
 }
 
-const created = event("ServiceCreated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 1 }), version: 1, token: "t", createdAt: at(0) });
+const created = event("ServiceCreated", {
+  name: "iris",
+  spec: ServiceSpec.fromPartial({ name: "iris", instance: 1 }),
+  version: 1,
+  token: "t",
+  createdAt: at(0),
+});
 const scheduled = (id: string) =>
-  event("InstanceScheduled", { instanceId: id, service: "iris", version: 1, nodeId: "n1", resources: undefined, pool: "public", spot: false, at: at(1) });
-const ready = (id: string) => event("InstanceReady", { instanceId: id, service: "iris", version: 1, nodeId: "n1", endpoint: "127.0.0.1:9", at: at(2) });
+  event("InstanceScheduled", {
+    instanceId: id,
+    service: "iris",
+    version: 1,
+    nodeId: "n1",
+    resources: undefined,
+    pool: "public",
+    spot: false,
+    at: at(1),
+  });
+const ready = (id: string) =>
+  event("InstanceReady", { instanceId: id, service: "iris", version: 1, nodeId: "n1", endpoint: "127.0.0.1:9", at: at(2) });
 
 describe("service views projection", () => {
   it("a service with its Ready instance is Running", () => {
-    const views = fold([created, scheduled("a"), event("InstanceStarting", { instanceId: "a", service: "iris", nodeId: "n1", restartCount: 0, at: at(1) }), ready("a")]);
+    const views = fold([
+      created,
+      scheduled("a"),
+      event("InstanceStarting", { instanceId: "a", service: "iris", nodeId: "n1", restartCount: 0, at: at(1) }),
+      ready("a"),
+    ]);
     assert.equal(views.iris!.instances.a!.status, "Ready");
     assert.equal(summarizeStatus(views.iris!).status, "Running");
   });
 
   it("a Draining instance stays Draining when a late Ready arrives", () => {
-    const views = fold([created, scheduled("a"), ready("a"), event("InstanceDraining", { instanceId: "a", service: "iris", at: at(3) }), ready("a")]);
+    const views = fold([
+      created,
+      scheduled("a"),
+      ready("a"),
+      event("InstanceDraining", { instanceId: "a", service: "iris", at: at(3) }),
+      ready("a"),
+    ]);
     assert.equal(views.iris!.instances.a!.status, "Draining");
   });
 
   it("a deleted service stays until its last instance stopped", () => {
     const deleted = fold([created, scheduled("a"), ready("a"), event("ServiceDeleted", { name: "iris", deletedAt: at(4) })]);
     assert.equal(deleted.iris!.deleted, true);
-    const gone = fold([event("InstanceStopped", { instanceId: "a", service: "iris", nodeId: "n1", reason: "stopped", at: at(5) })], deleted);
+    const gone = fold(
+      [event("InstanceStopped", { instanceId: "a", service: "iris", nodeId: "n1", reason: "stopped", at: at(5) })],
+      deleted,
+    );
     assert.equal(gone.iris, undefined);
   });
 
@@ -45,7 +84,10 @@ describe("service views projection", () => {
     assert.equal(foreign.iris!.failuresSinceReady, 0);
     const looping = fold([
       created,
-      ...["a", "b", "c"].flatMap((id) => [scheduled(id), event("InstanceFailed", { instanceId: id, service: "iris", reason: "object not found", at: at(3) })]),
+      ...["a", "b", "c"].flatMap((id) => [
+        scheduled(id),
+        event("InstanceFailed", { instanceId: id, service: "iris", reason: "object not found", at: at(3) }),
+      ]),
     ]);
     assert.equal(looping.iris!.failuresSinceReady, 3);
     assert.deepEqual(
@@ -57,7 +99,10 @@ describe("service views projection", () => {
   });
 
   it("shows why placement is blocked while no instance can be placed", () => {
-    const views = fold([created, event("ServicePlacementBlocked", { name: "iris", reason: "0/2 nodes: 2 insufficient memory", at: at(1) })]);
+    const views = fold([
+      created,
+      event("ServicePlacementBlocked", { name: "iris", reason: "0/2 nodes: 2 insufficient memory", at: at(1) }),
+    ]);
     assert.deepEqual(
       { status: summarizeStatus(views.iris!).status, reason: summarizeStatus(views.iris!).reason },
       { status: "Waiting", reason: "0/2 nodes: 2 insufficient memory" },
@@ -65,17 +110,55 @@ describe("service views projection", () => {
   });
 
   describe("a rollout stuck on a bad new version says which instance and why", () => {
-    const twoReplicas = event("ServiceCreated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }), version: 1, token: "t", createdAt: at(0) });
-    const updatedToV2 = event("ServiceUpdated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }), version: 2, updateType: "merge", updatedAt: at(5) });
+    const twoReplicas = event("ServiceCreated", {
+      name: "iris",
+      spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }),
+      version: 1,
+      token: "t",
+      createdAt: at(0),
+    });
+    const updatedToV2 = event("ServiceUpdated", {
+      name: "iris",
+      spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }),
+      version: 2,
+      updateType: "merge",
+      updatedAt: at(5),
+    });
     const scheduledV2 = (id: string) =>
-      event("InstanceScheduled", { instanceId: id, service: "iris", version: 2, nodeId: "n2", resources: undefined, pool: "public", spot: false, at: at(6) });
-    const starting = (id: string, restartCount: number, s: number) => event("InstanceStarting", { instanceId: id, service: "iris", nodeId: "n2", restartCount, at: at(s) });
+      event("InstanceScheduled", {
+        instanceId: id,
+        service: "iris",
+        version: 2,
+        nodeId: "n2",
+        resources: undefined,
+        pool: "public",
+        spot: false,
+        at: at(6),
+      });
+    const starting = (id: string, restartCount: number, s: number) =>
+      event("InstanceStarting", { instanceId: id, service: "iris", nodeId: "n2", restartCount, at: at(s) });
     const crashed = (id: string, restartCount: number, s: number) =>
-      event("InstanceExited", { instanceId: id, service: "iris", exitCode: 1, signal: "", reason: "process exited with code 1", restartCount, at: at(s) });
+      event("InstanceExited", {
+        instanceId: id,
+        service: "iris",
+        exitCode: 1,
+        signal: "",
+        reason: "process exited with code 1",
+        restartCount,
+        at: at(s),
+      });
     const servingV1 = [twoReplicas, scheduled("a"), ready("a"), scheduled("b"), ready("b"), updatedToV2];
 
     it("given a new instance that crashes and is restarted, when summarized, then Updating names the crash", () => {
-      const views = fold([...servingV1, scheduledV2("c"), starting("c", 0, 7), crashed("c", 0, 8), starting("c", 1, 9), crashed("c", 1, 10), starting("c", 2, 12)]);
+      const views = fold([
+        ...servingV1,
+        scheduledV2("c"),
+        starting("c", 0, 7),
+        crashed("c", 0, 8),
+        starting("c", 1, 9),
+        crashed("c", 1, 10),
+        starting("c", 2, 12),
+      ]);
       const { status, reason } = summarizeStatus(views.iris!);
       assert.equal(status, "Updating");
       assert.equal(reason, "instance c of version 2 is not Ready (Starting, restarted 2 times): process exited with code 1");
@@ -116,7 +199,18 @@ describe("service views projection", () => {
         { status: summarizeStatus(looping.iris!).status, reason: summarizeStatus(looping.iris!).reason },
         { status: "Failed", reason: "object models/missing.onnx not found" },
       );
-      const fixed = fold([event("ServiceUpdated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }), version: 3, updateType: "merge", updatedAt: at(13) })], looping);
+      const fixed = fold(
+        [
+          event("ServiceUpdated", {
+            name: "iris",
+            spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }),
+            version: 3,
+            updateType: "merge",
+            updatedAt: at(13),
+          }),
+        ],
+        looping,
+      );
       assert.equal(summarizeStatus(fixed.iris!).status, "Updating");
       assert.equal(fixed.iris!.failuresSinceReady, 0);
       const rolledBack = fold([event("ServiceRolledBack", { name: "iris", fromVersion: 2, toVersion: 1, rolledBackAt: at(13) })], looping);
@@ -128,13 +222,40 @@ describe("service views projection", () => {
     const failed = (id: string) => event("InstanceFailed", { instanceId: id, service: "iris", reason: `${id} failed`, at: at(20) });
     const rolledBackToV1 = event("ServiceRolledBack", { name: "iris", fromVersion: 2, toVersion: 1, rolledBackAt: at(15) });
     const v2 = (id: string) =>
-      event("InstanceScheduled", { instanceId: id, service: "iris", version: 2, nodeId: "n2", resources: undefined, pool: "public", spot: false, at: at(6) });
-    const updatedToV2 = event("ServiceUpdated", { name: "iris", spec: ServiceSpec.fromPartial({ name: "iris", instance: 1 }), version: 2, updateType: "merge", updatedAt: at(5) });
+      event("InstanceScheduled", {
+        instanceId: id,
+        service: "iris",
+        version: 2,
+        nodeId: "n2",
+        resources: undefined,
+        pool: "public",
+        spot: false,
+        at: at(6),
+      });
+    const updatedToV2 = event("ServiceUpdated", {
+      name: "iris",
+      spec: ServiceSpec.fromPartial({ name: "iris", instance: 1 }),
+      version: 2,
+      updateType: "merge",
+      updatedAt: at(5),
+    });
     const rows: { given: string; events: EasEvent[]; counted: number }[] = [
-      { given: "an instance of the current version that failed before it was Ready", events: [created, scheduled("a"), failed("a")], counted: 1 },
+      {
+        given: "an instance of the current version that failed before it was Ready",
+        events: [created, scheduled("a"), failed("a")],
+        counted: 1,
+      },
       { given: "a Ready instance lost with its agent or node", events: [created, scheduled("a"), ready("a"), failed("a")], counted: 0 },
-      { given: "an instance being drained", events: [created, scheduled("a"), event("InstanceDraining", { instanceId: "a", service: "iris", at: at(3) }), failed("a")], counted: 0 },
-      { given: "an instance of the version rolled back from", events: [created, updatedToV2, v2("c"), rolledBackToV1, failed("c")], counted: 0 },
+      {
+        given: "an instance being drained",
+        events: [created, scheduled("a"), event("InstanceDraining", { instanceId: "a", service: "iris", at: at(3) }), failed("a")],
+        counted: 0,
+      },
+      {
+        given: "an instance of the version rolled back from",
+        events: [created, updatedToV2, v2("c"), rolledBackToV1, failed("c")],
+        counted: 0,
+      },
     ];
     for (const row of rows) {
       it(`given ${row.given}, its failure counts ${row.counted}`, () => {

@@ -32,9 +32,7 @@ const age = (instance: InstanceView, now: number) => now - Date.parse(instance.s
  */
 function scaleInOrder(instances: InstanceView[]): InstanceView[] {
   const rank = (i: InstanceView) => (i.pool === "public" ? 0 : 1) * 2 + (i.status === "Ready" ? 1 : 0);
-  return [...instances].sort(
-    (a, b) => rank(a) - rank(b) || b.since.localeCompare(a.since) || a.instanceId.localeCompare(b.instanceId),
-  );
+  return [...instances].sort((a, b) => rank(a) - rank(b) || b.since.localeCompare(a.since) || a.instanceId.localeCompare(b.instanceId));
 }
 
 /**

@@ -85,7 +85,10 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
       });
       if (!placement.placed) {
         if (view.placementBlocked !== placement.reason) {
-          await append(serviceStream(view.name), event("ServicePlacementBlocked", { name: view.name, reason: placement.reason, at: new Date(now()).toISOString() }));
+          await append(
+            serviceStream(view.name),
+            event("ServicePlacementBlocked", { name: view.name, reason: placement.reason, at: new Date(now()).toISOString() }),
+          );
         }
         return;
       }
@@ -119,7 +122,10 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
       case "create":
         return create(view, action.version);
       case "drain":
-        return append(instanceStream(action.instanceId), event("InstanceDraining", { instanceId: action.instanceId, service: view.name, at }));
+        return append(
+          instanceStream(action.instanceId),
+          event("InstanceDraining", { instanceId: action.instanceId, service: view.name, at }),
+        );
       case "stop": {
         const agent = await agentOf(action.nodeId);
         if (!agent) return recordStopped(view.name, action.instanceId, "its node is gone");

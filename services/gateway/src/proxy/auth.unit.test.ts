@@ -14,7 +14,16 @@ describe("token auth", () => {
 
   it("refuses absent, empty, wrong, prefixed-only and differently long tokens without throwing", () => {
     // timingSafeEqual throws on buffers of different lengths; hashing first makes every length comparable.
-    for (const header of [undefined, "", "Bearer ", "s3cr3t-toke", "s3cr3t-token-and-more", "x", "Basic s3cr3t-token", "a".repeat(10_000)]) {
+    for (const header of [
+      undefined,
+      "",
+      "Bearer ",
+      "s3cr3t-toke",
+      "s3cr3t-token-and-more",
+      "x",
+      "Basic s3cr3t-token",
+      "a".repeat(10_000),
+    ]) {
       assert.equal(tokenMatches(presentedToken(header), expected), false, String(header));
     }
   });
@@ -32,17 +41,28 @@ describe("token auth", () => {
 describe("request headers", () => {
   it("drops hop-by-hop headers, including those named in Connection, and reads what the gateway needs", () => {
     const scanned = scanRequestHeaders([
-      "Host", "gw:8080",
-      "Connection", "keep-alive, X-Private",
-      "X-Private", "1",
-      "Keep-Alive", "timeout=5",
-      "TE", "trailers",
-      "Transfer-Encoding", "chunked",
-      "Authorization", "tok",
-      "X-Request-Id", "rid",
-      "X-Forwarded-For", "10.0.0.1",
-      "Content-Type", "application/json",
-      "Expect", "100-continue",
+      "Host",
+      "gw:8080",
+      "Connection",
+      "keep-alive, X-Private",
+      "X-Private",
+      "1",
+      "Keep-Alive",
+      "timeout=5",
+      "TE",
+      "trailers",
+      "Transfer-Encoding",
+      "chunked",
+      "Authorization",
+      "tok",
+      "X-Request-Id",
+      "rid",
+      "X-Forwarded-For",
+      "10.0.0.1",
+      "Content-Type",
+      "application/json",
+      "Expect",
+      "100-continue",
     ]);
     assert.deepEqual(scanned.forward, ["Authorization", "tok", "Content-Type", "application/json"]);
     assert.equal(scanned.host, "gw:8080");
@@ -64,7 +84,9 @@ describe("request headers", () => {
   });
 
   it("drops hop-by-hop response headers and appends extras", () => {
-    const raw = ["Content-Type", "text/plain", "Transfer-Encoding", "chunked", "Connection", "keep-alive", "Keep-Alive", "timeout=5"].map((s) => Buffer.from(s));
+    const raw = ["Content-Type", "text/plain", "Transfer-Encoding", "chunked", "Connection", "keep-alive", "Keep-Alive", "timeout=5"].map(
+      (s) => Buffer.from(s),
+    );
     assert.deepEqual(responseHeaders(raw, ["x-eas-instance", "i-1"]), ["Content-Type", "text/plain", "x-eas-instance", "i-1"]);
   });
 });

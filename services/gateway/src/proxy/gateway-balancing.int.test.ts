@@ -38,32 +38,53 @@ describe("gateway: balancing, queueing, retries and route changes", () => {
 
   it("spreads load over 3 instances by outstanding count", async () => {
     const backends = await Promise.all(["a", "b", "c"].map((id) => backendOf(holdingBackend(id))));
-    const gw = await gateway([routeEntry("lb", backends.map((b) => b.route()))]);
+    const gw = await gateway([
+      routeEntry(
+        "lb",
+        backends.map((b) => b.route()),
+      ),
+    ]);
     const pending: Promise<unknown>[] = [];
     // First a alone gets 3 long requests; then b and c join: the next 9 requests must fill b and c up to a's 3
     // before a gets any more (round robin would have given a 3 of them), ending at 4 each.
     gw.routes.set(routeEntry("lb", [backends[0]!.route()]));
     for (let k = 0; k < 3; k++) pending.push(gw.call("/api/predict/lb"));
     await waitFor("a holds 3", () => backends[0]!.held.length === 3, { timeoutMs: 5_000 });
-    gw.routes.set(routeEntry("lb", backends.map((b) => b.route())));
+    gw.routes.set(
+      routeEntry(
+        "lb",
+        backends.map((b) => b.route()),
+      ),
+    );
     for (let k = 0; k < 9; k++) {
       pending.push(gw.call("/api/predict/lb"));
       await waitFor(`request ${k} arrived`, () => backends.reduce((n, b) => n + b.held.length, 0) === 4 + k, { timeoutMs: 5_000 });
     }
-    assert.deepEqual(backends.map((b) => b.held.length), [4, 4, 4]);
+    assert.deepEqual(
+      backends.map((b) => b.held.length),
+      [4, 4, 4],
+    );
     assert.ok(backends[1]!.held.length >= 3 && backends[2]!.held.length >= 3);
-    assert.deepEqual(gw.gateway.snapshot("lb")?.instances.map((i) => i.outstanding), [4, 4, 4]);
+    assert.deepEqual(
+      gw.gateway.snapshot("lb")?.instances.map((i) => i.outstanding),
+      [4, 4, 4],
+    );
     for (const b of backends) b.releaseAll();
     const responses = (await Promise.all(pending)) as { status: number }[];
     assert.ok(responses.every((r) => r.status === 200));
-    assert.deepEqual(gw.gateway.snapshot("lb")?.instances.map((i) => i.outstanding), [0, 0, 0]);
+    assert.deepEqual(
+      gw.gateway.snapshot("lb")?.instances.map((i) => i.outstanding),
+      [0, 0, 0],
+    );
   });
 
   it("queues past maxConcurrency and answers 450 once the queue is full", async () => {
     const backend = await backendOf(holdingBackend("q"));
     const gw = await gateway([routeEntry("burst", [backend.route()], { maxConcurrency: 2, maxQueueSize: 3 })]);
     const burst = Array.from({ length: 10 }, () => gw.call("/api/predict/burst"));
-    await waitFor("2 in flight and 3 queued", () => backend.held.length === 2 && gw.gateway.snapshot("burst")?.queued === 3, { timeoutMs: 5_000 });
+    await waitFor("2 in flight and 3 queued", () => backend.held.length === 2 && gw.gateway.snapshot("burst")?.queued === 3, {
+      timeoutMs: 5_000,
+    });
     // Release in waves: each freed slot takes the next queued request.
     const release = setInterval(() => backend.releaseAll(), 20);
     const responses = await Promise.all(burst);
@@ -194,7 +215,11 @@ describe("gateway: balancing, queueing, retries and route changes", () => {
     const backend = await backendOf(holdingBackend("abandon"));
     const gw = await gateway([routeEntry("abandon", [backend.route()], { maxConcurrency: 1, maxQueueSize: 5 })]);
     const controller = new AbortController();
-    const abandoned = request(`${gw.url}/api/predict/abandon`, { dispatcher: gw.agent, headers: { authorization: "secret-token" }, signal: controller.signal });
+    const abandoned = request(`${gw.url}/api/predict/abandon`, {
+      dispatcher: gw.agent,
+      headers: { authorization: "secret-token" },
+      signal: controller.signal,
+    });
     await waitFor("first in flight", () => backend.held.length === 1, { timeoutMs: 5_000 });
     const upstreamClosed = new Promise<void>((resolve) => backend.held[0]!.once("close", () => resolve()));
     controller.abort();

@@ -35,7 +35,10 @@ describe("gateway: proxying and error answers", () => {
   });
 
   it("proxies method, sub path, query and body, and names the instance and request id", async () => {
-    const response = await gw.call("/api/predict/echo/v2/models/m/infer?verbose=1", { body: '{"x":1}', headers: { "content-type": "application/json" } });
+    const response = await gw.call("/api/predict/echo/v2/models/m/infer?verbose=1", {
+      body: '{"x":1}',
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(response.status, 200);
     const seen = response.json<{ method: string; url: string; body: string; headers: Record<string, string> }>();
     assert.equal(seen.method, "POST");
@@ -55,7 +58,13 @@ describe("gateway: proxying and error answers", () => {
   });
 
   it("strips hop-by-hop headers, including those the Connection header names", async () => {
-    const seen = await rawRequest(gw.url, "/api/predict/echo", { authorization: "secret-token", connection: "keep-alive, x-hop", "x-hop": "1", "keep-alive": "timeout=5", "x-end-to-end": "kept" });
+    const seen = await rawRequest(gw.url, "/api/predict/echo", {
+      authorization: "secret-token",
+      connection: "keep-alive, x-hop",
+      "x-hop": "1",
+      "keep-alive": "timeout=5",
+      "x-end-to-end": "kept",
+    });
     const headers = (JSON.parse(seen.body) as { headers: Record<string, string> }).headers;
     assert.equal(headers["x-hop"], undefined);
     assert.equal(headers["keep-alive"], undefined);
@@ -258,15 +267,25 @@ function chunkedUpload(base: string, path: string, chunks: number, size: number)
 }
 
 /** POSTs with `Expect: 100-continue`, sending the body only on `100 Continue`. */
-function expectContinueUpload(base: string, path: string, token: string): Promise<{ continued: boolean; status: number; body: string | undefined }> {
+function expectContinueUpload(
+  base: string,
+  path: string,
+  token: string,
+): Promise<{ continued: boolean; status: number; body: string | undefined }> {
   return new Promise((resolve, reject) => {
     let continued = false;
-    const req = httpRequest(`${base}${path}`, { method: "POST", headers: { authorization: token, expect: "100-continue", "content-length": "7" }, agent: false }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (text += chunk));
-      res.on("end", () => resolve({ continued, status: res.statusCode ?? 0, body: continued ? (JSON.parse(text) as { body: string }).body : undefined }));
-    });
+    const req = httpRequest(
+      `${base}${path}`,
+      { method: "POST", headers: { authorization: token, expect: "100-continue", "content-length": "7" }, agent: false },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () =>
+          resolve({ continued, status: res.statusCode ?? 0, body: continued ? (JSON.parse(text) as { body: string }).body : undefined }),
+        );
+      },
+    );
     req.on("continue", () => {
       continued = true;
       req.end("payload");

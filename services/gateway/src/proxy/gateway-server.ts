@@ -205,7 +205,11 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
     const res = this.res;
     if (this.gateway.closing) res.shouldKeepAlive = false;
     // Headers go out with the first body chunk (one write for small responses); a streamed body's chunks are written as they arrive.
-    res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders, ["x-eas-instance", instance.id, "x-request-id", this.requestId], this));
+    res.writeHead(
+      statusCode,
+      statusText || undefined,
+      responseHeaders(rawHeaders, ["x-eas-instance", instance.id, "x-request-id", this.requestId], this),
+    );
     return true;
   }
 
@@ -247,7 +251,10 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
       return;
     }
     if (this.res.headersSent) {
-      gateway.logger.warn({ service: this.svc.entry.service, instance: this.instance?.id, err: err.message }, "upstream failed mid-response");
+      gateway.logger.warn(
+        { service: this.svc.entry.service, instance: this.instance?.id, err: err.message },
+        "upstream failed mid-response",
+      );
       this.res.destroy(err);
       this.finish();
       return;
@@ -281,7 +288,11 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
 
   replayableAfterReset(err: Error): boolean {
     const method = this.options.method;
-    if (this.options.body !== null || !(method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "DELETE" || method === "PUT")) return false;
+    if (
+      this.options.body !== null ||
+      !(method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "DELETE" || method === "PUT")
+    )
+      return false;
     const code = errorCode(err);
     return code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET";
   }
@@ -386,7 +397,13 @@ function errorCode(err: Error): string {
   return typeof code === "string" ? code : err.name;
 }
 
-function sendError(res: ServerResponse, code: GatewayErrorCode, message: string, closeConnection: boolean, extraHeaders?: readonly string[]): void {
+function sendError(
+  res: ServerResponse,
+  code: GatewayErrorCode,
+  message: string,
+  closeConnection: boolean,
+  extraHeaders?: readonly string[],
+): void {
   if (res.headersSent || res.destroyed) return;
   const status = gatewayErrorStatus[code];
   const body = errorBody(code, message);
@@ -518,7 +535,10 @@ class GatewayCore {
     if (!svc.routable) {
       for (const waiting of queue.drain()) {
         waiting.node = null;
-        waiting.fail(GatewayErrorCode.ServiceUnavailable, `service ${svc.entry.service} has no ready instance`, false, ["retry-after", this.retryAfter]);
+        waiting.fail(GatewayErrorCode.ServiceUnavailable, `service ${svc.entry.service} has no ready instance`, false, [
+          "retry-after",
+          this.retryAfter,
+        ]);
       }
       return;
     }
@@ -561,7 +581,10 @@ class GatewayCore {
     const svc = exchange.svc;
     if (exchange.answered) return;
     if (!svc.routable || svc.removed) {
-      exchange.fail(GatewayErrorCode.ServiceUnavailable, `service ${svc.entry.service} has no ready instance`, false, ["retry-after", this.retryAfter]);
+      exchange.fail(GatewayErrorCode.ServiceUnavailable, `service ${svc.entry.service} has no ready instance`, false, [
+        "retry-after",
+        this.retryAfter,
+      ]);
       return;
     }
     const instance = pickLeastOutstanding(svc.instances, svc.entry.maxConcurrency, this.now(), svc.rotation++, failed);
@@ -592,7 +615,12 @@ class GatewayCore {
     const url = req.url ?? "/";
     const target = splitPredictUrl(url);
     if (!target) {
-      sendError(res, GatewayErrorCode.NotFound, `no route for ${req.method} ${url.split("?")[0]}; inference lives under /api/predict/{service}`, this.closing);
+      sendError(
+        res,
+        GatewayErrorCode.NotFound,
+        `no route for ${req.method} ${url.split("?")[0]}; inference lives under /api/predict/{service}`,
+        this.closing,
+      );
       return;
     }
     const svc = this.service(target.service);
@@ -606,28 +634,58 @@ class GatewayCore {
       return;
     }
     if (scanned.contentLength > this.maxBodyBytes) {
-      this.reject(svc, res, start, GatewayErrorCode.PayloadTooLarge, `request body of ${scanned.contentLength} bytes exceeds ${this.maxBodyBytes}`, true);
+      this.reject(
+        svc,
+        res,
+        start,
+        GatewayErrorCode.PayloadTooLarge,
+        `request body of ${scanned.contentLength} bytes exceeds ${this.maxBodyBytes}`,
+        true,
+      );
       return;
     }
     if (!svc.routable) {
-      this.reject(svc, res, start, GatewayErrorCode.ServiceUnavailable, `service ${target.service} has no ready instance (${svc.entry.state})`, false, ["retry-after", this.retryAfter]);
+      this.reject(
+        svc,
+        res,
+        start,
+        GatewayErrorCode.ServiceUnavailable,
+        `service ${target.service} has no ready instance (${svc.entry.state})`,
+        false,
+        ["retry-after", this.retryAfter],
+      );
       return;
     }
     const bucket = svc.bucket;
     if (bucket && !bucket.tryTake(start)) {
-      this.reject(svc, res, start, GatewayErrorCode.RateLimited, `service ${target.service} is limited to ${svc.entry.rateLimit} requests/s`, false, ["retry-after", String(bucket.retryAfterSeconds())]);
+      this.reject(
+        svc,
+        res,
+        start,
+        GatewayErrorCode.RateLimited,
+        `service ${target.service} is limited to ${svc.entry.rateLimit} requests/s`,
+        false,
+        ["retry-after", String(bucket.retryAfterSeconds())],
+      );
       return;
     }
 
     const instance = pickLeastOutstanding(svc.instances, svc.entry.maxConcurrency, start, svc.rotation++);
     if (!instance && svc.queue.isFull) {
-      this.reject(svc, res, start, GatewayErrorCode.QueueFull, `service ${target.service} queue is full (${svc.entry.maxQueueSize} waiting)`);
+      this.reject(
+        svc,
+        res,
+        start,
+        GatewayErrorCode.QueueFull,
+        `service ${target.service} queue is full (${svc.entry.maxQueueSize} waiting)`,
+      );
       return;
     }
 
     const headers = scanned.forward;
     const remote = req.socket.remoteAddress;
-    const forwardedFor = scanned.forwardedFor === undefined ? remote : remote === undefined ? scanned.forwardedFor : `${scanned.forwardedFor}, ${remote}`;
+    const forwardedFor =
+      scanned.forwardedFor === undefined ? remote : remote === undefined ? scanned.forwardedFor : `${scanned.forwardedFor}, ${remote}`;
     if (forwardedFor !== undefined) headers.push("x-forwarded-for", forwardedFor);
     const requestId = scanned.requestId ?? randomUUID();
     headers.push("x-request-id", requestId);
@@ -673,7 +731,15 @@ class GatewayCore {
     return true;
   }
 
-  reject(svc: ServiceState, res: ServerResponse, start: number, code: GatewayErrorCode, message: string, closeConnection = false, extraHeaders?: readonly string[]): void {
+  reject(
+    svc: ServiceState,
+    res: ServerResponse,
+    start: number,
+    code: GatewayErrorCode,
+    message: string,
+    closeConnection = false,
+    extraHeaders?: readonly string[],
+  ): void {
     sendError(res, code, message, closeConnection || this.closing, extraHeaders);
     if (this.metrics) this.metrics.observe(svc.entry.service, gatewayErrorStatus[code], this.now() - start);
   }
@@ -700,7 +766,10 @@ class GatewayCore {
     // Tunnels are long-lived: they are balanced like requests but do not hold a concurrency slot.
     const instance = svc.routable ? pickLeastOutstanding(svc.instances, 0, this.now(), svc.rotation++) : undefined;
     if (!instance || this.closing) {
-      rejectUpgrade(socket, 503, errorBody(GatewayErrorCode.ServiceUnavailable, `service ${target.service} has no ready instance`), ["Retry-After", this.retryAfter]);
+      rejectUpgrade(socket, 503, errorBody(GatewayErrorCode.ServiceUnavailable, `service ${target.service} has no ready instance`), [
+        "Retry-After",
+        this.retryAfter,
+      ]);
       return;
     }
     this.tunnels.add(socket);

@@ -18,7 +18,10 @@ function signal(): { fire(): void; wait(what: string, ms?: number): Promise<void
       fire();
     },
     wait: (what: string, ms = 5_000) =>
-      Promise.race([promise, new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref())]),
+      Promise.race([
+        promise,
+        new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms).unref()),
+      ]),
   };
   return state;
 }
@@ -79,7 +82,11 @@ describe("gateway: streaming and WebSocket pass-through", () => {
 
   it("delivers the first SSE event before the instance has finished the response", async () => {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(`${gw.url}/api/predict/sse/stream`, { headers: { authorization: "secret-token", accept: "text/event-stream" }, agent: false }, resolve);
+      const req = httpRequest(
+        `${gw.url}/api/predict/sse/stream`,
+        { headers: { authorization: "secret-token", accept: "text/event-stream" }, agent: false },
+        resolve,
+      );
       req.on("error", reject);
       req.end();
     });
@@ -100,12 +107,16 @@ describe("gateway: streaming and WebSocket pass-through", () => {
 
   it("streams a chunked upload to the instance as it arrives", async () => {
     const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(`${gw.url}/api/predict/upload`, { method: "POST", headers: { authorization: "secret-token" }, agent: false }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = httpRequest(
+        `${gw.url}/api/predict/upload`,
+        { method: "POST", headers: { authorization: "secret-token" }, agent: false },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (body += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on("error", reject);
       req.write(Buffer.alloc(1000, 1));
       // The rest is sent only once the instance has the first chunk: a gateway that buffered the body would hang here.
@@ -119,7 +130,9 @@ describe("gateway: streaming and WebSocket pass-through", () => {
   });
 
   it("passes a WebSocket through: authenticated upgrade, echo both ways, sub path kept", async () => {
-    const client = new WebSocket(`${gw.url.replace("http", "ws")}/api/predict/ws/socket?room=1`, { headers: { authorization: "Bearer secret-token" } });
+    const client = new WebSocket(`${gw.url.replace("http", "ws")}/api/predict/ws/socket?room=1`, {
+      headers: { authorization: "Bearer secret-token" },
+    });
     const upgrade = await Promise.race([once(client, "upgrade"), once(client, "error").then(([err]) => Promise.reject(err as Error))]);
     assert.equal((upgrade[0] as IncomingMessage).headers["x-eas-instance"], "ws-1");
     const replies: string[] = [];

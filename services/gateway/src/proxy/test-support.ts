@@ -17,7 +17,10 @@ export interface TestBackend {
 }
 
 /** Starts a backend answering with `handler` (default: JSON echo of method, url and body). */
-export async function startBackend(id: string, handler?: (req: IncomingMessage, res: ServerResponse, backend: TestBackend) => void): Promise<TestBackend> {
+export async function startBackend(
+  id: string,
+  handler?: (req: IncomingMessage, res: ServerResponse, backend: TestBackend) => void,
+): Promise<TestBackend> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
@@ -46,7 +49,13 @@ export function echo(req: IncomingMessage, res: ServerResponse, backend: TestBac
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
   req.on("end", () => {
-    const body = JSON.stringify({ backend: backend.id, method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() });
+    const body = JSON.stringify({
+      backend: backend.id,
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString(),
+    });
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
     res.end(body);
   });

@@ -38,7 +38,15 @@ export function tunnelUpgrade(options: TunnelOptions): void {
   upstream.on("error", (err: Error) => {
     if (!connected) {
       options.onUpstreamError(err);
-      rejectUpgrade(socket, 502, Buffer.from(JSON.stringify({ error: { code: "BadGateway", message: `instance unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}` } })));
+      rejectUpgrade(
+        socket,
+        502,
+        Buffer.from(
+          JSON.stringify({
+            error: { code: "BadGateway", message: `instance unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}` },
+          }),
+        ),
+      );
     } else {
       socket.destroy();
     }

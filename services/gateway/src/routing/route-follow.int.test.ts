@@ -71,7 +71,8 @@ describe("gateway routes follow the event log (JetStream)", () => {
   const ready = (service: string, instance: TestBackend) =>
     event("InstanceReady", { instanceId: instance.id, service, version: 1, nodeId: "n1", endpoint: instance.endpoint, at: now() });
 
-  const predict = (gw: TestGateway, service: string, token: string) => gw.call(`/api/predict/${service}/v1/infer`, { token, body: '{"x":1}' });
+  const predict = (gw: TestGateway, service: string, token: string) =>
+    gw.call(`/api/predict/${service}/v1/infer`, { token, body: '{"x":1}' });
   const waitForStatus = (gw: TestGateway, service: string, token: string, status: number): Promise<CallResult> =>
     waitFor(`${service} answers ${status}`, async () => {
       const response = await predict(gw, service, token);
@@ -120,7 +121,10 @@ describe("gateway routes follow the event log (JetStream)", () => {
 
     const gw = await startFollowingGateway();
     await gw.runner.caughtUp;
-    assert.deepEqual(gw.routes.get("replayed")?.instances.map((i) => i.id), ["replay-kept"]);
+    assert.deepEqual(
+      gw.routes.get("replayed")?.instances.map((i) => i.id),
+      ["replay-kept"],
+    );
     for (let k = 0; k < 4; k++) {
       const response = await predict(gw, "replayed", token);
       assert.equal(response.status, 200);

@@ -24,7 +24,8 @@ function stored(e: EasEvent): RecordedEvent {
   };
 }
 
-const created = (name: string) => event("ServiceCreated", { name, spec: ServiceSpec.fromPartial({ name }), version: 1, token: `tok-${name}`, createdAt: at });
+const created = (name: string) =>
+  event("ServiceCreated", { name, spec: ServiceSpec.fromPartial({ name }), version: 1, token: `tok-${name}`, createdAt: at });
 const ready = (instanceId: string, service: string) =>
   event("InstanceReady", { instanceId, service, version: 1, nodeId: "n1", endpoint: `127.0.0.1:${9000 + position}`, at });
 
@@ -46,7 +47,10 @@ describe("route sync", () => {
   it("given an empty table, when a service is created and an instance is Ready, then the table holds the projection's entry", () => {
     const table = new StaticRouteTable();
     const { changed } = follow(table, [created("iris"), ready("a", "iris")]);
-    assert.deepEqual(table.get("iris")?.instances.map((i) => i.id), ["a"]);
+    assert.deepEqual(
+      table.get("iris")?.instances.map((i) => i.id),
+      ["a"],
+    );
     assert.equal(table.get("iris")?.token, "tok-iris");
     assert.deepEqual(changed, ["iris", "iris"]);
   });
@@ -69,10 +73,16 @@ describe("route sync", () => {
 
   it("syncRoute replaces a stale entry and removes one the projection no longer holds", () => {
     const state = follow(new StaticRouteTable(), [created("iris"), ready("a", "iris")]).state;
-    const table = new StaticRouteTable([{ ...syncedEntry(state, "iris"), instances: [] }, { ...syncedEntry(state, "iris"), service: "gone" }]);
+    const table = new StaticRouteTable([
+      { ...syncedEntry(state, "iris"), instances: [] },
+      { ...syncedEntry(state, "iris"), service: "gone" },
+    ]);
     syncRoute(table, state, "iris");
     syncRoute(table, state, "gone");
-    assert.deepEqual(table.get("iris")?.instances.map((i) => i.id), ["a"]);
+    assert.deepEqual(
+      table.get("iris")?.instances.map((i) => i.id),
+      ["a"],
+    );
     assert.equal(table.get("gone"), undefined);
   });
 

@@ -74,7 +74,10 @@ export const routesProjection: Projection<RoutesState> = {
         if (!routed || routed.drained[e.data.instanceId]) return state;
         return {
           ...state,
-          [e.data.service]: { ...routed, ready: { ...routed.ready, [e.data.instanceId]: { endpoint: e.data.endpoint, version: e.data.version } } },
+          [e.data.service]: {
+            ...routed,
+            ready: { ...routed.ready, [e.data.instanceId]: { endpoint: e.data.endpoint, version: e.data.version } },
+          },
         };
       }
       case "eas.v1.InstanceDraining": {

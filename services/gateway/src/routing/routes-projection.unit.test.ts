@@ -42,20 +42,31 @@ const rpc = { keepaliveMs: 2_000, maxConcurrency: 4, maxQueueSize: 10, rateLimit
 const created = (name = "iris", token = "tok-iris") =>
   event("ServiceCreated", { name, spec: ServiceSpec.fromPartial({ name, instance: 2, rpc }), version: 1, token, createdAt: at(0) });
 const updated = (limits: typeof rpc, name = "iris") =>
-  event("ServiceUpdated", { name, spec: ServiceSpec.fromPartial({ name, instance: 2, rpc: limits }), version: 2, updateType: "merge", updatedAt: at(5) });
+  event("ServiceUpdated", {
+    name,
+    spec: ServiceSpec.fromPartial({ name, instance: 2, rpc: limits }),
+    version: 2,
+    updateType: "merge",
+    updatedAt: at(5),
+  });
 const ready = (instanceId: string, port = 9000, service = "iris") =>
   event("InstanceReady", { instanceId, service, version: 1, nodeId: "n1", endpoint: `127.0.0.1:${port}`, at: at(2) });
 const draining = (instanceId: string, service = "iris") => event("InstanceDraining", { instanceId, service, at: at(3) });
-const stopped = (instanceId: string, service = "iris") => event("InstanceStopped", { instanceId, service, nodeId: "n1", reason: "stopped", at: at(4) });
+const stopped = (instanceId: string, service = "iris") =>
+  event("InstanceStopped", { instanceId, service, nodeId: "n1", reason: "stopped", at: at(4) });
 const failed = (instanceId: string, service = "iris") => event("InstanceFailed", { instanceId, service, reason: "node lost", at: at(4) });
-const unhealthy = (instanceId: string, service = "iris") => event("InstanceUnhealthy", { instanceId, service, reason: "probe failed", at: at(4) });
+const unhealthy = (instanceId: string, service = "iris") =>
+  event("InstanceUnhealthy", { instanceId, service, reason: "probe failed", at: at(4) });
 const exited = (instanceId: string, service = "iris") =>
   event("InstanceExited", { instanceId, service, exitCode: 1, signal: "", reason: "crashed", restartCount: 1, at: at(4) });
 const serviceStopped = (name = "iris") => event("ServiceStopped", { name, stoppedAt: at(6) });
 const serviceStarted = (name = "iris") => event("ServiceStarted", { name, startedAt: at(7) });
 const serviceDeleted = (name = "iris") => event("ServiceDeleted", { name, deletedAt: at(8) });
 
-const instanceIds = (state: RoutesState, service = "iris") => entry(state, service)?.instances.map((i) => i.id).sort();
+const instanceIds = (state: RoutesState, service = "iris") =>
+  entry(state, service)
+    ?.instances.map((i) => i.id)
+    .sort();
 
 describe("routes projection: a service's lifecycle", () => {
   it("given nothing, when the service is created, then it is routable by its token but starting, with the spec's rpc limits", () => {
@@ -64,9 +75,14 @@ describe("routes projection: a service's lifecycle", () => {
   });
 
   it("given a spec without rpc settings, when the service is created, then the gateway's defaults apply", () => {
-    const state = given([event("ServiceCreated", { name: "bare", spec: ServiceSpec.fromPartial({ name: "bare" }), version: 1, token: "t", createdAt: at(0) })]);
+    const state = given([
+      event("ServiceCreated", { name: "bare", spec: ServiceSpec.fromPartial({ name: "bare" }), version: 1, token: "t", createdAt: at(0) }),
+    ]);
     const { keepaliveMs, maxConcurrency, maxQueueSize, rateLimit } = entry(state, "bare")!;
-    assert.deepEqual({ keepaliveMs, maxConcurrency, maxQueueSize, rateLimit }, { keepaliveMs: 5_000, maxConcurrency: 32, maxQueueSize: 64, rateLimit: 0 });
+    assert.deepEqual(
+      { keepaliveMs, maxConcurrency, maxQueueSize, rateLimit },
+      { keepaliveMs: 5_000, maxConcurrency: 32, maxQueueSize: 64, rateLimit: 0 },
+    );
   });
 
   it("given a created service, when an instance is Ready, then the service runs and routes to its endpoint and version", () => {
@@ -200,7 +216,16 @@ describe("routes projection: events it does not route on", () => {
 
   it("given a known service, when events the gateway does not read or does not know arrive, then the state is the same object", () => {
     const before = given([created(), ready("a")]);
-    const scheduled = event("InstanceScheduled", { instanceId: "b", service: "iris", version: 1, nodeId: "n1", resources: undefined, pool: "public", spot: false, at: at(1) });
+    const scheduled = event("InstanceScheduled", {
+      instanceId: "b",
+      service: "iris",
+      version: 1,
+      nodeId: "n1",
+      resources: undefined,
+      pool: "public",
+      spot: false,
+      at: at(1),
+    });
     const starting = event("InstanceStarting", { instanceId: "b", service: "iris", nodeId: "n1", restartCount: 0, at: at(1) });
     const future: RecordedEvent = { ...recorded([ready("b")])[0]!, type: "eas.v9.SomethingNew" };
     assert.equal(when(before, scheduled, starting), before);

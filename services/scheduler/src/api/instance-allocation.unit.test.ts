@@ -48,9 +48,15 @@ describe("instanceAllocationDecider", () => {
 
   it("release is idempotent: nothing for a never scheduled, stopped or failed instance", () => {
     given().when(release).then([]);
-    given(scheduled("i1", "svc", "n1"), stoppedOn("n1")).when(release).then([]);
-    given(scheduled("i1", "svc", "n1"), stoppedOn("")).when(release).then([]);
-    given(scheduled("i1", "svc", "n1"), failed).when(release).then([]);
+    given(scheduled("i1", "svc", "n1"), stoppedOn("n1"))
+      .when(release)
+      .then([]);
+    given(scheduled("i1", "svc", "n1"), stoppedOn(""))
+      .when(release)
+      .then([]);
+    given(scheduled("i1", "svc", "n1"), failed)
+      .when(release)
+      .then([]);
   });
 
   it("a stop reported by a node the instance has left keeps the new placement", () =>
@@ -66,11 +72,17 @@ describe("instanceAllocationDecider", () => {
   it("fails an instance held on the lost node", () =>
     given(scheduled("i1", "svc", "n1"))
       .when(failOn("n1"))
-      .then([{ type: ClusterEventType.InstanceFailed, data: { instanceId: "i1", service: "svc", reason: "node n1 lost", at: iso(T0 + 100) } }]));
+      .then([
+        { type: ClusterEventType.InstanceFailed, data: { instanceId: "i1", service: "svc", reason: "node n1 lost", at: iso(T0 + 100) } },
+      ]));
 
   it("does not fail an instance that ended or runs on another node", () => {
-    given(scheduled("i1", "svc", "n1"), failed).when(failOn("n1")).then([]);
-    given(scheduled("i1", "svc", "n2")).when(failOn("n1")).then([]);
+    given(scheduled("i1", "svc", "n1"), failed)
+      .when(failOn("n1"))
+      .then([]);
+    given(scheduled("i1", "svc", "n2"))
+      .when(failOn("n1"))
+      .then([]);
     given().when(failOn("n1")).then([]);
   });
 

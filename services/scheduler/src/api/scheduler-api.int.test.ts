@@ -135,8 +135,14 @@ describe("Scheduler API: placement", () => {
       assert.equal(scheduled.data.resources?.cpuMillis, 1000);
     }
     const nodes = await listNodes();
-    assert.equal(nodes.reduce((sum, node) => sum + node.instanceCount, 0), 3);
-    assert.equal(nodes.reduce((sum, node) => sum + (node.allocated?.cpuMillis ?? 0), 0), 3000);
+    assert.equal(
+      nodes.reduce((sum, node) => sum + node.instanceCount, 0),
+      3,
+    );
+    assert.equal(
+      nodes.reduce((sum, node) => sum + (node.allocated?.cpuMillis ?? 0), 0),
+      3000,
+    );
   });
 
   it("a request that fits nowhere gets the Kubernetes-style reason and writes nothing", async () => {

@@ -28,13 +28,7 @@ import {
   type ClusterState,
   type NodeCommand,
 } from "../nodes/index.js";
-import {
-  defaultPlacementPolicy,
-  instanceScheduled,
-  place,
-  type PlacementPolicy,
-  type PlacementRequest,
-} from "../placement/index.js";
+import { defaultPlacementPolicy, instanceScheduled, place, type PlacementPolicy, type PlacementRequest } from "../placement/index.js";
 import { InstanceAllocationCommandType, instanceAllocationDecider } from "./instance-allocation.js";
 import { nodeDecider } from "./node-decider.js";
 

@@ -39,8 +39,6 @@ export const heartbeatSchema: Schema<HeartbeatMessage> = {
  * Publish with `bus.publish(heartbeatSubject.with(nodeId), beat)`; the
  * scheduler subscribes to the wildcard.
  */
-export const heartbeatSubject: Subject<HeartbeatMessage> = defineSubject<HeartbeatMessage>(
-  "eas.telemetry.heartbeat.*",
-  heartbeatSchema,
-  { traced: false },
-);
+export const heartbeatSubject: Subject<HeartbeatMessage> = defineSubject<HeartbeatMessage>("eas.telemetry.heartbeat.*", heartbeatSchema, {
+  traced: false,
+});

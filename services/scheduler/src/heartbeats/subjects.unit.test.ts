@@ -21,7 +21,10 @@ describe("heartbeatSubject", () => {
     ["a negative count", { nodeId: "n1", at: "2026-01-01T00:00:00Z", instances: -1 }, "instances"],
   ] as const) {
     it(`rejects ${name}`, () => {
-      assert.throws(() => heartbeatSchema.parse(body), (error: unknown) => error instanceof InvalidHeartbeatError && error.field === field);
+      assert.throws(
+        () => heartbeatSchema.parse(body),
+        (error: unknown) => error instanceof InvalidHeartbeatError && error.field === field,
+      );
     });
   }
 });

@@ -66,15 +66,21 @@ const lost: NodeEvent = { type: ClusterEventType.NodeLost, data: { nodeId: "n1",
 
 describe("decideNode: RegisterNode", () => {
   it("registers a new node", () => {
-    given().when(register()).then([registeredFrom(register())]);
+    given()
+      .when(register())
+      .then([registeredFrom(register())]);
   });
 
   it("is idempotent when a live node registers again unchanged", () => {
-    given(registeredFrom(register())).when(register({ now: T0 + 60_000 })).then([]);
+    given(registeredFrom(register()))
+      .when(register({ now: T0 + 60_000 }))
+      .then([]);
   });
 
   it("is idempotent for a cordoned node registering again unchanged", () => {
-    given(registeredFrom(register()), cordoned).when(register({ now: T0 + 60_000 })).then([]);
+    given(registeredFrom(register()), cordoned)
+      .when(register({ now: T0 + 60_000 }))
+      .then([]);
   });
 
   const changes: Array<[string, Partial<RegisterNode>]> = [
@@ -88,13 +94,17 @@ describe("decideNode: RegisterNode", () => {
   for (const [what, change] of changes) {
     it(`emits NodeRegistered again for a ${what}`, () => {
       const again = register({ ...change, now: T0 + 1000 });
-      given(registeredFrom(register())).when(again).then([registeredFrom(again)]);
+      given(registeredFrom(register()))
+        .when(again)
+        .then([registeredFrom(again)]);
     });
   }
 
   it("brings a lost node back (same registration after an agent restart)", () => {
     const again = register({ now: T0 + 120_000 });
-    given(registeredFrom(register()), lost).when(again).then([registeredFrom(again)]);
+    given(registeredFrom(register()), lost)
+      .when(again)
+      .then([registeredFrom(again)]);
   });
 
   const invalid: Array<[string, Partial<RegisterNode>]> = [

@@ -1,13 +1,4 @@
-export {
-  NodeStatus,
-  Pool,
-  PUBLIC_POOL,
-  emptyCluster,
-  poolOf,
-  type Allocation,
-  type ClusterState,
-  type NodeState,
-} from "./types.js";
+export { NodeStatus, Pool, PUBLIC_POOL, emptyCluster, poolOf, type Allocation, type ClusterState, type NodeState } from "./types.js";
 export {
   NodeCommandType,
   type CordonNode,
@@ -33,14 +24,7 @@ export {
 } from "./events.js";
 export { NodeCommandRejected, NodeRejectionCode } from "./errors.js";
 export { decideNode } from "./decider.js";
-export {
-  allocationsOn,
-  applyHeartbeat,
-  evolveCluster,
-  evolveNode,
-  findLostNodes,
-  toNodeInfo,
-} from "./projection.js";
+export { allocationsOn, applyHeartbeat, evolveCluster, evolveNode, findLostNodes, toNodeInfo } from "./projection.js";
 export {
   allocatedResources,
   freeCapacity,

@@ -100,19 +100,18 @@ describe("evolveCluster: allocations", () => {
   });
 
   it("moves an instance scheduled again on another node", () => {
-    const cluster = clusterFrom([...base, scheduled("i1", "svc", "n1", { cpuMillis: 1000 }), scheduled("i1", "svc", "n2", { cpuMillis: 1000 })]);
+    const cluster = clusterFrom([
+      ...base,
+      scheduled("i1", "svc", "n1", { cpuMillis: 1000 }),
+      scheduled("i1", "svc", "n2", { cpuMillis: 1000 }),
+    ]);
     assert.equal(node(cluster, "n1").allocations.size, 0);
     assert.equal(node(cluster, "n2").allocations.size, 1);
     assert.equal(cluster.placements.get("i1"), "n2");
   });
 
   it("ignores a stop reported by the node an instance has moved away from", () => {
-    const cluster = clusterFrom([
-      ...base,
-      scheduled("i1", "svc", "n1"),
-      scheduled("i1", "svc", "n2"),
-      stopped("i1", "n1"),
-    ]);
+    const cluster = clusterFrom([...base, scheduled("i1", "svc", "n1"), scheduled("i1", "svc", "n2"), stopped("i1", "n1")]);
     assert.equal(cluster.placements.get("i1"), "n2");
     assert.equal(node(cluster, "n2").allocations.size, 1);
   });
@@ -126,8 +125,16 @@ describe("evolveCluster: allocations", () => {
   });
 
   it("keeps allocations through NodeLost and re-registration until the instances are stopped or failed", () => {
-    const cluster = clusterFrom([...base, scheduled("i1", "svc", "n1", { cpuMillis: 500 }), lost("n1"), registered({ id: "n1", at: T0 + 30 })]);
-    assert.deepEqual(allocationsOn(cluster, "n1").map((a) => a.instanceId), ["i1"]);
+    const cluster = clusterFrom([
+      ...base,
+      scheduled("i1", "svc", "n1", { cpuMillis: 500 }),
+      lost("n1"),
+      registered({ id: "n1", at: T0 + 30 }),
+    ]);
+    assert.deepEqual(
+      allocationsOn(cluster, "n1").map((a) => a.instanceId),
+      ["i1"],
+    );
     assert.deepEqual(allocationsOn(cluster, "ghost"), []);
   });
 

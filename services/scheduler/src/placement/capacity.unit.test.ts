@@ -93,8 +93,7 @@ function assertWithinCapacity(node: NodeState, context: string): void {
 
 function assertRulesHold(request: PlacementRequest, node: NodeState, context: string): void {
   assert.equal(node.status, NodeStatus.Ready, `${context}: placed on a ${node.status} node`);
-  const groupOk =
-    node.resourceGroup === request.resourceGroup || (request.resourceBurstable && node.resourceGroup === PUBLIC_POOL);
+  const groupOk = node.resourceGroup === request.resourceGroup || (request.resourceBurstable && node.resourceGroup === PUBLIC_POOL);
   assert.ok(groupOk, `${context}: group ${request.resourceGroup} placed on ${node.resourceGroup || "public"}`);
   if (node.spot) {
     assert.ok(request.spotAllowed, `${context}: spot node without spot allowed`);
@@ -120,7 +119,10 @@ describe("placing a random sequence of requests (seeded)", () => {
           const event: ClusterEvent =
             random() < 0.5
               ? { type: ClusterEventType.InstanceFailed, data: { instanceId: victim, service: "", reason: "r", at: iso(T0 + step) } }
-              : { type: ClusterEventType.InstanceStopped, data: { instanceId: victim, service: "", nodeId: "", reason: "r", at: iso(T0 + step) } };
+              : {
+                  type: ClusterEventType.InstanceStopped,
+                  data: { instanceId: victim, service: "", nodeId: "", reason: "r", at: iso(T0 + step) },
+                };
           cluster = evolveCluster(cluster, event);
           assert.equal(cluster.placements.has(victim), false, `${context}: ${victim} still placed`);
           continue;

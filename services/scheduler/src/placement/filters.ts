@@ -1,12 +1,4 @@
-import {
-  NodeStatus,
-  PUBLIC_POOL,
-  freeCapacity,
-  gpuMemoryPerCard,
-  isSharedGpu,
-  needsGpu,
-  type NodeState,
-} from "../nodes/index.js";
+import { NodeStatus, PUBLIC_POOL, freeCapacity, gpuMemoryPerCard, isSharedGpu, needsGpu, type NodeState } from "../nodes/index.js";
 import { RejectionReason, type FilterResult, type NodeFilter, type PlacementRequest } from "./types.js";
 
 const OK: FilterResult = { ok: true };
@@ -43,9 +35,7 @@ export const spotAllowedFilter: NodeFilter = {
 export const spotPriceFilter: NodeFilter = {
   name: "SpotPrice",
   filter: (request, node) =>
-    node.spot && request.maxSpotPrice > 0 && node.pricePerHour > request.maxSpotPrice
-      ? fail(RejectionReason.SpotPriceAboveCeiling)
-      : OK,
+    node.spot && request.maxSpotPrice > 0 && node.pricePerHour > request.maxSpotPrice ? fail(RejectionReason.SpotPriceAboveCeiling) : OK,
 };
 
 /**
@@ -92,14 +82,12 @@ export const gpuMemoryFilter: NodeFilter = {
 
 export const cpuFilter: NodeFilter = {
   name: "Cpu",
-  filter: (request, node) =>
-    freeCapacity(node).cpuMillis >= request.resources.cpuMillis ? OK : fail(RejectionReason.InsufficientCpu),
+  filter: (request, node) => (freeCapacity(node).cpuMillis >= request.resources.cpuMillis ? OK : fail(RejectionReason.InsufficientCpu)),
 };
 
 export const memoryFilter: NodeFilter = {
   name: "Memory",
-  filter: (request, node) =>
-    freeCapacity(node).memoryMib >= request.resources.memoryMib ? OK : fail(RejectionReason.InsufficientMemory),
+  filter: (request, node) => (freeCapacity(node).memoryMib >= request.resources.memoryMib ? OK : fail(RejectionReason.InsufficientMemory)),
 };
 
 /**
@@ -120,11 +108,7 @@ export const defaultFilters: readonly NodeFilter[] = [
 ];
 
 /** Runs filters in order; the first failure is the node's verdict. */
-export function runFilters(
-  filters: readonly NodeFilter[],
-  request: PlacementRequest,
-  node: NodeState,
-): FilterResult {
+export function runFilters(filters: readonly NodeFilter[], request: PlacementRequest, node: NodeState): FilterResult {
   for (const filter of filters) {
     const result = filter.filter(request, node);
     if (!result.ok) return result;

@@ -52,26 +52,68 @@ table(nodeReadyFilter, [
 
 table(resourceGroupFilter, [
   { name: "public request, public node", request: request(), node: nodeOf({ id: "n" }) },
-  { name: "public request, dedicated node", request: request(), node: nodeOf({ id: "n", group: "g" }), rejects: RejectionReason.OtherResourceGroup },
+  {
+    name: "public request, dedicated node",
+    request: request(),
+    node: nodeOf({ id: "n", group: "g" }),
+    rejects: RejectionReason.OtherResourceGroup,
+  },
   { name: "group request, same group", request: request({ resourceGroup: "g" }), node: nodeOf({ id: "n", group: "g" }) },
-  { name: "group request, other group", request: request({ resourceGroup: "g" }), node: nodeOf({ id: "n", group: "h" }), rejects: RejectionReason.OtherResourceGroup },
-  { name: "group request, public node, not burstable", request: request({ resourceGroup: "g" }), node: nodeOf({ id: "n" }), rejects: RejectionReason.OtherResourceGroup },
-  { name: "group request, public node, burstable", request: request({ resourceGroup: "g", resourceBurstable: true }), node: nodeOf({ id: "n" }) },
-  { name: "burstable never reaches another group", request: request({ resourceGroup: "g", resourceBurstable: true }), node: nodeOf({ id: "n", group: "h" }), rejects: RejectionReason.OtherResourceGroup },
+  {
+    name: "group request, other group",
+    request: request({ resourceGroup: "g" }),
+    node: nodeOf({ id: "n", group: "h" }),
+    rejects: RejectionReason.OtherResourceGroup,
+  },
+  {
+    name: "group request, public node, not burstable",
+    request: request({ resourceGroup: "g" }),
+    node: nodeOf({ id: "n" }),
+    rejects: RejectionReason.OtherResourceGroup,
+  },
+  {
+    name: "group request, public node, burstable",
+    request: request({ resourceGroup: "g", resourceBurstable: true }),
+    node: nodeOf({ id: "n" }),
+  },
+  {
+    name: "burstable never reaches another group",
+    request: request({ resourceGroup: "g", resourceBurstable: true }),
+    node: nodeOf({ id: "n", group: "h" }),
+    rejects: RejectionReason.OtherResourceGroup,
+  },
 ]);
 
 table(spotAllowedFilter, [
   { name: "on-demand node", request: request(), node: nodeOf({ id: "n" }) },
   { name: "spot node, spot allowed", request: request({ spotAllowed: true }), node: nodeOf({ id: "n", spot: true }) },
-  { name: "spot node, spot not allowed", request: request(), node: nodeOf({ id: "n", spot: true }), rejects: RejectionReason.SpotNotAllowed },
+  {
+    name: "spot node, spot not allowed",
+    request: request(),
+    node: nodeOf({ id: "n", spot: true }),
+    rejects: RejectionReason.SpotNotAllowed,
+  },
 ]);
 
 table(spotPriceFilter, [
   { name: "no ceiling", request: request({ spotAllowed: true }), node: nodeOf({ id: "n", spot: true, price: 9 }) },
-  { name: "under the ceiling", request: request({ spotAllowed: true, maxSpotPrice: 0.5 }), node: nodeOf({ id: "n", spot: true, price: 0.4 }) },
+  {
+    name: "under the ceiling",
+    request: request({ spotAllowed: true, maxSpotPrice: 0.5 }),
+    node: nodeOf({ id: "n", spot: true, price: 0.4 }),
+  },
   { name: "at the ceiling", request: request({ spotAllowed: true, maxSpotPrice: 0.5 }), node: nodeOf({ id: "n", spot: true, price: 0.5 }) },
-  { name: "above the ceiling", request: request({ spotAllowed: true, maxSpotPrice: 0.5 }), node: nodeOf({ id: "n", spot: true, price: 0.6 }), rejects: RejectionReason.SpotPriceAboveCeiling },
-  { name: "ceiling does not apply to on-demand nodes", request: request({ spotAllowed: true, maxSpotPrice: 0.5 }), node: nodeOf({ id: "n", price: 3 }) },
+  {
+    name: "above the ceiling",
+    request: request({ spotAllowed: true, maxSpotPrice: 0.5 }),
+    node: nodeOf({ id: "n", spot: true, price: 0.6 }),
+    rejects: RejectionReason.SpotPriceAboveCeiling,
+  },
+  {
+    name: "ceiling does not apply to on-demand nodes",
+    request: request({ spotAllowed: true, maxSpotPrice: 0.5 }),
+    node: nodeOf({ id: "n", price: 3 }),
+  },
 ]);
 
 const a10 = { id: "n", gpu: 2, gpuType: "A10", gpuMemoryGib: 48 };
@@ -90,32 +132,94 @@ table(gpuFilter, [
   { name: "no gpu requested, cpu node", request: request(), node: nodeOf({ id: "n" }) },
   { name: "2 of 2 free cards", request: request({ gpu: 2 }), node: nodeOf(a10) },
   { name: "3 of 2 cards", request: request({ gpu: 3 }), node: nodeOf(a10), rejects: RejectionReason.InsufficientGpu },
-  { name: "1 card, 1 held whole", request: request({ gpu: 2 }), node: nodeOf(a10, scheduled("i1", "x", "n", { gpu: 1 })), rejects: RejectionReason.InsufficientGpu },
-  { name: "whole card, other card partly shared", request: request({ gpu: 1 }), node: nodeOf(a10, scheduled("i1", "x", "n", { gpuMemoryGib: 4 })) },
-  { name: "2 cards, one partly shared", request: request({ gpu: 2 }), node: nodeOf(a10, scheduled("i1", "x", "n", { gpuMemoryGib: 4 })), rejects: RejectionReason.InsufficientGpu },
+  {
+    name: "1 card, 1 held whole",
+    request: request({ gpu: 2 }),
+    node: nodeOf(a10, scheduled("i1", "x", "n", { gpu: 1 })),
+    rejects: RejectionReason.InsufficientGpu,
+  },
+  {
+    name: "whole card, other card partly shared",
+    request: request({ gpu: 1 }),
+    node: nodeOf(a10, scheduled("i1", "x", "n", { gpuMemoryGib: 4 })),
+  },
+  {
+    name: "2 cards, one partly shared",
+    request: request({ gpu: 2 }),
+    node: nodeOf(a10, scheduled("i1", "x", "n", { gpuMemoryGib: 4 })),
+    rejects: RejectionReason.InsufficientGpu,
+  },
   { name: "gpu on a cpu node", request: request({ gpu: 1 }), node: nodeOf({ id: "n" }), rejects: RejectionReason.InsufficientGpu },
-  { name: "shared slice on a cpu node", request: request({ gpuMemoryGib: 4 }), node: nodeOf({ id: "n" }), rejects: RejectionReason.InsufficientGpu },
+  {
+    name: "shared slice on a cpu node",
+    request: request({ gpuMemoryGib: 4 }),
+    node: nodeOf({ id: "n" }),
+    rejects: RejectionReason.InsufficientGpu,
+  },
 ]);
 
 table(gpuMemoryFilter, [
   { name: "no gpu memory requested", request: request({ gpu: 1 }), node: nodeOf(a10) },
   { name: "whole card with at least 24 GiB", request: request({ gpu: 1, gpuMemoryGib: 24 }), node: nodeOf(a10) },
-  { name: "whole card with at least 32 GiB", request: request({ gpu: 1, gpuMemoryGib: 32 }), node: nodeOf(a10), rejects: RejectionReason.InsufficientGpuMemory },
-  { name: "slice fits", request: request({ gpuMemoryGib: 20 }), node: nodeOf(a10, scheduled("i1", "x", "n", { gpuMemoryGib: 20 }), scheduled("i2", "x", "n", { gpuMemoryGib: 4 })) },
-  { name: "slice larger than one card", request: request({ gpuMemoryGib: 30 }), node: nodeOf(a10), rejects: RejectionReason.InsufficientGpuMemory },
-  { name: "slices used up", request: request({ gpuMemoryGib: 8 }), node: nodeOf(a10, scheduled("i1", "x", "n", { gpu: 1 }), scheduled("i2", "x", "n", { gpuMemoryGib: 20 })), rejects: RejectionReason.InsufficientGpuMemory },
-  { name: "node without declared gpu memory", request: request({ gpuMemoryGib: 4 }), node: nodeOf({ id: "n", gpu: 1 }), rejects: RejectionReason.InsufficientGpuMemory },
+  {
+    name: "whole card with at least 32 GiB",
+    request: request({ gpu: 1, gpuMemoryGib: 32 }),
+    node: nodeOf(a10),
+    rejects: RejectionReason.InsufficientGpuMemory,
+  },
+  {
+    name: "slice fits",
+    request: request({ gpuMemoryGib: 20 }),
+    node: nodeOf(a10, scheduled("i1", "x", "n", { gpuMemoryGib: 20 }), scheduled("i2", "x", "n", { gpuMemoryGib: 4 })),
+  },
+  {
+    name: "slice larger than one card",
+    request: request({ gpuMemoryGib: 30 }),
+    node: nodeOf(a10),
+    rejects: RejectionReason.InsufficientGpuMemory,
+  },
+  {
+    name: "slices used up",
+    request: request({ gpuMemoryGib: 8 }),
+    node: nodeOf(a10, scheduled("i1", "x", "n", { gpu: 1 }), scheduled("i2", "x", "n", { gpuMemoryGib: 20 })),
+    rejects: RejectionReason.InsufficientGpuMemory,
+  },
+  {
+    name: "node without declared gpu memory",
+    request: request({ gpuMemoryGib: 4 }),
+    node: nodeOf({ id: "n", gpu: 1 }),
+    rejects: RejectionReason.InsufficientGpuMemory,
+  },
 ]);
 
 table(cpuFilter, [
   { name: "fits exactly", request: request({ cpu: 4000 }), node: nodeOf({ id: "n", cpu: 4000 }) },
   { name: "too much", request: request({ cpu: 4001 }), node: nodeOf({ id: "n", cpu: 4000 }), rejects: RejectionReason.InsufficientCpu },
-  { name: "fits what is left", request: request({ cpu: 1000 }), node: nodeOf({ id: "n", cpu: 4000 }, scheduled("i1", "x", "n", { cpuMillis: 3000 })) },
-  { name: "more than what is left", request: request({ cpu: 1001 }), node: nodeOf({ id: "n", cpu: 4000 }, scheduled("i1", "x", "n", { cpuMillis: 3000 })), rejects: RejectionReason.InsufficientCpu },
+  {
+    name: "fits what is left",
+    request: request({ cpu: 1000 }),
+    node: nodeOf({ id: "n", cpu: 4000 }, scheduled("i1", "x", "n", { cpuMillis: 3000 })),
+  },
+  {
+    name: "more than what is left",
+    request: request({ cpu: 1001 }),
+    node: nodeOf({ id: "n", cpu: 4000 }, scheduled("i1", "x", "n", { cpuMillis: 3000 })),
+    rejects: RejectionReason.InsufficientCpu,
+  },
 ]);
 
 table(memoryFilter, [
   { name: "fits exactly", request: request({ memory: 8192 }), node: nodeOf({ id: "n", memory: 8192 }) },
-  { name: "too much", request: request({ memory: 8193 }), node: nodeOf({ id: "n", memory: 8192 }), rejects: RejectionReason.InsufficientMemory },
-  { name: "more than what is left", request: request({ memory: 4097 }), node: nodeOf({ id: "n", memory: 8192 }, scheduled("i1", "x", "n", { memoryMib: 4096 })), rejects: RejectionReason.InsufficientMemory },
+  {
+    name: "too much",
+    request: request({ memory: 8193 }),
+    node: nodeOf({ id: "n", memory: 8192 }),
+    rejects: RejectionReason.InsufficientMemory,
+  },
+  {
+    name: "more than what is left",
+    request: request({ memory: 4097 }),
+    node: nodeOf({ id: "n", memory: 8192 }, scheduled("i1", "x", "n", { memoryMib: 4096 })),
+    rejects: RejectionReason.InsufficientMemory,
+  },
 ]);

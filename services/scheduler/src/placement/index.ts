@@ -20,18 +20,6 @@ export {
   spotAllowedFilter,
   spotPriceFilter,
 } from "./filters.js";
-export {
-  cheaperFirstScorer,
-  dedicatedBeforePublicScorer,
-  defaultScorers,
-  leastAllocatedScorer,
-  spreadReplicasScorer,
-} from "./scorers.js";
-export {
-  NO_NODES_REASON,
-  defaultPlacementPolicy,
-  instanceScheduled,
-  place,
-  summarizeRejections,
-} from "./place.js";
+export { cheaperFirstScorer, dedicatedBeforePublicScorer, defaultScorers, leastAllocatedScorer, spreadReplicasScorer } from "./scorers.js";
+export { NO_NODES_REASON, defaultPlacementPolicy, instanceScheduled, place, summarizeRejections } from "./place.js";
 export { chooseScaleInVictims, type ScaleInCandidate } from "./scale-in.js";

@@ -1,11 +1,4 @@
-import {
-  ClusterEventType,
-  NodeStatus,
-  poolOf,
-  type ClusterState,
-  type InstanceScheduledEvent,
-  type NodeState,
-} from "../nodes/index.js";
+import { ClusterEventType, NodeStatus, poolOf, type ClusterState, type InstanceScheduledEvent, type NodeState } from "../nodes/index.js";
 import { defaultFilters, runFilters } from "./filters.js";
 import { defaultScorers } from "./scorers.js";
 import type { PlacementDecision, PlacementPolicy, PlacementRequest } from "./types.js";

@@ -25,8 +25,14 @@ function placeAll(cluster: ClusterState, specs: RequestSpec[]): { cluster: Clust
   return { cluster: current, nodes };
 }
 
-const lostEvent = (nodeId: string): ClusterEvent => ({ type: ClusterEventType.NodeLost, data: { nodeId, reason: "timeout", at: iso(T0 + 1) } });
-const cordonEvent = (nodeId: string): ClusterEvent => ({ type: ClusterEventType.NodeCordoned, data: { nodeId, reason: "drain", at: iso(T0 + 1) } });
+const lostEvent = (nodeId: string): ClusterEvent => ({
+  type: ClusterEventType.NodeLost,
+  data: { nodeId, reason: "timeout", at: iso(T0 + 1) },
+});
+const cordonEvent = (nodeId: string): ClusterEvent => ({
+  type: ClusterEventType.NodeCordoned,
+  data: { nodeId, reason: "drain", at: iso(T0 + 1) },
+});
 
 describe("place", () => {
   it("given no nodes, when placing, then it says no nodes are registered", () => {

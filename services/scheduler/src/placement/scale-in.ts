@@ -23,11 +23,7 @@ export interface ScaleInCandidate {
  * 6. newest first: the oldest have proven themselves and hold warm caches;
  * 7. instance id, so that the choice is deterministic.
  */
-export function chooseScaleInVictims(
-  instances: readonly ScaleInCandidate[],
-  count: number,
-  cluster: ClusterState,
-): string[] {
+export function chooseScaleInVictims(instances: readonly ScaleInCandidate[], count: number, cluster: ClusterState): string[] {
   const take = Math.max(0, Math.floor(count));
   if (take === 0) return [];
   const keyed = instances.map((instance) => {

@@ -51,7 +51,11 @@ describe("chooseScaleInVictims", () => {
     ["none", 0, []],
     ["negative count", -2, []],
     ["fractional count rounds down", 1.9, ["pending"]],
-    ["more than there are", 50, ["pending", "on-drained", "on-pub-spot", "on-pub", "on-ded-spot", "on-ded-unready", "on-ded", "on-ded-old"]],
+    [
+      "more than there are",
+      50,
+      ["pending", "on-drained", "on-pub-spot", "on-pub", "on-ded-spot", "on-ded-unready", "on-ded", "on-ded-old"],
+    ],
   ];
   for (const [what, count, expected] of rows) {
     it(`count: ${what}`, () => assert.deepEqual(chooseScaleInVictims(all, count, cluster), expected));

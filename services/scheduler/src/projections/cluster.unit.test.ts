@@ -50,7 +50,15 @@ describe("clusterProjection", () => {
     const before = replay(recorded([registered({ id: "n1" })], streamOf));
     const after = clusterProjection.evolve(
       before,
-      recorded([{ type: "eas.v1.InstanceReady", data: { instanceId: "i1", service: "svc", nodeId: "n1", endpoint: "127.0.0.1:1", at: iso(T0) } } as EasEvent], streamOf)[0]!,
+      recorded(
+        [
+          {
+            type: "eas.v1.InstanceReady",
+            data: { instanceId: "i1", service: "svc", nodeId: "n1", endpoint: "127.0.0.1:1", at: iso(T0) },
+          } as EasEvent,
+        ],
+        streamOf,
+      )[0]!,
     );
     assert.equal(after, before);
   });
