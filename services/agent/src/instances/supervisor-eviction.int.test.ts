@@ -65,7 +65,7 @@ describe("a stopped instance's cache entries are evicted when the cache is over 
       runtime: { $case: "container", value: { command: "exec sleep 300", port: 8000 } },
       storage: [{ mountPath: "/eas/model", source: "obj://models/model.bin", readOnly: true }],
     });
-    supervisor.start("evict-1", "svc", 1, spec);
+    await supervisor.start("evict-1", "svc", 1, spec);
     const cached = join(cacheDir, "objects", digestKey({ ...uploaded, nuid: "" }));
     await waitFor("the instance's process running", () => supervisor.get("evict-1")?.pid || undefined, WAIT);
     // Passes ran after the materialize; the entry is in use, so it stays although the cache is over budget.
