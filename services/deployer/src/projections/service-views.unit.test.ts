@@ -43,18 +43,16 @@ const scheduled = (id: string) =>
     spot: false,
     at: at(1),
   });
-const ready = (id: string) =>
-  event("InstanceReady", { instanceId: id, service: "iris", version: 1, nodeId: "n1", endpoint: "127.0.0.1:9", at: at(2) });
+/** Started and Ready: the two events an agent reports for an instance that comes up. */
+const ready = (id: string): EasEvent[] => [
+  event("InstanceStarting", { instanceId: id, service: "iris", nodeId: "n1", restartCount: 0, at: at(2) }),
+  event("InstanceReady", { instanceId: id, service: "iris", version: 1, nodeId: "n1", endpoint: "127.0.0.1:9", at: at(2) }),
+];
 
 describe("service views projection", () => {
   it("a service with its Ready instance is Running", () => {
-    const views = fold([
-      created,
-      scheduled("a"),
-      event("InstanceStarting", { instanceId: "a", service: "iris", nodeId: "n1", restartCount: 0, at: at(1) }),
-      ready("a"),
-    ]);
-    assert.equal(views.iris!.instances.a!.status, "Ready");
+    const views = fold([created, scheduled("a"), ...ready("a")]);
+    assert.equal(views.iris!.instances.a!.phase, "Ready");
     assert.equal(summarizeStatus(views.iris!).status, "Running");
   });
 
@@ -62,15 +60,15 @@ describe("service views projection", () => {
     const views = fold([
       created,
       scheduled("a"),
-      ready("a"),
+      ...ready("a"),
       event("InstanceDraining", { instanceId: "a", service: "iris", at: at(3) }),
-      ready("a"),
+      ...ready("a"),
     ]);
-    assert.equal(views.iris!.instances.a!.status, "Draining");
+    assert.equal(views.iris!.instances.a!.phase, "Draining");
   });
 
   it("a deleted service stays until its last instance stopped", () => {
-    const deleted = fold([created, scheduled("a"), ready("a"), event("ServiceDeleted", { name: "iris", deletedAt: at(4) })]);
+    const deleted = fold([created, scheduled("a"), ...ready("a"), event("ServiceDeleted", { name: "iris", deletedAt: at(4) })]);
     assert.equal(deleted.iris!.deleted, true);
     const gone = fold(
       [event("InstanceStopped", { instanceId: "a", service: "iris", nodeId: "n1", reason: "stopped", at: at(5) })],
@@ -94,7 +92,7 @@ describe("service views projection", () => {
       { status: summarizeStatus(looping.iris!).status, reason: summarizeStatus(looping.iris!).reason },
       { status: "Failed", reason: "object not found" },
     );
-    const recovered = fold([scheduled("d"), ready("d")], looping);
+    const recovered = fold([scheduled("d"), ...ready("d")], looping);
     assert.equal(recovered.iris!.failuresSinceReady, 0);
   });
 
@@ -147,7 +145,7 @@ describe("service views projection", () => {
         restartCount,
         at: at(s),
       });
-    const servingV1 = [twoReplicas, scheduled("a"), ready("a"), scheduled("b"), ready("b"), updatedToV2];
+    const servingV1 = [twoReplicas, scheduled("a"), ...ready("a"), scheduled("b"), ...ready("b"), updatedToV2];
 
     it("given a new instance that crashes and is restarted, when summarized, then Updating names the crash", () => {
       const views = fold([
@@ -245,7 +243,7 @@ describe("service views projection", () => {
         events: [created, scheduled("a"), failed("a")],
         counted: 1,
       },
-      { given: "a Ready instance lost with its agent or node", events: [created, scheduled("a"), ready("a"), failed("a")], counted: 0 },
+      { given: "a Ready instance lost with its agent or node", events: [created, scheduled("a"), ...ready("a"), failed("a")], counted: 0 },
       {
         given: "an instance being drained",
         events: [created, scheduled("a"), event("InstanceDraining", { instanceId: "a", service: "iris", at: at(3) }), failed("a")],
@@ -264,9 +262,9 @@ describe("service views projection", () => {
     }
 
     it("a Ready instance of an older version does not end the current version's crash loop", () => {
-      const looping = fold([created, scheduled("a"), ready("a"), updatedToV2, v2("c"), failed("c")]);
+      const looping = fold([created, scheduled("a"), ...ready("a"), updatedToV2, v2("c"), failed("c")]);
       assert.equal(looping.iris!.failuresSinceReady, 1);
-      const oldReadyAgain = fold([scheduled("b"), ready("b")], looping);
+      const oldReadyAgain = fold([scheduled("b"), ...ready("b")], looping);
       assert.equal(oldReadyAgain.iris!.failuresSinceReady, 1);
     });
   });
