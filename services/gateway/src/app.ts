@@ -3,7 +3,7 @@ import { Histogram } from "prom-client";
 import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, StaticRouteTable } from "./proxy/index.js";
 import { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
-import { routesProjection } from "./routing/routes-projection.js";
+import { routesProjection, toRouteEntry } from "./routing/routes-projection.js";
 import type { Telemetry } from "@eas/telemetry";
 
 /** Wires the gateway: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
@@ -19,7 +19,9 @@ export async function run(telemetry: Telemetry): Promise<void> {
     checkpoint: false,
     onEvent: routeSyncOnEvent(table),
     describe: (state) =>
-      Object.fromEntries(Object.entries(state).map(([name, r]) => [name, { stopped: r.stopped, ready: Object.keys(r.ready).length }])),
+      Object.fromEntries(
+        Object.entries(state).map(([name, r]) => [name, { stopped: r.stopped, ready: toRouteEntry(name, r).instances.length }]),
+      ),
   });
   syncAllRoutes(table, routes.state);
 
