@@ -4,7 +4,7 @@ import { connectBus, type Bus } from "@eas/bus";
 import { decodeEvent, instanceStream, nodeStream } from "@eas/events";
 import { createLogger } from "@eas/telemetry";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
-import { registration, resources, startSchedulerFixture, type SchedulerFixture } from "../api/test-fixture.js";
+import { registration, resources, startSchedulerFixture, type SchedulerFixture } from "../testing/scheduler-fixture.js";
 import { heartbeatSubject } from "./subjects.js";
 
 const HEARTBEAT_TIMEOUT_MS = 600;

@@ -27,9 +27,9 @@ import { createLogger } from "@eas/telemetry";
 import { startLostNodeMonitor, type LostNodeMonitor } from "../heartbeats/lost-nodes.js";
 import { subscribeToHeartbeats } from "../heartbeats/subscriber.js";
 import { createHeartbeatTracker, type HeartbeatTracker } from "../heartbeats/tracker.js";
-import type { ClusterState } from "../nodes/index.js";
+import type { ClusterState } from "../projections/evolve-cluster.js";
 import { clusterProjection } from "../projections/cluster.js";
-import { createSchedulerApi } from "./scheduler-api.js";
+import { createSchedulerApi } from "../api/scheduler-api.js";
 
 export interface SchedulerFixture {
   readonly store: EventStore;

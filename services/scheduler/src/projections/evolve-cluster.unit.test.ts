@@ -1,21 +1,31 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ClusterEventType, isClusterEvent, type ClusterEvent } from "./events.js";
-import { T0, clusterFrom, iso, registered, scheduled } from "./fixtures.js";
-import { allocationsOn, applyHeartbeat, evolveCluster, findLostNodes, toNodeInfo } from "./projection.js";
-import { freeCapacity } from "./resources.js";
-import { NodeStatus, emptyCluster, type ClusterState } from "./types.js";
+import { event } from "@eas/events";
+import { freeCapacity, NodeStatus } from "../domain/index.js";
+import { T0, clusterFrom, iso, registered, scheduled } from "../testing/fixtures.js";
+import {
+  allocationsOn,
+  applyHeartbeat,
+  emptyCluster,
+  evolveCluster,
+  findLostNodes,
+  isClusterEvent,
+  placementOf,
+  toNodeInfo,
+  type ClusterEvent,
+  type ClusterState,
+} from "./evolve-cluster.js";
 
 const stopped = (instanceId: string, nodeId: string): ClusterEvent => ({
-  type: ClusterEventType.InstanceStopped,
+  type: "eas.v1.InstanceStopped",
   data: { instanceId, service: "svc", nodeId, reason: "scale-in", at: iso(T0 + 10) },
 });
 const failed = (instanceId: string): ClusterEvent => ({
-  type: ClusterEventType.InstanceFailed,
+  type: "eas.v1.InstanceFailed",
   data: { instanceId, service: "svc", reason: "crash loop", at: iso(T0 + 10) },
 });
 const lost = (nodeId: string): ClusterEvent => ({
-  type: ClusterEventType.NodeLost,
+  type: "eas.v1.NodeLost",
   data: { nodeId, reason: "heartbeat timeout", at: iso(T0 + 20) },
 });
 
@@ -40,8 +50,8 @@ describe("evolveCluster: node lifecycle", () => {
   it("cordon, uncordon, lost, then re-registration makes the node Ready again", () => {
     const events: Array<[ClusterEvent, NodeStatus]> = [
       [registered({ id: "n1" }), NodeStatus.Ready],
-      [{ type: ClusterEventType.NodeCordoned, data: { nodeId: "n1", reason: "maintenance", at: iso(T0 + 1) } }, NodeStatus.Cordoned],
-      [{ type: ClusterEventType.NodeUncordoned, data: { nodeId: "n1", at: iso(T0 + 2) } }, NodeStatus.Ready],
+      [{ type: "eas.v1.NodeCordoned", data: { nodeId: "n1", reason: "maintenance", at: iso(T0 + 1) } }, NodeStatus.Cordoned],
+      [{ type: "eas.v1.NodeUncordoned", data: { nodeId: "n1", at: iso(T0 + 2) } }, NodeStatus.Ready],
       [lost("n1"), NodeStatus.Lost],
       [registered({ id: "n1", at: T0 + 30 }), NodeStatus.Ready],
     ];
@@ -57,7 +67,7 @@ describe("evolveCluster: node lifecycle", () => {
   it("keeps an operator's cordon when the agent re-registers", () => {
     const cluster = clusterFrom([
       registered({ id: "n1" }),
-      { type: ClusterEventType.NodeCordoned, data: { nodeId: "n1", reason: "maintenance", at: iso(T0 + 1) } },
+      { type: "eas.v1.NodeCordoned", data: { nodeId: "n1", reason: "maintenance", at: iso(T0 + 1) } },
       registered({ id: "n1", cpu: 8000, at: T0 + 2 }),
     ]);
     assert.equal(node(cluster, "n1").status, NodeStatus.Cordoned);
@@ -80,16 +90,16 @@ describe("evolveCluster: allocations", () => {
   it("InstanceScheduled takes capacity; InstanceStopped gives it back", () => {
     const placed = clusterFrom([...base, scheduled("i1", "svc", "n1", { cpuMillis: 1000, memoryMib: 2048 })]);
     assert.deepEqual(freeCapacity(node(placed, "n1")), { cpuMillis: 3000, memoryMib: 6144, gpu: 0, sharedGpuMemoryGib: 0 });
-    assert.equal(placed.placements.get("i1"), "n1");
+    assert.equal(placementOf(placed, "i1"), "n1");
     const freed = evolveCluster(placed, stopped("i1", "n1"));
     assert.equal(node(freed, "n1").allocations.size, 0);
-    assert.equal(freed.placements.has("i1"), false);
+    assert.equal(freed.instances.has("i1"), false);
   });
 
   it("InstanceFailed gives capacity back without naming the node", () => {
     const cluster = clusterFrom([...base, scheduled("i1", "svc", "n1", { cpuMillis: 1000 }), failed("i1")]);
     assert.equal(node(cluster, "n1").allocations.size, 0);
-    assert.equal(cluster.placements.size, 0);
+    assert.equal(cluster.instances.size, 0);
   });
 
   it("is idempotent for a repeated InstanceScheduled", () => {
@@ -99,21 +109,28 @@ describe("evolveCluster: allocations", () => {
     assert.equal(freeCapacity(node(twice, "n1")).cpuMillis, 3000);
   });
 
-  it("moves an instance scheduled again on another node", () => {
+  it("keeps an instance where it was first scheduled: a second InstanceScheduled is not a legal move", () => {
     const cluster = clusterFrom([
       ...base,
       scheduled("i1", "svc", "n1", { cpuMillis: 1000 }),
       scheduled("i1", "svc", "n2", { cpuMillis: 1000 }),
     ]);
-    assert.equal(node(cluster, "n1").allocations.size, 0);
-    assert.equal(node(cluster, "n2").allocations.size, 1);
-    assert.equal(cluster.placements.get("i1"), "n2");
+    assert.equal(node(cluster, "n1").allocations.size, 1);
+    assert.equal(node(cluster, "n2").allocations.size, 0);
+    assert.equal(placementOf(cluster, "i1"), "n1");
   });
 
-  it("ignores a stop reported by the node an instance has moved away from", () => {
-    const cluster = clusterFrom([...base, scheduled("i1", "svc", "n1"), scheduled("i1", "svc", "n2"), stopped("i1", "n1")]);
-    assert.equal(cluster.placements.get("i1"), "n2");
-    assert.equal(node(cluster, "n2").allocations.size, 1);
+  it("follows the instance's lifecycle through Starting and Ready, and frees on its end only", () => {
+    const ready = clusterFrom([
+      ...base,
+      scheduled("i1", "svc", "n1", { cpuMillis: 1000 }),
+      event("InstanceStarting", { instanceId: "i1", service: "svc", nodeId: "n1", restartCount: 0, at: iso(T0 + 1) }),
+      event("InstanceReady", { instanceId: "i1", service: "svc", version: 1, nodeId: "n1", endpoint: "h:1", at: iso(T0 + 2) }),
+      event("InstanceDraining", { instanceId: "i1", service: "svc", at: iso(T0 + 3) }),
+    ]);
+    assert.equal(ready.instances.get("i1")?.phase, "Draining");
+    assert.equal(node(ready, "n1").allocations.size, 1, "a draining instance still holds its place");
+    assert.equal(node(evolveCluster(ready, stopped("i1", "n1")), "n1").allocations.size, 0);
   });
 
   it("ignores stops of unknown instances and schedules onto unknown nodes", () => {
@@ -121,7 +138,7 @@ describe("evolveCluster: allocations", () => {
     assert.equal(evolveCluster(start, stopped("nope", "n1")), start);
     assert.equal(evolveCluster(start, failed("nope")), start);
     const ghost = evolveCluster(start, scheduled("i1", "svc", "ghost"));
-    assert.equal(ghost.placements.has("i1"), false);
+    assert.equal(ghost.instances.has("i1"), false);
   });
 
   it("keeps allocations through NodeLost and re-registration until the instances are stopped or failed", () => {
@@ -192,7 +209,8 @@ describe("toNodeInfo and isClusterEvent", () => {
   });
 
   it("recognises the cluster's event types only", () => {
-    assert.equal(isClusterEvent({ type: "eas.v1.NodeLost", data: {} }), true);
-    assert.equal(isClusterEvent({ type: "eas.v1.ServiceCreated", data: {} }), false);
+    assert.equal(isClusterEvent(lost("n1")), true);
+    assert.equal(isClusterEvent(failed("i1")), true);
+    assert.equal(isClusterEvent(event("ServiceDeleted", { name: "svc", deletedAt: iso(T0) })), false);
   });
 });

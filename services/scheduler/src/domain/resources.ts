@@ -1,5 +1,5 @@
 import type { Resources } from "@eas/proto";
-import type { NodeState } from "./types.js";
+import type { NodeState } from "./node.js";
 
 /*
  * GPU model. A request either takes whole cards (`gpu > 0`; a non-zero

@@ -1,6 +1,6 @@
 import type { Resources } from "@eas/proto";
 
-/** Names of the Node aggregate's commands. */
+/** Names of the Node aggregate's commands. Every command carries `now`, an ISO 8601 time that becomes its event's `at`. */
 export const NodeCommandType = {
   RegisterNode: "RegisterNode",
   CordonNode: "CordonNode",
@@ -20,8 +20,8 @@ export interface RegisterNode {
   readonly pricePerHour: number;
   readonly agentAddress: string;
   readonly labels: Readonly<Record<string, string>>;
-  /** Epoch ms. */
-  readonly now: number;
+  /** ISO 8601 time; becomes the event's `at`. */
+  readonly now: string;
 }
 
 /** Stop placing new instances on a node. */
@@ -29,14 +29,14 @@ export interface CordonNode {
   readonly type: typeof NodeCommandType.CordonNode;
   readonly nodeId: string;
   readonly reason: string;
-  readonly now: number;
+  readonly now: string;
 }
 
 /** Place instances on a cordoned node again. */
 export interface UncordonNode {
   readonly type: typeof NodeCommandType.UncordonNode;
   readonly nodeId: string;
-  readonly now: number;
+  readonly now: string;
 }
 
 /** Declare a node gone (usually because {@link findLostNodes} found its heartbeats missing). */
@@ -44,17 +44,7 @@ export interface MarkNodeLost {
   readonly type: typeof NodeCommandType.MarkNodeLost;
   readonly nodeId: string;
   readonly reason: string;
-  readonly now: number;
+  readonly now: string;
 }
 
 export type NodeCommand = RegisterNode | CordonNode | UncordonNode | MarkNodeLost;
-
-/**
- * A liveness signal from an agent. Not a command of the aggregate and never an
- * event (heartbeats are telemetry): {@link applyHeartbeat} folds it into the projection.
- */
-export interface Heartbeat {
-  readonly type: "Heartbeat";
-  readonly nodeId: string;
-  readonly now: number;
-}

@@ -1,4 +1,4 @@
-import type { NodeCommandType } from "./commands.js";
+import type { NodeCommandType } from "./node-commands.js";
 
 /** Why a node command was refused. */
 export const NodeRejectionCode = {

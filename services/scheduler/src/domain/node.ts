@@ -1,4 +1,9 @@
+import type { EventOf } from "@eas/events";
 import type { Resources } from "@eas/proto";
+
+/** Events of the Node aggregate (stream "node-<id>"), the ones the node decider emits. */
+export type NodeEvent =
+  EventOf<"eas.v1.NodeRegistered"> | EventOf<"eas.v1.NodeCordoned"> | EventOf<"eas.v1.NodeUncordoned"> | EventOf<"eas.v1.NodeLost">;
 
 /** Lifecycle status of a node as the scheduler sees it. */
 export const NodeStatus = {
@@ -55,19 +60,13 @@ export interface NodeState {
   readonly allocations: ReadonlyMap<string, Allocation>;
 }
 
-/** The scheduler's read model: every node and where every allocated instance runs. */
-export interface ClusterState {
-  readonly nodes: ReadonlyMap<string, NodeState>;
-  /** instanceId -> nodeId, for every instance that holds an allocation. */
-  readonly placements: ReadonlyMap<string, string>;
-}
-
-/** A cluster with no nodes: the state before the first event. */
-export function emptyCluster(): ClusterState {
-  return { nodes: new Map(), placements: new Map() };
-}
-
 /** The pool a node belongs to. */
 export function poolOf(node: Pick<NodeState, "resourceGroup">): Pool {
   return node.resourceGroup === PUBLIC_POOL ? Pool.Public : Pool.Dedicated;
+}
+
+/** Epoch ms of an ISO time from an event; `fallback` when it does not parse. */
+export function epochMs(iso: string, fallback: number): number {
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? fallback : ms;
 }

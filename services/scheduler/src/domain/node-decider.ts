@@ -1,9 +1,10 @@
+import { NotFoundError, PreconditionFailedError, ValidationError, type Decider, type DomainError } from "@eas/decider";
+import { event } from "@eas/events";
 import type { Resources } from "@eas/proto";
-import { NodeCommandType, type NodeCommand, type RegisterNode } from "./commands.js";
-import { NodeCommandRejected, NodeRejectionCode } from "./errors.js";
-import { ClusterEventType, type NodeEvent } from "./events.js";
-import { sameResources } from "./resources.js";
-import { NodeStatus, type NodeState } from "./types.js";
+import { NodeCommandType, type NodeCommand, type RegisterNode } from "./node-commands.js";
+import { NodeCommandRejected, NodeRejectionCode } from "./node-errors.js";
+import { epochMs, NodeStatus, type NodeEvent, type NodeState } from "./node.js";
+import { sameResources, zeroResources } from "./resources.js";
 
 /**
  * Node ids become part of stream names ("node-<id>") and NATS subjects, so
@@ -33,44 +34,41 @@ export function decideNode(command: NodeCommand, node: NodeState | undefined): N
       validateRegistration(command);
       if (node !== undefined && node.status !== NodeStatus.Lost && sameRegistration(command, node)) return [];
       return [
-        {
-          type: ClusterEventType.NodeRegistered,
-          data: {
-            nodeId: command.nodeId,
-            capacity: { ...command.capacity },
-            resourceGroup: command.resourceGroup,
-            spot: command.spot,
-            pricePerHour: command.pricePerHour,
-            agentAddress: command.agentAddress,
-            labels: { ...command.labels },
-            at,
-          },
-        },
+        event("NodeRegistered", {
+          nodeId: command.nodeId,
+          capacity: { ...command.capacity },
+          resourceGroup: command.resourceGroup,
+          spot: command.spot,
+          pricePerHour: command.pricePerHour,
+          agentAddress: command.agentAddress,
+          labels: { ...command.labels },
+          at,
+        }),
       ];
     }
     case NodeCommandType.CordonNode: {
       const known = requireLive(command, node);
       if (known.status === NodeStatus.Cordoned) return [];
-      return [{ type: ClusterEventType.NodeCordoned, data: { nodeId: command.nodeId, reason: command.reason, at } }];
+      return [event("NodeCordoned", { nodeId: command.nodeId, reason: command.reason, at })];
     }
     case NodeCommandType.UncordonNode: {
       const known = requireLive(command, node);
       if (known.status === NodeStatus.Ready) return [];
-      return [{ type: ClusterEventType.NodeUncordoned, data: { nodeId: command.nodeId, at } }];
+      return [event("NodeUncordoned", { nodeId: command.nodeId, at })];
     }
     case NodeCommandType.MarkNodeLost: {
       const known = requireKnown(command, node);
       if (known.status === NodeStatus.Lost) return [];
-      return [{ type: ClusterEventType.NodeLost, data: { nodeId: command.nodeId, reason: command.reason, at } }];
+      return [event("NodeLost", { nodeId: command.nodeId, reason: command.reason, at })];
     }
   }
 }
 
 function timestamp(command: NodeCommand): string {
-  if (!Number.isFinite(command.now) || command.now < 0) {
-    throw reject(command, NodeRejectionCode.InvalidCommand, `now must be epoch milliseconds, got ${command.now}`);
+  if (Number.isNaN(Date.parse(command.now))) {
+    throw reject(command, NodeRejectionCode.InvalidCommand, `now must be an ISO 8601 time, got ${JSON.stringify(command.now)}`);
   }
-  return new Date(command.now).toISOString();
+  return command.now;
 }
 
 function validateRegistration(command: RegisterNode): void {
@@ -126,4 +124,74 @@ function requireLive(command: NodeCommand, node: NodeState | undefined): NodeSta
 
 function reject(command: NodeCommand, code: NodeRejectionCode, reason: string): NodeCommandRejected {
   return new NodeCommandRejected({ code, command: command.type, nodeId: command.nodeId, reason });
+}
+
+/**
+ * Folds one Node aggregate event into the node's state (undefined before its
+ * first registration). Total: events for an unknown node are ignored, except
+ * NodeRegistered which creates it.
+ *
+ * Re-registration keeps the node's allocations (its instances are freed only
+ * by their own InstanceStopped/InstanceFailed events) and its Cordoned status
+ * (an agent restart does not undo an operator's cordon), and brings a Lost
+ * node back to Ready.
+ */
+export function evolveNode(node: NodeState | undefined, event: NodeEvent): NodeState | undefined {
+  switch (event.type) {
+    case "eas.v1.NodeRegistered": {
+      const { data } = event;
+      const at = epochMs(data.at, node?.registeredAt ?? 0);
+      const lost = node === undefined || node.status === NodeStatus.Lost;
+      return {
+        id: data.nodeId,
+        capacity: { ...(data.capacity ?? zeroResources()) },
+        resourceGroup: data.resourceGroup,
+        spot: data.spot,
+        pricePerHour: data.pricePerHour,
+        agentAddress: data.agentAddress,
+        labels: { ...data.labels },
+        status: lost ? NodeStatus.Ready : node.status,
+        statusReason: lost ? "" : node.statusReason,
+        registeredAt: at,
+        lastHeartbeatAt: Math.max(at, node?.lastHeartbeatAt ?? 0),
+        allocations: node?.allocations ?? new Map(),
+      };
+    }
+    case "eas.v1.NodeCordoned":
+      return node && { ...node, status: NodeStatus.Cordoned, statusReason: event.data.reason };
+    case "eas.v1.NodeUncordoned":
+      return node && { ...node, status: NodeStatus.Ready, statusReason: "" };
+    case "eas.v1.NodeLost":
+      return node && { ...node, status: NodeStatus.Lost, statusReason: event.data.reason };
+  }
+}
+
+/**
+ * The Node aggregate (stream "node-<id>") as a {@link Decider} for `executeCommand`.
+ * The state is the node alone, without allocations: those live on instance
+ * streams, and no node command depends on them. Rejections become the
+ * `@eas/decider` errors that service-kit maps to gRPC codes.
+ */
+export const nodeDecider: Decider<NodeCommand, NodeEvent, NodeState | undefined> = {
+  initialState: () => undefined,
+  evolve: (node, e) => evolveNode(node, e) ?? node,
+  decide(command, node) {
+    try {
+      return decideNode(command, node);
+    } catch (error) {
+      throw error instanceof NodeCommandRejected ? toDomainError(error) : error;
+    }
+  },
+};
+
+/** Maps a node rejection onto the error family that has a gRPC status. */
+export function toDomainError(rejection: NodeCommandRejected): DomainError {
+  switch (rejection.code) {
+    case NodeRejectionCode.UnknownNode:
+      return new NotFoundError("node", rejection.nodeId);
+    case NodeRejectionCode.InvalidCommand:
+      return new ValidationError([{ path: "", message: rejection.message }]);
+    case NodeRejectionCode.NodeLost:
+      return new PreconditionFailedError(rejection.message, { cause: rejection });
+  }
 }

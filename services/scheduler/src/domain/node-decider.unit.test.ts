@@ -1,28 +1,33 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { NodeCommandType, type NodeCommand, type RegisterNode } from "./commands.js";
-import { decideNode } from "./decider.js";
-import { NodeCommandRejected, NodeRejectionCode } from "./errors.js";
-import { ClusterEventType, type NodeEvent } from "./events.js";
-import { T0, iso, resources } from "./fixtures.js";
-import { evolveNode } from "./projection.js";
-import type { NodeState } from "./types.js";
+import { NotFoundError, PreconditionFailedError, ValidationError } from "@eas/decider";
+import { deciderSpecification } from "@eas/decider/testing";
+import { T0, iso, resources } from "../testing/fixtures.js";
+import { NodeCommandType, type NodeCommand, type RegisterNode } from "./node-commands.js";
+import { nodeDecider } from "./node-decider.js";
+import { NodeCommandRejected, NodeRejectionCode } from "./node-errors.js";
+import type { NodeEvent } from "./node.js";
 
-/** given(events).when(command).then(events) | .thenThrows(code), in the manner of emmett's DeciderSpecification. */
+const spec = deciderSpecification(nodeDecider);
+
+/** The error each rejection becomes at the decider's edge (and so the gRPC status). */
+const ERROR_OF_REJECTION = {
+  [NodeRejectionCode.UnknownNode]: NotFoundError,
+  [NodeRejectionCode.InvalidCommand]: ValidationError,
+  [NodeRejectionCode.NodeLost]: PreconditionFailedError,
+} as const;
+
+/** given(events).when(command).then(events) | .thenThrows(rejection code), on `@eas/decider/testing`. */
 function given(...history: NodeEvent[]) {
-  const state = history.reduce<NodeState | undefined>(evolveNode, undefined);
   return {
     when(command: NodeCommand) {
+      const when = spec.given(history).when(command);
       return {
-        then(expected: NodeEvent[]): void {
-          assert.deepEqual(decideNode(command, state), expected);
-        },
-        thenThrows(code: NodeRejectionCode): void {
-          assert.throws(
-            () => decideNode(command, state),
-            (error: unknown) => error instanceof NodeCommandRejected && error.code === code && error.nodeId === command.nodeId,
-          );
-        },
+        then: (expected: NodeEvent[]) => when.then(expected),
+        thenThrows: (code: NodeRejectionCode) =>
+          when.thenThrows(ERROR_OF_REJECTION[code] as new (...args: never[]) => Error, (error) =>
+            assert.ok(error instanceof ERROR_OF_REJECTION[code], `${code} maps to ${ERROR_OF_REJECTION[code].name}`),
+          ),
       };
     },
   };
@@ -40,14 +45,14 @@ function register(overrides: Partial<RegisterNode> = {}): RegisterNode {
     pricePerHour: 1.5,
     agentAddress: "127.0.0.1:7001",
     labels: { zone: "a" },
-    now: T0,
+    now: iso(T0),
     ...overrides,
   };
 }
 
 function registeredFrom(command: RegisterNode): NodeEvent {
   return {
-    type: ClusterEventType.NodeRegistered,
+    type: "eas.v1.NodeRegistered",
     data: {
       nodeId: command.nodeId,
       capacity: command.capacity,
@@ -56,13 +61,13 @@ function registeredFrom(command: RegisterNode): NodeEvent {
       pricePerHour: command.pricePerHour,
       agentAddress: command.agentAddress,
       labels: { ...command.labels },
-      at: iso(command.now),
+      at: command.now,
     },
   };
 }
 
-const cordoned: NodeEvent = { type: ClusterEventType.NodeCordoned, data: { nodeId: "n1", reason: "maintenance", at: iso(T0 + 1) } };
-const lost: NodeEvent = { type: ClusterEventType.NodeLost, data: { nodeId: "n1", reason: "heartbeat timeout", at: iso(T0 + 2) } };
+const cordoned: NodeEvent = { type: "eas.v1.NodeCordoned", data: { nodeId: "n1", reason: "maintenance", at: iso(T0 + 1) } };
+const lost: NodeEvent = { type: "eas.v1.NodeLost", data: { nodeId: "n1", reason: "heartbeat timeout", at: iso(T0 + 2) } };
 
 describe("decideNode: RegisterNode", () => {
   it("registers a new node", () => {
@@ -73,13 +78,13 @@ describe("decideNode: RegisterNode", () => {
 
   it("is idempotent when a live node registers again unchanged", () => {
     given(registeredFrom(register()))
-      .when(register({ now: T0 + 60_000 }))
+      .when(register({ now: iso(T0 + 60_000) }))
       .then([]);
   });
 
   it("is idempotent for a cordoned node registering again unchanged", () => {
     given(registeredFrom(register()), cordoned)
-      .when(register({ now: T0 + 60_000 }))
+      .when(register({ now: iso(T0 + 60_000) }))
       .then([]);
   });
 
@@ -93,7 +98,7 @@ describe("decideNode: RegisterNode", () => {
   ];
   for (const [what, change] of changes) {
     it(`emits NodeRegistered again for a ${what}`, () => {
-      const again = register({ ...change, now: T0 + 1000 });
+      const again = register({ ...change, now: iso(T0 + 1000) });
       given(registeredFrom(register()))
         .when(again)
         .then([registeredFrom(again)]);
@@ -101,7 +106,7 @@ describe("decideNode: RegisterNode", () => {
   }
 
   it("brings a lost node back (same registration after an agent restart)", () => {
-    const again = register({ now: T0 + 120_000 });
+    const again = register({ now: iso(T0 + 120_000) });
     given(registeredFrom(register()), lost)
       .when(again)
       .then([registeredFrom(again)]);
@@ -116,7 +121,7 @@ describe("decideNode: RegisterNode", () => {
     ["gpu memory without gpus", { capacity: resources({ gpuMemoryGib: 16 }) }],
     ["a negative price", { pricePerHour: -1 }],
     ["an empty agent address", { agentAddress: " " }],
-    ["a time that is not epoch ms", { now: Number.NaN }],
+    ["a time that is not an ISO 8601 time", { now: "yesterday" }],
   ];
   for (const [what, change] of invalid) {
     it(`rejects ${what}`, () => {
@@ -126,8 +131,8 @@ describe("decideNode: RegisterNode", () => {
 });
 
 describe("decideNode: CordonNode / UncordonNode", () => {
-  const cordon: NodeCommand = { type: NodeCommandType.CordonNode, nodeId: "n1", reason: "maintenance", now: T0 + 1 };
-  const uncordon: NodeCommand = { type: NodeCommandType.UncordonNode, nodeId: "n1", now: T0 + 5 };
+  const cordon: NodeCommand = { type: NodeCommandType.CordonNode, nodeId: "n1", reason: "maintenance", now: iso(T0 + 1) };
+  const uncordon: NodeCommand = { type: NodeCommandType.UncordonNode, nodeId: "n1", now: iso(T0 + 5) };
 
   it("cordons a ready node", () => {
     given(registeredFrom(register())).when(cordon).then([cordoned]);
@@ -138,7 +143,7 @@ describe("decideNode: CordonNode / UncordonNode", () => {
   it("uncordons a cordoned node", () => {
     given(registeredFrom(register()), cordoned)
       .when(uncordon)
-      .then([{ type: ClusterEventType.NodeUncordoned, data: { nodeId: "n1", at: iso(T0 + 5) } }]);
+      .then([{ type: "eas.v1.NodeUncordoned", data: { nodeId: "n1", at: iso(T0 + 5) } }]);
   });
   it("uncordoning a ready node gives nothing", () => {
     given(registeredFrom(register())).when(uncordon).then([]);
@@ -158,7 +163,7 @@ describe("decideNode: CordonNode / UncordonNode", () => {
 });
 
 describe("decideNode: MarkNodeLost", () => {
-  const markLost: NodeCommand = { type: NodeCommandType.MarkNodeLost, nodeId: "n1", reason: "heartbeat timeout", now: T0 + 2 };
+  const markLost: NodeCommand = { type: NodeCommandType.MarkNodeLost, nodeId: "n1", reason: "heartbeat timeout", now: iso(T0 + 2) };
 
   it("marks a ready node lost", () => {
     given(registeredFrom(register())).when(markLost).then([lost]);
