@@ -37,7 +37,10 @@ export interface ServiceView {
   failure: string;
   /** Deleted services stay until their last instance has stopped, so the reconciler can stop them. */
   deleted: boolean;
-  /** Instances failed since one was last Ready: a crash loop when it grows (backs creates off, shows Failed). */
+  /**
+   * Exits and failures before Ready since an instance of the current version was last Ready: a crash loop
+   * when it grows (backs creates off; `CRASH_LOOP_FAILURES` of them with none Ready show Failed).
+   */
   failuresSinceReady: number;
   lastFailureReason: string;
   lastFailureAt: string;
@@ -65,9 +68,10 @@ function dropIfGone(views: ServiceViews, name: string): ServiceViews {
 const NO_CRASH_LOOP = { failuresSinceReady: 0, lastFailureReason: "", lastFailureAt: "" } as const;
 
 /**
- * A failure counts toward the current version's crash loop when that version's instance failed before it
- * was Ready: a launch that failed, or restarts given up on. A Ready instance lost with its node or agent,
- * an instance being drained, or one of an older version says nothing about the version now wanted.
+ * A failure (Exited or Failed) counts toward the current version's crash loop when that version's instance
+ * was not Ready when it happened: a launch that failed, a process that exits (or times out) before its
+ * readiness probe passes, restarts given up on. A Ready instance that crashes or is lost with its node or
+ * agent, an instance being drained, or one of an older version says nothing about the version now wanted.
  */
 function countsAsCrashLoop(instance: InstanceView, view: ServiceView): boolean {
   return instance.version === view.currentVersion && instance.phase !== InstancePhase.Ready && instance.phase !== InstancePhase.Draining;
@@ -76,8 +80,8 @@ function countsAsCrashLoop(instance: InstanceView, view: ServiceView): boolean {
 /**
  * Folds one instance event into its service's view with the shared lifecycle fold ({@link evolveInstance}):
  * an instance is tracked from its InstanceScheduled and dropped once it has ended, so an event the state
- * machine does not allow (a Ready after Draining) changes nothing. A Failed instance's failure is counted
- * toward the crash loop first; a Ready one of the current version ends the crash loop.
+ * machine does not allow (a Ready after Draining) changes nothing. An exit or failure is counted toward the
+ * crash loop first; a Ready instance of the current version ends the crash loop.
  */
 function evolveInstanceOf(views: ServiceViews, e: InstanceEvent): ServiceViews {
   const view = views[e.data.service];
@@ -90,7 +94,9 @@ function evolveInstanceOf(views: ServiceViews, e: InstanceEvent): ServiceViews {
   let next: ServiceView = { ...view };
   if (e.type === "eas.v1.InstanceScheduled") next.placementBlocked = "";
   if (after.phase === InstancePhase.Ready && after.version === view.currentVersion) next.failuresSinceReady = 0;
-  if (after.phase === InstancePhase.Failed && countsAsCrashLoop(before, view)) {
+  // An exit counts like a failed launch: a command that exits at once makes the service Failed within seconds.
+  const failure = after.phase === InstancePhase.Failed || after.phase === InstancePhase.Exited;
+  if (failure && countsAsCrashLoop(before, view)) {
     next = { ...next, failuresSinceReady: view.failuresSinceReady + 1, lastFailureReason: after.reason, lastFailureAt: after.since };
   }
   const { [instanceId]: _old, ...others } = view.instances;

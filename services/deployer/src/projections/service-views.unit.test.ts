@@ -96,6 +96,39 @@ describe("service views projection", () => {
     assert.equal(recovered.iris!.failuresSinceReady, 0);
   });
 
+  it("a command that exits at once: two exits and the agent giving up make the service Failed with the exit as reason", () => {
+    const exit = (restartCount: number, s: number) =>
+      event("InstanceExited", {
+        instanceId: "a",
+        service: "iris",
+        exitCode: 3,
+        signal: "",
+        reason: 'process exited with code 3: "boom"',
+        restartCount,
+        at: at(s),
+      });
+    const start = (restartCount: number, s: number) =>
+      event("InstanceStarting", { instanceId: "a", service: "iris", nodeId: "n1", restartCount, at: at(s) });
+    const twoExits = fold([created, scheduled("a"), start(0, 1), exit(0, 2), start(1, 3), exit(1, 4), start(2, 6)]);
+    assert.equal(summarizeStatus(twoExits.iris!).status, "Waiting");
+    const gaveUp = fold(
+      [
+        event("InstanceFailed", {
+          instanceId: "a",
+          service: "iris",
+          reason: 'process exited with code 3: "boom"; gave up after 2 restarts: it was never Ready',
+          at: at(7),
+        }),
+      ],
+      twoExits,
+    );
+    assert.deepEqual(
+      { status: summarizeStatus(gaveUp.iris!).status, reason: summarizeStatus(gaveUp.iris!).reason },
+      { status: "Failed", reason: 'process exited with code 3: "boom"; gave up after 2 restarts: it was never Ready' },
+    );
+    assert.deepEqual(gaveUp.iris!.instances, {}, "the failed instance has left the view");
+  });
+
   it("shows why placement is blocked while no instance can be placed", () => {
     const views = fold([
       created,
@@ -255,6 +288,30 @@ describe("service views projection", () => {
         counted: 0,
       },
     ];
+    const exited = (id: string, s: number) =>
+      event("InstanceExited", {
+        instanceId: id,
+        service: "iris",
+        exitCode: 3,
+        signal: "",
+        reason: 'process exited with code 3: "boom"',
+        restartCount: 0,
+        at: at(s),
+      });
+    const starting = (id: string, restartCount: number, s: number) =>
+      event("InstanceStarting", { instanceId: id, service: "iris", nodeId: "n1", restartCount, at: at(s) });
+    rows.push(
+      {
+        given: "each exit of an instance that was not Ready yet (a command that exits at once)",
+        events: [created, scheduled("a"), starting("a", 0, 2), exited("a", 3), starting("a", 1, 4), exited("a", 5)],
+        counted: 2,
+      },
+      {
+        given: "an exit of a Ready instance (it crashed while serving)",
+        events: [created, scheduled("a"), ...ready("a"), exited("a", 3)],
+        counted: 0,
+      },
+    );
     for (const row of rows) {
       it(`given ${row.given}, its failure counts ${row.counted}`, () => {
         assert.equal(fold(row.events).iris!.failuresSinceReady, row.counted);
