@@ -4,8 +4,8 @@ import { randomUUID } from "node:crypto";
 import { ValidationError } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
 import { event, instanceStream, toNewEvent, type EasEvent } from "@eas/events";
+import { freePort, killRecordedGroup, readPidRecord, writePidRecord } from "@eas/process-kit";
 import type { AgentInstance, ServiceSpec } from "@eas/proto";
-import { freePort } from "@eas/testing";
 import type { Logger } from "@eas/telemetry";
 import {
   InstanceStatus,
@@ -17,7 +17,6 @@ import {
   type RuntimeDriver,
 } from "../runtime/index.js";
 import type { StorageFetcher } from "../storage/index.js";
-import { killRecordedGroup, readPidRecord, writePidRecord } from "./pid-file.js";
 import { startRequestViolations } from "./start-request.js";
 
 export interface SupervisorDeps {
