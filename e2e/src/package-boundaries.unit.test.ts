@@ -8,7 +8,8 @@ import { parse } from "yaml";
 // Services share contracts (proto/ and libs/), never code: no package may depend on a service package,
 // except the end-to-end tests and the benchmarks, which start and drive whole services. Test helpers
 // (@eas/testing) are for tests: a production dependency on them is refused too. The lint rules in
-// eslint.config.mjs refuse the imports; this checks what package.json and tsconfig.json declare.
+// eslint.config.mjs refuse the imports; this checks what package.json and tsconfig.json declare, and
+// that every dependency a package declares is one it uses (new services copy what they find).
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const DRIVERS = new Set(["e2e", "bench"]);
@@ -23,6 +24,16 @@ interface WorkspacePackage {
   dir: string;
   manifest: Manifest;
   references: string[];
+}
+
+/** The package's own source files (and scripts), outside node_modules and dist. */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    if (entry.name === "node_modules" || entry.name === "dist") return [];
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return /\.(ts|mts|mjs|js)$/.test(entry.name) ? [path] : [];
+  });
 }
 
 function workspacePackages(): WorkspacePackage[] {
@@ -85,5 +96,18 @@ describe("package boundaries", () => {
       .filter((p) => p.manifest.dependencies?.["@eas/testing"] !== undefined)
       .map((p) => p.dir);
     assert.deepEqual(offending, []);
+  });
+
+  it("every declared dependency is imported somewhere in its package", () => {
+    const unused = packages.flatMap((p) => {
+      const text = sourceFiles(join(root, p.dir))
+        .map((file) => readFileSync(file, "utf8"))
+        .join("\n");
+      return Object.keys(declared(p.manifest))
+        .filter((name) => !name.startsWith("@types/"))
+        .filter((name) => !text.includes(`"${name}"`) && !text.includes(`"${name}/`))
+        .map((name) => `${p.dir} declares ${name}`);
+    });
+    assert.deepEqual(unused, []);
   });
 });

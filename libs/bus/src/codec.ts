@@ -3,9 +3,6 @@ import type { Schema } from "./subject.js";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The body of a reply: exactly one of `result` and `error`. */
-export type ReplyEnvelope<Res> = { result: Res } | { error: { code: string; message: string } };
-
 /** JSON bytes of `value`; `undefined` becomes an empty payload. */
 export function encodeJson(value: unknown): Uint8Array {
   if (value === undefined) return new Uint8Array(0);
@@ -22,21 +19,4 @@ export function decodeJson(data: Uint8Array): unknown {
 export function decodeTyped<T>(data: Uint8Array, schema: Schema<T> | undefined): T {
   const value = decodeJson(data);
   return schema ? schema.parse(value) : (value as T);
-}
-
-/** Reads a reply body; throws when it is neither `{ result }` nor `{ error: { code, message } }`. */
-export function decodeReplyEnvelope(data: Uint8Array): ReplyEnvelope<unknown> {
-  const body = decodeJson(data);
-  if (typeof body === "object" && body !== null) {
-    if ("error" in body) {
-      const error = (body as { error: unknown }).error;
-      if (typeof error === "object" && error !== null) {
-        const { code, message } = error as { code?: unknown; message?: unknown };
-        if (typeof code === "string") return { error: { code, message: typeof message === "string" ? message : "" } };
-      }
-    } else {
-      return { result: (body as { result?: unknown }).result };
-    }
-  }
-  throw new TypeError("reply is neither { result } nor { error: { code, message } }");
 }

@@ -5,7 +5,7 @@ export interface Schema<T> {
   parse(input: unknown): T;
 }
 
-/** Options shared by both kinds of subject. */
+/** Options of {@link defineSubject}. */
 export interface SubjectOptions {
   /**
    * Whether messages carry trace context and get PRODUCER/CONSUMER spans; on by
@@ -15,37 +15,19 @@ export interface SubjectOptions {
   traced?: boolean;
 }
 
-interface SubjectBase {
+/** A typed publish/subscribe subject. Build one with {@link defineSubject}. */
+export interface Subject<T> {
   /** The subject as defined, wildcards included, e.g. `eas.telemetry.heartbeat.*`; names spans. */
   readonly pattern: string;
   /** The NATS subject after the tokens filled so far, e.g. `eas.telemetry.heartbeat.node-1`. */
   readonly subject: string;
   readonly traced: boolean;
-  /** Whether no `*` or `>` is left, which publishing and requesting need. */
+  /** Whether no `*` or `>` is left, which publishing needs. */
   readonly concrete: boolean;
-}
-
-/** A typed publish/subscribe subject. Build one with {@link defineSubject}. */
-export interface Subject<T> extends SubjectBase {
-  readonly kind: "message";
   readonly schema: Schema<T> | undefined;
   /** The same subject with its leftmost `*` wildcards replaced by `tokens`, in order. */
   with(...tokens: string[]): Subject<T>;
 }
-
-/** A typed request/reply subject. Build one with {@link defineRequestSubject}. */
-export interface RequestSubject<Req, Res> extends SubjectBase {
-  readonly kind: "request";
-  readonly requestSchema: Schema<Req> | undefined;
-  readonly responseSchema: Schema<Res> | undefined;
-  /** The same subject with its leftmost `*` wildcards replaced by `tokens`, in order. */
-  with(...tokens: string[]): RequestSubject<Req, Res>;
-}
-
-/** The message type a subject carries. */
-export type MessageOf<S> = S extends Subject<infer T> ? T : S extends RequestSubject<infer Req, unknown> ? Req : never;
-/** The reply type of a request subject. */
-export type ResponseOf<S> = S extends RequestSubject<unknown, infer Res> ? Res : never;
 
 // NATS forbids these inside a token; `.` separates tokens.
 const FORBIDDEN_IN_TOKEN = /[\s.*>]/;
@@ -66,47 +48,14 @@ export function defineSubject<T>(pattern: string, schema?: Schema<T>, options: S
   return messageSubject(pattern, pattern, schema, options.traced ?? true);
 }
 
-/**
- * A typed request/reply subject: requests of type `Req` answered with `Res`.
- * Replies travel as `{ result }` or `{ error: { code, message } }`.
- */
-export function defineRequestSubject<Req, Res>(
-  pattern: string,
-  schemas: { request?: Schema<Req>; response?: Schema<Res> } = {},
-  options: SubjectOptions = {},
-): RequestSubject<Req, Res> {
-  validatePattern(pattern);
-  return requestSubject(pattern, pattern, schemas.request, schemas.response, options.traced ?? true);
-}
-
 function messageSubject<T>(pattern: string, subject: string, schema: Schema<T> | undefined, traced: boolean): Subject<T> {
   return {
-    kind: "message",
     pattern,
     subject,
     traced,
     concrete: isConcrete(subject),
     schema,
     with: (...tokens) => messageSubject(pattern, fillWildcards(subject, tokens), schema, traced),
-  };
-}
-
-function requestSubject<Req, Res>(
-  pattern: string,
-  subject: string,
-  requestSchema: Schema<Req> | undefined,
-  responseSchema: Schema<Res> | undefined,
-  traced: boolean,
-): RequestSubject<Req, Res> {
-  return {
-    kind: "request",
-    pattern,
-    subject,
-    traced,
-    concrete: isConcrete(subject),
-    requestSchema,
-    responseSchema,
-    with: (...tokens) => requestSubject(pattern, fillWildcards(subject, tokens), requestSchema, responseSchema, traced),
   };
 }
 

@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { decodeReplyEnvelope, decodeTyped, encodeJson } from "./codec.js";
+import { decodeTyped, encodeJson } from "./codec.js";
 import { InvalidSubjectError } from "./errors.js";
-import { defineRequestSubject, defineSubject, fillWildcards, wildcardTokens, type Schema } from "./subject.js";
+import { defineSubject, fillWildcards, wildcardTokens, type Schema } from "./subject.js";
 
 interface Heartbeat {
   nodeId: string;
@@ -28,7 +28,6 @@ describe("defineSubject", () => {
     assert.equal(full.subject, "eas.agent.node-1.command.start");
     assert.equal(full.pattern, "eas.agent.*.command.*");
     assert.equal(full.concrete, true);
-    assert.equal(full.kind, "message");
     assert.equal(full.traced, true);
   });
 
@@ -62,14 +61,6 @@ describe("defineSubject", () => {
       assert.throws(() => defineSubject("eas.x.*").with(...tokens), InvalidSubjectError);
     });
   }
-
-  it("defineRequestSubject carries both schemas", () => {
-    const ping = defineRequestSubject<{ n: number }, { n: number }>("eas.agent.*.ping");
-    const concrete = ping.with("node-2");
-    assert.equal(concrete.kind, "request");
-    assert.equal(concrete.subject, "eas.agent.node-2.ping");
-    assert.equal(concrete.requestSchema, undefined);
-  });
 });
 
 describe("fillWildcards and wildcardTokens", () => {
@@ -99,15 +90,5 @@ describe("codec", () => {
     assert.deepEqual(decodeTyped(encodeJson({ nodeId: "n", at: 1, extra: true }), heartbeatSchema), { nodeId: "n", at: 1 });
     assert.throws(() => decodeTyped(encodeJson({ nodeId: 3 }), heartbeatSchema), /not a heartbeat/);
     assert.throws(() => decodeTyped(new TextEncoder().encode("{nope"), heartbeatSchema), SyntaxError);
-  });
-
-  it("reads reply envelopes", () => {
-    assert.deepEqual(decodeReplyEnvelope(encodeJson({ result: 5 })), { result: 5 });
-    assert.deepEqual(decodeReplyEnvelope(encodeJson({})), { result: undefined });
-    assert.deepEqual(decodeReplyEnvelope(encodeJson({ error: { code: "NOT_FOUND", message: "no node" } })), {
-      error: { code: "NOT_FOUND", message: "no node" },
-    });
-    assert.throws(() => decodeReplyEnvelope(encodeJson({ error: "flat" })), TypeError);
-    assert.throws(() => decodeReplyEnvelope(encodeJson(7)), TypeError);
   });
 });

@@ -8,8 +8,6 @@ export type { OpsHandlers, OpsServerHandle } from "./ops-http.js";
 export { openKvCheckpointStore } from "./kv-checkpoints.js";
 export { createServiceHost } from "./host.js";
 export type { ServiceHost, ServiceHostOptions, RunProjectionOptions } from "./host.js";
-export { serviceCatalogProjection } from "./service-catalog.js";
-export type { ServiceCatalog, CatalogEntry } from "./service-catalog.js";
 export { executeCommand } from "./command.js";
 export type { CommandResult } from "./command.js";
 export { createMutex, createKeyedMutex } from "./mutex.js";

@@ -1,12 +1,11 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
-import { Objm } from "@nats-io/obj";
 import { Gauge } from "prom-client";
 import { heartbeatSubject } from "@eas/contracts";
 import { decodeEvent } from "@eas/events";
 import { AgentService, SchedulerClient, unaryCall } from "@eas/proto";
-import { createServiceHost, readConfig, serviceCatalogProjection } from "@eas/service-kit";
+import { createServiceHost, readConfig } from "@eas/service-kit";
 import type { Telemetry } from "@eas/telemetry";
 import { createAgentApi } from "./api/agent-api.js";
 import { agentConfigSpec } from "./config.js";
@@ -21,12 +20,11 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(agentConfigSpec);
   const host = await createServiceHost({ name: "agent", telemetry, config, instanceId: config.nodeId });
   host.shutdown.installSignalHandlers();
-  await host.runProjection(serviceCatalogProjection, { checkpoint: false, describe: (catalog) => catalog });
 
   const nodeDir = resolve(config.dataDir, "agents", config.nodeId);
   const storage = createStorageFetcher({
     cacheDir: join(nodeDir, "cache"),
-    objectStore: new Objm(host.bus.nc),
+    objectStore: host.bus.objectStore(),
     eviction: {
       maxBytes: config.cacheMaxBytes,
       instancesDir: join(nodeDir, "instances"),

@@ -20,6 +20,7 @@ before(async () => {
   agentBus = await connectBus({ servers: nats.url, name: "agent-test", logger });
   schedulerBus = await connectBus({ servers: nats.url, name: "scheduler-test", logger });
   scheduler = await startSchedulerFixture(schedulerBus, {
+    natsUrl: nats.url,
     lostNodes: { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, intervalMs: 100 },
   });
 });
