@@ -34,6 +34,13 @@ const noServiceImports = {
   group: servicePackages.flatMap((name) => [name, `${name}/*`]),
   message: "a service package is not a library: share contracts through proto/ and libs/ (see docs/adr/0015)",
 };
+// no-restricted-imports sees static imports only; this catches `await import("@eas/agent")`.
+// (esquery's regex literals cannot hold "/", so it is spelled \x2F.)
+const asPattern = (text) => text.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&").replaceAll("/", "\\x2F");
+const noDynamicServiceImports = {
+  selector: `ImportExpression[source.value=/^(${servicePackages.map(asPattern).join("|")})(\\x2F.*)?$/]`,
+  message: "a service package is not a library: share contracts through proto/ and libs/ (see docs/adr/0015)",
+};
 const noTestHelpers = {
   group: ["**/testing", "**/testing/*", "**/test-support*", "**/fixtures*", "**/test-fixture*"],
   message: "test helpers are for tests; move what production code needs into a lib",
@@ -62,6 +69,7 @@ export default tseslint.config(
       ],
       "import-x/no-cycle": ["error", { maxDepth: 10 }],
       "no-restricted-imports": ["error", { patterns: [...packageSurface, noServiceImports, noTestHelpers] }],
+      "no-restricted-syntax": ["error", noDynamicServiceImports],
     },
   },
   {
@@ -71,6 +79,6 @@ export default tseslint.config(
   },
   {
     files: ["e2e/**", "bench/**"],
-    rules: { "no-restricted-imports": ["error", { patterns: packageSurface }] },
+    rules: { "no-restricted-imports": ["error", { patterns: packageSurface }], "no-restricted-syntax": "off" },
   },
 );

@@ -10,7 +10,8 @@ import { startTestTelemetry, type TestTelemetry } from "@eas/telemetry/testing";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { connectBus, type Bus } from "./bus.js";
 import { BusUnavailableError, InvalidSubjectError } from "./errors.js";
-import { defineSubject, type Schema } from "./subject.js";
+import type { Codec, Schema } from "./codec.js";
+import { defineEncodedSubject, defineSubject } from "./subject.js";
 
 interface Heartbeat {
   nodeId: string;
@@ -123,6 +124,29 @@ describe("bus against a real nats-server", () => {
     const drops = logs.slice(logsBefore).filter((line) => String(line.msg).startsWith("dropped a message"));
     assert.equal(drops.length, 2);
     assert.equal(drops[0]?.level, "warn");
+    await sub.drain();
+  });
+
+  it("carries binary payloads through a subject's codec, and drops what it cannot decode", async () => {
+    // Two unsigned 16-bit numbers, big-endian: the kind of compact sample a protobuf codec writes.
+    const pair: Codec<[number, number]> = {
+      encode: ([a, b]) => Uint8Array.of(a >> 8, a & 0xff, b >> 8, b & 0xff),
+      decode: (data) => {
+        if (data.length !== 4) throw new RangeError(`4 bytes expected, got ${data.length}`);
+        return [(data[0]! << 8) | data[1]!, (data[2]! << 8) | data[3]!];
+      },
+    };
+    const subject = defineEncodedSubject(`${unique("binary")}.*`, pair, { traced: false });
+    const received = collector<[number, number]>();
+    const sub = other.subscribe(subject, received.push);
+    await other.flush();
+    const raw = await connect({ servers: server.url, name: "bus-test-raw-binary" });
+    raw.publish(subject.with("x").subject, Uint8Array.of(1, 2, 3));
+    await raw.flush();
+    await raw.close();
+    bus.publish(subject.with("x"), [500, 7]);
+    await received.waitForCount(1);
+    assert.deepEqual(received.items, [[500, 7]]);
     await sub.drain();
   });
 

@@ -22,7 +22,6 @@ import {
   type Subscription,
 } from "@nats-io/transport-node";
 import { createLogger, startConsumerSpan, withProducerSpan, type Logger, type TraceCarrier } from "@eas/telemetry";
-import { decodeTyped, encodeJson } from "./codec.js";
 import { BusUnavailableError, InvalidSubjectError } from "./errors.js";
 import { fillWildcards, wildcardTokens, type Subject } from "./subject.js";
 
@@ -90,12 +89,12 @@ export interface BusSubscription {
  * bus's back nor bypass the subjects' types and trace context.
  */
 export interface Bus {
-  /** Sends `data` as JSON to `subject` (concrete after `token`), with `traceparent` headers when the subject is traced. */
+  /** Sends `data`, encoded by the subject's codec, to `subject` (concrete after `token`), with `traceparent` headers when the subject is traced. */
   publish<T>(subject: Subject<T>, data: T, options?: PublishOptions): void;
   /**
-   * Handles every message on `subject` (wildcards allowed) with the parsed, typed
-   * body, inside a CONSUMER span restored from its headers. Payloads that do not
-   * parse or fail the schema are logged and dropped.
+   * Handles every message on `subject` (wildcards allowed) with the decoded, typed
+   * body, inside a CONSUMER span restored from its headers. Payloads the subject's
+   * codec cannot read (not JSON, failing the schema) are logged and dropped.
    */
   subscribe<T>(subject: Subject<T>, handler: MessageHandler<T>, options?: SubscribeOptions): BusSubscription;
   /**
@@ -177,7 +176,7 @@ class NatsBus implements Bus {
 
   publish<T>(subject: Subject<T>, data: T, options: PublishOptions = {}): void {
     const target = concreteSubject(subject.subject, options.token);
-    const payload = encodeJson(data);
+    const payload = subject.codec.encode(data);
     if (!subject.traced) {
       this.send(target, payload, undefined);
       return;
@@ -192,7 +191,7 @@ class NatsBus implements Bus {
     return this.consume(subject.subject, subject.pattern, subject.traced, options, async (msg, context) => {
       let message: T;
       try {
-        message = decodeTyped(msg.data, subject.schema);
+        message = subject.codec.decode(msg.data);
       } catch (error) {
         this.logger.warn({ err: error, subject: msg.subject }, "dropped a message that does not match its subject's type");
         return;

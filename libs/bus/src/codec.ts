@@ -1,4 +1,13 @@
-import type { Schema } from "./subject.js";
+/** Anything with a zod-style `parse` that returns the typed value or throws. */
+export interface Schema<T> {
+  parse(input: unknown): T;
+}
+
+/** How a subject's messages become bytes and back; `decode` throws on a payload it cannot read. */
+export interface Codec<T> {
+  encode(value: T): Uint8Array;
+  decode(data: Uint8Array): T;
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -19,4 +28,9 @@ export function decodeJson(data: Uint8Array): unknown {
 export function decodeTyped<T>(data: Uint8Array, schema: Schema<T> | undefined): T {
   const value = decodeJson(data);
   return schema ? schema.parse(value) : (value as T);
+}
+
+/** JSON payloads, checked against `schema` when there is one. */
+export function jsonCodec<T>(schema?: Schema<T>): Codec<T> {
+  return { encode: encodeJson, decode: (data) => decodeTyped(data, schema) };
 }

@@ -1,5 +1,7 @@
 export { connectBus, connectNats, createBus } from "./bus.js";
 export type { Bus, BusOptions, BusSubscription, MessageContext, MessageHandler, PublishOptions, SubscribeOptions } from "./bus.js";
-export { defineSubject } from "./subject.js";
-export type { Subject, Schema, SubjectOptions } from "./subject.js";
+export { defineEncodedSubject, defineSubject } from "./subject.js";
+export type { Subject, SubjectOptions } from "./subject.js";
+export { jsonCodec } from "./codec.js";
+export type { Codec, Schema } from "./codec.js";
 export { BusError, BusUnavailableError, InvalidSubjectError } from "./errors.js";

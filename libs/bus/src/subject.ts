@@ -1,11 +1,7 @@
+import { jsonCodec, type Codec, type Schema } from "./codec.js";
 import { InvalidSubjectError } from "./errors.js";
 
-/** Anything with a zod-style `parse` that returns the typed value or throws. */
-export interface Schema<T> {
-  parse(input: unknown): T;
-}
-
-/** Options of {@link defineSubject}. */
+/** Options of {@link defineSubject} and {@link defineEncodedSubject}. */
 export interface SubjectOptions {
   /**
    * Whether messages carry trace context and get PRODUCER/CONSUMER spans; on by
@@ -24,7 +20,8 @@ export interface Subject<T> {
   readonly traced: boolean;
   /** Whether no `*` or `>` is left, which publishing needs. */
   readonly concrete: boolean;
-  readonly schema: Schema<T> | undefined;
+  /** Turns messages into payloads and back: JSON for {@link defineSubject}, the given codec for {@link defineEncodedSubject}. */
+  readonly codec: Codec<T>;
   /** The same subject with its leftmost `*` wildcards replaced by `tokens`, in order. */
   with(...tokens: string[]): Subject<T>;
 }
@@ -33,10 +30,10 @@ export interface Subject<T> {
 const FORBIDDEN_IN_TOKEN = /[\s.*>]/;
 
 /**
- * A typed publish/subscribe subject. `pattern` may hold `*` wildcards (filled
- * with {@link Subject.with} or the publish `token` option) and a trailing `>`
- * (subscribe only). Pass a schema to validate what arrives; without one the
- * payload is trusted to be `T`.
+ * A typed publish/subscribe subject with JSON payloads. `pattern` may hold `*`
+ * wildcards (filled with {@link Subject.with} or the publish `token` option) and a
+ * trailing `>` (subscribe only). Pass a schema to validate what arrives; without
+ * one the payload is trusted to be `T`.
  *
  * @example
  * const heartbeat = defineSubject<Heartbeat>("eas.telemetry.heartbeat.*", undefined, { traced: false });
@@ -44,18 +41,26 @@ const FORBIDDEN_IN_TOKEN = /[\s.*>]/;
  * bus.subscribe(heartbeat, (beat, { tokens: [nodeId] }) => ...);
  */
 export function defineSubject<T>(pattern: string, schema?: Schema<T>, options: SubjectOptions = {}): Subject<T> {
-  validatePattern(pattern);
-  return messageSubject(pattern, pattern, schema, options.traced ?? true);
+  return defineEncodedSubject(pattern, jsonCodec(schema), options);
 }
 
-function messageSubject<T>(pattern: string, subject: string, schema: Schema<T> | undefined, traced: boolean): Subject<T> {
+/**
+ * A subject whose payloads are not JSON: `codec` writes and reads the bytes (protobuf-encoded
+ * per-second samples, for instance). A payload `codec.decode` throws on is logged and dropped.
+ */
+export function defineEncodedSubject<T>(pattern: string, codec: Codec<T>, options: SubjectOptions = {}): Subject<T> {
+  validatePattern(pattern);
+  return messageSubject(pattern, pattern, codec, options.traced ?? true);
+}
+
+function messageSubject<T>(pattern: string, subject: string, codec: Codec<T>, traced: boolean): Subject<T> {
   return {
     pattern,
     subject,
     traced,
     concrete: isConcrete(subject),
-    schema,
-    with: (...tokens) => messageSubject(pattern, fillWildcards(subject, tokens), schema, traced),
+    codec,
+    with: (...tokens) => messageSubject(pattern, fillWildcards(subject, tokens), codec, traced),
   };
 }
 

@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { decodeTyped, encodeJson } from "./codec.js";
+import { decodeTyped, encodeJson, type Codec, type Schema } from "./codec.js";
 import { InvalidSubjectError } from "./errors.js";
-import { defineSubject, fillWildcards, wildcardTokens, type Schema } from "./subject.js";
+import { defineEncodedSubject, defineSubject, fillWildcards, wildcardTokens } from "./subject.js";
 
 interface Heartbeat {
   nodeId: string;
@@ -31,10 +31,19 @@ describe("defineSubject", () => {
     assert.equal(full.traced, true);
   });
 
-  it("keeps schema and tracing choice through with()", () => {
+  it("keeps the schema and the tracing choice through with()", () => {
     const heartbeat = defineSubject("eas.telemetry.heartbeat.*", heartbeatSchema, { traced: false }).with("n1");
-    assert.equal(heartbeat.schema, heartbeatSchema);
+    assert.deepEqual(heartbeat.codec.decode(encodeJson({ nodeId: "n1", at: 1, extra: true })), { nodeId: "n1", at: 1 });
+    assert.throws(() => heartbeat.codec.decode(encodeJson({ nodeId: 1 })), /not a heartbeat/);
     assert.equal(heartbeat.traced, false);
+  });
+
+  it("defineEncodedSubject carries its own codec", () => {
+    const bytes: Codec<number> = { encode: (n) => Uint8Array.of(n), decode: (data) => data[0] ?? Number.NaN };
+    const sample = defineEncodedSubject("eas.metrics.*", bytes, { traced: false }).with("svc");
+    assert.equal(sample.codec, bytes);
+    assert.equal(sample.subject, "eas.metrics.svc");
+    assert.deepEqual([...sample.codec.encode(7)], [7]);
   });
 
   const badPatterns: [string, string][] = [
