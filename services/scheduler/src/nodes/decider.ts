@@ -1,15 +1,10 @@
+import { isResourceId, RESOURCE_ID_RULE } from "@eas/contracts";
 import type { Resources } from "@eas/proto";
 import { NodeCommandType, type NodeCommand, type RegisterNode } from "./commands.js";
 import { NodeCommandRejected, NodeRejectionCode } from "./errors.js";
 import { ClusterEventType, type NodeEvent } from "./events.js";
 import { sameResources } from "./resources.js";
 import { NodeStatus, type NodeState } from "./types.js";
-
-/**
- * Node ids become part of stream names ("node-<id>") and NATS subjects, so
- * they stay to a conservative alphabet.
- */
-const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /**
  * Decides what a node command means, given the node's current state
@@ -74,8 +69,9 @@ function timestamp(command: NodeCommand): string {
 }
 
 function validateRegistration(command: RegisterNode): void {
-  if (!NODE_ID.test(command.nodeId)) {
-    throw reject(command, NodeRejectionCode.InvalidCommand, "node id must be 1-128 of [A-Za-z0-9_-], starting alphanumeric");
+  // Node ids become part of stream names ("node-<id>") and NATS subjects: the rule every service checks ids by.
+  if (!isResourceId(command.nodeId)) {
+    throw reject(command, NodeRejectionCode.InvalidCommand, `node id must be ${RESOURCE_ID_RULE}`);
   }
   const capacity: Resources = command.capacity;
   for (const field of ["cpuMillis", "memoryMib", "gpu", "gpuMemoryGib"] as const) {
