@@ -8,8 +8,6 @@ export type { OpsHandlers, OpsServerHandle } from "./ops-http.js";
 export { openKvCheckpointStore } from "./kv-checkpoints.js";
 export { createServiceHost } from "./host.js";
 export type { ServiceHost, ServiceHostOptions, RunProjectionOptions } from "./host.js";
-export { serviceCatalogProjection } from "./service-catalog.js";
-export type { ServiceCatalog, CatalogEntry } from "./service-catalog.js";
 export { executeCommand, DEFAULT_CONFLICT_RETRY } from "./command.js";
 export type { CommandResult, ConflictRetryPolicy, ExecuteCommandOptions } from "./command.js";
 export { createMutex, createKeyedMutex } from "./mutex.js";

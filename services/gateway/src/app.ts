@@ -1,4 +1,4 @@
-import { createServiceHost, readConfig, serviceCatalogProjection } from "@eas/service-kit";
+import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
 import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, StaticRouteTable } from "./proxy/index.js";
@@ -11,7 +11,6 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(gatewayConfigSpec);
   const host = await createServiceHost({ name: "gateway", telemetry, config });
   host.shutdown.installSignalHandlers();
-  await host.runProjection(serviceCatalogProjection, { describe: (catalog) => catalog });
 
   // The proxy reads a mutable table; the projection keeps it in step with the log, event by event.
   const table = new StaticRouteTable();

@@ -10,6 +10,7 @@ import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { connectJetStreamEventStore, type EventStore } from "@eas/event-store";
 import { decodeEvent, instanceStream, type EasEvent } from "@eas/events";
+import { uploadToObjectStore } from "@eas/object-store";
 import { AgentClient, AgentService, ServiceSpec, unaryCall, type AgentInstance, type StartInstanceRequest } from "@eas/proto";
 import { executeCommand, startGrpcServer, type GrpcServerHandle } from "@eas/service-kit";
 import { InstanceCommandType, instanceLifecycleDecider } from "@eas/instance-lifecycle";
@@ -18,7 +19,7 @@ import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { InstanceSupervisor } from "../instances/supervisor.js";
 import { ProcessDriver } from "../runtime/index.js";
 import { groupPids } from "../runtime/process-group.js";
-import { createStorageFetcher, digestKey, uploadToObjectStore, type ObjectStoreLike, type ObjectStoreOpener } from "../storage/index.js";
+import { createStorageFetcher, digestKey, type ObjectStoreLike, type ObjectStoreOpener } from "../storage/index.js";
 import { createAgentApi } from "./agent-api.js";
 import { isAlive } from "../testing/processes.js";
 
@@ -373,6 +374,7 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
       ["no spec", { instanceId: "bad-no-spec" }, /spec: is required/],
       ["an instance id that leaves the instances folder", { instanceId: "../escape", spec: good }, /instance_id: /],
       ["an instance id that is not a stream id", { instanceId: "a.b", spec: good }, /instance_id: /],
+      ["an instance id the scheduler would refuse", { instanceId: "_hidden", spec: good }, /instance_id: must be .*starting alphanumeric/],
       ["no runtime", { instanceId: "bad-runtime", spec: ServiceSpec.fromPartial({ name: "svc" }) }, /spec\.runtime: /],
       ["an empty command", { instanceId: "bad-command", spec: container({ command: " " }) }, /spec\.container\.command: is empty/],
       ["a port out of range", { instanceId: "bad-port", spec: container({ port: 70_000 }) }, /spec\.container\.port: /],

@@ -7,11 +7,12 @@ import { after, before, describe, it } from "node:test";
 import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { connectJetStreamEventStore, type EventStore } from "@eas/event-store";
+import { uploadToObjectStore } from "@eas/object-store";
 import { ServiceSpec } from "@eas/proto";
 import { createLogger } from "@eas/telemetry";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { ProcessDriver } from "../runtime/index.js";
-import { createStorageFetcher, digestKey, uploadToObjectStore } from "../storage/index.js";
+import { createStorageFetcher, digestKey } from "../storage/index.js";
 import { InstanceSupervisor } from "./supervisor.js";
 
 const WAIT = { timeoutMs: 20_000 };

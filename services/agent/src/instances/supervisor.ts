@@ -12,9 +12,9 @@ import {
   isLeavingService,
   type InstanceCommand,
 } from "@eas/instance-lifecycle";
+import { freePort, killRecordedGroup, readPidRecord, writePidRecord } from "@eas/process-kit";
 import type { AgentInstance, ServiceSpec } from "@eas/proto";
 import { executeCommand } from "@eas/service-kit";
-import { freePort } from "@eas/testing";
 import type { Logger } from "@eas/telemetry";
 import {
   InstanceStatus,
@@ -26,7 +26,6 @@ import {
   type RuntimeDriver,
 } from "../runtime/index.js";
 import type { StorageFetcher } from "../storage/index.js";
-import { killRecordedGroup, readPidRecord, writePidRecord } from "./pid-file.js";
 import { startRequestViolations } from "./start-request.js";
 
 export interface SupervisorDeps {

@@ -21,7 +21,7 @@ after(async () => {
   await nats?.stop();
 });
 beforeEach(async () => {
-  scheduler = await startSchedulerFixture(bus);
+  scheduler = await startSchedulerFixture(bus, { natsUrl: nats.url });
 });
 afterEach(async () => {
   await scheduler.stop();

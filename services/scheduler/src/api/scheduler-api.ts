@@ -1,3 +1,4 @@
+import { resourceIdProblem } from "@eas/contracts";
 import { NotFoundError, PreconditionFailedError, ValidationError, type FieldViolation } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
 import { instanceStream, nodeStream } from "@eas/events";
@@ -50,9 +51,6 @@ export interface SchedulerHandlers {
   placeInstance(request: PlaceInstanceRequest): Promise<PlaceInstanceResponse>;
   releaseInstance(request: ReleaseInstanceRequest): Promise<ReleaseInstanceResponse>;
 }
-
-/** Node and instance ids become stream names and NATS subject tokens. */
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /**
  * The Scheduler's request handlers. Node commands are decided on the node's
@@ -223,10 +221,10 @@ function placedResponse(nodeId: string, agentAddress: string, pool: string): Pla
   return { placed: true, nodeId, agentAddress, pool, reason: "" };
 }
 
+/** Node and instance ids become stream names and NATS subject tokens: the rule every service checks them by. */
 function idViolations(path: string, id: string): FieldViolation[] {
-  if (!id) return [{ path, message: "is required" }];
-  if (!ID_PATTERN.test(id)) return [{ path, message: "must be 1-128 of [A-Za-z0-9_-], starting alphanumeric" }];
-  return [];
+  const problem = resourceIdProblem(id);
+  return problem ? [{ path, message: problem }] : [];
 }
 
 function resourceViolations(path: string, resources: Resources | undefined, required: boolean): FieldViolation[] {

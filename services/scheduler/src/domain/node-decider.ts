@@ -1,3 +1,4 @@
+import { isResourceId, RESOURCE_ID_RULE } from "@eas/contracts";
 import { NotFoundError, PreconditionFailedError, ValidationError, type Decider, type DomainError } from "@eas/decider";
 import { event } from "@eas/events";
 import type { Resources } from "@eas/proto";
@@ -5,12 +6,6 @@ import { NodeCommandType, type NodeCommand, type RegisterNode } from "./node-com
 import { NodeCommandRejected, NodeRejectionCode } from "./node-errors.js";
 import { epochMs, NodeStatus, type NodeEvent, type NodeState } from "./node.js";
 import { sameResources, zeroResources } from "./resources.js";
-
-/**
- * Node ids become part of stream names ("node-<id>") and NATS subjects, so
- * they stay to a conservative alphabet.
- */
-const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /**
  * Decides what a node command means, given the node's current state
@@ -72,8 +67,9 @@ function timestamp(command: NodeCommand): string {
 }
 
 function validateRegistration(command: RegisterNode): void {
-  if (!NODE_ID.test(command.nodeId)) {
-    throw reject(command, NodeRejectionCode.InvalidCommand, "node id must be 1-128 of [A-Za-z0-9_-], starting alphanumeric");
+  // Node ids become part of stream names ("node-<id>") and NATS subjects: the rule every service checks ids by.
+  if (!isResourceId(command.nodeId)) {
+    throw reject(command, NodeRejectionCode.InvalidCommand, `node id must be ${RESOURCE_ID_RULE}`);
   }
   const capacity: Resources = command.capacity;
   for (const field of ["cpuMillis", "memoryMib", "gpu", "gpuMemoryGib"] as const) {

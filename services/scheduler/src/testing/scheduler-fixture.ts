@@ -43,16 +43,20 @@ export interface SchedulerFixture {
 
 /**
  * Starts the Scheduler API on a real gRPC server (port 0) over a JetStream
- * event store of its own (a fresh stream per fixture, so tests do not see
- * each other's nodes). With `lostNodes`, also the heartbeat subscription and
- * the lost-node monitor.
+ * event store of its own at `natsUrl` (a fresh stream per fixture, so tests do
+ * not see each other's nodes). With `lostNodes`, also the heartbeat
+ * subscription (on `bus`) and the lost-node monitor.
  */
 export async function startSchedulerFixture(
   bus: Bus,
-  options: { lostNodes?: { heartbeatTimeoutMs: number; intervalMs: number } } = {},
+  options: { natsUrl: string; lostNodes?: { heartbeatTimeoutMs: number; intervalMs: number } },
 ): Promise<SchedulerFixture> {
   const tag = randomUUID().replaceAll("-", "").slice(0, 12);
-  const store = await connectJetStreamEventStore({ nc: bus.nc, streamName: `SCHED_${tag}`, subjectPrefix: `sched${tag}.events` });
+  const store = await connectJetStreamEventStore({
+    servers: options.natsUrl,
+    streamName: `SCHED_${tag}`,
+    subjectPrefix: `sched${tag}.events`,
+  });
   const cluster = createProjectionRunner({ store, projection: clusterProjection });
   await cluster.start();
   await cluster.caughtUp;

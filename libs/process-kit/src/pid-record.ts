@@ -1,11 +1,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { processStartTime } from "../runtime/process-group.js";
+import { processStartTime } from "./process-start.js";
 
 /**
  * What `pid.json` in an instance folder holds: enough to report the instance and find its processes after
- * an agent crash. Written without a pid when the folder is made (the instance is still fetching its
- * storage), then again with the pid once its process runs.
+ * an agent crash. Written by the agent without a pid when the folder is made (the instance is still
+ * fetching its storage), then again with the pid once its process runs; read by the agent's next run
+ * and by the local-cluster launcher, which kills what a killed agent left running.
  */
 export interface PidRecord {
   pid?: number;

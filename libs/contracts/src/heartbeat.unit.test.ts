@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { heartbeatSchema, heartbeatSubject, InvalidHeartbeatError } from "./subjects.js";
+import { heartbeatSchema, heartbeatSubject, InvalidHeartbeatError } from "./heartbeat.js";
 
 describe("heartbeatSubject", () => {
   it("is eas.telemetry.heartbeat.<nodeId>, untraced", () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 
 import type { ServiceSpec } from "@eas/proto";
 
-import type { ParseResult, SpecIssue } from "./issues.js";
+import type { ParseResult, SpecIssue } from "../issues.js";
 
 /** A minimal valid container-mode document; tests copy and change it. */
 export function containerDoc(): Record<string, unknown> {

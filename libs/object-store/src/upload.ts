@@ -4,8 +4,7 @@ import { join, relative, sep } from "node:path";
 import { Readable } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Objm } from "@nats-io/obj";
-import { StorageError, StorageErrorReason } from "./errors.js";
-import { parseSource } from "./source.js";
+import { ObjectUrlError, parseObjectUrl } from "./object-url.js";
 
 /** One object written by `uploadToObjectStore`. */
 export interface UploadedObject {
@@ -16,28 +15,45 @@ export interface UploadedObject {
   digest: string;
 }
 
+/** Why an upload did not start: a destination that is not `obj://bucket/key`, or a local path that does not exist. */
+export class UploadError extends Error {
+  override readonly name = "UploadError";
+  constructor(
+    /** The destination URL or the local path at fault. */
+    readonly target: string,
+    readonly reason: "bad-url" | "path-not-found",
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`upload ${target}: ${detail}`, options);
+  }
+}
+
 /**
  * Uploads a file or a folder to the NATS Object Store (what `eas upload` does).
  * The bucket is created when missing. A file goes to `key` (or, when `key` is empty or
  * ends in `/`, to `key + file name`); a folder uploads each regular file under `key/`
  * with its relative path, so `obj://bucket/key` then mounts the folder.
- * @throws StorageError (bad-url, path-not-found) before anything is written.
+ * @throws UploadError (bad-url, path-not-found) before anything is written.
  */
 export async function uploadToObjectStore(nc: NatsConnection, localPath: string, destination: string): Promise<UploadedObject[]> {
-  const parsed = parseSource(destination);
-  if (parsed.kind !== "obj") {
-    throw new StorageError(destination, StorageErrorReason.BadUrl, "upload destination must be obj://bucket/key");
+  let parsed;
+  try {
+    parsed = parseObjectUrl(destination);
+  } catch (error) {
+    if (!(error instanceof ObjectUrlError)) throw error;
+    throw new UploadError(destination, "bad-url", `the destination ${error.message}`, { cause: error });
   }
   let info;
   try {
     info = await stat(localPath);
   } catch (error) {
-    throw new StorageError(localPath, StorageErrorReason.PathNotFound, `${localPath} does not exist`, { cause: error });
+    throw new UploadError(localPath, "path-not-found", `${localPath} does not exist`, { cause: error });
   }
   const store = await new Objm(nc).create(parsed.bucket);
   const files: Array<{ path: string; name: string }> = [];
   if (info.isDirectory()) {
-    const prefix = parsed.key === "" || parsed.key.endsWith("/") ? parsed.key : `${parsed.key}/`;
+    const prefix = parsed.prefix ? parsed.key : `${parsed.key}/`;
     for (const path of await listFiles(localPath)) {
       files.push({ path, name: prefix + relative(localPath, path).split(sep).join("/") });
     }

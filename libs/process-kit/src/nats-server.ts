@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./ports.js";
 
 /** A nats-server child process with JetStream, started for a test or the local cluster. */
 export interface NatsServerHandle {
@@ -35,24 +35,6 @@ export function findNatsServerBinary(explicit?: string): string {
     if (dir && existsSync(candidate)) return candidate;
   }
   throw new Error("nats-server binary not found: install it with `apt-get install -y nats-server` (Debian/Ubuntu) or set NATS_SERVER_BIN");
-}
-
-/** Asks the OS for a free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") {
-        server.close();
-        reject(new Error("no port assigned"));
-        return;
-      }
-      server.close(() => resolve(address.port));
-    });
-  });
 }
 
 /** Starts nats-server with JetStream on loopback and resolves once it accepts clients. */

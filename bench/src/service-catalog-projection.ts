@@ -14,8 +14,9 @@ export interface CatalogEntry {
 export type ServiceCatalog = Record<string, CatalogEntry>;
 
 /**
- * The services that exist, their current version and desired replicas.
- * Every service process keeps this projection; it is the smallest view each needs of the Service aggregate.
+ * The services that exist, their current version and desired replicas: the projection the rebuild
+ * benchmark runs, shaped like the read models services keep (every service process ran it once; none
+ * read it, so it lives here now).
  *
  * `evolve` replaces the changed entry in place instead of copying the whole catalog for every event:
  * copying made a rebuild grow with events x services (bench/src/projection-rebuild.ts). The runner owns
