@@ -20,6 +20,7 @@ function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
     createdAt: "2026-11-30T10:00:00.000Z",
     updatedAt: "2026-11-30T11:00:00.000Z",
     instances: [],
+    warnings: [],
     ...overrides,
   };
 }
@@ -75,6 +76,9 @@ describe("describeService", () => {
             endpoint: "127.0.0.1:4000",
             restartCount: 0,
             reason: "",
+            pool: "public",
+            spot: false,
+            moving: "",
           },
           {
             instanceId: "iris-v2-bbbbbb",
@@ -84,6 +88,9 @@ describe("describeService", () => {
             endpoint: "127.0.0.1:4001",
             restartCount: 3,
             reason: "liveness failed",
+            pool: "public",
+            spot: false,
+            moving: "",
           },
         ],
       }),

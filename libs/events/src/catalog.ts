@@ -2,6 +2,8 @@ import {
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
+  InstanceLost,
+  InstanceMoveRequested,
   InstanceReady,
   InstanceScheduled,
   InstanceStarting,
@@ -9,6 +11,8 @@ import {
   InstanceUnhealthy,
   NodeCordoned,
   NodeLost,
+  NodeReclaimed,
+  NodeReclaimNoticed,
   NodeRegistered,
   NodeUncordoned,
   ServiceCreated,
@@ -41,10 +45,14 @@ export interface EventMessages {
   InstanceDraining: typeof InstanceDraining;
   InstanceStopped: typeof InstanceStopped;
   InstanceFailed: typeof InstanceFailed;
+  InstanceLost: typeof InstanceLost;
+  InstanceMoveRequested: typeof InstanceMoveRequested;
   NodeRegistered: typeof NodeRegistered;
   NodeCordoned: typeof NodeCordoned;
   NodeUncordoned: typeof NodeUncordoned;
   NodeLost: typeof NodeLost;
+  NodeReclaimNoticed: typeof NodeReclaimNoticed;
+  NodeReclaimed: typeof NodeReclaimed;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -66,10 +74,14 @@ export const EVENT_MESSAGES: EventMessages = {
   InstanceDraining,
   InstanceStopped,
   InstanceFailed,
+  InstanceLost,
+  InstanceMoveRequested,
   NodeRegistered,
   NodeCordoned,
   NodeUncordoned,
   NodeLost,
+  NodeReclaimNoticed,
+  NodeReclaimed,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

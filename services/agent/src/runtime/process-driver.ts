@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import pidusage from "pidusage";
 import { LogTail, readableLogLine } from "./log-tail.js";
-import { groupPids, signalGroup, waitGroupGone } from "./process-group.js";
+import { groupStats, signalGroup, waitGroupGone } from "./process-group.js";
 import { initialProbeState, observeProbe, type ProbeOutcome } from "./probe-state.js";
 import { runProbe } from "./probes.js";
 import { DEFAULT_RESTART_POLICY, decideRestart } from "./restart-policy.js";
@@ -199,17 +198,7 @@ class ProcessInstance implements RunningInstance {
   async stats(): Promise<ProcessStats> {
     const pgid = this.pid === undefined ? undefined : this.#run?.pgid;
     if (pgid === undefined) return { cpuPercent: 0, memoryBytes: 0 };
-    const pids = await groupPids(pgid);
-    const stats = await Promise.allSettled(pids.map((pid) => pidusage(pid)));
-    let cpuPercent = 0;
-    let memoryBytes = 0;
-    for (const stat of stats) {
-      if (stat.status === "fulfilled") {
-        cpuPercent += stat.value.cpu;
-        memoryBytes += stat.value.memory;
-      }
-    }
-    return { cpuPercent, memoryBytes };
+    return groupStats(pgid);
   }
 
   tail(lines?: number): LogLine[] {

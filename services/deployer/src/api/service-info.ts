@@ -1,6 +1,6 @@
 import { ServiceSpec, type InstanceInfo, type ServiceInfo, type VersionInfo } from "@eas/proto";
 import type { ServiceView } from "../projections/service-views.js";
-import { instanceStatus, summarizeStatus } from "../projections/status.js";
+import { instanceStatus, serviceWarnings, summarizeStatus } from "../projections/status.js";
 
 /** Maps the read model to the public API message. */
 export function toServiceInfo(view: ServiceView, gatewayUrl: string): ServiceInfo {
@@ -14,7 +14,11 @@ export function toServiceInfo(view: ServiceView, gatewayUrl: string): ServiceInf
     endpoint: i.endpoint,
     restartCount: i.restartCount,
     reason: i.reason,
+    pool: i.pool,
+    spot: i.spot,
+    moving: i.moveCause === "" ? "" : `${i.moveCause}: ${i.moveReason}`,
   }));
+  const rebalanceDisabled = current ? ServiceSpec.fromJSON(current.spec).rebalanceDisabled : false;
   return {
     name: view.name,
     status: summary.status,
@@ -31,6 +35,7 @@ export function toServiceInfo(view: ServiceView, gatewayUrl: string): ServiceInf
     createdAt: view.createdAt,
     updatedAt: view.updatedAt,
     instances,
+    warnings: serviceWarnings(view, rebalanceDisabled),
   };
 }
 

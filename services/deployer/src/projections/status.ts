@@ -49,6 +49,28 @@ export function notReadyReason(view: ServiceView): string {
   return `${subject} (${instanceStatus(telling)}${restarts}): ${telling.reason}`;
 }
 
+/** Why an instance is being replaced, in words: `replacing <id> (rebalance): <reason>`. */
+export function movingReason(instance: InstanceView): string {
+  const cause = instance.phase === InstancePhase.Lost ? "lost" : instance.moveCause;
+  const why = instance.phase === InstancePhase.Lost ? instance.reason : instance.moveReason;
+  return `replacing ${instance.instanceId} (${cause})${why ? `: ${why}` : ""}`;
+}
+
+/**
+ * What the owner should know beyond the status: replicas that all run on one node (one node loss stops the
+ * service), with the way out when the service opted out of rebalancing.
+ */
+export function serviceWarnings(view: ServiceView, rebalanceDisabled: boolean): string[] {
+  const live = Object.values(view.instances).filter((i) => i.phase !== InstancePhase.Draining && i.nodeId !== "");
+  const nodes = new Set(live.map((i) => i.nodeId));
+  if (live.length < 2 || nodes.size !== 1) return [];
+  const [node] = nodes;
+  const hint = rebalanceDisabled
+    ? "metadata.rebalance is false, so they stay there"
+    : "they are moved apart once another node fits one (or add a node)";
+  return [`all ${live.length} replicas run on node ${node}: losing it stops the service; ${hint}`];
+}
+
 /** Derives EAS's service status from the desired state and the instances, as `eas desc` shows it. */
 export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   const instances = Object.values(view.instances);
@@ -62,6 +84,9 @@ export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   if (view.stopped) return total > 0 ? summary("Stopping") : summary("Stopped");
   if (view.failure) return summary("Failed", view.failure);
   if (running >= view.desiredReplicas && total === view.desiredReplicas) return summary("Running");
+  // Enough Ready: the surplus is a replacement starting (a move, a Lost instance) or one being replaced.
+  const moving = instances.find((i) => i.moveCause !== "" || i.phase === InstancePhase.Lost);
+  if (running >= view.desiredReplicas && moving) return summary("Running", movingReason(moving));
   if (view.placementBlocked) return summary("Waiting", view.placementBlocked);
   if (running === 0 && view.failuresSinceReady >= CRASH_LOOP_FAILURES) return summary("Failed", view.lastFailureReason);
   const outdated = instances.some((i) => i.version !== view.currentVersion);

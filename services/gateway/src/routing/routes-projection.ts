@@ -1,6 +1,6 @@
 import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, StreamCategory, type EasEvent } from "@eas/events";
-import { absentInstance, evolveInstance, hasEnded, InstancePhase, isInstanceEvent, type InstanceLifecycle } from "@eas/instance-lifecycle";
+import { absentInstance, evolveInstance, hasEnded, isInstanceEvent, isRoutable, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
 import type { RouteEntry } from "../proxy/index.js";
 
@@ -12,8 +12,10 @@ interface RoutedService {
   rateLimit: number;
   stopped: boolean;
   /**
-   * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: only Ready ones are
-   * routed, and no late event brings back a Draining or ended one.
+   * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: Ready ones are routed, and
+   * so are those that were Ready when their node was lost (they may well still answer; one that refuses a
+   * connection is ejected and the request retried elsewhere) until they are drained. No late event brings
+   * back a Draining or ended one.
    */
   instances: Record<string, InstanceLifecycle>;
 }
@@ -51,10 +53,10 @@ export function serviceOf(event: EasEvent): string | undefined {
   return data.service ?? data.name;
 }
 
-/** The gateway's routing table as a projection: tokens, rpc limits and the Ready instances of each service. */
+/** The gateway's routing table as a projection: tokens, rpc limits and the routable instances of each service. */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 2,
+  version: 3,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
@@ -85,7 +87,7 @@ export const routesProjection: Projection<RoutesState> = {
 /** The proxy's view of one service. */
 export function toRouteEntry(service: string, routed: RoutedService): RouteEntry {
   const instances = Object.values(routed.instances)
-    .filter((i) => i.phase === InstancePhase.Ready)
+    .filter(isRoutable)
     .map((i) => ({ id: i.instanceId, endpoint: i.endpoint, version: i.version }));
   return {
     service,

@@ -59,11 +59,16 @@ export interface InstanceInfo {
   instanceId: string;
   version: number;
   nodeId: string;
-  /** Scheduled, Starting, Ready, Unhealthy, Draining, Stopped, Failed. */
+  /** Scheduled, Starting, Ready, Unhealthy, Lost, Draining. */
   status: string;
   endpoint: string;
   restartCount: number;
   reason: string;
+  /** "dedicated" or "public": where it was placed. */
+  pool: string;
+  spot: boolean;
+  /** Set while it is being replaced on another node: "rebalance", "reclaim" or "orphaned", with the reason. */
+  moving: string;
 }
 
 export interface ServiceInfo {
@@ -84,6 +89,8 @@ export interface ServiceInfo {
   createdAt: string;
   updatedAt: string;
   instances: InstanceInfo[];
+  /** Things the owner should know, e.g. "all 2 replicas run on node node-1: losing it stops the service". */
+  warnings: string[];
 }
 
 export interface ListServicesResponse {
@@ -656,7 +663,18 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
 };
 
 function createBaseInstanceInfo(): InstanceInfo {
-  return { instanceId: "", version: 0, nodeId: "", status: "", endpoint: "", restartCount: 0, reason: "" };
+  return {
+    instanceId: "",
+    version: 0,
+    nodeId: "",
+    status: "",
+    endpoint: "",
+    restartCount: 0,
+    reason: "",
+    pool: "",
+    spot: false,
+    moving: "",
+  };
 }
 
 export const InstanceInfo: MessageFns<InstanceInfo> = {
@@ -681,6 +699,15 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
     }
     if (message.reason !== "") {
       writer.uint32(58).string(message.reason);
+    }
+    if (message.pool !== "") {
+      writer.uint32(66).string(message.pool);
+    }
+    if (message.spot !== false) {
+      writer.uint32(72).bool(message.spot);
+    }
+    if (message.moving !== "") {
+      writer.uint32(82).string(message.moving);
     }
     return writer;
   },
@@ -754,6 +781,30 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
             message.reason = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.spot = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.moving = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -787,6 +838,9 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
         ? globalThis.Number(object.restart_count)
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      spot: isSet(object.spot) ? globalThis.Boolean(object.spot) : false,
+      moving: isSet(object.moving) ? globalThis.String(object.moving) : "",
     };
   },
 
@@ -813,6 +867,15 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
+    if (message.spot !== false) {
+      obj.spot = message.spot;
+    }
+    if (message.moving !== "") {
+      obj.moving = message.moving;
+    }
     return obj;
   },
 
@@ -828,6 +891,9 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
     message.endpoint = object.endpoint ?? "";
     message.restartCount = object.restartCount ?? 0;
     message.reason = object.reason ?? "";
+    message.pool = object.pool ?? "";
+    message.spot = object.spot ?? false;
+    message.moving = object.moving ?? "";
     return message;
   },
 };
@@ -849,6 +915,7 @@ function createBaseServiceInfo(): ServiceInfo {
     createdAt: "",
     updatedAt: "",
     instances: [],
+    warnings: [],
   };
 }
 
@@ -898,6 +965,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     }
     for (const v of message.instances) {
       InstanceInfo.encode(v!, writer.uint32(122).fork()).join();
+    }
+    for (const v of message.warnings) {
+      writer.uint32(130).string(v!);
     }
     return writer;
   },
@@ -1035,6 +1105,14 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.instances.push(InstanceInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1102,6 +1180,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
       instances: globalThis.Array.isArray(object?.instances)
         ? object.instances.map((e: any) => InstanceInfo.fromJSON(e))
         : [],
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1152,6 +1233,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.instances?.length) {
       obj.instances = message.instances.map((e) => InstanceInfo.toJSON(e));
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
     return obj;
   },
 
@@ -1175,6 +1259,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.createdAt = object.createdAt ?? "";
     message.updatedAt = object.updatedAt ?? "";
     message.instances = object.instances?.map((e) => InstanceInfo.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => e) || [];
     return message;
   },
 };
