@@ -123,11 +123,14 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
 
   it("SIGKILL of the agent running every replica (they keep running): no request fails, and its return leaves exactly the desired count", async () => {
     // Bad input first: rebalance must be a boolean.
-    await assert.rejects(unaryCall(t.client, t.client.createService, { spec: echo("pinned", 2, { rebalance: "no" }) }), (error: ServiceError) => {
-      assert.equal(error.code, status.INVALID_ARGUMENT);
-      assert.match(error.details, /metadata\.rebalance: must be true or false/);
-      return true;
-    });
+    await assert.rejects(
+      unaryCall(t.client, t.client.createService, { spec: echo("pinned", 2, { rebalance: "no" }) }),
+      (error: ServiceError) => {
+        assert.equal(error.code, status.INVALID_ARGUMENT);
+        assert.match(error.details, /metadata\.rebalance: must be true or false/);
+        return true;
+      },
+    );
     // Both replicas on node-3, kept there (rebalance: false): the other nodes are cordoned while it is created.
     const cordon = (nodeId: string, on: boolean) => unaryCall(scheduler, scheduler.cordonNode, { nodeId, cordon: on, reason: "test" });
     await cordon("node-1", true);
