@@ -126,6 +126,11 @@ describe("ProcessDriver with real child processes", () => {
     }));
     const exited = await t.until("Exited", (event) => event.status === "Exited");
     assert.match(exited.reason ?? "", /^liveness probe failed 2 times: HTTP 500 from GET \/healthz$/);
+    // The reason names the probe that failed; the readiness probe passed throughout.
+    assert.deepEqual(
+      t.events.filter((event) => /readiness/.test(event.reason ?? "")),
+      [],
+    );
     const ready = await t.until("Ready after restart", (event, i) => event.status === "Ready" && i > 2);
     assert.equal(ready.restartCount, 1);
     // The second run is healthy: no further restart.

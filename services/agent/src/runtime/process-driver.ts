@@ -4,8 +4,8 @@ import { join } from "node:path";
 import pidusage from "pidusage";
 import { LogTail, readableLogLine } from "./log-tail.js";
 import { groupPids, signalGroup, waitGroupGone } from "./process-group.js";
-import { initialProbeState, observeProbe, type ProbeOutcome } from "./probe-state.js";
-import { runProbe } from "./probes.js";
+import { probeFailureReason, runProbeLoop, type ProbeObservation } from "./probe-loop.js";
+import type { ProbeKind, ProbeOutcome } from "./probe-state.js";
 import { DEFAULT_RESTART_POLICY, decideRestart } from "./restart-policy.js";
 import {
   InstanceStatus,
@@ -19,9 +19,8 @@ import {
   type RunningInstance,
   type RuntimeDriver,
 } from "./types.js";
+import { sleep, withTimeout } from "./wait.js";
 
-/** Readiness probe interval before an instance's first success. */
-const STARTUP_PROBE_INTERVAL_MS = 100;
 /** How long an exited run's output may take to arrive before its exit is reported. */
 const OUTPUT_DRAIN_MS = 500;
 /** An exit reason quotes at most this much of the process's last output line. */
@@ -101,7 +100,7 @@ export class ProcessDriver implements RuntimeDriver {
 /** How one run of the process ended, or why we are ending it. */
 type RunEnd =
   | { kind: "exit"; code: number | null; signal: NodeJS.Signals | null; error?: Error }
-  | { kind: "liveness"; detail: string }
+  | { kind: "liveness"; reason: string }
   | { kind: "start-timeout" }
   | { kind: "stop" };
 
@@ -316,7 +315,7 @@ class ProcessInstance implements RunningInstance {
     this.#run = run;
     this.#emit({ status: InstanceStatus.Starting, ...(child.pid === undefined ? {} : { pid: child.pid }) });
     run.startTimer = setTimeout(() => settle({ kind: "start-timeout" }), this.#options.startTimeoutMs);
-    run.tasks.push(this.#readinessLoop(run, this.#resolved.readiness));
+    this.#startProbing(run, "readiness", this.#resolved.readiness);
     return run;
   }
 
@@ -341,56 +340,37 @@ class ProcessInstance implements RunningInstance {
     });
   }
 
-  async #readinessLoop(run: Run, probe: ProbeConfig): Promise<void> {
-    const signal = run.abort.signal;
-    let state = initialProbeState("readiness");
-    if (!(await sleep(probe.initialDelayMs, signal))) return;
-    while (!signal.aborted) {
-      const outcome = await runProbe(probe, { host: this.#options.probeHost, signal });
-      if (signal.aborted) return;
-      const next = observeProbe(state, outcome, probe.failureThreshold);
-      state = next.state;
-      if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
-      if (!run.everReady) this.#watchStartupAnswers(run, outcome, state.consecutiveFailures);
-      if (next.transition === "passed") {
-        if (!run.everReady) {
-          run.everReady = true;
-          clearTimeout(run.startTimer);
-          if (this.#resolved.liveness) run.tasks.push(this.#livenessLoop(run, this.#resolved.liveness));
-        }
-        run.readySince = this.#options.now();
-        this.#emit({ status: InstanceStatus.Ready, ...(run.child.pid === undefined ? {} : { pid: run.child.pid }) });
-      } else if (next.transition === "failed") {
-        run.readySince = undefined;
-        this.#emit({
-          status: InstanceStatus.Unhealthy,
-          reason: `readiness probe failed ${state.consecutiveFailures} times: ${state.lastFailure}`,
-        });
-      }
-      // Until the first success, probe quickly: a process that boots in 0.4 s should be Ready then,
-      // not a whole period later. After that, the configured period applies.
-      const wait = run.everReady ? probe.periodMs : Math.min(probe.periodMs, STARTUP_PROBE_INTERVAL_MS);
-      if (!(await sleep(wait, signal))) return;
-    }
+  #startProbing(run: Run, kind: ProbeKind, probe: ProbeConfig): void {
+    const loop = runProbeLoop(kind, probe, {
+      host: this.#options.probeHost,
+      signal: run.abort.signal,
+      onObservation: (observation) => this.#onProbe(run, observation),
+    });
+    run.tasks.push(loop);
   }
 
-  async #livenessLoop(run: Run, probe: ProbeConfig): Promise<void> {
-    const signal = run.abort.signal;
-    let state = initialProbeState("liveness");
-    if (!(await sleep(probe.initialDelayMs, signal))) return;
-    while (!signal.aborted) {
-      const outcome = await runProbe(probe, { host: this.#options.probeHost, signal });
-      if (signal.aborted) return;
-      const next = observeProbe(state, outcome, probe.failureThreshold);
-      state = next.state;
-      if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
-      if (!run.everReady) this.#watchStartupAnswers(run, outcome, state.consecutiveFailures);
-      if (next.transition === "failed") {
-        run.settle({ kind: "liveness", detail: `${state.consecutiveFailures} times: ${state.lastFailure}` });
-        return;
-      }
-      if (!(await sleep(probe.periodMs, signal))) return;
+  /** What a probe's verdict means for the run: readiness reports Ready and Unhealthy, liveness ends the run. */
+  #onProbe(run: Run, { kind, outcome, state, transition }: ProbeObservation): "stop" | undefined {
+    if (kind === "liveness") {
+      if (transition !== "failed") return undefined;
+      run.settle({ kind: "liveness", reason: probeFailureReason(kind, state) });
+      return "stop";
     }
+    if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
+    if (!run.everReady) this.#watchStartupAnswers(run, outcome, state.consecutiveFailures);
+    if (transition === "passed") {
+      if (!run.everReady) {
+        run.everReady = true;
+        clearTimeout(run.startTimer);
+        if (this.#resolved.liveness) this.#startProbing(run, "liveness", this.#resolved.liveness);
+      }
+      run.readySince = this.#options.now();
+      this.#emit({ status: InstanceStatus.Ready, ...(run.child.pid === undefined ? {} : { pid: run.child.pid }) });
+    } else if (transition === "failed") {
+      run.readySince = undefined;
+      this.#emit({ status: InstanceStatus.Unhealthy, reason: probeFailureReason(kind, state) });
+    }
+    return undefined;
   }
 
   /** SIGTERM to the group; SIGKILL to what is left after `graceMs`; resolves when the group is gone. */
@@ -411,7 +391,7 @@ class ProcessInstance implements RunningInstance {
   #describeEnd(end: RunEnd, exit: ExitInfo, run: Run): string {
     switch (end.kind) {
       case "liveness":
-        return `liveness probe failed ${end.detail}`;
+        return end.reason;
       case "start-timeout": {
         const last = run.lastReadinessFailure ? ` (last: ${run.lastReadinessFailure})` : "";
         return `readiness probe did not pass within ${Number((this.#options.startTimeoutMs / 1000).toFixed(1))}s${last}`;
@@ -444,35 +424,6 @@ class ProcessInstance implements RunningInstance {
     } catch {
       // A hook's failure must not take the supervisor down with it.
     }
-  }
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** `promise`'s value, or undefined once `ms` passed; the timer never outlives the wait. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const expired = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ms);
-    });
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
