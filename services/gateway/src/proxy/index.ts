@@ -1,6 +1,6 @@
 export { createGatewayServer, RequestBodyTooLargeError } from "./gateway-server.js";
 export type { GatewayServer, GatewayServerOptions, GatewayLogger, GatewayMetricsSink, ServiceRoutingSnapshot } from "./gateway-server.js";
-export { StaticRouteTable, UnknownRouteError } from "./route-table.js";
+export { LiveRouteTable, UnknownRouteError } from "./route-table.js";
 export type { RouteEntry, RouteInstance, RouteState, RouteTable } from "./route-table.js";
 export { GatewayErrorCode, gatewayErrorStatus } from "./errors.js";
 export type { GatewayErrorBody } from "./errors.js";
