@@ -32,6 +32,8 @@ export interface RouteEntry {
 /** What the proxy reads routes from: {@link LiveRouteTable}, which `routing/route-sync.ts` keeps in step with the log. */
 export interface RouteTable {
   get(service: string): RouteEntry | undefined;
+  /** Every entry the table holds now. */
+  entries(): Iterable<RouteEntry>;
   /** Calls `listener` with the service name after its entry changed (added, replaced or removed). Returns an unsubscribe function. */
   onChange(listener: (service: string) => void): () => void;
 }
@@ -50,6 +52,10 @@ export class LiveRouteTable implements RouteTable {
 
   get(service: string): RouteEntry | undefined {
     return this.#entries.get(service);
+  }
+
+  entries(): Iterable<RouteEntry> {
+    return this.#entries.values();
   }
 
   /** Adds or replaces the entry of `entry.service` and notifies listeners. */

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Agent, request } from "undici";
-import { createGatewayServer, type GatewayServer, type GatewayServerOptions } from "./gateway-server.js";
+import type { GatewayServerOptions } from "./gateway-options.js";
+import { createGatewayServer, type GatewayServer } from "./gateway-server.js";
 import { LiveRouteTable, type RouteEntry, type RouteInstance } from "./route-table.js";
 
 /** A real HTTP server on 127.0.0.1 and a free port, standing in for an instance. */
