@@ -36,6 +36,18 @@ describe("gateway: balancing, queueing, retries and route changes", () => {
     return backend;
   }
 
+  it("builds a service's route, instances included, when the route appears, not at its first request", async () => {
+    const backend = await backendOf(startBackend("early"));
+    const gw = await gateway([routeEntry("early", [backend.route()])]);
+    const expected = { queued: 0, instances: [{ id: "early", endpoint: backend.endpoint, outstanding: 0, ejected: false }], draining: [] };
+    assert.deepEqual(gw.gateway.snapshot("early"), expected);
+    gw.routes.set(routeEntry("later", [backend.route()]));
+    assert.deepEqual(gw.gateway.snapshot("later"), expected);
+    gw.routes.delete("later");
+    assert.equal(gw.gateway.snapshot("later"), undefined);
+    assert.equal(backend.hits, 0);
+  });
+
   it("spreads load over 3 instances by outstanding count", async () => {
     const backends = await Promise.all(["a", "b", "c"].map((id) => backendOf(holdingBackend(id))));
     const gw = await gateway([
