@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { Admission, type Rejection } from "./admission.js";
-import { presentedToken, tokenMatches } from "./auth.js";
 import { RequestDispatcher } from "./dispatcher.js";
 import { errorBody, GatewayErrorCode, gatewayErrorStatus, sendError } from "./errors.js";
 import { ByteLimit, Exchange } from "./exchange.js";
@@ -57,6 +56,13 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     observation.answered(service, gatewayErrorStatus[rejection.code], start);
   }
 
+  /** Answers an upgrade that was not admitted, as a plain request would have been answered, and closes the connection. */
+  function refuseUpgrade(service: string, socket: Socket, start: number, rejection: Rejection): void {
+    const status = gatewayErrorStatus[rejection.code];
+    rejectUpgrade(socket, status, errorBody(rejection.code, rejection.message), rejection.headers);
+    observation.answered(service, status, start);
+  }
+
   /** The request handler: admission, then dispatch or queue. */
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const start = now();
@@ -108,11 +114,13 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     dispatcher.admit(new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body), upstream);
   }
 
-  /** WebSocket (and any other Upgrade) on /api/predict/{service}/...: authenticated, then tunnelled as raw TCP. */
+  /** WebSocket (and any other Upgrade) on /api/predict/{service}/...: admitted like a request, then tunnelled as raw TCP. */
   function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const target = splitPredictUrl(req.url ?? "/");
+    const start = now();
+    const url = req.url ?? "/";
+    const target = splitPredictUrl(url);
     if (!target) {
-      rejectUpgrade(socket, 404, errorBody(GatewayErrorCode.NotFound, "upgrades are served under /api/predict/{service}"));
+      rejectUpgrade(socket, 404, errorBody(GatewayErrorCode.NotFound, notFoundMessage(req.method, url)));
       return;
     }
     const route = routes.get(target.service);
@@ -120,19 +128,21 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       rejectUpgrade(socket, 404, errorBody(GatewayErrorCode.ServiceNotFound, `service ${target.service} not found`));
       return;
     }
-    let authorization: string | undefined;
-    const raw = req.rawHeaders;
-    for (let k = 0; k + 1 < raw.length; k += 2) if ((raw[k] as string).toLowerCase() === "authorization") authorization = raw[k + 1];
-    if (!tokenMatches(presentedToken(authorization), route.tokenDigest)) {
-      rejectUpgrade(socket, 401, errorBody(GatewayErrorCode.Unauthorized, "missing or invalid token in the Authorization header"));
+    const scanned = scanRequestHeaders(req.rawHeaders);
+    const rejection =
+      admission.check(route, socket, scanned.authorization, scanned.contentLength, start) ?? (inFlight.closing ? SHUTTING_DOWN : undefined);
+    if (rejection) {
+      refuseUpgrade(route.name, socket, start, rejection);
       return;
     }
-    const upstream = route.pickForTunnel(now());
-    if (!upstream || inFlight.closing) {
-      rejectUpgrade(socket, 503, errorBody(GatewayErrorCode.ServiceUnavailable, `service ${target.service} has no ready instance`), [
-        "Retry-After",
-        settings.retryAfter,
-      ]);
+    // Admitted, so the route is routable and this finds an instance.
+    const upstream = route.pickForTunnel(start);
+    if (!upstream) {
+      refuseUpgrade(route.name, socket, start, {
+        code: GatewayErrorCode.ServiceUnavailable,
+        message: "no ready instance",
+        closeConnection: true,
+      });
       return;
     }
     tunnels.add(socket);
@@ -200,6 +210,8 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     snapshot: (service) => routes.get(service)?.snapshot(now()),
   };
 }
+
+const SHUTTING_DOWN: Rejection = { code: GatewayErrorCode.ShuttingDown, message: "gateway is shutting down", closeConnection: true };
 
 function notFoundMessage(method: string | undefined, url: string): string {
   return `no route for ${method} ${url.split("?")[0]}; inference lives under /api/predict/{service}`;

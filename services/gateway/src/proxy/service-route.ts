@@ -99,7 +99,10 @@ export class ServiceRoute<Waiting> {
     return pickLeastOutstanding(this.#upstreams, this.#entry.maxConcurrency, now, this.#rotation++, exclude);
   }
 
-  /** Route selection for a tunnel (WebSocket): balanced like a request, but it holds no concurrency slot (tunnels are long-lived). */
+  /**
+   * Route selection for a tunnel (WebSocket): balanced like a request, but it holds no concurrency
+   * slot (tunnels are long-lived), so it is undefined only when the route is not routable.
+   */
   pickForTunnel(now: number): Upstream | undefined {
     return this.#routable ? pickLeastOutstanding(this.#upstreams, 0, now, this.#rotation++) : undefined;
   }
