@@ -89,5 +89,5 @@ Open Inference Protocol v2: POST ${demo.info.endpoint}/v2/models/iris/infer`);
       console.error(`[demo] ${(error as Error).message}`);
     }
   }
-  console.log("\nTry: pnpm eas list | pnpm eas desc iris | pnpm eas events --follow | Ctrl-C stops the cluster");
+  console.log("\nTry: ./eas list | ./eas desc iris | ./eas events --follow | Ctrl-C stops the cluster");
 }
