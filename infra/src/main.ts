@@ -74,7 +74,9 @@ EAS local cluster is up.
   NATS            ${cluster.natsUrl}
   deployer gRPC   ${cluster.deployerAddress}   (eas CLI default)
   scheduler gRPC  ${cluster.schedulerAddress}
-  gateway         ${cluster.gatewayUrl}`);
+  gateway         ${cluster.gatewayUrl}
+  ops ports       ${[...cluster.services.values()].map((s) => `${s.name} ${s.httpPort}`).join(", ")}
+                  (http://127.0.0.1:<port>/metrics, /readyz, /healthz, /debug/projections)`);
   if (!values["no-demo"]) {
     try {
       const demo = await deployDemo({

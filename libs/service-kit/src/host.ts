@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
+import { collectProcessMetrics } from "./process-metrics.js";
 import { connectBus, type Bus } from "@eas/bus";
 import { connectJetStreamEventStore, connectKurrentDbEventStore, type EventStore, type RecordedEvent } from "@eas/event-store";
 import { createProjectionRunner, type Projection, type ProjectionRunner } from "@eas/projections";
@@ -70,7 +71,7 @@ export async function createServiceHost(options: ServiceHostOptions): Promise<Se
 
   const metrics = new Registry();
   metrics.setDefaultLabels({ service: name });
-  collectDefaultMetrics({ register: metrics });
+  collectProcessMetrics(metrics);
   const projectionPosition = new Gauge({
     name: "eas_projection_position",
     help: "Log position the projection has applied",

@@ -122,13 +122,13 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const cpu = new Gauge({
     name: "eas_instance_cpu_percent",
     help: "CPU of an instance's processes, percent of one core",
-    labelNames: ["instance", "service"],
+    labelNames: ["instance_id", "service"],
     registers: [host.metrics],
   });
   const memory = new Gauge({
     name: "eas_instance_memory_bytes",
     help: "Resident memory of an instance's processes",
-    labelNames: ["instance", "service"],
+    labelNames: ["instance_id", "service"],
     registers: [host.metrics],
   });
   const beat = setInterval(() => {
@@ -144,8 +144,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
       cpu.reset();
       memory.reset();
       for (const row of rows) {
-        cpu.set({ instance: row.instanceId, service: row.service }, row.cpuPercent);
-        memory.set({ instance: row.instanceId, service: row.service }, row.memoryBytes);
+        cpu.set({ instance_id: row.instanceId, service: row.service }, row.cpuPercent);
+        memory.set({ instance_id: row.instanceId, service: row.service }, row.memoryBytes);
       }
     });
   }, 5_000);
