@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { waitFor } from "@eas/testing";
 import { startTestCluster, unaryCall, type TestCluster } from "./cluster-harness.js";
-import { startOtlpReceiver, type OtlpReceiver } from "./otlp-receiver.js";
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./otlp-receiver.js";
 
 let t: TestCluster;
 let otlp: OtlpReceiver;
@@ -84,5 +84,108 @@ describe("metrics", () => {
       assert.match(text, new RegExp(`^${name}\\{instance_id="${instances[0]!.instanceId}",service="${SERVICE}"\\} `, "m"));
     }
     assert.doesNotMatch(text, /\binstance="/);
+  });
+});
+
+const SERVER = 2;
+const CLIENT = 3;
+
+/** The spans of one trace, once those that `expected` names have all arrived; fails naming what is missing. */
+async function traceWith(traceId: string, expected: [service: string, name: string][]): Promise<ReceivedSpan[]> {
+  const spans = () => otlp.spans.filter((s) => s.traceId === traceId);
+  const missing = () => expected.filter(([service, name]) => !spans().some((s) => s.service === service && s.name === name));
+  await waitFor("the spans of the trace", () => missing().length === 0, { timeoutMs: 20_000, intervalMs: 200 }).catch(() => {
+    const seen = spans().map((s) => `${s.service}: ${s.name}`);
+    throw new Error(`trace ${traceId} lacks ${JSON.stringify(missing())}; it has ${JSON.stringify(seen)}`);
+  });
+  return spans();
+}
+
+/** Every span of a trace hangs off another span of it, but the one root. */
+function assertConnected(spans: ReceivedSpan[]): void {
+  const ids = new Set(spans.map((s) => s.spanId));
+  const roots = spans.filter((s) => !ids.has(s.parentSpanId));
+  assert.equal(roots.length, 1, `one root, got ${JSON.stringify(roots.map((r) => `${r.service}: ${r.name}`))}`);
+}
+
+/** The trace of the one server span of `method` on the deployer that no earlier test used. */
+function apiTrace(method: string, seen: Set<string>): string {
+  const span = otlp.spans.find(
+    (s) => s.service === "eas-deployer" && s.name === `grpc.eas.v1.ServiceManager/${method}` && !seen.has(s.traceId),
+  );
+  assert.ok(span, `a ${method} server span was exported`);
+  seen.add(span.traceId);
+  return span.traceId;
+}
+
+/** What a change of the service must reach in its own trace: the reconciler, the scheduler, the agent, Ready. */
+const DEPLOY_STORY: [string, string][] = [
+  ["eas-deployer", `reconcile ${SERVICE}`],
+  ["eas-deployer", "grpc.eas.v1.Scheduler/PlaceInstance"],
+  ["eas-scheduler", "grpc.eas.v1.Scheduler/PlaceInstance"],
+  ["eas-deployer", "grpc.eas.v1.Agent/StartInstance"],
+  ["eas-agent", "grpc.eas.v1.Agent/StartInstance"],
+  ["eas-agent", `instance start ${SERVICE}`],
+];
+
+describe("traces, as an OTLP/HTTP receiver gets them", () => {
+  const used = new Set<string>();
+
+  it("a CreateService is one trace: the API call, the reconciler, PlaceInstance, StartInstance and the instance's Ready", async () => {
+    const traceId = apiTrace("CreateService", used);
+    const spans = await traceWith(traceId, DEPLOY_STORY);
+    assertConnected(spans);
+    const started = spans.find((s) => s.name === `instance start ${SERVICE}`)!;
+    assert.equal(started.attributes["eas.outcome"], "Ready");
+    assert.deepEqual(otlp.rejected, []);
+  });
+
+  it("a ScaleService and an UpdateService are each one trace to their instances' Ready", async () => {
+    await unaryCall(t.client, t.client.scaleService, { name: SERVICE, replicas: 2 });
+    await waitFor(
+      "2 instances Running",
+      async () => {
+        const info = await unaryCall(t.client, t.client.getService, { name: SERVICE });
+        return info.status === "Running" && info.runningInstances === 2;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    assertConnected(await traceWith(apiTrace("ScaleService", used), DEPLOY_STORY));
+
+    await unaryCall(t.client, t.client.updateService, {
+      name: SERVICE,
+      spec: '{"processor_config": {"latency_ms": 1}}',
+      updateType: "merge",
+    });
+    await waitFor(
+      "version 2 Running",
+      async () => {
+        const info = await unaryCall(t.client, t.client.getService, { name: SERVICE });
+        return info.status === "Running" && info.currentVersion === 2 && info.instances.every((i) => i.version === 2);
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    const update = await traceWith(apiTrace("UpdateService", used), DEPLOY_STORY);
+    assertConnected(update);
+    // The rolling update's drains and stops belong to it too.
+    assert.ok(
+      update.some((s) => s.name === "grpc.eas.v1.Agent/StopInstance" && s.service === "eas-agent"),
+      "the old instances' stops",
+    );
+  });
+
+  it("a request is one trace: the gateway's server span, its upstream call, the instance's server span", async () => {
+    const gatewayServer = otlp.spans.find((s) => s.service === "eas-gateway" && s.kind === SERVER && s.name === "POST");
+    assert.ok(gatewayServer, "the gateway exported its server span");
+    const spans = await traceWith(gatewayServer.traceId, [
+      ["eas-gateway", "POST"],
+      [SERVICE, "POST"],
+    ]);
+    const upstream = spans.find((s) => s.service === "eas-gateway" && s.kind === CLIENT);
+    const instance = spans.find((s) => s.service === SERVICE && s.kind === SERVER);
+    assert.ok(upstream && instance, JSON.stringify(spans));
+    assert.equal(upstream.parentSpanId, gatewayServer.spanId, "the upstream call is a child of the gateway's server span");
+    assert.equal(instance.parentSpanId, upstream.spanId, "the instance continues the upstream call");
+    assertConnected(spans);
   });
 });

@@ -19,6 +19,7 @@ import {
 import type { StorageFetcher } from "../storage/index.js";
 import { killRecordedGroup, readPidRecord, writePidRecord } from "./pid-file.js";
 import { startRequestViolations } from "./start-request.js";
+import { InstanceStartSpan } from "./start-span.js";
 
 export interface SupervisorDeps {
   nodeId: string;
@@ -45,6 +46,8 @@ interface Managed {
   /** Settles once the launch has started the process, failed, or given up because of a stop. */
   launched: Promise<void>;
   stopping?: Promise<void>;
+  /** Open from the StartInstance call until the first Ready (or a failure or stop before it). */
+  startSpan: InstanceStartSpan;
 }
 
 /** Runs the instances the deployer places on this node and reports their lifecycle as events. */
@@ -121,6 +124,7 @@ export class InstanceSupervisor {
       endpoint: "",
       chain: Promise.resolve(),
       launched: Promise.resolve(),
+      startSpan: new InstanceStartSpan({ instanceId, service, version, nodeId: this.#deps.nodeId }),
     };
     this.#instances.set(instanceId, managed);
     managed.launched = this.#launch(managed, spec);
@@ -255,7 +259,12 @@ export class InstanceSupervisor {
         e = event("InstanceFailed", { instanceId, service, reason, at });
         break;
     }
-    managed.chain = managed.chain.then(() => this.#append(e));
+    managed.startSpan.within(() => {
+      managed.chain = managed.chain.then(() => this.#append(e));
+    });
+    if (status.status === InstanceStatus.Ready || status.status === InstanceStatus.Failed || status.status === InstanceStatus.Stopped) {
+      managed.startSpan.end(status.status, reason);
+    }
   }
 
   async #append(e: EasEvent): Promise<void> {
