@@ -15,8 +15,8 @@ export const uploadCommands: CommandGroup = {
       .argument("<destination>", "obj://bucket/key")
       .option("--nats <url>", "NATS server", process.env.NATS_URL ?? "nats://127.0.0.1:4222")
       .action(async (path: string, destination: string, options: { nats: string }) => {
-        // Loaded here, not at start: the NATS client and the agent's storage code are only needed by this command.
-        const [{ connect }, { uploadToObjectStore }] = await Promise.all([import("@nats-io/transport-node"), import("@eas/agent")]);
+        // Loaded here, not at start: the NATS client and the object store client are only needed by this command.
+        const [{ connect }, { uploadToObjectStore }] = await Promise.all([import("@nats-io/transport-node"), import("@eas/object-store")]);
         const nc = await connect({ servers: options.nats.split(","), name: "eas-cli" }).catch((error: unknown) => {
           throw new CliError(`cannot reach NATS at ${options.nats}: ${(error as Error).message}`);
         });

@@ -1,10 +1,10 @@
-import { createServiceHost, readConfig, serviceCatalogProjection } from "@eas/service-kit";
+import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
 import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, StaticRouteTable } from "./proxy/index.js";
 import { traceUpstreamRequests } from "./proxy/upstream-tracing.js";
 import { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
-import { routesProjection } from "./routing/routes-projection.js";
+import { routesProjection, toRouteEntry } from "./routing/routes-projection.js";
 import type { Telemetry } from "@eas/telemetry";
 
 /** Wires the gateway: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
@@ -12,7 +12,6 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(gatewayConfigSpec);
   const host = await createServiceHost({ name: "gateway", telemetry, config });
   host.shutdown.installSignalHandlers();
-  await host.runProjection(serviceCatalogProjection, { describe: (catalog) => catalog });
 
   // The proxy reads a mutable table; the projection keeps it in step with the log, event by event.
   const table = new StaticRouteTable();
@@ -20,7 +19,9 @@ export async function run(telemetry: Telemetry): Promise<void> {
     checkpoint: false,
     onEvent: routeSyncOnEvent(table),
     describe: (state) =>
-      Object.fromEntries(Object.entries(state).map(([name, r]) => [name, { stopped: r.stopped, ready: Object.keys(r.ready).length }])),
+      Object.fromEntries(
+        Object.entries(state).map(([name, r]) => [name, { stopped: r.stopped, ready: toRouteEntry(name, r).instances.length }]),
+      ),
   });
   syncAllRoutes(table, routes.state);
 
