@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { context } from "@opentelemetry/api";
 import type { Dispatcher } from "undici";
 import type { QueueNode } from "./bounded-queue.js";
 import { GatewayErrorCode, gatewayErrorStatus, sendError } from "./errors.js";
@@ -86,6 +87,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   #done = false;
   /** A body that arrived whole in one chunk, held to go out with `end()`: one write call instead of two. */
   #held: Buffer | null = null;
+  /** The request's trace context (its server span), restored when it is sent, queued or not (upstream-tracing.ts). */
+  readonly #traceContext = context.active();
 
   constructor(
     readonly owner: ExchangeOwner,
@@ -138,7 +141,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
     this.#abortUpstream = null;
     this.#upstreamActive = true;
     // Errors thrown inside dispatch (closed pool, invalid header) come back through onError.
-    upstream.dispatch(this.options, this);
+    context.with(this.#traceContext, upstream.dispatch, upstream, this.options, this);
   }
 
   /** Waits at the end of `queue` (not full: the caller checked), or first in line for a retry. */
