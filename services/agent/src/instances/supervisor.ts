@@ -32,6 +32,7 @@ import { OrphanInstance } from "../runtime/orphan.js";
 import { terminateGroup } from "../runtime/process-group.js";
 import type { StorageFetcher } from "../storage/index.js";
 import { startRequestViolations } from "./start-request.js";
+import { InstanceStartSpan } from "./start-span.js";
 
 export interface SupervisorDeps {
   nodeId: string;
@@ -58,6 +59,8 @@ interface Managed {
   /** Settles once the launch has started the process, failed, or given up because of a stop. */
   launched: Promise<void>;
   stopping?: Promise<void>;
+  /** Open from the StartInstance call until the first Ready (or a failure or stop before it); none for an orphan taken over. */
+  startSpan?: InstanceStartSpan;
 }
 
 /**
@@ -207,6 +210,7 @@ export class InstanceSupervisor {
       endpoint: "",
       chain: Promise.resolve(),
       launched: Promise.resolve(),
+      startSpan: new InstanceStartSpan({ instanceId, service, version, nodeId: this.#deps.nodeId }),
     };
     this.#instances.set(instanceId, managed);
     managed.launched = this.#launch(managed, spec);
@@ -309,7 +313,15 @@ export class InstanceSupervisor {
   #report(managed: Managed, status: InstanceStatusEvent): void {
     managed.status = status.status;
     const command = this.#commandFor(managed, status);
-    managed.chain = managed.chain.then(() => this.#record(command));
+    const record = () => {
+      managed.chain = managed.chain.then(() => this.#record(command));
+    };
+    // Inside the start span until Ready: the Starting and Ready events continue the StartInstance trace.
+    if (managed.startSpan) managed.startSpan.within(record);
+    else record();
+    if (status.status === InstanceStatus.Ready || status.status === InstanceStatus.Failed || status.status === InstanceStatus.Stopped) {
+      managed.startSpan?.end(status.status, status.reason ?? "");
+    }
   }
 
   #commandFor(managed: Managed, status: InstanceStatusEvent): InstanceCommand {
