@@ -92,6 +92,7 @@ export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   const outdated = instances.some((i) => i.version !== view.currentVersion);
   // A stuck rollout (a new version that crashes or never passes its probe) says which instance and why.
   if (outdated) return summary("Updating", notReadyReason(view));
-  if (running === 0 && instances.every((i) => i.restartCount === 0)) return summary("Creating");
+  // Creating until something has served: instances that were Ready (now Lost, say) are no creation.
+  if (running === 0 && instances.every((i) => i.restartCount === 0 && !i.everReady)) return summary("Creating");
   return summary("Waiting", notReadyReason(view));
 }
