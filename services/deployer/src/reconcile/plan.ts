@@ -120,8 +120,8 @@ export function planReconcile(view: ServiceView, options: PlanOptions): Reconcil
 
 /**
  * The instances of a service that may be moved to spread it, or undefined when it should not be rebalanced now:
- * it opted out (`metadata.rebalance: false`), or it is not settled (stopped, deleted, an update, a scale or a
- * replacement under way, an instance not Ready).
+ * it opted out (`metadata.rebalance: false`), it is not settled (stopped, deleted, an update, a scale or a
+ * replacement under way, an instance not Ready), or no two of its replicas share a node.
  */
 export function rebalanceCandidates(view: ServiceView, rebalanceDisabled: boolean): string[] | undefined {
   if (rebalanceDisabled || view.stopped || view.deleted || view.desiredReplicas < 2) return undefined;
@@ -129,5 +129,7 @@ export function rebalanceCandidates(view: ServiceView, rebalanceDisabled: boolea
   const settled =
     instances.length === view.desiredReplicas &&
     instances.every((i) => i.phase === InstancePhase.Ready && isKeeper(i, view.currentVersion));
-  return settled ? instances.map((i) => i.instanceId).sort() : undefined;
+  // Replicas each on a node of their own are as spread as they get: no need to ask the scheduler.
+  const sharing = new Set(instances.map((i) => i.nodeId)).size < instances.length;
+  return settled && sharing ? instances.map((i) => i.instanceId).sort() : undefined;
 }

@@ -261,8 +261,14 @@ describe("planReconcile", () => {
 
 describe("rebalanceCandidates", () => {
   const ready = [instance("a", 1, "Ready"), instance("b", 1, "Ready")];
-  it("offers the Ready instances of a settled service", () => {
+  it("offers the Ready instances of a settled service whose replicas share a node", () => {
     assert.deepEqual(rebalanceCandidates(service({}, ready), false), ["a", "b"]);
+  });
+  it("offers nothing when every replica has a node of its own", () => {
+    assert.equal(
+      rebalanceCandidates(service({}, [instance("a", 1, "Ready"), { ...instance("b", 1, "Ready"), nodeId: "n2" }]), false),
+      undefined,
+    );
   });
   it("offers nothing when the service opted out, is stopped, updating, scaling, moving or has one replica", () => {
     assert.equal(rebalanceCandidates(service({}, ready), true), undefined, "metadata.rebalance: false");
