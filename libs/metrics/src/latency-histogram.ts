@@ -1,0 +1,71 @@
+import hdr, { type Histogram } from "hdr-histogram-js";
+
+/**
+ * The one shape of latency histogram on the wire: microseconds from 1 µs to one hour, 2 significant
+ * digits (values are exact within 1%). Producers and the monitor must agree on it, so it lives here.
+ */
+export const LATENCY_HISTOGRAM_RANGE = {
+  lowestDiscernibleValue: 1,
+  highestTrackableValue: 3_600_000_000,
+  numberOfSignificantValueDigits: 2,
+} as const;
+
+export type LatencyHistogram = Histogram;
+
+/**
+ * A histogram of the wire's shape. `packed` trades some recording speed for memory (a few hundred bytes
+ * for a typical distribution instead of ~13 KB): producers on a hot path use the default, accumulators
+ * that hold many at once use packed.
+ */
+export function createLatencyHistogram(options: { packed?: boolean } = {}): LatencyHistogram {
+  return hdr.build({ ...LATENCY_HISTOGRAM_RANGE, bitBucketSize: options.packed ? "packed" : 32, useWebAssembly: false });
+}
+
+/** Records one latency in microseconds, clamped into the histogram's range (a request cannot take 0 µs or over an hour). */
+export function recordLatencyUs(histogram: LatencyHistogram, microseconds: number): void {
+  const value = Math.round(microseconds);
+  histogram.recordValue(value < 1 ? 1 : value > LATENCY_HISTOGRAM_RANGE.highestTrackableValue ? LATENCY_HISTOGRAM_RANGE.highestTrackableValue : value);
+}
+
+/** The HdrHistogram V2 compressed encoding (what other languages' `decodeFromCompressedByteBuffer` reads). Empty for an empty histogram. */
+export function encodeLatencyHistogram(histogram: LatencyHistogram): Uint8Array {
+  if (histogram.totalCount === 0) return new Uint8Array(0);
+  return Buffer.from(hdr.encodeIntoCompressedBase64(histogram), "base64");
+}
+
+/** Decodes the V2 compressed encoding into a packed histogram; an empty input gives an empty histogram. */
+export function decodeLatencyHistogram(bytes: Uint8Array): LatencyHistogram {
+  if (bytes.length === 0) return createLatencyHistogram({ packed: true });
+  return hdr.decodeFromCompressedBase64(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"), "packed", false);
+}
+
+/** Adds encoded histograms into one, for merging gateways of one second or seconds of one minute. */
+export function mergeEncodedLatencies(encoded: readonly Uint8Array[]): Uint8Array {
+  const nonEmpty = encoded.filter((bytes) => bytes.length > 0);
+  if (nonEmpty.length === 0) return new Uint8Array(0);
+  if (nonEmpty.length === 1) return nonEmpty[0]!;
+  const merged = createLatencyHistogram({ packed: true });
+  for (const bytes of nonEmpty) merged.add(decodeLatencyHistogram(bytes));
+  return encodeLatencyHistogram(merged);
+}
+
+/** Percentiles and mean of an encoded histogram, in milliseconds; undefined when it is empty. */
+export interface LatencySummaryMs {
+  count: number;
+  mean: number;
+  max: number;
+  /** Value at each requested percentile (0..100], same order. */
+  percentiles: number[];
+}
+
+export function summarizeLatency(encoded: Uint8Array, percentiles: readonly number[]): LatencySummaryMs | undefined {
+  if (encoded.length === 0) return undefined;
+  const histogram = decodeLatencyHistogram(encoded);
+  if (histogram.totalCount === 0) return undefined;
+  return {
+    count: histogram.totalCount,
+    mean: histogram.mean / 1000,
+    max: histogram.maxValue / 1000,
+    percentiles: percentiles.map((p) => histogram.getValueAtPercentile(p) / 1000),
+  };
+}
