@@ -24,12 +24,14 @@ export function createLatencyHistogram(options: { packed?: boolean } = {}): Late
 /** Records one latency in microseconds, clamped into the histogram's range (a request cannot take 0 µs or over an hour). */
 export function recordLatencyUs(histogram: LatencyHistogram, microseconds: number): void {
   const value = Math.round(microseconds);
-  histogram.recordValue(value < 1 ? 1 : value > LATENCY_HISTOGRAM_RANGE.highestTrackableValue ? LATENCY_HISTOGRAM_RANGE.highestTrackableValue : value);
+  histogram.recordValue(
+    value < 1 ? 1 : value > LATENCY_HISTOGRAM_RANGE.highestTrackableValue ? LATENCY_HISTOGRAM_RANGE.highestTrackableValue : value,
+  );
 }
 
 /** The HdrHistogram V2 compressed encoding (what other languages' `decodeFromCompressedByteBuffer` reads). Empty for an empty histogram. */
-export function encodeLatencyHistogram(histogram: LatencyHistogram): Uint8Array {
-  if (histogram.totalCount === 0) return new Uint8Array(0);
+export function encodeLatencyHistogram(histogram: LatencyHistogram): Buffer {
+  if (histogram.totalCount === 0) return Buffer.alloc(0);
   return Buffer.from(hdr.encodeIntoCompressedBase64(histogram), "base64");
 }
 
@@ -40,10 +42,10 @@ export function decodeLatencyHistogram(bytes: Uint8Array): LatencyHistogram {
 }
 
 /** Adds encoded histograms into one, for merging gateways of one second or seconds of one minute. */
-export function mergeEncodedLatencies(encoded: readonly Uint8Array[]): Uint8Array {
+export function mergeEncodedLatencies(encoded: readonly Uint8Array[]): Buffer {
   const nonEmpty = encoded.filter((bytes) => bytes.length > 0);
-  if (nonEmpty.length === 0) return new Uint8Array(0);
-  if (nonEmpty.length === 1) return nonEmpty[0]!;
+  if (nonEmpty.length === 0) return Buffer.alloc(0);
+  if (nonEmpty.length === 1) return Buffer.from(nonEmpty[0]!.buffer, nonEmpty[0]!.byteOffset, nonEmpty[0]!.byteLength);
   const merged = createLatencyHistogram({ packed: true });
   for (const bytes of nonEmpty) merged.add(decodeLatencyHistogram(bytes));
   return encodeLatencyHistogram(merged);
