@@ -2,7 +2,7 @@ import type { ProjectionRunner } from "@eas/projections";
 import type { SeriesPoint } from "@eas/proto";
 import type { Logger } from "@eas/telemetry";
 import type { AlertCommand } from "../domain/alert-decider.js";
-import { evaluateRule, type Comparison, type RuleProgress } from "../domain/alert-rules.js";
+import { evaluateRule, NO_PROGRESS, type Comparison, type RuleProgress } from "../domain/alert-rules.js";
 import { findMetric, readMetrics } from "../domain/metrics.js";
 import type { AlertsState } from "../projections/alerts.js";
 
@@ -42,7 +42,7 @@ export function createAlertEvaluator(deps: AlertEvaluatorDeps) {
         threshold: rule.threshold,
         windowSeconds: rule.windowSeconds,
         firing: view.firing !== undefined,
-        progress: progress.get(ruleId) ?? { holdingSinceMs: undefined },
+        progress: progress.get(ruleId) ?? NO_PROGRESS,
         secondMs,
         value,
       });

@@ -61,7 +61,11 @@ export function holds(comparison: Comparison, value: number, threshold: number):
 export interface RuleProgress {
   /** Start of the first second of the current run of seconds where the condition held. */
   holdingSinceMs: number | undefined;
+  /** End of the last second in which the metric had a value. */
+  lastValueMs: number | undefined;
 }
+
+export const NO_PROGRESS: RuleProgress = { holdingSinceMs: undefined, lastValueMs: undefined };
 
 export interface RuleEvaluation {
   comparison: Comparison;
@@ -80,18 +84,26 @@ export type Transition = "fire" | "resolve";
 
 /**
  * One second of a rule, `metric comparison threshold for window`: it fires once the condition has held at
- * every second of the window, and resolves at the first second it does not. A second without a value does
- * not hold (no requests: no latency to be too high, no error ratio to exceed).
+ * every second with a value for the window, and resolves at the first second with a value where it does
+ * not. A second without a value (no requests: no latency, no error ratio) changes nothing, so a quiet
+ * second neither breaks a run nor ends an episode; but a whole window without any value ends both.
  */
 export function evaluateRule(input: RuleEvaluation): { progress: RuleProgress; transition?: Transition } {
-  const holding = input.value !== undefined && holds(input.comparison, input.value, input.threshold);
-  if (!holding) {
-    const progress = { holdingSinceMs: undefined };
+  const endMs = input.secondMs + 1000;
+  const windowMs = input.windowSeconds * 1000;
+  if (input.value === undefined) {
+    const lastValueMs = input.progress.lastValueMs ?? input.secondMs;
+    const stale = endMs - lastValueMs >= windowMs;
+    if (!stale) return { progress: { ...input.progress, lastValueMs } };
+    const progress = { holdingSinceMs: undefined, lastValueMs };
+    return input.firing ? { progress, transition: "resolve" } : { progress };
+  }
+  if (!holds(input.comparison, input.value, input.threshold)) {
+    const progress = { holdingSinceMs: undefined, lastValueMs: endMs };
     return input.firing ? { progress, transition: "resolve" } : { progress };
   }
   const holdingSinceMs = input.progress.holdingSinceMs ?? input.secondMs;
-  const heldMs = input.secondMs + 1000 - holdingSinceMs;
-  const progress = { holdingSinceMs };
-  if (!input.firing && heldMs >= input.windowSeconds * 1000) return { progress, transition: "fire" };
+  const progress = { holdingSinceMs, lastValueMs: endMs };
+  if (!input.firing && endMs - holdingSinceMs >= windowMs) return { progress, transition: "fire" };
   return { progress };
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { PointStats, SeriesPoint } from "@eas/proto";
-import { summarizeLatency } from "@eas/metrics";
+import { summarizeLatency, type LatencySummaryMs } from "@eas/metrics";
 
 const QUANTILES = [0.5, 0.9, 0.95, 0.99] as const;
 
@@ -28,12 +28,8 @@ export function createPrometheusExporter(registry: Registry, instancesReady: (se
     labelNames: ["service"],
     registers: [registry],
   });
-  const latency = new Gauge({
-    name: "eas_service_response_time_seconds",
-    help: "Response time quantiles of each service (and version) over the last second with traffic, from merged HDR histograms",
-    labelNames: ["service", "version", "quantile"],
-    registers: [registry],
-  });
+  const latency = new ResponseTimeSummary();
+  registry.registerMetric(latency as unknown as Parameters<Registry["registerMetric"]>[0]);
   const inFlight = new Gauge({
     name: "eas_service_in_flight_requests",
     help: "Requests being served by each service's instances, summed over gateways",
@@ -70,9 +66,7 @@ export function createPrometheusExporter(registry: Registry, instancesReady: (se
       stats?.traffic?.latencyHistogramUs ?? new Uint8Array(0),
       QUANTILES.map((q) => q * 100),
     );
-    if (!summary) return;
-    QUANTILES.forEach((quantile, index) => latency.set({ ...labels, quantile: String(quantile) }, summary.percentiles[index]! / 1000));
-    latency.set({ ...labels, quantile: "1" }, summary.max / 1000);
+    if (summary) latency.observe(labels, summary);
   };
 
   let reportedBefore = new Set<string>();
@@ -109,4 +103,45 @@ export function createPrometheusExporter(registry: Registry, instancesReady: (se
       }
     }
   };
+}
+
+type SummaryLabels = { service: string; version?: string };
+
+/**
+ * A Prometheus summary built from the monitor's merged histograms (prom-client's Summary can only observe
+ * single values): quantiles over the last second with traffic, `_sum` and `_count` over the monitor's life.
+ */
+class ResponseTimeSummary {
+  readonly name = "eas_service_response_time_seconds";
+  readonly help =
+    "Response time of each service (and version) through the gateways: quantiles over the last second with traffic, from merged HDR histograms";
+  readonly type = "summary";
+  readonly aggregator = "sum";
+  readonly #series = new Map<string, { labels: SummaryLabels; quantiles: number[]; sum: number; count: number }>();
+
+  observe(labels: SummaryLabels, summary: LatencySummaryMs): void {
+    const key = `${labels.service}\u0000${labels.version ?? ""}`;
+    const series = this.#series.get(key) ?? { labels, quantiles: [], sum: 0, count: 0 };
+    series.quantiles = [...summary.percentiles.map((ms) => ms / 1000), summary.max / 1000];
+    series.sum += (summary.mean * summary.count) / 1000;
+    series.count += summary.count;
+    this.#series.set(key, series);
+  }
+
+  get() {
+    const values: { labels: Record<string, string>; value: number; metricName?: string }[] = [];
+    for (const { labels, quantiles, sum, count } of this.#series.values()) {
+      const base = { service: labels.service, ...(labels.version ? { version: labels.version } : {}) };
+      [...QUANTILES, 1].forEach((quantile, index) =>
+        values.push({ labels: { ...base, quantile: String(quantile) }, value: quantiles[index]! }),
+      );
+      values.push({ metricName: `${this.name}_sum`, labels: base, value: sum });
+      values.push({ metricName: `${this.name}_count`, labels: base, value: count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.#series.clear();
+  }
 }
