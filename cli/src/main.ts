@@ -5,6 +5,7 @@ import { uploadToObjectStore } from "@eas/agent";
 import { unaryCall, type ServiceInfo, type ServiceManagerClient } from "@eas/proto";
 import { agentAddresses, CliError, describeError, scheduler, serviceManager, withAgent } from "./client.js";
 import { concernsService, describeService, eventLine, formatLogs, progressLine, table, usageTable, type InstanceUsage } from "./format.js";
+import { registerMonitorCommands } from "./monitor/commands.js";
 
 const program = new Command();
 program
@@ -334,6 +335,8 @@ program
       stream.on("end", () => resolve());
     });
   });
+
+registerMonitorCommands(program, () => globals().json);
 
 try {
   await program.parseAsync();

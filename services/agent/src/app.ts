@@ -12,6 +12,7 @@ import { createAgentApi } from "./api/agent-api.js";
 import { agentConfigSpec } from "./config.js";
 import { InstanceSupervisor } from "./instances/supervisor.js";
 import { ProcessDriver } from "./runtime/index.js";
+import { startInstanceSampler } from "./sampling/instance-sampler.js";
 import { createStorageFetcher } from "./storage/index.js";
 
 const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..");
@@ -149,6 +150,14 @@ export async function run(telemetry: Telemetry): Promise<void> {
       }
     });
   }, 5_000);
+  // CPU and memory of each instance every second, for the monitor (eas.metrics.instance.<service>.<id>).
+  const instanceSamples = startInstanceSampler({
+    nodeId: config.nodeId,
+    usage: () => supervisor.stats(),
+    publish: (subject, payload) => host.bus.nc.publish(subject, payload),
+    onError: (error) => host.logger.warn({ err: error }, "could not measure the instances"),
+  });
+  host.shutdown.onShutdown("instance-samples", () => instanceSamples.stop(), "stop-accepting");
   host.shutdown.onShutdown(
     "heartbeats",
     () => {

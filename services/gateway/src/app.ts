@@ -4,6 +4,7 @@ import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, StaticRouteTable } from "./proxy/index.js";
 import { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
 import { routesProjection } from "./routing/routes-projection.js";
+import { GatewaySampler } from "./sampling/gateway-sampler.js";
 import type { Telemetry } from "@eas/telemetry";
 
 /** Wires the gateway: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
@@ -30,12 +31,30 @@ export async function run(telemetry: Telemetry): Promise<void> {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [host.metrics],
   });
+  // Per-second samples for the monitor (eas.metrics.gateway.<service>), besides the Prometheus histogram.
+  const sampling: { sampler?: GatewaySampler } = {};
   const gateway = createGatewayServer({
     routes: table,
     logger: host.logger,
     maxBodyBytes: config.maxBodyBytes,
-    metrics: { observe: (service, code, ms) => latency.observe({ route_service: service, code: String(code) }, ms / 1000) },
+    metrics: {
+      observe: (service, code, ms, instanceId = "", bytesIn = 0, bytesOut = 0) => {
+        latency.observe({ route_service: service, code: String(code) }, ms / 1000);
+        sampling.sampler?.record(service, instanceId, code, ms, bytesIn, bytesOut);
+      },
+    },
   });
+  if (config.sampling) {
+    const sampler = new GatewaySampler({
+      source: `gateway-${host.instanceId}`,
+      publish: (subject, payload) => host.bus.nc.publish(subject, payload),
+      load: () => gateway.load(),
+      versionOf: (service, instanceId) => routes.state[service]?.ready[instanceId]?.version ?? 0,
+    });
+    sampling.sampler = sampler;
+    sampler.start();
+    host.shutdown.onShutdown("sampler", () => sampler.stop(), "close-connections");
+  }
   const { port } = await gateway.listen(config.port, config.bindHost);
   host.shutdown.onShutdown("gateway-http", () => gateway.close(), "stop-accepting");
   host.logger.info({ port }, "gateway data plane listening");

@@ -20,9 +20,19 @@ export interface GatewayLogger {
   error(fields: object, message?: string): void;
 }
 
-/** Hook for request metrics (the lead attaches prom-client). Called once per answered request of a known service. */
+/**
+ * Hook for request metrics (prom-client and the monitor's sampler). Called once per answered request of a
+ * known service; `instanceId` is empty when the gateway answered without an instance (401, 429, 450, 503).
+ */
 export interface GatewayMetricsSink {
-  observe(service: string, statusCode: number, latencyMs: number): void;
+  observe(service: string, statusCode: number, latencyMs: number, instanceId?: string, bytesIn?: number, bytesOut?: number): void;
+}
+
+/** Requests a service has queued and in flight in this gateway right now. */
+export interface ServiceLoadSnapshot {
+  service: string;
+  queued: number;
+  instances: { id: string; inFlight: number }[];
 }
 
 /** Options of {@link createGatewayServer}. */
@@ -58,6 +68,8 @@ export interface GatewayServer {
   close(): Promise<void>;
   /** Routing state of `service`, or undefined when the gateway holds none. */
   snapshot(service: string): ServiceRoutingSnapshot | undefined;
+  /** Services with requests queued or in flight now (for the monitor's per-second samples). */
+  load(): ServiceLoadSnapshot[];
   readonly server: Server;
 }
 
@@ -156,6 +168,9 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   done = false;
   /** Content-Length of the upstream response, -1 when it streams without one. */
   contentLength = -1;
+  /** Body bytes received from the client (its Content-Length) and sent to it, for the metrics. */
+  bytesIn = 0;
+  bytesOut = 0;
   /** A body that arrived whole in one chunk, held to go out with `end()`: one write call instead of two. */
   held: Buffer | null = null;
 
@@ -214,6 +229,7 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   }
 
   onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
     const res = this.res;
     if (res.destroyed) return true;
     if (this.held === null && chunk.length === this.contentLength) {
@@ -604,7 +620,16 @@ class GatewayCore {
   finished(exchange: Exchange): void {
     const res = exchange.res as TaggedResponse;
     res[kExchange] = undefined;
-    if (this.metrics) this.metrics.observe(exchange.svc.entry.service, exchange.status, this.now() - exchange.start);
+    if (this.metrics) {
+      this.metrics.observe(
+        exchange.svc.entry.service,
+        exchange.status,
+        this.now() - exchange.start,
+        exchange.instance?.id ?? "",
+        exchange.bytesIn,
+        exchange.bytesOut,
+      );
+    }
     this.active--;
     if (this.active === 0 && this.#drained) this.#drained();
   }
@@ -702,6 +727,7 @@ class GatewayCore {
     // Admitted: a client waiting on Expect: 100-continue may send its body now (a rejected one never had to).
     if (scanned.expectContinue) res.writeContinue();
     const exchange = new Exchange(this, svc, req, res, requestId, start, target.path, headers, body);
+    if (scanned.contentLength > 0) exchange.bytesIn = scanned.contentLength;
     this.active++;
     (res as TaggedResponse)[kExchange] = exchange;
     res.on("close", onResponseClose);
@@ -817,6 +843,19 @@ class GatewayCore {
     await closed;
   }
 
+  load(): ServiceLoadSnapshot[] {
+    const loads: ServiceLoadSnapshot[] = [];
+    for (const [service, svc] of this.services) {
+      const instances: { id: string; inFlight: number }[] = [];
+      for (const instance of svc.instances)
+        if (instance.outstanding > 0) instances.push({ id: instance.id, inFlight: instance.outstanding });
+      for (const instance of svc.draining)
+        if (instance.outstanding > 0) instances.push({ id: instance.id, inFlight: instance.outstanding });
+      if (instances.length > 0 || svc.queue.size > 0) loads.push({ service, queued: svc.queue.size, instances });
+    }
+    return loads;
+  }
+
   snapshot(service: string): ServiceRoutingSnapshot | undefined {
     const svc = this.services.get(service);
     if (!svc) return undefined;
@@ -874,5 +913,6 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return closing;
     },
     snapshot: (service) => core.snapshot(service),
+    load: () => core.load(),
   };
 }

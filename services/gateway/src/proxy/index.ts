@@ -1,5 +1,12 @@
 export { createGatewayServer, RequestBodyTooLargeError } from "./gateway-server.js";
-export type { GatewayServer, GatewayServerOptions, GatewayLogger, GatewayMetricsSink, ServiceRoutingSnapshot } from "./gateway-server.js";
+export type {
+  GatewayServer,
+  GatewayServerOptions,
+  GatewayLogger,
+  GatewayMetricsSink,
+  ServiceRoutingSnapshot,
+  ServiceLoadSnapshot,
+} from "./gateway-server.js";
 export { StaticRouteTable, UnknownRouteError } from "./route-table.js";
 export type { RouteEntry, RouteInstance, RouteState, RouteTable } from "./route-table.js";
 export { GatewayErrorCode, gatewayErrorStatus } from "./errors.js";

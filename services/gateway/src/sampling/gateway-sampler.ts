@@ -6,7 +6,7 @@ export interface ServiceLoad {
   service: string;
   queued: number;
   /** Instances with requests in flight. */
-  instances: { id: string; version: number; inFlight: number }[];
+  instances: { id: string; inFlight: number }[];
 }
 
 export interface GatewaySamplerOptions {
@@ -15,6 +15,8 @@ export interface GatewaySamplerOptions {
   publish(subject: string, payload: Uint8Array): void;
   /** Services with requests in flight or queued right now (a long request counts before it ends). */
   load(): Iterable<ServiceLoad>;
+  /** The version an instance runs (asked once per instance and second it is seen). */
+  versionOf(service: string, instanceId: string): number;
   /** Wall clock in ms; samples are stamped with whole seconds of it. */
   now?: () => number;
   /** A service that sent nothing for this long is forgotten (its recorders freed); default 60 s. */
@@ -56,7 +58,6 @@ export class GatewaySampler {
   record(
     service: string,
     instanceId: string,
-    version: number,
     statusCode: number,
     latencyMs: number,
     bytesIn: number,
@@ -72,14 +73,14 @@ export class GatewaySampler {
     if (!instanceId) return;
     let instance = recorders.instances.get(instanceId);
     if (!instance) {
-      instance = { version, recorder: new TrafficRecorder() };
+      instance = { version: this.#options.versionOf(service, instanceId), recorder: new TrafficRecorder() };
       recorders.instances.set(instanceId, instance);
     }
     instance.recorder.record(statusCode, latencyUs, bytesIn, bytesOut);
-    let forVersion = recorders.versions.get(version);
+    let forVersion = recorders.versions.get(instance.version);
     if (!forVersion) {
       forVersion = new TrafficRecorder();
-      recorders.versions.set(version, forVersion);
+      recorders.versions.set(instance.version, forVersion);
     }
     forVersion.record(statusCode, latencyUs, bytesIn, bytesOut);
   }
@@ -142,8 +143,9 @@ export class GatewaySampler {
       }
       instances[id] = { version: instance.version, traffic: instance.recorder.flush(), inFlight };
     }
-    for (const { id, version, inFlight } of inFlightOf.values()) {
-      if (!instances[id] && inFlight > 0) instances[id] = { version, traffic: new TrafficRecorder().flush(), inFlight };
+    for (const { id, inFlight } of inFlightOf.values()) {
+      if (!instances[id] && inFlight > 0)
+        instances[id] = { version: this.#options.versionOf(service, id), traffic: new TrafficRecorder().flush(), inFlight };
     }
     const versions: GatewaySample["versions"] = {};
     for (const [version, recorder] of recorders.versions) {

@@ -12,6 +12,7 @@ function setup(start = 1_700_000_000_000) {
     source: "gw-test",
     publish: (subject, payload) => published.push({ subject, sample: decodeGatewaySample(payload) }),
     load: () => load,
+    versionOf: (_service, id) => ({ "svc-a": 1, "svc-b": 2, "slow-a": 3 })[id] ?? 0,
     now: () => now,
   });
   return {
@@ -25,9 +26,9 @@ function setup(start = 1_700_000_000_000) {
 describe("GatewaySampler", () => {
   it("publishes one sample per active service for the second that ended, split by version and instance", () => {
     const { sampler, published, advance } = setup();
-    sampler.record("svc", "svc-a", 1, 200, 10, 100, 1_000);
-    sampler.record("svc", "svc-b", 2, 500, 30, 100, 20);
-    sampler.record("svc", "", 0, 429, 0.1, 0, 60);
+    sampler.record("svc", "svc-a", 200, 10, 100, 1_000);
+    sampler.record("svc", "svc-b", 500, 30, 100, 20);
+    sampler.record("svc", "", 429, 0.1, 0, 60);
     advance(1_000);
     sampler.flush();
     assert.equal(published.length, 1);
@@ -45,13 +46,13 @@ describe("GatewaySampler", () => {
 
   it("sends nothing for an idle service, and the next second only what happened in it", () => {
     const { sampler, published, advance } = setup();
-    sampler.record("svc", "svc-a", 1, 200, 10, 0, 0);
+    sampler.record("svc", "svc-a", 200, 10, 0, 0);
     advance(1_000);
     sampler.flush();
     advance(1_000);
     sampler.flush();
     assert.equal(published.length, 1);
-    sampler.record("svc", "svc-a", 1, 200, 10, 0, 0);
+    sampler.record("svc", "svc-a", 200, 10, 0, 0);
     advance(1_000);
     sampler.flush();
     assert.equal(published.length, 2);
@@ -61,7 +62,7 @@ describe("GatewaySampler", () => {
 
   it("reports a service with a long request in flight and a queue, before anything is answered", () => {
     const { sampler, published, advance, setLoad } = setup();
-    setLoad([{ service: "slow", queued: 4, instances: [{ id: "slow-a", version: 3, inFlight: 2 }] }]);
+    setLoad([{ service: "slow", queued: 4, instances: [{ id: "slow-a", inFlight: 2 }] }]);
     advance(1_000);
     sampler.flush();
     const sample = published[0]!.sample;
