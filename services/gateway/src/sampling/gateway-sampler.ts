@@ -63,6 +63,8 @@ export class GatewaySampler {
     bytesIn: number,
     bytesOut: number,
   ): void {
+    // A request is counted in the second it ended, even when the timer that closes seconds runs late.
+    if (this.#now() >= this.#intervalStartMs + 1000) this.flush();
     let recorders = this.#services.get(service);
     if (!recorders) {
       recorders = { total: new TrafficRecorder(), versions: new Map(), instances: new Map(), lastActiveMs: 0 };
@@ -85,11 +87,12 @@ export class GatewaySampler {
     forVersion.record(statusCode, latencyUs, bytesIn, bytesOut);
   }
 
-  /** Ends the current interval: builds and publishes its samples, starts the next. Returns what it published. */
+  /** Ends the current second once it is over: builds and publishes its samples, starts the next. Returns what it published. */
   flush(): GatewaySample[] {
     const startMs = this.#intervalStartMs;
     const nowMs = this.#now();
-    this.#intervalStartMs = Math.max(startMs + 1000, Math.floor(nowMs / 1000) * 1000);
+    if (nowMs < startMs + 1000) return [];
+    this.#intervalStartMs = Math.floor(nowMs / 1000) * 1000;
     const loads = new Map<string, ServiceLoad>();
     for (const load of this.#options.load()) loads.set(load.service, load);
 
