@@ -22,3 +22,17 @@ describe("TrafficRecorder", () => {
     assert.deepEqual(next.responsesByCode, {});
   });
 });
+
+describe("TrafficRecorder.combined", () => {
+  it("adds recorders without resetting them", () => {
+    const a = new TrafficRecorder();
+    const b = new TrafficRecorder();
+    a.record(200, 1_000, 1, 2);
+    b.record(503, 3_000, 0, 5);
+    b.record(200, 5_000, 0, 5);
+    const both = TrafficRecorder.combined([a, b]);
+    assert.deepEqual([both.requests, both.responsesByCode, both.bytesOut], [3, { 200: 2, 503: 1 }, 12]);
+    assert.ok(Math.abs(summarizeLatency(both.latencyHistogramUs, [50])!.percentiles[0]! - 3) < 0.05);
+    assert.equal(a.flush().requests, 1);
+  });
+});

@@ -1,5 +1,5 @@
 import { encodeGatewaySample, gatewaySampleSubject, TrafficRecorder } from "@eas/metrics";
-import type { GatewaySample, InstanceTraffic } from "@eas/proto";
+import type { GatewaySample, InstanceTraffic, TrafficStats } from "@eas/proto";
 
 /** Requests in flight and queued in this gateway for one service, at one moment. */
 export interface ServiceLoad {
@@ -29,17 +29,20 @@ interface InstanceRecorder {
 }
 
 interface ServiceRecorders {
-  total: TrafficRecorder;
-  versions: Map<number, TrafficRecorder>;
+  /** Requests the gateway answered itself, without an instance (401, 413, 429, 450, 503). */
+  unrouted: TrafficRecorder;
   instances: Map<string, InstanceRecorder>;
   lastActiveMs: number;
 }
 
+const newRecorders = (nowMs: number): ServiceRecorders => ({ unrouted: new TrafficRecorder(), instances: new Map(), lastActiveMs: nowMs });
+
 /**
  * Counts the gateway's traffic per service, version and instance, and publishes one GatewaySample per
  * second for each service that had traffic (answered, in flight or queued) on
- * `eas.metrics.gateway.<service>`. Idle services cost nothing. {@link record} is on the request path:
- * it only adds to counters and an HDR histogram, allocation-free once a service has been seen.
+ * `eas.metrics.gateway.<service>`. Idle services cost nothing. {@link record} is on the request path: it
+ * adds to one instance's counters and HDR histogram, allocation-free once the instance has been seen;
+ * the version and service totals are merged from the instances once a second.
  */
 export class GatewaySampler {
   readonly #options: GatewaySamplerOptions;
@@ -55,36 +58,24 @@ export class GatewaySampler {
   }
 
   /** One answered request. `instanceId` is empty when the gateway answered it itself (401, 429, 450, 503...). */
-  record(
-    service: string,
-    instanceId: string,
-    statusCode: number,
-    latencyMs: number,
-    bytesIn: number,
-    bytesOut: number,
-  ): void {
+  record(service: string, instanceId: string, statusCode: number, latencyMs: number, bytesIn: number, bytesOut: number): void {
     // A request is counted in the second it ended, even when the timer that closes seconds runs late.
     if (this.#now() >= this.#intervalStartMs + 1000) this.flush();
     let recorders = this.#services.get(service);
     if (!recorders) {
-      recorders = { total: new TrafficRecorder(), versions: new Map(), instances: new Map(), lastActiveMs: 0 };
+      recorders = newRecorders(0);
       this.#services.set(service, recorders);
     }
-    const latencyUs = latencyMs * 1000;
-    recorders.total.record(statusCode, latencyUs, bytesIn, bytesOut);
-    if (!instanceId) return;
+    if (!instanceId) {
+      recorders.unrouted.record(statusCode, latencyMs * 1000, bytesIn, bytesOut);
+      return;
+    }
     let instance = recorders.instances.get(instanceId);
     if (!instance) {
       instance = { version: this.#options.versionOf(service, instanceId), recorder: new TrafficRecorder() };
       recorders.instances.set(instanceId, instance);
     }
-    instance.recorder.record(statusCode, latencyUs, bytesIn, bytesOut);
-    let forVersion = recorders.versions.get(instance.version);
-    if (!forVersion) {
-      forVersion = new TrafficRecorder();
-      recorders.versions.set(instance.version, forVersion);
-    }
-    forVersion.record(statusCode, latencyUs, bytesIn, bytesOut);
+    instance.recorder.record(statusCode, latencyMs * 1000, bytesIn, bytesOut);
   }
 
   /** Ends the current second once it is over: builds and publishes its samples, starts the next. Returns what it published. */
@@ -100,16 +91,16 @@ export class GatewaySampler {
     for (const [service, recorders] of this.#services) {
       const load = loads.get(service);
       loads.delete(service);
-      if (recorders.total.requests === 0 && !load) {
+      if (!answeredAny(recorders) && !load) {
         if (nowMs - recorders.lastActiveMs > (this.#options.forgetAfterMs ?? 60_000)) this.#services.delete(service);
         continue;
       }
       recorders.lastActiveMs = nowMs;
       samples.push(this.#sample(service, startMs, recorders, load));
     }
-    // Services with requests in flight or queued but none answered yet in this gateway's memory.
+    // Services with requests in flight or queued, none of them answered yet.
     for (const [service, load] of loads) {
-      const recorders: ServiceRecorders = { total: new TrafficRecorder(), versions: new Map(), instances: new Map(), lastActiveMs: nowMs };
+      const recorders = newRecorders(nowMs);
       this.#services.set(service, recorders);
       samples.push(this.#sample(service, startMs, recorders, load));
     }
@@ -117,7 +108,7 @@ export class GatewaySampler {
     return samples;
   }
 
-  /** Flushes at every whole second of the wall clock. */
+  /** Flushes at every whole second of the wall clock (and requests flush a second that is over). */
   start(): void {
     const schedule = () => {
       const nowMs = this.#now();
@@ -136,37 +127,50 @@ export class GatewaySampler {
   }
 
   #sample(service: string, startMs: number, recorders: ServiceRecorders, load: ServiceLoad | undefined): GatewaySample {
-    const inFlightOf = new Map((load?.instances ?? []).map((instance) => [instance.id, instance]));
-    const instances: Record<string, InstanceTraffic> = {};
+    const inFlightOf = new Map((load?.instances ?? []).map((instance) => [instance.id, instance.inFlight]));
+    const byVersion = new Map<number, TrafficRecorder[]>();
     for (const [id, instance] of recorders.instances) {
-      const inFlight = inFlightOf.get(id)?.inFlight ?? 0;
-      if (instance.recorder.requests === 0 && inFlight === 0) {
+      if (instance.recorder.requests === 0 && !inFlightOf.get(id)) {
         recorders.instances.delete(id);
         continue;
       }
-      instances[id] = { version: instance.version, traffic: instance.recorder.flush(), inFlight };
+      if (instance.recorder.requests === 0) continue;
+      const group = byVersion.get(instance.version);
+      if (group) group.push(instance.recorder);
+      else byVersion.set(instance.version, [instance.recorder]);
     }
-    for (const { id, inFlight } of inFlightOf.values()) {
-      if (!instances[id] && inFlight > 0)
+    // Totals are merged before the instances' recorders are flushed (reset).
+    const total = TrafficRecorder.combined([recorders.unrouted, ...[...recorders.instances.values()].map((i) => i.recorder)]);
+    const versions: Record<number, TrafficStats> = {};
+    for (const [version, group] of byVersion) versions[version] = TrafficRecorder.combined(group);
+    const instances: Record<string, InstanceTraffic> = {};
+    for (const [id, instance] of recorders.instances) {
+      instances[id] = { version: instance.version, traffic: instance.recorder.flush(), inFlight: inFlightOf.get(id) ?? 0 };
+    }
+    for (const [id, inFlight] of inFlightOf) {
+      if (!instances[id] && inFlight > 0) {
         instances[id] = { version: this.#options.versionOf(service, id), traffic: new TrafficRecorder().flush(), inFlight };
+      }
     }
-    const versions: GatewaySample["versions"] = {};
-    for (const [version, recorder] of recorders.versions) {
-      if (recorder.requests === 0) recorders.versions.delete(version);
-      else versions[version] = recorder.flush();
-    }
+    recorders.unrouted.flush();
     let inFlight = 0;
-    for (const instance of inFlightOf.values()) inFlight += instance.inFlight;
+    for (const count of inFlightOf.values()) inFlight += count;
     return {
       service,
       source: this.#options.source,
       startMs,
       durationMs: 1000,
-      total: recorders.total.flush(),
+      total,
       versions,
       instances,
       inFlight,
       queued: load?.queued ?? 0,
     };
   }
+}
+
+function answeredAny(recorders: ServiceRecorders): boolean {
+  if (recorders.unrouted.requests > 0) return true;
+  for (const instance of recorders.instances.values()) if (instance.recorder.requests > 0) return true;
+  return false;
 }
