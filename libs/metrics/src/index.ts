@@ -9,6 +9,7 @@ export {
 } from "./latency-histogram.js";
 export type { LatencyHistogram, LatencySummaryMs } from "./latency-histogram.js";
 export { TrafficRecorder } from "./traffic.js";
+export { LatencyCounts } from "./latency-counts.js";
 export {
   MetricsSubjects,
   gatewaySampleSubject,

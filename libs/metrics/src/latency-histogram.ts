@@ -1,14 +1,8 @@
 import hdr, { type Histogram } from "hdr-histogram-js";
+import { LatencyCounts } from "./latency-counts.js";
+import { LATENCY_HISTOGRAM_RANGE } from "./latency-shape.js";
 
-/**
- * The one shape of latency histogram on the wire: microseconds from 1 µs to one hour, 2 significant
- * digits (values are exact within 1%). Producers and the monitor must agree on it, so it lives here.
- */
-export const LATENCY_HISTOGRAM_RANGE = {
-  lowestDiscernibleValue: 1,
-  highestTrackableValue: 3_600_000_000,
-  numberOfSignificantValueDigits: 2,
-} as const;
+export { LATENCY_HISTOGRAM_RANGE };
 
 export type LatencyHistogram = Histogram;
 
@@ -46,9 +40,9 @@ export function mergeEncodedLatencies(encoded: readonly Uint8Array[]): Buffer {
   const nonEmpty = encoded.filter((bytes) => bytes.length > 0);
   if (nonEmpty.length === 0) return Buffer.alloc(0);
   if (nonEmpty.length === 1) return Buffer.from(nonEmpty[0]!.buffer, nonEmpty[0]!.byteOffset, nonEmpty[0]!.byteLength);
-  const merged = createLatencyHistogram({ packed: true });
-  for (const bytes of nonEmpty) merged.add(decodeLatencyHistogram(bytes));
-  return encodeLatencyHistogram(merged);
+  const merged = new LatencyCounts();
+  for (const bytes of nonEmpty) merged.addEncoded(bytes);
+  return merged.encode();
 }
 
 /** Percentiles and mean of an encoded histogram, in milliseconds; undefined when it is empty. */
@@ -62,12 +56,13 @@ export interface LatencySummaryMs {
 
 export function summarizeLatency(encoded: Uint8Array, percentiles: readonly number[]): LatencySummaryMs | undefined {
   if (encoded.length === 0) return undefined;
-  const histogram = decodeLatencyHistogram(encoded);
-  if (histogram.totalCount === 0) return undefined;
+  const counts = new LatencyCounts();
+  counts.addEncoded(encoded);
+  if (counts.total === 0) return undefined;
   return {
-    count: histogram.totalCount,
-    mean: histogram.mean / 1000,
-    max: histogram.maxValue / 1000,
-    percentiles: percentiles.map((p) => histogram.getValueAtPercentile(p) / 1000),
+    count: counts.total,
+    mean: counts.mean / 1000,
+    max: counts.max / 1000,
+    percentiles: percentiles.map((p) => counts.valueAtPercentile(p) / 1000),
   };
 }

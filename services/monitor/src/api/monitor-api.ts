@@ -48,14 +48,11 @@ export function createMonitorApi(deps: MonitorApiDeps): MonitorServer {
       call.destroy(Object.assign(new Error(status.details), status));
       return;
     }
-    let backlog = 0;
+    // A client that stops reading misses seconds rather than growing our memory.
+    let blocked = false;
+    call.on("drain", () => (blocked = false));
     const stop = deps.live.watch(service || undefined, (point) => {
-      // A client that stopped reading misses seconds rather than growing our memory.
-      if (backlog > 10) return;
-      if (!call.write(point)) {
-        backlog++;
-        call.once("drain", () => (backlog = 0));
-      }
+      if (!blocked && !call.write(point)) blocked = true;
     });
     call.on("cancelled", stop);
     call.on("close", stop);

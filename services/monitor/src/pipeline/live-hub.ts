@@ -11,10 +11,12 @@ interface Watcher {
 /**
  * Fans each closed second out to the WatchLatest streams. A watcher of one service gets a point every
  * second (zero traffic when it did not report); a watcher of all services gets those that reported.
+ * Points are turned into metric values only for the services someone watches.
  */
 export class LiveHub {
   readonly #watchers = new Set<Watcher>();
-  readonly #latest = new Map<string, LatestPoint>();
+  /** The last second each service reported in, as merged (converted on demand). */
+  readonly #last = new Map<string, SeriesPoint>();
   #lastSecondMs = 0;
 
   constructor(private readonly instancesReady: (service: string) => number) {}
@@ -24,10 +26,10 @@ export class LiveHub {
     const watcher = { service, send };
     this.#watchers.add(watcher);
     if (service) {
-      const last = this.#latest.get(service);
-      if (last) send(last);
+      const last = this.#last.get(service);
+      if (last) send(this.#convert(service, last.startMs, last));
     } else {
-      for (const point of this.#latest.values()) if (point.timeMs === this.#lastSecondMs) send(point);
+      for (const [name, point] of this.#last) if (point.startMs === this.#lastSecondMs) send(this.#convert(name, point.startMs, point));
     }
     return () => this.#watchers.delete(watcher);
   }
@@ -38,26 +40,23 @@ export class LiveHub {
 
   readonly onSecond = (secondMs: number, points: readonly SeriesPoint[]): void => {
     this.#lastSecondMs = secondMs;
+    for (const point of points) this.#last.set(point.service, point);
+    for (const [service, point] of this.#last) if (point.startMs < secondMs - 60_000) this.#last.delete(service);
+    if (this.#watchers.size === 0) return;
     const reported = new Map(points.map((point) => [point.service, point]));
     const converted = new Map<string, LatestPoint>();
     const latestOf = (service: string) => {
       let point = converted.get(service);
-      if (!point) {
-        point = toLatestPoint(service, secondMs, reported.get(service), this.instancesReady(service));
-        converted.set(service, point);
-      }
+      if (!point) converted.set(service, (point = this.#convert(service, secondMs, reported.get(service))));
       return point;
     };
-    for (const service of reported.keys()) this.#latest.set(service, latestOf(service));
-    for (const [service, point] of this.#latest) if (point.timeMs < secondMs - 60_000) this.#latest.delete(service);
     for (const watcher of this.#watchers) {
-      if (watcher.service) {
-        const point = latestOf(watcher.service);
-        this.#latest.set(watcher.service, point);
-        watcher.send(point);
-      } else {
-        for (const service of reported.keys()) watcher.send(latestOf(service));
-      }
+      if (watcher.service) watcher.send(latestOf(watcher.service));
+      else for (const service of reported.keys()) watcher.send(latestOf(service));
     }
   };
+
+  #convert(service: string, secondMs: number, point: SeriesPoint | undefined): LatestPoint {
+    return toLatestPoint(service, secondMs, point, this.instancesReady(service));
+  }
 }

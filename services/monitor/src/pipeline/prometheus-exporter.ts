@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { PointStats, SeriesPoint } from "@eas/proto";
-import { summarizeLatency, type LatencySummaryMs } from "@eas/metrics";
+import { summarizeLatency } from "@eas/metrics";
 
 const QUANTILES = [0.5, 0.9, 0.95, 0.99] as const;
 
@@ -62,11 +62,8 @@ export function createPrometheusExporter(registry: Registry, instancesReady: (se
   });
 
   const setLatency = (labels: { service: string; version?: string }, stats: PointStats | undefined) => {
-    const summary = summarizeLatency(
-      stats?.traffic?.latencyHistogramUs ?? new Uint8Array(0),
-      QUANTILES.map((q) => q * 100),
-    );
-    if (summary) latency.observe(labels, summary);
+    const traffic = stats?.traffic;
+    if (traffic && traffic.requests > 0) latency.observe(labels, traffic.latencyHistogramUs, traffic.requests);
   };
 
   let reportedBefore = new Set<string>();
@@ -109,33 +106,40 @@ type SummaryLabels = { service: string; version?: string };
 
 /**
  * A Prometheus summary built from the monitor's merged histograms (prom-client's Summary can only observe
- * single values): quantiles over the last second with traffic, `_sum` and `_count` over the monitor's life.
+ * single values): quantiles of the last second with traffic, computed when scraped (not every second for
+ * every service), and `_count` over the monitor's life. No `_sum`: the monitor's histograms give the mean
+ * of a range (rt_mean in the API), not a running sum.
  */
 class ResponseTimeSummary {
   readonly name = "eas_service_response_time_seconds";
   readonly help =
-    "Response time of each service (and version) through the gateways: quantiles over the last second with traffic, from merged HDR histograms";
+    "Response time of each service (and version) through the gateways: quantiles of the last second with traffic, from merged HDR histograms";
   readonly type = "summary";
   readonly aggregator = "sum";
-  readonly #series = new Map<string, { labels: SummaryLabels; quantiles: number[]; sum: number; count: number }>();
+  readonly #series = new Map<string, { labels: SummaryLabels; histogram: Uint8Array; count: number }>();
 
-  observe(labels: SummaryLabels, summary: LatencySummaryMs): void {
+  observe(labels: SummaryLabels, histogram: Uint8Array, requests: number): void {
     const key = `${labels.service}\u0000${labels.version ?? ""}`;
-    const series = this.#series.get(key) ?? { labels, quantiles: [], sum: 0, count: 0 };
-    series.quantiles = [...summary.percentiles.map((ms) => ms / 1000), summary.max / 1000];
-    series.sum += (summary.mean * summary.count) / 1000;
-    series.count += summary.count;
+    const series = this.#series.get(key) ?? { labels, histogram, count: 0 };
+    series.histogram = histogram;
+    series.count += requests;
     this.#series.set(key, series);
   }
 
   get() {
     const values: { labels: Record<string, string>; value: number; metricName?: string }[] = [];
-    for (const { labels, quantiles, sum, count } of this.#series.values()) {
+    for (const { labels, histogram, count } of this.#series.values()) {
       const base = { service: labels.service, ...(labels.version ? { version: labels.version } : {}) };
-      [...QUANTILES, 1].forEach((quantile, index) =>
-        values.push({ labels: { ...base, quantile: String(quantile) }, value: quantiles[index]! }),
+      const summary = summarizeLatency(
+        histogram,
+        QUANTILES.map((q) => q * 100),
       );
-      values.push({ metricName: `${this.name}_sum`, labels: base, value: sum });
+      if (summary) {
+        QUANTILES.forEach((quantile, index) =>
+          values.push({ labels: { ...base, quantile: String(quantile) }, value: summary.percentiles[index]! / 1000 }),
+        );
+        values.push({ labels: { ...base, quantile: "1" }, value: summary.max / 1000 });
+      }
       values.push({ metricName: `${this.name}_count`, labels: base, value: count });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
