@@ -96,7 +96,9 @@ async function main(): Promise<void> {
     );
     const grpcPort = await freePort();
     const httpPort = await freePort();
-    monitor = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/main.ts"], {
+    // EAS_BENCH_MONITOR_NODE_ARGS: extra node flags for the monitor, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const extraArgs = (process.env.EAS_BENCH_MONITOR_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    monitor = spawn(process.execPath, [...extraArgs, "--conditions=source", "--import", "tsx", "src/main.ts"], {
       cwd: monitorDir,
       env: { ...process.env, NATS_URL: nats.url, EAS_GRPC_PORT: String(grpcPort), EAS_HTTP_PORT: String(httpPort), EAS_LOG_LEVEL: "warn" },
       stdio: ["ignore", "inherit", "inherit"],

@@ -9,7 +9,7 @@ import {
   type JetStreamClient,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { SeriesPoint } from "@eas/proto";
 import type { Tier } from "../domain/query.js";
 
