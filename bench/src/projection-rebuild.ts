@@ -1,7 +1,7 @@
 /**
  * Projection rebuild: how long a service process takes to rebuild a read model from the whole event log,
- * with the real projection runner and a real projection (`serviceCatalogProjection`, which every service
- * keeps), on the JetStream adapter, next to two peers measured in the same run:
+ * with the real projection runner and a real projection (`serviceCatalogProjection`, a catalog of the
+ * services shaped like the read models services keep), on the JetStream adapter, next to two peers measured in the same run:
  *   - a raw read of the same log (`store.readAll()` without evolve): the floor set by the adapter;
  *   - the in-memory adapter holding the same events at the same positions: the cost of the runner and
  *     the projection alone;
@@ -28,8 +28,8 @@ import { connectJetStreamEventStore, InMemoryEventStore, type EventStore, type N
 import { event, instanceStream, serviceStream, toNewEvent, type EasEvent } from "@eas/events";
 import { createProjectionRunner, InMemoryCheckpointStore, type CheckpointStore, type Projection } from "@eas/projections";
 import { ServiceSpec } from "@eas/proto";
-import { serviceCatalogProjection, type ServiceCatalog } from "@eas/service-kit";
 import { startNatsServer, type NatsServerHandle } from "@eas/testing";
+import { serviceCatalogProjection, type ServiceCatalog } from "./service-catalog-projection.js";
 
 interface Settings {
   events: number;

@@ -11,7 +11,8 @@
  *   instance a plain HTTP server the Ready events point at.
  * This process appends the events (like the deployer/agent) and probes the gateway.
  *
- * Each cycle appends InstanceReady for a new instance, then InstanceStopped for it. For each event it takes
+ * Each cycle appends InstanceStarting then InstanceReady for a new instance, then InstanceStopped for it (only
+ * Ready and Stopped are measured). For each event it takes
  * the time from the append's ack to
  *   peer     the bare subscription receiving the event,
  *   applied  the gateway's projection onEvent having applied it to the route table,
@@ -257,6 +258,12 @@ async function drive(): Promise<void> {
     for (let cycle = 0; cycle < warmup + cycles; cycle++) {
       const instanceId = `rf-${cycle}`;
       const at = () => new Date().toISOString();
+      // Ready follows Starting in a legal instance stream; Starting itself changes no route and is not measured.
+      const starting = await append(
+        instanceStream(instanceId),
+        event("InstanceStarting", { instanceId, service: SERVICE, nodeId: "bench", restartCount: 0, at: at() }),
+      );
+      await seenBy(gateway, starting.id, "gateway");
       const up = await measure(
         instanceStream(instanceId),
         event("InstanceReady", { instanceId, service: SERVICE, version: 1, nodeId: "bench", endpoint, at: at() }),

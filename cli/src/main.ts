@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { connect } from "@nats-io/transport-node";
-import { uploadToObjectStore } from "@eas/agent";
+import { uploadToObjectStore } from "@eas/object-store";
 import { unaryCall, type ServiceInfo, type ServiceManagerClient } from "@eas/proto";
 import { agentAddresses, CliError, describeError, scheduler, serviceManager, withAgent } from "./client.js";
 import { concernsService, describeService, eventLine, formatLogs, progressLine, table, usageTable, type InstanceUsage } from "./format.js";

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
-import { uploadToObjectStore } from "@eas/agent";
+import { uploadToObjectStore } from "@eas/object-store";
 import { ServiceManagerClient, unaryCall, type ServiceInfo } from "@eas/proto";
 
 export interface DemoResult {

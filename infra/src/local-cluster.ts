@@ -3,8 +3,7 @@ import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { killRecordedGroup, readPidRecord } from "@eas/agent";
-import { freePort, startNatsServer, type NatsServerHandle } from "@eas/testing";
+import { freePort, killRecordedGroup, readPidRecord, startNatsServer, type NatsServerHandle } from "@eas/process-kit";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 

@@ -4,12 +4,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SpanKind, trace } from "@opentelemetry/api";
+import { connect } from "@nats-io/transport-node";
 import { activeTraceIds, createLogger, type Logger } from "@eas/telemetry";
 import { startTestTelemetry, type TestTelemetry } from "@eas/telemetry/testing";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { connectBus, type Bus } from "./bus.js";
-import { BusNoRespondersError, BusRequestError, BusTimeoutError, BusUnavailableError, InvalidSubjectError, ReplyError } from "./errors.js";
-import { defineRequestSubject, defineSubject, type Schema } from "./subject.js";
+import { BusUnavailableError, InvalidSubjectError } from "./errors.js";
+import type { Codec, Schema } from "./codec.js";
+import { defineEncodedSubject, defineSubject } from "./subject.js";
 
 interface Heartbeat {
   nodeId: string;
@@ -110,14 +112,41 @@ describe("bus against a real nats-server", () => {
     const sub = other.subscribe(subject, received.push);
     await other.flush();
     const logsBefore = logs.length;
-    bus.nc.publish(subject.subject, "{not json");
-    bus.nc.publish(subject.subject, JSON.stringify({ nodeId: 42 }));
+    // A client outside the bus, which can send anything.
+    const raw = await connect({ servers: server.url, name: "bus-test-raw" });
+    raw.publish(subject.subject, "{not json");
+    raw.publish(subject.subject, JSON.stringify({ nodeId: 42 }));
+    await raw.flush();
+    await raw.close();
     bus.publish(subject, { nodeId: "ok", seq: 3 });
     await received.waitForCount(1);
     assert.deepEqual(received.items, [{ nodeId: "ok", seq: 3 }]);
     const drops = logs.slice(logsBefore).filter((line) => String(line.msg).startsWith("dropped a message"));
     assert.equal(drops.length, 2);
     assert.equal(drops[0]?.level, "warn");
+    await sub.drain();
+  });
+
+  it("carries binary payloads through a subject's codec, and drops what it cannot decode", async () => {
+    // Two unsigned 16-bit numbers, big-endian: the kind of compact sample a protobuf codec writes.
+    const pair: Codec<[number, number]> = {
+      encode: ([a, b]) => Uint8Array.of(a >> 8, a & 0xff, b >> 8, b & 0xff),
+      decode: (data) => {
+        if (data.length !== 4) throw new RangeError(`4 bytes expected, got ${data.length}`);
+        return [(data[0]! << 8) | data[1]!, (data[2]! << 8) | data[3]!];
+      },
+    };
+    const subject = defineEncodedSubject(`${unique("binary")}.*`, pair, { traced: false });
+    const received = collector<[number, number]>();
+    const sub = other.subscribe(subject, received.push);
+    await other.flush();
+    const raw = await connect({ servers: server.url, name: "bus-test-raw-binary" });
+    raw.publish(subject.with("x").subject, Uint8Array.of(1, 2, 3));
+    await raw.flush();
+    await raw.close();
+    bus.publish(subject.with("x"), [500, 7]);
+    await received.waitForCount(1);
+    assert.deepEqual(received.items, [[500, 7]]);
     await sub.drain();
   });
 
@@ -155,108 +184,6 @@ describe("bus against a real nats-server", () => {
     await Promise.all(subs.map((sub) => sub.drain()));
   });
 
-  describe("request/reply", () => {
-    interface Place {
-      cpu: number;
-    }
-    interface Placement {
-      nodeId: string;
-      cpu: number;
-    }
-
-    it("answers a typed request", async () => {
-      const place = defineRequestSubject<Place, Placement>(`${unique("place")}.*`);
-      const sub = other.reply(place, (request, context) => ({ nodeId: context.tokens[0] ?? "?", cpu: request.cpu }));
-      await other.flush();
-      const placement = await bus.request(place.with("node-7"), { cpu: 500 }, { timeoutMs: 2_000 });
-      assert.deepEqual(placement, { nodeId: "node-7", cpu: 500 });
-      await sub.drain();
-    });
-
-    it("turns an error reply into a BusRequestError with the replier's code", async () => {
-      const place = defineRequestSubject<Place, Placement>(unique("place-error"));
-      const sub = other.reply(place, (request) => {
-        if (request.cpu > 1000) throw new ReplyError("INSUFFICIENT_CPU", `no node has ${request.cpu} millicores`);
-        throw new Error("database on fire");
-      });
-      await other.flush();
-      await assert.rejects(bus.request(place, { cpu: 4000 }), (error: unknown) => {
-        assert.ok(error instanceof BusRequestError);
-        assert.equal(error.code, "INSUFFICIENT_CPU");
-        assert.equal(error.replyMessage, "no node has 4000 millicores");
-        assert.equal(error.subject, place.subject);
-        assert.equal(error.retryable, false);
-        return true;
-      });
-      await assert.rejects(bus.request(place, { cpu: 1 }), (error: unknown) => {
-        assert.ok(error instanceof BusRequestError);
-        assert.equal(error.code, "INTERNAL");
-        return true;
-      });
-      await sub.drain();
-    });
-
-    it("answers INVALID_REQUEST when the request fails the schema, and checks the response schema", async () => {
-      const strict = defineRequestSubject<Place, Placement>(unique("strict"), {
-        request: {
-          parse(input) {
-            const cpu = (input as Partial<Place> | null)?.cpu;
-            if (typeof cpu !== "number") throw new TypeError("cpu must be a number");
-            return { cpu };
-          },
-        },
-        response: {
-          parse(input) {
-            if (typeof (input as Partial<Placement> | null)?.nodeId !== "string") throw new TypeError("bad placement");
-            return input as Placement;
-          },
-        },
-      });
-      const sub = other.reply(strict, (request) =>
-        request.cpu === 0 ? ({ nodeId: 5 } as unknown as Placement) : { nodeId: "n", cpu: request.cpu },
-      );
-      await other.flush();
-      await assert.rejects(bus.request(strict, { cpu: "lots" } as unknown as Place), (error: unknown) => {
-        assert.ok(error instanceof BusRequestError);
-        assert.equal(error.code, "INVALID_REQUEST");
-        assert.match(error.replyMessage, /cpu must be a number/);
-        return true;
-      });
-      await assert.rejects(bus.request(strict, { cpu: 0 }), (error: unknown) => {
-        assert.ok(error instanceof BusRequestError);
-        assert.equal(error.code, "INVALID_RESPONSE");
-        return true;
-      });
-      assert.deepEqual(await bus.request(strict, { cpu: 2 }), { nodeId: "n", cpu: 2 });
-      await sub.drain();
-    });
-
-    it("times out when the replier does not answer in time", async () => {
-      const slow = defineRequestSubject<Place, Placement>(unique("slow"));
-      const sub = other.reply(slow, async (request) => {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        return { nodeId: "late", cpu: request.cpu };
-      });
-      await other.flush();
-      const started = performance.now();
-      await assert.rejects(bus.request(slow, { cpu: 1 }, { timeoutMs: 100 }), (error: unknown) => {
-        assert.ok(error instanceof BusTimeoutError);
-        assert.equal(error.timeoutMs, 100);
-        assert.equal(error.retryable, true);
-        return true;
-      });
-      assert.ok(performance.now() - started < 450);
-      await sub.drain();
-    });
-
-    it("fails fast with BusNoRespondersError when nobody listens", async () => {
-      const nobody = defineRequestSubject<Place, Placement>(unique("nobody"));
-      const started = performance.now();
-      await assert.rejects(bus.request(nobody, { cpu: 1 }, { timeoutMs: 3_000 }), BusNoRespondersError);
-      assert.ok(performance.now() - started < 1_000);
-    });
-  });
-
   it("propagates the trace: the subscriber runs in a CONSUMER span of the publisher's trace", async () => {
     const subject = defineSubject<string>(unique("traced"));
     const seen = collector<{ traceId: string; spanId: string } | undefined>();
@@ -283,19 +210,6 @@ describe("bus against a real nats-server", () => {
     assert.equal(consumer.parentSpanContext?.spanId, producer.spanContext().spanId);
     assert.equal(seen.items[0]?.spanId, consumer.spanContext().spanId);
     assert.equal(consumer.attributes["messaging.system"], "nats");
-    await sub.drain();
-  });
-
-  it("propagates the trace through request/reply", async () => {
-    const ask = defineRequestSubject<null, string | undefined>(unique("traced-request"));
-    const sub = other.reply(ask, () => activeTraceIds()?.traceId);
-    await other.flush();
-    const { traceId, answered } = await trace.getTracer("test").startActiveSpan("ask", async (span) => {
-      const answer = await bus.request(ask, null);
-      span.end();
-      return { traceId: span.spanContext().traceId, answered: answer };
-    });
-    assert.equal(answered, traceId);
     await sub.drain();
   });
 
@@ -333,6 +247,27 @@ describe("bus against a real nats-server", () => {
     await sub.drain();
     assert.equal(finished, 3);
   });
+  it("hands out JetStream, KV and Object Store clients on its connection", async () => {
+    const name = unique("js").replaceAll(".", "_");
+    const jsm = await bus.jetstreamManager();
+    await jsm.streams.add({ name, subjects: [`${name}.>`] });
+    const ack = await bus.jetstream().publish(`${name}.work`, "job-1");
+    assert.equal(ack.stream, name);
+    const stored = await jsm.streams.getMessage(name, { seq: ack.seq });
+    assert.equal(stored?.string(), "job-1");
+    await jsm.streams.delete(name);
+
+    const kv = await bus.keyValue().create(name, { history: 1 });
+    await kv.put("key", "value");
+    assert.equal((await kv.get("key"))?.string(), "value");
+    await kv.destroy();
+
+    const objects = await bus.objectStore().create(name);
+    await objects.putBlob({ name: "blob" }, new TextEncoder().encode("bytes"));
+    assert.equal(new TextDecoder().decode((await objects.getBlob("blob")) ?? new Uint8Array()), "bytes");
+    await objects.destroy();
+  });
+
   it("bus.drain finishes handlers in flight, then closes the connection", async () => {
     const draining = await connectBus({
       servers: server.url,
@@ -352,7 +287,7 @@ describe("bus against a real nats-server", () => {
     await waitFor("handler running", () => started === 1, { timeoutMs: 2_000, intervalMs: 5 });
     await draining.drain();
     assert.equal(finished, 1);
-    assert.equal(draining.nc.isClosed(), true);
+    assert.equal(draining.isClosed(), true);
     assert.throws(() => draining.publish(subject, 2), BusUnavailableError);
   });
 });

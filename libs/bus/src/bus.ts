@@ -1,4 +1,14 @@
-import { SpanKind, type Attributes } from "@opentelemetry/api";
+import type { Attributes } from "@opentelemetry/api";
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JetStreamManagerOptions,
+  type JetStreamOptions,
+} from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import {
   connect,
   errors as natsErrors,
@@ -12,19 +22,10 @@ import {
   type Subscription,
 } from "@nats-io/transport-node";
 import { createLogger, startConsumerSpan, withProducerSpan, type Logger, type TraceCarrier } from "@eas/telemetry";
-import { decodeReplyEnvelope, decodeTyped, encodeJson, type ReplyEnvelope } from "./codec.js";
-import {
-  BusErrorCodes,
-  BusNoRespondersError,
-  BusRequestError,
-  BusTimeoutError,
-  BusUnavailableError,
-  InvalidSubjectError,
-  ReplyError,
-} from "./errors.js";
-import { fillWildcards, wildcardTokens, type RequestSubject, type Subject } from "./subject.js";
+import { BusUnavailableError, InvalidSubjectError } from "./errors.js";
+import { fillWildcards, wildcardTokens, type Subject } from "./subject.js";
 
-/** Options of {@link connectBus}. */
+/** Options of {@link connectNats} and {@link connectBus}. */
 export interface BusOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
   servers: string | string[];
@@ -39,8 +40,6 @@ export interface BusOptions {
   waitOnFirstConnect?: boolean;
   /** Pause between reconnect attempts to one server; default 1000 ms. */
   reconnectTimeWaitMs?: number;
-  /** Default timeout of {@link Bus.request}; default 5000 ms. */
-  requestTimeoutMs?: number;
   /** Anything else for the NATS client (auth, TLS, ping interval); the options above win. */
   connectionOptions?: Partial<ConnectionOptions>;
 }
@@ -58,29 +57,18 @@ export interface MessageContext {
 /** Handles one message; a throw or rejection is logged and the subscription goes on. */
 export type MessageHandler<T> = (message: T, context: MessageContext) => void | Promise<void>;
 
-/** Answers one request; throw a `ReplyError` to answer with a coded error. */
-export type ReplyHandler<Req, Res> = (request: Req, context: MessageContext) => Res | Promise<Res>;
-
 /** Options of {@link Bus.publish}. */
 export interface PublishOptions {
   /** Fills the subject's leftmost `*` wildcards, like `subject.with(...)`. */
   token?: string | readonly string[];
 }
 
-/** Options of {@link Bus.subscribe} and {@link Bus.reply}. */
+/** Options of {@link Bus.subscribe}. */
 export interface SubscribeOptions {
   /** Queue group: each message goes to one member of the group. */
   queue?: string;
   /** Messages handled at once; default 1, which keeps arrival order. */
   maxConcurrent?: number;
-}
-
-/** Options of {@link Bus.request}. */
-export interface RequestOptions {
-  /** Default: the bus's `requestTimeoutMs`. */
-  timeoutMs?: number;
-  /** Fills the subject's leftmost `*` wildcards, like `subject.with(...)`. */
-  token?: string | readonly string[];
 }
 
 /** A live subscription made through the bus. */
@@ -95,30 +83,33 @@ export interface BusSubscription {
   readonly done: Promise<void>;
 }
 
-/** Typed messaging over one NATS connection. */
+/**
+ * Typed messaging over one NATS connection, and the JetStream, KV and Object Store clients on that
+ * connection. The connection itself stays inside: whoever holds a bus can neither close it behind the
+ * bus's back nor bypass the subjects' types and trace context.
+ */
 export interface Bus {
-  /** The underlying connection, for JetStream, KV and object store adapters. */
-  readonly nc: NatsConnection;
-  /** Sends `data` as JSON to `subject` (concrete after `token`), with `traceparent` headers when the subject is traced. */
+  /** Sends `data`, encoded by the subject's codec, to `subject` (concrete after `token`), with `traceparent` headers when the subject is traced. */
   publish<T>(subject: Subject<T>, data: T, options?: PublishOptions): void;
   /**
-   * Handles every message on `subject` (wildcards allowed) with the parsed, typed
-   * body, inside a CONSUMER span restored from its headers. Payloads that do not
-   * parse or fail the schema are logged and dropped.
+   * Handles every message on `subject` (wildcards allowed) with the decoded, typed
+   * body, inside a CONSUMER span restored from its headers. Payloads the subject's
+   * codec cannot read (not JSON, failing the schema) are logged and dropped.
    */
   subscribe<T>(subject: Subject<T>, handler: MessageHandler<T>, options?: SubscribeOptions): BusSubscription;
   /**
-   * Sends a request and resolves with the typed result. Rejects with
-   * `BusRequestError` (error reply, or a reply that fails the response schema),
-   * `BusTimeoutError`, `BusNoRespondersError` or `BusUnavailableError`.
+   * JetStream on this connection: publish to and consume from streams of one's own (work queues,
+   * retained samples). Messages sent this way carry no trace context unless the caller adds it.
    */
-  request<Req, Res>(subject: RequestSubject<Req, Res>, data: Req, options?: RequestOptions): Promise<Res>;
-  /**
-   * Answers requests on `subject` (wildcards allowed). A request that fails the
-   * request schema is answered with `INVALID_REQUEST`; a thrown `ReplyError` with
-   * its code; any other throw with `INTERNAL`.
-   */
-  reply<Req, Res>(subject: RequestSubject<Req, Res>, handler: ReplyHandler<Req, Res>, options?: SubscribeOptions): BusSubscription;
+  jetstream(options?: JetStreamOptions): JetStreamClient;
+  /** Creates, updates and inspects JetStream streams and consumers on this connection. */
+  jetstreamManager(options?: JetStreamManagerOptions): Promise<JetStreamManager>;
+  /** KV buckets on this connection: `await bus.keyValue().create("eas_checkpoints", { history: 1 })`. */
+  keyValue(): Kvm;
+  /** Object Store buckets on this connection: `await bus.objectStore().open("models")`. */
+  objectStore(): Objm;
+  /** Whether the connection is closed for good (a connection that is reconnecting is not). */
+  isClosed(): boolean;
   /** Resolves once the server has processed everything published so far. */
   flush(): Promise<void>;
   /** Graceful close: drains every bus subscription (waiting for their handlers), then the connection. */
@@ -133,16 +124,22 @@ const TRACER = "@eas/bus";
 const TRACE_HEADERS = ["traceparent", "tracestate"] as const;
 
 /**
- * Connects to NATS and returns a typed {@link Bus}. The connection reconnects
- * forever (`maxReconnectAttempts: -1`), re-creating subscriptions, and logs
- * disconnects and reconnects. Fails with `BusUnavailableError` when no server
- * answers at start, unless `waitOnFirstConnect`.
+ * Connects to NATS and returns a typed {@link Bus} over a connection of its own
+ * (see {@link connectNats}).
  */
 export async function connectBus(options: BusOptions): Promise<Bus> {
-  const logger = (options.logger ?? createLogger({ name: options.name })).child({ component: "bus" });
-  let nc: NatsConnection;
+  return createBus(await connectNats(options), { ...(options.logger ? { logger: options.logger } : {}), name: options.name });
+}
+
+/**
+ * Opens the NATS connection a bus runs on, for a process that shares it with an adapter that speaks
+ * NATS itself (the JetStream event store), then hands it to {@link createBus}. The connection
+ * reconnects forever (`maxReconnectAttempts: -1`), re-creating subscriptions. Fails with
+ * `BusUnavailableError` when no server answers at start, unless `waitOnFirstConnect`.
+ */
+export async function connectNats(options: Omit<BusOptions, "logger">): Promise<NatsConnection> {
   try {
-    nc = await connect({
+    return await connect({
       ...options.connectionOptions,
       servers: options.servers,
       name: options.name,
@@ -154,8 +151,16 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   } catch (error) {
     throw new BusUnavailableError(`cannot connect to NATS at ${String(options.servers)}`, undefined, { cause: error });
   }
+}
+
+/**
+ * A {@link Bus} over `nc`, which it then owns: `drain()` and `close()` end the connection. Logs
+ * disconnects, reconnects and the other status changes of the connection.
+ */
+export function createBus(nc: NatsConnection, options: { name: string; logger?: Logger }): Bus {
+  const logger = (options.logger ?? createLogger({ name: options.name })).child({ component: "bus" });
   logger.info({ server: nc.getServer() }, "connected to NATS");
-  return new NatsBus(nc, logger, options.requestTimeoutMs ?? 5_000);
+  return new NatsBus(nc, logger);
 }
 
 class NatsBus implements Bus {
@@ -163,16 +168,15 @@ class NatsBus implements Bus {
   private readonly statusLoop: Promise<void>;
 
   constructor(
-    readonly nc: NatsConnection,
+    private readonly nc: NatsConnection,
     private readonly logger: Logger,
-    private readonly requestTimeoutMs: number,
   ) {
     this.statusLoop = this.logStatus();
   }
 
   publish<T>(subject: Subject<T>, data: T, options: PublishOptions = {}): void {
     const target = concreteSubject(subject.subject, options.token);
-    const payload = encodeJson(data);
+    const payload = subject.codec.encode(data);
     if (!subject.traced) {
       this.send(target, payload, undefined);
       return;
@@ -187,7 +191,7 @@ class NatsBus implements Bus {
     return this.consume(subject.subject, subject.pattern, subject.traced, options, async (msg, context) => {
       let message: T;
       try {
-        message = decodeTyped(msg.data, subject.schema);
+        message = subject.codec.decode(msg.data);
       } catch (error) {
         this.logger.warn({ err: error, subject: msg.subject }, "dropped a message that does not match its subject's type");
         return;
@@ -196,67 +200,24 @@ class NatsBus implements Bus {
     });
   }
 
-  async request<Req, Res>(subject: RequestSubject<Req, Res>, data: Req, options: RequestOptions = {}): Promise<Res> {
-    const target = concreteSubject(subject.subject, options.token);
-    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-    const payload = encodeJson(data);
-    const exchange = async (carrier: TraceCarrier | undefined): Promise<Res> => {
-      let reply: Msg;
-      try {
-        reply = await this.nc.request(target, payload, { timeout: timeoutMs, headers: headersFrom(carrier) });
-      } catch (error) {
-        throw requestFailure(error, target, timeoutMs);
-      }
-      let envelope: ReplyEnvelope<unknown>;
-      try {
-        envelope = decodeReplyEnvelope(reply.data);
-      } catch (error) {
-        throw new BusRequestError(target, BusErrorCodes.InvalidResponse, describe(error), { cause: error });
-      }
-      if ("error" in envelope) throw new BusRequestError(target, envelope.error.code, envelope.error.message);
-      try {
-        return subject.responseSchema ? subject.responseSchema.parse(envelope.result) : (envelope.result as Res);
-      } catch (error) {
-        throw new BusRequestError(target, BusErrorCodes.InvalidResponse, describe(error), { cause: error });
-      }
-    };
-    if (!subject.traced) return await exchange(undefined);
-    return await withProducerSpan(`send ${subject.pattern}`, (carrier) => exchange(carrier), {
-      tracerName: TRACER,
-      kind: SpanKind.CLIENT,
-      attributes: messagingAttributes(target, "send"),
-    });
+  jetstream(options?: JetStreamOptions): JetStreamClient {
+    return jetstream(this.nc, options);
   }
 
-  reply<Req, Res>(subject: RequestSubject<Req, Res>, handler: ReplyHandler<Req, Res>, options: SubscribeOptions = {}): BusSubscription {
-    return this.consume(subject.subject, subject.pattern, subject.traced, options, async (msg, context) => {
-      const answer = (envelope: ReplyEnvelope<Res>) => {
-        if (!msg.reply) {
-          this.logger.warn({ subject: msg.subject }, "request arrived without a reply subject; answer dropped");
-          return;
-        }
-        msg.respond(encodeJson(envelope));
-      };
-      let request: Req;
-      try {
-        request = decodeTyped(msg.data, subject.requestSchema);
-      } catch (error) {
-        this.logger.warn({ err: error, subject: msg.subject }, "rejected a request that does not match its subject's type");
-        answer({ error: { code: BusErrorCodes.InvalidRequest, message: describe(error) } });
-        return;
-      }
-      try {
-        answer({ result: await handler(request, context) });
-      } catch (error) {
-        if (error instanceof ReplyError) {
-          answer({ error: { code: error.code, message: error.message } });
-          return;
-        }
-        answer({ error: { code: BusErrorCodes.Internal, message: describe(error) } });
-        // Rethrown so the consumer span records it and consume() logs it.
-        throw error;
-      }
-    });
+  jetstreamManager(options?: JetStreamManagerOptions): Promise<JetStreamManager> {
+    return jetstreamManager(this.nc, options);
+  }
+
+  keyValue(): Kvm {
+    return new Kvm(this.nc);
+  }
+
+  objectStore(): Objm {
+    return new Objm(this.nc);
+  }
+
+  isClosed(): boolean {
+    return this.nc.isClosed();
   }
 
   async flush(): Promise<void> {
@@ -439,15 +400,6 @@ function messagingAttributes(subject: string, operation: "send" | "process"): At
   };
 }
 
-function requestFailure(error: unknown, subject: string, timeoutMs: number): Error {
-  if (error instanceof natsErrors.TimeoutError) return new BusTimeoutError(subject, timeoutMs, { cause: error });
-  if (error instanceof natsErrors.NoRespondersError) return new BusNoRespondersError(subject, { cause: error });
-  if (error instanceof natsErrors.RequestError && error.isNoResponders()) {
-    return new BusNoRespondersError(subject, { cause: error });
-  }
-  return publishFailure(error, subject);
-}
-
 function publishFailure(error: unknown, subject: string): Error {
   if (
     error instanceof natsErrors.ClosedConnectionError ||
@@ -459,8 +411,4 @@ function publishFailure(error: unknown, subject: string): Error {
   }
   if (error instanceof natsErrors.InvalidSubjectError) return new InvalidSubjectError(subject, error.message);
   return error instanceof Error ? error : new Error(String(error));
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

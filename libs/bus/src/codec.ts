@@ -1,10 +1,16 @@
-import type { Schema } from "./subject.js";
+/** Anything with a zod-style `parse` that returns the typed value or throws. */
+export interface Schema<T> {
+  parse(input: unknown): T;
+}
+
+/** How a subject's messages become bytes and back; `decode` throws on a payload it cannot read. */
+export interface Codec<T> {
+  encode(value: T): Uint8Array;
+  decode(data: Uint8Array): T;
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** The body of a reply: exactly one of `result` and `error`. */
-export type ReplyEnvelope<Res> = { result: Res } | { error: { code: string; message: string } };
 
 /** JSON bytes of `value`; `undefined` becomes an empty payload. */
 export function encodeJson(value: unknown): Uint8Array {
@@ -24,19 +30,7 @@ export function decodeTyped<T>(data: Uint8Array, schema: Schema<T> | undefined):
   return schema ? schema.parse(value) : (value as T);
 }
 
-/** Reads a reply body; throws when it is neither `{ result }` nor `{ error: { code, message } }`. */
-export function decodeReplyEnvelope(data: Uint8Array): ReplyEnvelope<unknown> {
-  const body = decodeJson(data);
-  if (typeof body === "object" && body !== null) {
-    if ("error" in body) {
-      const error = (body as { error: unknown }).error;
-      if (typeof error === "object" && error !== null) {
-        const { code, message } = error as { code?: unknown; message?: unknown };
-        if (typeof code === "string") return { error: { code, message: typeof message === "string" ? message : "" } };
-      }
-    } else {
-      return { result: (body as { result?: unknown }).result };
-    }
-  }
-  throw new TypeError("reply is neither { result } nor { error: { code, message } }");
+/** JSON payloads, checked against `schema` when there is one. */
+export function jsonCodec<T>(schema?: Schema<T>): Codec<T> {
+  return { encode: encodeJson, decode: (data) => decodeTyped(data, schema) };
 }

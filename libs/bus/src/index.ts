@@ -1,25 +1,7 @@
-export { connectBus } from "./bus.js";
-export type {
-  Bus,
-  BusOptions,
-  BusSubscription,
-  MessageContext,
-  MessageHandler,
-  ReplyHandler,
-  PublishOptions,
-  SubscribeOptions,
-  RequestOptions,
-} from "./bus.js";
-export { defineSubject, defineRequestSubject, fillWildcards, wildcardTokens, validatePattern } from "./subject.js";
-export type { Subject, RequestSubject, Schema, SubjectOptions, MessageOf, ResponseOf } from "./subject.js";
-export {
-  BusError,
-  BusRequestError,
-  BusTimeoutError,
-  BusNoRespondersError,
-  BusUnavailableError,
-  InvalidSubjectError,
-  ReplyError,
-  BusErrorCodes,
-} from "./errors.js";
-export type { ReplyEnvelope } from "./codec.js";
+export { connectBus, connectNats, createBus } from "./bus.js";
+export type { Bus, BusOptions, BusSubscription, MessageContext, MessageHandler, PublishOptions, SubscribeOptions } from "./bus.js";
+export { defineEncodedSubject, defineSubject } from "./subject.js";
+export type { Subject, SubjectOptions } from "./subject.js";
+export { jsonCodec } from "./codec.js";
+export type { Codec, Schema } from "./codec.js";
+export { BusError, BusUnavailableError, InvalidSubjectError } from "./errors.js";

@@ -1,11 +1,7 @@
+import { jsonCodec, type Codec, type Schema } from "./codec.js";
 import { InvalidSubjectError } from "./errors.js";
 
-/** Anything with a zod-style `parse` that returns the typed value or throws. */
-export interface Schema<T> {
-  parse(input: unknown): T;
-}
-
-/** Options shared by both kinds of subject. */
+/** Options of {@link defineSubject} and {@link defineEncodedSubject}. */
 export interface SubjectOptions {
   /**
    * Whether messages carry trace context and get PRODUCER/CONSUMER spans; on by
@@ -15,46 +11,29 @@ export interface SubjectOptions {
   traced?: boolean;
 }
 
-interface SubjectBase {
+/** A typed publish/subscribe subject. Build one with {@link defineSubject}. */
+export interface Subject<T> {
   /** The subject as defined, wildcards included, e.g. `eas.telemetry.heartbeat.*`; names spans. */
   readonly pattern: string;
   /** The NATS subject after the tokens filled so far, e.g. `eas.telemetry.heartbeat.node-1`. */
   readonly subject: string;
   readonly traced: boolean;
-  /** Whether no `*` or `>` is left, which publishing and requesting need. */
+  /** Whether no `*` or `>` is left, which publishing needs. */
   readonly concrete: boolean;
-}
-
-/** A typed publish/subscribe subject. Build one with {@link defineSubject}. */
-export interface Subject<T> extends SubjectBase {
-  readonly kind: "message";
-  readonly schema: Schema<T> | undefined;
+  /** Turns messages into payloads and back: JSON for {@link defineSubject}, the given codec for {@link defineEncodedSubject}. */
+  readonly codec: Codec<T>;
   /** The same subject with its leftmost `*` wildcards replaced by `tokens`, in order. */
   with(...tokens: string[]): Subject<T>;
 }
-
-/** A typed request/reply subject. Build one with {@link defineRequestSubject}. */
-export interface RequestSubject<Req, Res> extends SubjectBase {
-  readonly kind: "request";
-  readonly requestSchema: Schema<Req> | undefined;
-  readonly responseSchema: Schema<Res> | undefined;
-  /** The same subject with its leftmost `*` wildcards replaced by `tokens`, in order. */
-  with(...tokens: string[]): RequestSubject<Req, Res>;
-}
-
-/** The message type a subject carries. */
-export type MessageOf<S> = S extends Subject<infer T> ? T : S extends RequestSubject<infer Req, unknown> ? Req : never;
-/** The reply type of a request subject. */
-export type ResponseOf<S> = S extends RequestSubject<unknown, infer Res> ? Res : never;
 
 // NATS forbids these inside a token; `.` separates tokens.
 const FORBIDDEN_IN_TOKEN = /[\s.*>]/;
 
 /**
- * A typed publish/subscribe subject. `pattern` may hold `*` wildcards (filled
- * with {@link Subject.with} or the publish `token` option) and a trailing `>`
- * (subscribe only). Pass a schema to validate what arrives; without one the
- * payload is trusted to be `T`.
+ * A typed publish/subscribe subject with JSON payloads. `pattern` may hold `*`
+ * wildcards (filled with {@link Subject.with} or the publish `token` option) and a
+ * trailing `>` (subscribe only). Pass a schema to validate what arrives; without
+ * one the payload is trusted to be `T`.
  *
  * @example
  * const heartbeat = defineSubject<Heartbeat>("eas.telemetry.heartbeat.*", undefined, { traced: false });
@@ -62,51 +41,26 @@ const FORBIDDEN_IN_TOKEN = /[\s.*>]/;
  * bus.subscribe(heartbeat, (beat, { tokens: [nodeId] }) => ...);
  */
 export function defineSubject<T>(pattern: string, schema?: Schema<T>, options: SubjectOptions = {}): Subject<T> {
-  validatePattern(pattern);
-  return messageSubject(pattern, pattern, schema, options.traced ?? true);
+  return defineEncodedSubject(pattern, jsonCodec(schema), options);
 }
 
 /**
- * A typed request/reply subject: requests of type `Req` answered with `Res`.
- * Replies travel as `{ result }` or `{ error: { code, message } }`.
+ * A subject whose payloads are not JSON: `codec` writes and reads the bytes (protobuf-encoded
+ * per-second samples, for instance). A payload `codec.decode` throws on is logged and dropped.
  */
-export function defineRequestSubject<Req, Res>(
-  pattern: string,
-  schemas: { request?: Schema<Req>; response?: Schema<Res> } = {},
-  options: SubjectOptions = {},
-): RequestSubject<Req, Res> {
+export function defineEncodedSubject<T>(pattern: string, codec: Codec<T>, options: SubjectOptions = {}): Subject<T> {
   validatePattern(pattern);
-  return requestSubject(pattern, pattern, schemas.request, schemas.response, options.traced ?? true);
+  return messageSubject(pattern, pattern, codec, options.traced ?? true);
 }
 
-function messageSubject<T>(pattern: string, subject: string, schema: Schema<T> | undefined, traced: boolean): Subject<T> {
+function messageSubject<T>(pattern: string, subject: string, codec: Codec<T>, traced: boolean): Subject<T> {
   return {
-    kind: "message",
     pattern,
     subject,
     traced,
     concrete: isConcrete(subject),
-    schema,
-    with: (...tokens) => messageSubject(pattern, fillWildcards(subject, tokens), schema, traced),
-  };
-}
-
-function requestSubject<Req, Res>(
-  pattern: string,
-  subject: string,
-  requestSchema: Schema<Req> | undefined,
-  responseSchema: Schema<Res> | undefined,
-  traced: boolean,
-): RequestSubject<Req, Res> {
-  return {
-    kind: "request",
-    pattern,
-    subject,
-    traced,
-    concrete: isConcrete(subject),
-    requestSchema,
-    responseSchema,
-    with: (...tokens) => requestSubject(pattern, fillWildcards(subject, tokens), requestSchema, responseSchema, traced),
+    codec,
+    with: (...tokens) => messageSubject(pattern, fillWildcards(subject, tokens), codec, traced),
   };
 }
 

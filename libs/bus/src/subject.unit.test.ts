@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { decodeReplyEnvelope, decodeTyped, encodeJson } from "./codec.js";
+import { decodeTyped, encodeJson, type Codec, type Schema } from "./codec.js";
 import { InvalidSubjectError } from "./errors.js";
-import { defineRequestSubject, defineSubject, fillWildcards, wildcardTokens, type Schema } from "./subject.js";
+import { defineEncodedSubject, defineSubject, fillWildcards, wildcardTokens } from "./subject.js";
 
 interface Heartbeat {
   nodeId: string;
@@ -28,14 +28,22 @@ describe("defineSubject", () => {
     assert.equal(full.subject, "eas.agent.node-1.command.start");
     assert.equal(full.pattern, "eas.agent.*.command.*");
     assert.equal(full.concrete, true);
-    assert.equal(full.kind, "message");
     assert.equal(full.traced, true);
   });
 
-  it("keeps schema and tracing choice through with()", () => {
+  it("keeps the schema and the tracing choice through with()", () => {
     const heartbeat = defineSubject("eas.telemetry.heartbeat.*", heartbeatSchema, { traced: false }).with("n1");
-    assert.equal(heartbeat.schema, heartbeatSchema);
+    assert.deepEqual(heartbeat.codec.decode(encodeJson({ nodeId: "n1", at: 1, extra: true })), { nodeId: "n1", at: 1 });
+    assert.throws(() => heartbeat.codec.decode(encodeJson({ nodeId: 1 })), /not a heartbeat/);
     assert.equal(heartbeat.traced, false);
+  });
+
+  it("defineEncodedSubject carries its own codec", () => {
+    const bytes: Codec<number> = { encode: (n) => Uint8Array.of(n), decode: (data) => data[0] ?? Number.NaN };
+    const sample = defineEncodedSubject("eas.metrics.*", bytes, { traced: false }).with("svc");
+    assert.equal(sample.codec, bytes);
+    assert.equal(sample.subject, "eas.metrics.svc");
+    assert.deepEqual([...sample.codec.encode(7)], [7]);
   });
 
   const badPatterns: [string, string][] = [
@@ -62,14 +70,6 @@ describe("defineSubject", () => {
       assert.throws(() => defineSubject("eas.x.*").with(...tokens), InvalidSubjectError);
     });
   }
-
-  it("defineRequestSubject carries both schemas", () => {
-    const ping = defineRequestSubject<{ n: number }, { n: number }>("eas.agent.*.ping");
-    const concrete = ping.with("node-2");
-    assert.equal(concrete.kind, "request");
-    assert.equal(concrete.subject, "eas.agent.node-2.ping");
-    assert.equal(concrete.requestSchema, undefined);
-  });
 });
 
 describe("fillWildcards and wildcardTokens", () => {
@@ -99,15 +99,5 @@ describe("codec", () => {
     assert.deepEqual(decodeTyped(encodeJson({ nodeId: "n", at: 1, extra: true }), heartbeatSchema), { nodeId: "n", at: 1 });
     assert.throws(() => decodeTyped(encodeJson({ nodeId: 3 }), heartbeatSchema), /not a heartbeat/);
     assert.throws(() => decodeTyped(new TextEncoder().encode("{nope"), heartbeatSchema), SyntaxError);
-  });
-
-  it("reads reply envelopes", () => {
-    assert.deepEqual(decodeReplyEnvelope(encodeJson({ result: 5 })), { result: 5 });
-    assert.deepEqual(decodeReplyEnvelope(encodeJson({})), { result: undefined });
-    assert.deepEqual(decodeReplyEnvelope(encodeJson({ error: { code: "NOT_FOUND", message: "no node" } })), {
-      error: { code: "NOT_FOUND", message: "no node" },
-    });
-    assert.throws(() => decodeReplyEnvelope(encodeJson({ error: "flat" })), TypeError);
-    assert.throws(() => decodeReplyEnvelope(encodeJson(7)), TypeError);
   });
 });

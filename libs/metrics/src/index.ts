@@ -18,4 +18,6 @@ export {
   decodeGatewaySample,
   encodeInstanceSample,
   decodeInstanceSample,
+  gatewaySamples,
+  instanceSamples,
 } from "./subjects.js";

@@ -1,3 +1,4 @@
+import { defineEncodedSubject, type Subject } from "@eas/bus";
 import { GatewaySample, InstanceSample } from "@eas/proto";
 
 /**
@@ -43,3 +44,17 @@ export function encodeInstanceSample(sample: InstanceSample): Uint8Array {
 export function decodeInstanceSample(bytes: Uint8Array): InstanceSample {
   return InstanceSample.decode(bytes);
 }
+
+/** `eas.metrics.gateway.<service>` as a bus subject: `bus.publish(gatewaySamples.with(service), sample)`. Untraced (telemetry). */
+export const gatewaySamples: Subject<GatewaySample> = defineEncodedSubject<GatewaySample>(
+  MetricsSubjects.gateway,
+  { encode: encodeGatewaySample, decode: decodeGatewaySample },
+  { traced: false },
+);
+
+/** `eas.metrics.instance.<service>.<instance_id>` as a bus subject. Untraced (telemetry). */
+export const instanceSamples: Subject<InstanceSample> = defineEncodedSubject<InstanceSample>(
+  MetricsSubjects.instance,
+  { encode: encodeInstanceSample, decode: decodeInstanceSample },
+  { traced: false },
+);

@@ -33,6 +33,7 @@ describe("executeCommand", () => {
     const result = await executeCommand({ store, stream, decider: replicasDecider, command: { to: 2 }, source: "test" });
     assert.equal(result.events.length, 1);
     assert.equal(typeof result.position, "number");
+    assert.deepEqual(result.state, { replicas: 2 }, "the state after the decision");
     assert.deepEqual(
       (await chain(store)).map((e) => e.data.toReplicas),
       [2],
@@ -45,7 +46,7 @@ describe("executeCommand", () => {
     const first = await executeCommand({ store, stream, decider: replicasDecider, command: { to: 3 }, source: "test" });
     const again = await executeCommand({ store, stream, decider: replicasDecider, command: { to: 3 }, source: "test" });
     // The read position lets a caller wait until its read model has seen what the decision saw.
-    assert.deepEqual(again, { events: [], position: undefined, readPosition: first.position });
+    assert.deepEqual(again, { events: [], state: { replicas: 3 }, position: undefined, readPosition: first.position });
     assert.equal((await chain(store)).length, 2);
   });
 
@@ -81,7 +82,15 @@ describe("executeCommand", () => {
       },
     });
     await assert.rejects(
-      executeCommand({ store: racing, stream, decider: replicasDecider, command: { to: 1 }, source: "test", attempts: 4, random: () => 0 }),
+      executeCommand({
+        store: racing,
+        stream,
+        decider: replicasDecider,
+        command: { to: 1 },
+        source: "test",
+        retry: { attempts: 4 },
+        random: () => 0,
+      }),
       VersionConflictError,
     );
     assert.equal(reads, 4);

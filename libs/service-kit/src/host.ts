@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import { connectBus, type Bus } from "@eas/bus";
+import { connectNats, createBus, type Bus } from "@eas/bus";
 import { connectJetStreamEventStore, connectKurrentDbEventStore, type EventStore, type RecordedEvent } from "@eas/event-store";
 import { createProjectionRunner, type Projection, type ProjectionRunner } from "@eas/projections";
 import { createLogger, createShutdown, type Logger, type LogLevel, type Shutdown, type Telemetry } from "@eas/telemetry";
@@ -62,10 +63,13 @@ export async function createServiceHost(options: ServiceHostOptions): Promise<Se
   const shutdown = createShutdown({ logger, timeoutMs: 15_000 });
   shutdown.onShutdown("telemetry", () => telemetry.shutdown(), "flush");
 
-  const bus = await connectBus({ servers: config.natsUrl.split(","), name: `eas-${name}-${instanceId}`, logger });
+  // One NATS connection per process: the bus owns it, the JetStream event store shares it.
+  const connectionName = `eas-${name}-${instanceId}`;
+  const nc = await connectNats({ servers: config.natsUrl.split(","), name: connectionName });
+  const bus = createBus(nc, { name: connectionName, logger });
   shutdown.onShutdown("nats", () => bus.drain(), "close-connections");
 
-  const store = await openEventStore(config, bus);
+  const store = await openEventStore(config, nc);
   shutdown.onShutdown("event-store", () => store.close(), "close-connections");
 
   const metrics = new Registry();
@@ -110,7 +114,7 @@ export async function createServiceHost(options: ServiceHostOptions): Promise<Se
     shutdown,
     async runProjection<State>(projection: Projection<State>, runOptions: RunProjectionOptions<State> = {}) {
       const useCheckpoint = runOptions.checkpoint ?? true;
-      if (useCheckpoint && !checkpointsPromise) checkpointsPromise = openKvCheckpointStore(bus.nc, name);
+      if (useCheckpoint && !checkpointsPromise) checkpointsPromise = openKvCheckpointStore(bus.keyValue(), name);
       const checkpoints = useCheckpoint ? await checkpointsPromise : undefined;
       const runner = createProjectionRunner<State>({
         store,
@@ -156,7 +160,7 @@ export async function createServiceHost(options: ServiceHostOptions): Promise<Se
             for (const { runner } of runners) {
               if (!runner.isCaughtUp()) reasons.push(`projection ${runner.status().name} catching up`);
             }
-            if (bus.nc.isClosed()) reasons.push("NATS connection closed");
+            if (bus.isClosed()) reasons.push("NATS connection closed");
             for (const [checkName, check] of readinessChecks) if (!check()) reasons.push(checkName);
             return { ready: reasons.length === 0, reasons };
           },
@@ -174,10 +178,10 @@ export async function createServiceHost(options: ServiceHostOptions): Promise<Se
   };
 }
 
-async function openEventStore(config: CommonConfig, bus: Bus): Promise<EventStore> {
+async function openEventStore(config: CommonConfig, nc: NatsConnection): Promise<EventStore> {
   if (config.eventStore === "kurrentdb") {
     if (!config.kurrentDbUrl) throw new Error("EAS_KURRENTDB_URL is required when EAS_EVENT_STORE=kurrentdb");
     return connectKurrentDbEventStore({ connectionString: config.kurrentDbUrl });
   }
-  return connectJetStreamEventStore({ nc: bus.nc });
+  return connectJetStreamEventStore({ nc });
 }

@@ -1,10 +1,9 @@
-import { Kvm, type KV } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { Kvm, KV } from "@nats-io/kv";
 import type { Checkpoint, CheckpointStore } from "@eas/projections";
 
-/** Checkpoints (position + snapshot) in a NATS KV bucket, one key per service and projection. */
-export async function openKvCheckpointStore(nc: NatsConnection, owner: string, bucket = "eas_checkpoints"): Promise<CheckpointStore> {
-  const kv: KV = await new Kvm(nc).create(bucket, { history: 1 });
+/** Checkpoints (position + snapshot) in a NATS KV bucket (`bus.keyValue()`), one key per service and projection. */
+export async function openKvCheckpointStore(buckets: Kvm, owner: string, bucket = "eas_checkpoints"): Promise<CheckpointStore> {
+  const kv: KV = await buckets.create(bucket, { history: 1 });
   const key = (projection: string) => `${owner}.${projection}`;
   return {
     async load(projection) {

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import { parseServiceDocument } from "./parse.js";
-import { valueOf } from "./test-support.js";
+import { valueOf } from "./testing/spec-documents.js";
 import { IGNORED_FIELDS } from "./to-spec.js";
 
 // Keeps docs/service-spec.md true: its examples must be valid, and it must name every ignored field.

@@ -6,7 +6,7 @@ import type { ServiceSpec } from "@eas/proto";
 
 import { formatIssues } from "./issues.js";
 import { parseServiceDocument, validateServiceDocument } from "./parse.js";
-import { issuesOf, valueOf } from "./test-support.js";
+import { issuesOf, valueOf } from "./testing/spec-documents.js";
 
 const testdata = (name: string) => readFileSync(new URL(`./testdata/${name}`, import.meta.url), "utf8");
 

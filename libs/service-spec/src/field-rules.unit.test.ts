@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 
 import { validateServiceDocument } from "./parse.js";
-import { assertIssue, containerDoc, issuesOf, processorDoc } from "./test-support.js";
+import { assertIssue, containerDoc, issuesOf, processorDoc } from "./testing/spec-documents.js";
 
 type Doc = Record<string, unknown>;
 type Case = {

@@ -5,7 +5,7 @@ import type { ServiceSpec } from "@eas/proto";
 
 import { validateServiceDocument } from "./parse.js";
 import { PROBE_DEFAULTS } from "./rules.js";
-import { containerDoc, containerOf, processorDoc, processorOf, valueOf } from "./test-support.js";
+import { containerDoc, containerOf, processorDoc, processorOf, valueOf } from "./testing/spec-documents.js";
 
 type Doc = Record<string, unknown>;
 

@@ -6,7 +6,7 @@ import type { ServiceSpec } from "@eas/proto";
 import { applyServiceUpdate, mergeServiceDocuments } from "./merge.js";
 import { validateServiceDocument } from "./parse.js";
 import type { ServiceDocument } from "./schema.js";
-import { assertIssue, containerOf, issuesOf, processorOf, valueOf } from "./test-support.js";
+import { assertIssue, containerOf, issuesOf, processorOf, valueOf } from "./testing/spec-documents.js";
 import { specToDocument } from "./to-document.js";
 
 function spec(doc: unknown): ServiceSpec {

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 
 import { InvalidServiceSpecError, formatIssues, formatPath, unwrapResult } from "./issues.js";
 import { isValidServiceName, parseDocumentText, parseServiceDocument, validateServiceDocument } from "./parse.js";
-import { assertIssue, containerOf, issuesOf, processorOf, valueOf } from "./test-support.js";
+import { assertIssue, containerOf, issuesOf, processorOf, valueOf } from "./testing/spec-documents.js";
 
 describe("parseServiceDocument: text", () => {
   it("reads YAML", () => {

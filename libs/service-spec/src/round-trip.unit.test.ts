@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import type { Probe, ServiceSpec, StorageMount } from "@eas/proto";
 
 import { parseServiceDocument, validateServiceDocument } from "./parse.js";
-import { valueOf } from "./test-support.js";
+import { valueOf } from "./testing/spec-documents.js";
 import { specToDocument } from "./to-document.js";
 
 const testdata = (name: string) => readFileSync(new URL(`./testdata/${name}`, import.meta.url), "utf8");

@@ -1,7 +1,8 @@
 /**
  * mulberry32: a tiny, well-distributed 32-bit seeded PRNG. Deterministic across platforms
  * (integer arithmetic only), which is what a reproducible train/test split and reproducible
- * failure injection in tests need.
+ * failure injection in tests need. Processors have their own copy in `@eas/processor-kit`:
+ * production code does not depend on test helpers.
  */
 export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;

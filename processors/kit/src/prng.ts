@@ -1,2 +1,16 @@
-/** The one seeded PRNG of the project lives in @eas/testing; the training code and tests use it from here. */
-export { mulberry32 } from "@eas/testing";
+/**
+ * mulberry32: a tiny, well-distributed 32-bit seeded PRNG. Deterministic across platforms
+ * (integer arithmetic only), which is what a reproducible train/test split and reproducible
+ * failure injection need. Production code (the demo model's split depends on this exact
+ * sequence), so it lives here and not in the test helpers of `@eas/testing`.
+ */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,4 +1,4 @@
-import { createServiceHost, readConfig, serviceCatalogProjection } from "@eas/service-kit";
+import { createServiceHost, readConfig } from "@eas/service-kit";
 import { autoscalerConfigSpec } from "./config.js";
 import type { Telemetry } from "@eas/telemetry";
 
@@ -7,6 +7,5 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(autoscalerConfigSpec);
   const host = await createServiceHost({ name: "autoscaler", telemetry, config });
   host.shutdown.installSignalHandlers();
-  await host.runProjection(serviceCatalogProjection, { describe: (catalog) => catalog });
   await host.listen();
 }

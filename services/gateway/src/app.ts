@@ -1,9 +1,10 @@
-import { createServiceHost, readConfig, serviceCatalogProjection } from "@eas/service-kit";
+import { gatewaySamples } from "@eas/metrics";
+import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
 import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, StaticRouteTable } from "./proxy/index.js";
 import { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
-import { routesProjection } from "./routing/routes-projection.js";
+import { routesProjection, toRouteEntry } from "./routing/routes-projection.js";
 import { GatewaySampler } from "./sampling/gateway-sampler.js";
 import type { Telemetry } from "@eas/telemetry";
 
@@ -12,7 +13,6 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(gatewayConfigSpec);
   const host = await createServiceHost({ name: "gateway", telemetry, config });
   host.shutdown.installSignalHandlers();
-  await host.runProjection(serviceCatalogProjection, { describe: (catalog) => catalog });
 
   // The proxy reads a mutable table; the projection keeps it in step with the log, event by event.
   const table = new StaticRouteTable();
@@ -20,7 +20,9 @@ export async function run(telemetry: Telemetry): Promise<void> {
     checkpoint: false,
     onEvent: routeSyncOnEvent(table),
     describe: (state) =>
-      Object.fromEntries(Object.entries(state).map(([name, r]) => [name, { stopped: r.stopped, ready: Object.keys(r.ready).length }])),
+      Object.fromEntries(
+        Object.entries(state).map(([name, r]) => [name, { stopped: r.stopped, ready: toRouteEntry(name, r).instances.length }]),
+      ),
   });
   syncAllRoutes(table, routes.state);
 
@@ -47,9 +49,9 @@ export async function run(telemetry: Telemetry): Promise<void> {
   if (config.sampling) {
     const sampler = new GatewaySampler({
       source: `gateway-${host.instanceId}`,
-      publish: (subject, payload) => host.bus.nc.publish(subject, payload),
+      publish: (sample) => host.bus.publish(gatewaySamples.with(sample.service), sample),
       load: () => gateway.load(),
-      versionOf: (service, instanceId) => routes.state[service]?.ready[instanceId]?.version ?? 0,
+      versionOf: (service, instanceId) => table.get(service)?.instances.find((instance) => instance.id === instanceId)?.version ?? 0,
     });
     sampling.sampler = sampler;
     sampler.start();

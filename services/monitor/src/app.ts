@@ -53,7 +53,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   host.shutdown.onShutdown("webhooks", () => notifier.stop(), "drain");
 
   // Series: JetStream for history, memory for the last minutes, reloaded at start so a restart keeps them.
-  const store = createSeriesStore({ nc: host.bus.nc, retentionMs, replicas: config.jetStreamReplicas });
+  const store = createSeriesStore({ bus: host.bus, retentionMs, replicas: config.jetStreamReplicas });
   await store.ensureStreams();
   const startedAt = Date.now();
   const recent = new RecentPoints(config.recentSeconds * 1000, startedAt);
@@ -67,7 +67,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
     labelNames: ["kind", "outcome"],
     registers: [host.metrics],
   });
-  const intake = subscribeToSamples(host.bus.nc, aggregator, (kind, outcome) => samples.inc({ kind, outcome }));
+  const intake = subscribeToSamples(host.bus, aggregator, (kind, outcome) => samples.inc({ kind, outcome }));
   host.shutdown.onShutdown("samples", () => intake.close(), "stop-accepting");
   new Gauge({
     name: "eas_monitor_recent_points_bytes",

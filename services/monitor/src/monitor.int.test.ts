@@ -226,6 +226,10 @@ before(async () => {
   );
   await append(
     instanceStream(INSTANCE),
+    event("InstanceStarting", { instanceId: INSTANCE, service: SERVICE, nodeId: "n1", restartCount: 0, at: "2026-01-01T00:00:00Z" }),
+  );
+  await append(
+    instanceStream(INSTANCE),
     event("InstanceReady", {
       instanceId: INSTANCE,
       service: SERVICE,

@@ -1,5 +1,5 @@
 import { SchedulerService } from "@eas/proto";
-import { createServiceHost, readConfig, serviceCatalogProjection } from "@eas/service-kit";
+import { createServiceHost, readConfig } from "@eas/service-kit";
 import type { Telemetry } from "@eas/telemetry";
 import { createSchedulerApi } from "./api/scheduler-api.js";
 import { schedulerConfigSpec } from "./config.js";
@@ -22,7 +22,6 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const heartbeatSubscription = subscribeToHeartbeats({ bus: host.bus, tracker: heartbeats, now, logger: host.logger });
   host.shutdown.onShutdown("heartbeats", () => heartbeatSubscription.drain(), "drain");
 
-  await host.runProjection(serviceCatalogProjection, { describe: (catalog) => catalog });
   const cluster = await host.runProjection(clusterProjection, {
     describe: (state) => describeCluster(state, heartbeats.lastSeen),
   });

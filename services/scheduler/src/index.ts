@@ -1,5 +1,4 @@
 export { schedulerConfigSpec } from "./config.js";
-export { heartbeatSchema, heartbeatSubject, InvalidHeartbeatError, type HeartbeatMessage } from "./heartbeats/subjects.js";
 export { createHeartbeatTracker, type HeartbeatTracker } from "./heartbeats/tracker.js";
 export { subscribeToHeartbeats } from "./heartbeats/subscriber.js";
 export {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Decider } from "../decider.js";
+import { foldEvents, type Decider } from "../decider.js";
 
 /**
  * given/when/then for deciders:
@@ -11,7 +11,7 @@ export function deciderSpecification<Command, Event, State>(decider: Decider<Com
       return {
         when(command: Command) {
           const run = () => {
-            const state = events.reduce((s, e) => decider.evolve(s, e), decider.initialState());
+            const state = foldEvents(decider, events);
             return decider.decide(command, state);
           };
           return {

@@ -10,14 +10,16 @@ import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { connectJetStreamEventStore, type EventStore } from "@eas/event-store";
 import { decodeEvent, instanceStream, type EasEvent } from "@eas/events";
+import { uploadToObjectStore } from "@eas/object-store";
 import { AgentClient, AgentService, ServiceSpec, unaryCall, type AgentInstance, type StartInstanceRequest } from "@eas/proto";
-import { startGrpcServer, type GrpcServerHandle } from "@eas/service-kit";
+import { executeCommand, startGrpcServer, type GrpcServerHandle } from "@eas/service-kit";
+import { InstanceCommandType, instanceLifecycleDecider } from "@eas/instance-lifecycle";
 import { createLogger } from "@eas/telemetry";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { InstanceSupervisor } from "../instances/supervisor.js";
 import { ProcessDriver } from "../runtime/index.js";
 import { groupPids } from "../runtime/process-group.js";
-import { createStorageFetcher, digestKey, uploadToObjectStore, type ObjectStoreLike, type ObjectStoreOpener } from "../storage/index.js";
+import { createStorageFetcher, digestKey, type ObjectStoreLike, type ObjectStoreOpener } from "../storage/index.js";
 import { createAgentApi } from "./agent-api.js";
 import { isAlive } from "../testing/processes.js";
 
@@ -233,6 +235,25 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
     assert.deepEqual(await types(id), ["InstanceStarting", "InstanceStopped"]);
   });
 
+  it("an instance drained while it starts is never reported Ready: the refused Ready makes the agent stop it", async () => {
+    const id = "drained-starting";
+    assert.equal((await start(id, fixtureSpec(id, { readyDelayMs: 1_500 }))).status, "Starting");
+    await untilEvent(id, "InstanceStarting");
+    const pgid = await waitFor("the process", async () => (await listed(id))?.pid || undefined, WAIT);
+    // The deployer's side of the race: the service is stopped while this instance is still starting.
+    await executeCommand({
+      store,
+      stream: instanceStream(id),
+      decider: instanceLifecycleDecider,
+      command: { type: InstanceCommandType.DrainInstance, instanceId: id, service: "svc", now: new Date().toISOString() },
+      source: "test/deployer",
+    });
+    await untilEvent(id, "InstanceStopped");
+    assert.deepEqual(await types(id), ["InstanceStarting", "InstanceDraining", "InstanceStopped"], "no Ready after Draining");
+    await waitFor("the instance gone from the agent", async () => (await listed(id)) === undefined, WAIT);
+    assert.deepEqual(await groupPids(pgid), [], "its process was stopped");
+  });
+
   it("StopInstance while the model is still being fetched reports Stopped, starts nothing and leaves no folder", async () => {
     const id = "stop-fetching";
     await writeFile(join(work, "weights.bin"), "weights");
@@ -304,7 +325,7 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
     assert.deepEqual(await types(id), ["InstanceStarting", "InstanceReady", "InstanceStopped"]);
   });
 
-  it("StartInstance whose model source does not exist fails naming the source, and a retry after the upload runs", async () => {
+  it("StartInstance whose model source does not exist fails naming the source; the failed id stays ended, a new one runs after the upload", async () => {
     await writeFile(join(work, "present.bin"), "present");
     await uploadToObjectStore(nc, join(work, "present.bin"), "obj://models/present.bin");
     for (const [id, source, detail] of [
@@ -321,13 +342,21 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
 
       await writeFile(join(work, `${id}.onnx`), `model of ${id}`);
       await uploadToObjectStore(nc, join(work, `${id}.onnx`), source);
-      assert.equal((await start(id, spec)).status, "Starting", "the retry is a new start, not the failed one");
-      await untilEvent(id, "InstanceReady");
-      const endpoint = (await listed(id))?.endpoint;
+      // An instance id lives once: the failed one is not brought back, the retry is a new instance (as the deployer does).
+      await assert.rejects(start(id, spec), (error: { code?: number; details?: string }) => {
+        assert.equal(error.code, status.FAILED_PRECONDITION);
+        assert.match(error.details ?? "", /has ended \(Failed\); start a new instance id/);
+        return true;
+      });
+      assert.deepEqual(await types(id), ["InstanceFailed"], "nothing follows Failed");
+      const retry = `${id}-retry`;
+      assert.equal((await start(retry, spec)).status, "Starting");
+      await untilEvent(retry, "InstanceReady");
+      const endpoint = (await listed(retry))?.endpoint;
       const body = (await (await fetch(`http://${endpoint}/`)).json()) as { model: string };
       assert.equal(body.model, `model of ${id}`);
-      assert.deepEqual(await types(id), ["InstanceFailed", "InstanceStarting", "InstanceReady"]);
-      assert.equal((await stop(id)).status, "Stopped");
+      assert.deepEqual(await types(retry), ["InstanceStarting", "InstanceReady"]);
+      assert.equal((await stop(retry)).status, "Stopped");
     }
   });
 
@@ -345,6 +374,7 @@ describe("Agent API over gRPC, with the real supervisor, process driver and NATS
       ["no spec", { instanceId: "bad-no-spec" }, /spec: is required/],
       ["an instance id that leaves the instances folder", { instanceId: "../escape", spec: good }, /instance_id: /],
       ["an instance id that is not a stream id", { instanceId: "a.b", spec: good }, /instance_id: /],
+      ["an instance id the scheduler would refuse", { instanceId: "_hidden", spec: good }, /instance_id: must be .*starting alphanumeric/],
       ["no runtime", { instanceId: "bad-runtime", spec: ServiceSpec.fromPartial({ name: "svc" }) }, /spec\.runtime: /],
       ["an empty command", { instanceId: "bad-command", spec: container({ command: " " }) }, /spec\.container\.command: is empty/],
       ["a port out of range", { instanceId: "bad-port", spec: container({ port: 70_000 }) }, /spec\.container\.port: /],

@@ -1,13 +1,9 @@
+import { resourceIdProblem } from "@eas/contracts";
 import type { FieldViolation } from "@eas/decider";
 import type { Probe, ServiceSpec } from "@eas/proto";
 import { RuntimeSpecError, modelMountFor, resolveRuntime } from "../runtime/index.js";
 import { StorageError, mountLocation, normalizeMountPath, parseSource, type MountedPath } from "../storage/index.js";
 
-/**
- * An instance id names the instance's folder and its event stream (`instance-<id>`): the event
- * store's id characters only (no `/`, no `.`), and short enough for a stream name.
- */
-const INSTANCE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const MAX_PORT = 65_535;
 
 export interface StartRequestContext {
@@ -24,10 +20,9 @@ export interface StartRequestContext {
  */
 export function startRequestViolations(instanceId: string, spec: ServiceSpec | undefined, context: StartRequestContext): FieldViolation[] {
   const violations: FieldViolation[] = [];
-  if (!instanceId) violations.push({ path: "instance_id", message: "is required" });
-  else if (!INSTANCE_ID.test(instanceId)) {
-    violations.push({ path: "instance_id", message: "must be 1 to 128 letters, digits, - or _" });
-  }
+  // The id names the instance's folder and its event stream: the rule every service checks ids by.
+  const idProblem = resourceIdProblem(instanceId);
+  if (idProblem) violations.push({ path: "instance_id", message: idProblem });
   if (!spec) return [...violations, { path: "spec", message: "is required" }];
 
   // Every mount with the field it came from: the spec's storage, then the processor's model, if it is a source.

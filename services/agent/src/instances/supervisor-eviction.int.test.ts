@@ -7,11 +7,12 @@ import { after, before, describe, it } from "node:test";
 import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { connectJetStreamEventStore, type EventStore } from "@eas/event-store";
+import { uploadToObjectStore } from "@eas/object-store";
 import { ServiceSpec } from "@eas/proto";
 import { createLogger } from "@eas/telemetry";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { ProcessDriver } from "../runtime/index.js";
-import { createStorageFetcher, digestKey, uploadToObjectStore } from "../storage/index.js";
+import { createStorageFetcher, digestKey } from "../storage/index.js";
 import { InstanceSupervisor } from "./supervisor.js";
 
 const WAIT = { timeoutMs: 20_000 };
@@ -65,7 +66,7 @@ describe("a stopped instance's cache entries are evicted when the cache is over 
       runtime: { $case: "container", value: { command: "exec sleep 300", port: 8000 } },
       storage: [{ mountPath: "/eas/model", source: "obj://models/model.bin", readOnly: true }],
     });
-    supervisor.start("evict-1", "svc", 1, spec);
+    await supervisor.start("evict-1", "svc", 1, spec);
     const cached = join(cacheDir, "objects", digestKey({ ...uploaded, nuid: "" }));
     await waitFor("the instance's process running", () => supervisor.get("evict-1")?.pid || undefined, WAIT);
     // Passes ran after the materialize; the entry is in use, so it stays although the cache is over budget.

@@ -1,11 +1,20 @@
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { randomUUID } from "node:crypto";
-import { ValidationError } from "@eas/decider";
+import { foldEvents, PreconditionFailedError, ValidationError } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
-import { event, instanceStream, toNewEvent, type EasEvent } from "@eas/events";
+import { decodeEvent, instanceStream } from "@eas/events";
+import {
+  InstanceCommandType,
+  InstanceTransitionRefused,
+  hasEnded,
+  instanceLifecycleDecider,
+  isInstanceEvent,
+  isLeavingService,
+  type InstanceCommand,
+} from "@eas/instance-lifecycle";
+import { freePort, killRecordedGroup, readPidRecord, writePidRecord } from "@eas/process-kit";
 import type { AgentInstance, ServiceSpec } from "@eas/proto";
-import { freePort } from "@eas/testing";
+import { executeCommand } from "@eas/service-kit";
 import type { Logger } from "@eas/telemetry";
 import {
   InstanceStatus,
@@ -17,7 +26,6 @@ import {
   type RuntimeDriver,
 } from "../runtime/index.js";
 import type { StorageFetcher } from "../storage/index.js";
-import { killRecordedGroup, readPidRecord, writePidRecord } from "./pid-file.js";
 import { startRequestViolations } from "./start-request.js";
 
 export interface SupervisorDeps {
@@ -47,7 +55,17 @@ interface Managed {
   stopping?: Promise<void>;
 }
 
-/** Runs the instances the deployer places on this node and reports their lifecycle as events. */
+/**
+ * Grace period when the agent stops an instance on its own because the log says it is leaving service
+ * (a report of it was refused: it is Draining, Stopped or Failed).
+ */
+const LEAVING_SERVICE_GRACE_MS = 10_000;
+
+/**
+ * Runs the instances the deployer places on this node and reports their lifecycle as events, each through
+ * the instance lifecycle decider with an expected revision: a report the state machine refuses (a Ready
+ * for an instance the deployer drained meanwhile) is not written, and the agent stops that instance.
+ */
 export class InstanceSupervisor {
   readonly #deps: SupervisorDeps;
   readonly #instances = new Map<string, Managed>();
@@ -79,14 +97,13 @@ export class InstanceSupervisor {
       } else if (outcome === "unverifiable") {
         this.#deps.logger.warn({ instanceId, pid: record.pid }, "pid.json has no start time to verify the pid with; not killing it");
       }
-      await this.#append(
-        event("InstanceFailed", {
-          instanceId,
-          service: record.service,
-          reason: `agent on ${this.#deps.nodeId} restarted`,
-          at: new Date().toISOString(),
-        }),
-      );
+      await this.#record({
+        type: InstanceCommandType.FailInstance,
+        instanceId,
+        service: record.service,
+        reason: `agent on ${this.#deps.nodeId} restarted`,
+        now: new Date().toISOString(),
+      });
       rmSync(dir, { recursive: true, force: true });
       this.#deps.logger.warn({ instanceId, pid: record.pid }, "reaped an instance left by a previous agent run");
     }
@@ -104,13 +121,29 @@ export class InstanceSupervisor {
   /**
    * Idempotent: starting an instance this agent already runs returns its current state.
    * @throws ValidationError naming the field when the request cannot be run; nothing is started then.
+   * @throws PreconditionFailedError when the instance's stream says it has ended (Stopped or Failed): an
+   *   instance id lives once, a retry after a failure is a new instance.
    */
-  start(instanceId: string, service: string, version: number, spec: ServiceSpec | undefined): AgentInstance {
+  async start(instanceId: string, service: string, version: number, spec: ServiceSpec | undefined): Promise<AgentInstance> {
     const violations = startRequestViolations(instanceId, spec, {
       repoRoot: this.#deps.repoRoot,
       instanceDir: join(this.#deps.nodeDir, "instances", instanceId),
     });
     if (violations.length > 0 || !spec) throw new ValidationError(violations);
+    const running = this.#instances.get(instanceId);
+    if (running) return this.#describe(running);
+    const recorded = await this.#deps.store.readStream(instanceStream(instanceId));
+    const life = foldEvents(
+      instanceLifecycleDecider,
+      recorded.flatMap((r) => {
+        const e = decodeEvent(r);
+        return e && isInstanceEvent(e) ? [e] : [];
+      }),
+    );
+    if (hasEnded(life.phase)) {
+      throw new PreconditionFailedError(`instance ${instanceId} has ended (${life.phase}); start a new instance id`);
+    }
+    // A concurrent start of the same id may have won while the stream was read.
     const existing = this.#instances.get(instanceId);
     if (existing) return this.#describe(existing);
     const managed: Managed = {
@@ -222,59 +255,72 @@ export class InstanceSupervisor {
 
   #report(managed: Managed, status: InstanceStatusEvent): void {
     managed.status = status.status;
-    const at = new Date(status.at).toISOString();
+    const command = this.#commandFor(managed, status);
+    managed.chain = managed.chain.then(() => this.#record(command));
+  }
+
+  #commandFor(managed: Managed, status: InstanceStatusEvent): InstanceCommand {
+    const now = new Date(status.at).toISOString();
     const { instanceId, service } = managed;
     const nodeId = this.#deps.nodeId;
     const reason = status.reason ?? "";
-    let e: EasEvent;
     switch (status.status) {
       case InstanceStatus.Starting:
-        e = event("InstanceStarting", { instanceId, service, nodeId, restartCount: status.restartCount, at });
-        break;
+        return { type: InstanceCommandType.ReportStarting, instanceId, service, nodeId, restartCount: status.restartCount, now };
       case InstanceStatus.Ready:
-        e = event("InstanceReady", { instanceId, service, version: managed.version, nodeId, endpoint: managed.endpoint, at });
-        break;
+        return {
+          type: InstanceCommandType.ReportReady,
+          instanceId,
+          service,
+          version: managed.version,
+          nodeId,
+          endpoint: managed.endpoint,
+          now,
+        };
       case InstanceStatus.Unhealthy:
-        e = event("InstanceUnhealthy", { instanceId, service, reason, at });
-        break;
+        return { type: InstanceCommandType.ReportUnhealthy, instanceId, service, reason, now };
       case InstanceStatus.Exited:
-        e = event("InstanceExited", {
+        return {
+          type: InstanceCommandType.ReportExited,
           instanceId,
           service,
           exitCode: status.exitCode ?? -1,
           signal: status.signal ?? "",
           reason,
           restartCount: status.restartCount,
-          at,
-        });
-        break;
+          now,
+        };
       case InstanceStatus.Stopped:
-        e = event("InstanceStopped", { instanceId, service, nodeId, reason: reason || "stopped", at });
-        break;
+        return { type: InstanceCommandType.ReportStopped, instanceId, service, nodeId, reason: reason || "stopped", now };
       case InstanceStatus.Failed:
-        e = event("InstanceFailed", { instanceId, service, reason, at });
-        break;
+        return { type: InstanceCommandType.FailInstance, instanceId, service, reason, now };
     }
-    managed.chain = managed.chain.then(() => this.#append(e));
   }
 
-  async #append(e: EasEvent): Promise<void> {
-    const data = e.data as { instanceId: string };
-    // One id for every attempt: a retry after a lost acknowledgement is de-duplicated by the store.
-    const stored = toNewEvent(e, randomUUID(), { source: this.#deps.source });
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#deps.store.append(instanceStream(data.instanceId), [stored], {
-          expectedRevision: "any",
-        });
+  /** Writes one report through the lifecycle decider; never throws (a report that cannot be written is logged). */
+  async #record(command: InstanceCommand): Promise<void> {
+    try {
+      await executeCommand({
+        store: this.#deps.store,
+        stream: instanceStream(command.instanceId),
+        decider: instanceLifecycleDecider,
+        command,
+        source: this.#deps.source,
+      });
+    } catch (error) {
+      if (error instanceof InstanceTransitionRefused && isLeavingService(error.from)) {
+        // The log says this instance is leaving service (the deployer drained it while it was starting, or
+        // someone declared it Failed): it must not serve or restart. Not awaited: stop() waits for this chain.
+        this.#deps.logger.info(
+          { instanceId: command.instanceId, refused: error.to, phase: error.from },
+          "instance is leaving service; stopping it",
+        );
+        void this.stop(command.instanceId, LEAVING_SERVICE_GRACE_MS).catch((stopError: unknown) =>
+          this.#deps.logger.error({ err: stopError, instanceId: command.instanceId }, "could not stop the instance"),
+        );
         return;
-      } catch (error) {
-        if (attempt >= 5) {
-          this.#deps.logger.error({ err: error, type: e.type }, "could not record an instance event");
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       }
+      this.#deps.logger.error({ err: error, command: command.type, instanceId: command.instanceId }, "could not record an instance event");
     }
   }
 

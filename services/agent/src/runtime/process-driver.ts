@@ -150,6 +150,8 @@ class ProcessInstance implements RunningInstance {
   #status: InstanceStatus = InstanceStatus.Starting;
   #restartCount = 0;
   #consecutive = 0;
+  /** Some run of this instance was Ready. */
+  #everReady = false;
   #run: Run | undefined;
   #stopGraceMs: number | undefined;
   readonly #backoff = new AbortController();
@@ -247,7 +249,8 @@ class ProcessInstance implements RunningInstance {
         }
         const reason = this.#describeEnd(end, exit, run);
         const readyForMs = run.readySince === undefined ? 0 : this.#options.now() - run.readySince;
-        const decision = decideRestart(this.#consecutive, readyForMs, this.#options.restartPolicy);
+        if (run.everReady) this.#everReady = true;
+        const decision = decideRestart(this.#consecutive, readyForMs, this.#options.restartPolicy, this.#everReady);
         if (decision.action === "fail") {
           this.#emit({ status: InstanceStatus.Failed, reason: `${reason}; ${decision.reason}`, ...exitFields });
           return;

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 
 const HAS_PROC = process.platform === "linux";
@@ -50,21 +49,5 @@ export async function waitGroupGone(pgid: number, timeoutMs: number, pollMs = 50
     if ((await groupPids(pgid)).length === 0) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
-  }
-}
-
-/**
- * When a process started (clock ticks after boot, field 22 of `/proc/<pid>/stat`): with its pid it
- * identifies the process, telling it from a later one that reused the pid. Undefined when the
- * process does not exist or the platform has no /proc.
- */
-export function processStartTime(pid: number): string | undefined {
-  if (!HAS_PROC || !Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after "(comm) " start at field 3 (state): field 22 is the 20th.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
   }
 }

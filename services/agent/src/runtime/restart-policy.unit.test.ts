@@ -40,7 +40,18 @@ describe("decideRestart", () => {
   it("given a long Ready stretch before the crash, starts over", () => {
     assert.deepEqual(decideRestart(3, 60_000, policy), { action: "restart", delayMs: 1_000, consecutive: 1 });
   });
-  it("given no maxRestarts, never fails", () => {
+  it("given no maxRestarts, never fails an instance that was Ready", () => {
     assert.equal(decideRestart(10_000, 0, DEFAULT_RESTART_POLICY).action, "restart");
+  });
+  it("given an instance never Ready, fails after maxRestartsBeforeReady restarts", () => {
+    assert.deepEqual(decideRestart(1, 0, DEFAULT_RESTART_POLICY, false), { action: "restart", delayMs: 2_000, consecutive: 2 });
+    assert.deepEqual(decideRestart(2, 0, DEFAULT_RESTART_POLICY, false), {
+      action: "fail",
+      reason: "gave up after 2 restarts: it was never Ready",
+    });
+  });
+  it("given an instance that was Ready once, restarts past maxRestartsBeforeReady", () => {
+    assert.equal(decideRestart(2, 0, DEFAULT_RESTART_POLICY, true).action, "restart");
+    assert.equal(decideRestart(7, 0, DEFAULT_RESTART_POLICY, true).action, "restart");
   });
 });

@@ -77,6 +77,8 @@ export interface RestartPolicy {
   resetAfterMs: number;
   /** Consecutive restarts allowed before the instance is Failed; undefined = unlimited. */
   maxRestarts?: number;
+  /** Restarts allowed to an instance that was never Ready before it is Failed; undefined = unlimited. */
+  maxRestartsBeforeReady?: number;
 }
 
 /** CPU and memory of an instance: the sum over its process group. */

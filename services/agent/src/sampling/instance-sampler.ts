@@ -1,4 +1,4 @@
-import { encodeInstanceSample, instanceSampleSubject } from "@eas/metrics";
+import type { InstanceSample } from "@eas/proto";
 
 /** CPU and memory of one running instance, as the agent's supervisor measures them. */
 export interface InstanceUsage {
@@ -12,7 +12,8 @@ export interface InstanceUsage {
 export interface InstanceSamplerOptions {
   nodeId: string;
   usage(): Promise<InstanceUsage[]>;
-  publish(subject: string, payload: Uint8Array): void;
+  /** Sends one sample (the app: `bus.publish(instanceSamples.with(service, instanceId), sample)`). */
+  publish(sample: InstanceSample): void;
   onError(error: unknown): void;
   intervalMs?: number;
   now?: () => number;
@@ -34,7 +35,7 @@ export function startInstanceSampler(options: InstanceSamplerOptions): { stop():
       .usage()
       .then((rows) => {
         for (const row of rows) {
-          const sample = {
+          const sample: InstanceSample = {
             service: row.service,
             instanceId: row.instanceId,
             version: row.version ?? 0,
@@ -43,7 +44,7 @@ export function startInstanceSampler(options: InstanceSamplerOptions): { stop():
             cpuPercent: row.cpuPercent,
             memoryBytes: Math.round(row.memoryBytes),
           };
-          options.publish(instanceSampleSubject(row.service, row.instanceId), encodeInstanceSample(sample));
+          options.publish(sample);
         }
       })
       .catch(options.onError)

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeInstanceSample } from "@eas/metrics";
+import { decodeInstanceSample, encodeInstanceSample, instanceSamples } from "@eas/metrics";
 import { waitFor } from "@eas/testing";
 import { startInstanceSampler } from "./instance-sampler.js";
 
@@ -10,7 +10,8 @@ describe("instance sampler", () => {
     const sampler = startInstanceSampler({
       nodeId: "node-1",
       usage: async () => [{ instanceId: "svc-a", service: "svc", version: 2, cpuPercent: 12.5, memoryBytes: 1024.4 }],
-      publish: (subject, payload) => published.push({ subject, payload }),
+      publish: (sample) =>
+        published.push({ subject: instanceSamples.with(sample.service, sample.instanceId).subject, payload: encodeInstanceSample(sample) }),
       onError: (error) => assert.fail(String(error)),
       intervalMs: 10,
       now: () => 1_000,

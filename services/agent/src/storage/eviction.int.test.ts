@@ -5,16 +5,10 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Objm } from "@nats-io/obj";
+import { uploadToObjectStore } from "@eas/object-store";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { StorageMount } from "@eas/proto";
-import {
-  createStorageFetcher,
-  digestKey,
-  uploadToObjectStore,
-  type EvictionReport,
-  type ObjectStoreOpener,
-  type StorageFetcher,
-} from "./index.js";
+import { createStorageFetcher, digestKey, type EvictionReport, type ObjectStoreOpener, type StorageFetcher } from "./index.js";
 
 const OBJECT_BYTES = 1000;
 

@@ -30,4 +30,3 @@ export {
   type ArchiveKind,
   type ParsedSource,
 } from "./source.js";
-export { uploadToObjectStore, type UploadedObject } from "./upload.js";

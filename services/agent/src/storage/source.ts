@@ -1,5 +1,6 @@
 import { posix, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isObjectUrl, ObjectUrlError, parseObjectUrl } from "@eas/object-store";
 import { StorageError, StorageErrorReason } from "./errors.js";
 
 /** A storage source, parsed. */
@@ -14,20 +15,17 @@ export type ParsedSource =
 /** Archive formats unpacked after fetching; the name decides, as EAS does for `model_path`. */
 export type ArchiveKind = "tar.gz" | "tar" | "zip";
 
-// NATS Object Store bucket names are stream-name suffixes: letters, digits, `-` and `_`.
-const BUCKET_NAME = /^[A-Za-z0-9_-]+$/;
-
 /** Parses a mount source; throws `StorageError` (bad-url) for anything we cannot serve. */
 export function parseSource(source: string): ParsedSource {
   const bad = (detail: string) => new StorageError(source, StorageErrorReason.BadUrl, detail);
   if (source.startsWith("empty_dir:")) return { kind: "empty" };
-  if (source.startsWith("obj://")) {
-    const rest = source.slice("obj://".length);
-    const slash = rest.indexOf("/");
-    const bucket = slash === -1 ? rest : rest.slice(0, slash);
-    const key = slash === -1 ? "" : rest.slice(slash + 1);
-    if (!BUCKET_NAME.test(bucket)) throw bad(`invalid bucket name "${bucket}" (letters, digits, - and _ only)`);
-    return { kind: "obj", bucket, key, prefix: key === "" || key.endsWith("/") };
+  if (isObjectUrl(source)) {
+    try {
+      return { kind: "obj", ...parseObjectUrl(source) };
+    } catch (error) {
+      if (!(error instanceof ObjectUrlError)) throw error;
+      throw bad(error.message);
+    }
   }
   if (source.startsWith("file:")) {
     let path: string;

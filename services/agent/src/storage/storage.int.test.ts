@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Objm } from "@nats-io/obj";
+import { uploadToObjectStore } from "@eas/object-store";
 import { startNatsServer, type NatsServerHandle } from "@eas/testing";
 import { StorageMount } from "@eas/proto";
-import { StorageError, createStorageFetcher, uploadToObjectStore, type StorageFetcher } from "./index.js";
+import { StorageError, createStorageFetcher, type StorageFetcher } from "./index.js";
 
 function mount(mountPath: string, source: string, readOnly = true): StorageMount {
   return StorageMount.fromPartial({ mountPath, source, readOnly });

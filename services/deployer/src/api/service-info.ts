@@ -1,6 +1,6 @@
 import { ServiceSpec, type InstanceInfo, type ServiceInfo, type VersionInfo } from "@eas/proto";
 import type { ServiceView } from "../projections/service-views.js";
-import { summarizeStatus } from "../projections/status.js";
+import { instanceStatus, summarizeStatus } from "../projections/status.js";
 
 /** Maps the read model to the public API message. */
 export function toServiceInfo(view: ServiceView, gatewayUrl: string): ServiceInfo {
@@ -10,7 +10,7 @@ export function toServiceInfo(view: ServiceView, gatewayUrl: string): ServiceInf
     instanceId: i.instanceId,
     version: i.version,
     nodeId: i.nodeId,
-    status: i.status,
+    status: instanceStatus(i),
     endpoint: i.endpoint,
     restartCount: i.restartCount,
     reason: i.reason,

@@ -10,7 +10,9 @@ export type ServiceCommand =
   | { type: "StopService"; name: string; now: string }
   | { type: "StartService"; name: string; now: string }
   | { type: "DeleteService"; name: string; now: string }
-  | { type: "RollbackService"; name: string; version: number; now: string };
+  | { type: "RollbackService"; name: string; version: number; now: string }
+  /** The reconciler could not place an instance: the reason shows as the service's Waiting reason. */
+  | { type: "RecordPlacementBlocked"; name: string; reason: string; now: string };
 
 export type ServiceEvent =
   | EventOf<"eas.v1.ServiceCreated">
@@ -19,7 +21,8 @@ export type ServiceEvent =
   | EventOf<"eas.v1.ServiceStopped">
   | EventOf<"eas.v1.ServiceStarted">
   | EventOf<"eas.v1.ServiceDeleted">
-  | EventOf<"eas.v1.ServiceRolledBack">;
+  | EventOf<"eas.v1.ServiceRolledBack">
+  | EventOf<"eas.v1.ServicePlacementBlocked">;
 
 export interface ServiceVersion {
   version: number;
@@ -119,6 +122,11 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
           rolledBackAt: command.now,
         }),
       ];
+    }
+    case "RecordPlacementBlocked": {
+      // Whether the reason changed is the reconciler's to judge (a placement, on an instance stream, clears it).
+      const service = requireExisting(state, command.name);
+      return [event("ServicePlacementBlocked", { name: service.name, reason: command.reason, at: command.now })];
     }
   }
 }

@@ -83,4 +83,16 @@ describe("Service decider", () => {
     const error = new ValidationError([{ path: "metadata.instance", message: "must be >= 0" }]);
     assert.equal(error.message, "metadata.instance: must be >= 0");
   });
+
+  describe("RecordPlacementBlocked", () => {
+    const blocked = { type: "RecordPlacementBlocked", name: "iris", reason: "0/2 nodes: 2 insufficient cpu", now: T1 } as const;
+    it("records the reason", () =>
+      given([created])
+        .when(blocked)
+        .then([event("ServicePlacementBlocked", { name: "iris", reason: "0/2 nodes: 2 insufficient cpu", at: T1 })]));
+    it("fails for a deleted service", () =>
+      given([created, event("ServiceDeleted", { name: "iris", deletedAt: T1 })])
+        .when(blocked)
+        .thenThrows(NotFoundError));
+  });
 });

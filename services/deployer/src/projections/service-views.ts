@@ -1,23 +1,19 @@
 import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, StreamCategory } from "@eas/events";
+import {
+  absentInstance,
+  evolveInstance,
+  hasEnded,
+  InstancePhase,
+  isInstanceEvent,
+  type InstanceEvent,
+  type InstanceLifecycle,
+} from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
 import { ServiceSpec } from "@eas/proto";
 
-export type InstanceStatus = "Scheduled" | "Starting" | "Ready" | "Unhealthy" | "Draining" | "Stopped" | "Failed";
-
-export interface InstanceView {
-  instanceId: string;
-  version: number;
-  nodeId: string;
-  status: InstanceStatus;
-  endpoint: string;
-  restartCount: number;
-  reason: string;
-  /** When the instance last changed status (ISO time from the event). */
-  since: string;
-  /** "dedicated" or "public": scale-in removes public-pool instances first. */
-  pool: string;
-}
+/** One instance of a service, as the shared lifecycle fold tells it; kept from InstanceScheduled until it ends. */
+export type InstanceView = InstanceLifecycle;
 
 export interface VersionView {
   version: number;
@@ -41,7 +37,10 @@ export interface ServiceView {
   failure: string;
   /** Deleted services stay until their last instance has stopped, so the reconciler can stop them. */
   deleted: boolean;
-  /** Instances failed since one was last Ready: a crash loop when it grows (backs creates off, shows Failed). */
+  /**
+   * Exits and failures before Ready since an instance of the current version was last Ready: a crash loop
+   * when it grows (backs creates off; `CRASH_LOOP_FAILURES` of them with none Ready show Failed).
+   */
   failuresSinceReady: number;
   lastFailureReason: string;
   lastFailureAt: string;
@@ -53,24 +52,6 @@ export type ServiceViews = Record<string, ServiceView>;
 function withService(views: ServiceViews, name: string, update: (view: ServiceView) => ServiceView): ServiceViews {
   const view = views[name];
   return view ? { ...views, [name]: update(view) } : views;
-}
-
-function withInstance(
-  views: ServiceViews,
-  service: string,
-  instanceId: string,
-  update: (instance: InstanceView | undefined) => InstanceView | undefined,
-): ServiceViews {
-  return withService(views, service, (view) => {
-    const next = update(view.instances[instanceId]);
-    const { [instanceId]: _old, ...others } = view.instances;
-    return { ...view, instances: next ? { ...others, [instanceId]: next } : others };
-  });
-}
-
-/** A Draining instance stays Draining until it stops: a late Ready must not put it back in service. */
-function notDraining(current: InstanceView, next: InstanceView): InstanceView {
-  return current.status === "Draining" ? { ...current, restartCount: next.restartCount } : next;
 }
 
 function dropIfGone(views: ServiceViews, name: string): ServiceViews {
@@ -87,23 +68,52 @@ function dropIfGone(views: ServiceViews, name: string): ServiceViews {
 const NO_CRASH_LOOP = { failuresSinceReady: 0, lastFailureReason: "", lastFailureAt: "" } as const;
 
 /**
- * A failure counts toward the current version's crash loop when that version's instance failed before it
- * was Ready: a launch that failed, or restarts given up on. A Ready instance lost with its node or agent,
- * an instance being drained, or one of an older version says nothing about the version now wanted.
+ * A failure (Exited or Failed) counts toward the current version's crash loop when that version's instance
+ * was not Ready when it happened: a launch that failed, a process that exits (or times out) before its
+ * readiness probe passes, restarts given up on. A Ready instance that crashes or is lost with its node or
+ * agent, an instance being drained, or one of an older version says nothing about the version now wanted.
  */
 function countsAsCrashLoop(instance: InstanceView, view: ServiceView): boolean {
-  return instance.version === view.currentVersion && instance.status !== "Ready" && instance.status !== "Draining";
+  return instance.version === view.currentVersion && instance.phase !== InstancePhase.Ready && instance.phase !== InstancePhase.Draining;
+}
+
+/**
+ * Folds one instance event into its service's view with the shared lifecycle fold ({@link evolveInstance}):
+ * an instance is tracked from its InstanceScheduled and dropped once it has ended, so an event the state
+ * machine does not allow (a Ready after Draining) changes nothing. An exit or failure is counted toward the
+ * crash loop first; a Ready instance of the current version ends the crash loop.
+ */
+function evolveInstanceOf(views: ServiceViews, e: InstanceEvent): ServiceViews {
+  const view = views[e.data.service];
+  if (!view) return views;
+  const { instanceId } = e.data;
+  const before = view.instances[instanceId] ?? (e.type === "eas.v1.InstanceScheduled" ? absentInstance(instanceId) : undefined);
+  if (!before) return views;
+  const after = evolveInstance(before, e);
+  if (after === before) return views;
+  let next: ServiceView = { ...view };
+  if (e.type === "eas.v1.InstanceScheduled") next.placementBlocked = "";
+  if (after.phase === InstancePhase.Ready && after.version === view.currentVersion) next.failuresSinceReady = 0;
+  // An exit counts like a failed launch: a command that exits at once makes the service Failed within seconds.
+  const failure = after.phase === InstancePhase.Failed || after.phase === InstancePhase.Exited;
+  if (failure && countsAsCrashLoop(before, view)) {
+    next = { ...next, failuresSinceReady: view.failuresSinceReady + 1, lastFailureReason: after.reason, lastFailureAt: after.since };
+  }
+  const { [instanceId]: _old, ...others } = view.instances;
+  next.instances = hasEnded(after.phase) ? others : { ...others, [instanceId]: after };
+  return dropIfGone({ ...views, [view.name]: next }, view.name);
 }
 
 /** The deployer's read model: every service with its versions and instances, for Get/List and the reconciler. */
 export const serviceViewsProjection: Projection<ServiceViews> = {
   name: "service-views",
-  version: 4,
+  version: 5,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(views: ServiceViews, recorded: RecordedEvent): ServiceViews {
     const e = decodeEvent(recorded);
     if (!e) return views;
+    if (isInstanceEvent(e)) return evolveInstanceOf(views, e);
     switch (e.type) {
       case "eas.v1.ServiceCreated":
         return {
@@ -160,71 +170,6 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
         return withService(views, e.data.name, (v) => ({ ...v, placementBlocked: e.data.reason }));
       case "eas.v1.ServiceDeploymentFailed":
         return withService(views, e.data.name, (v) => ({ ...v, failure: e.data.reason }));
-      case "eas.v1.InstanceScheduled": {
-        const cleared = withService(views, e.data.service, (v) => ({ ...v, placementBlocked: "" }));
-        return withInstance(cleared, e.data.service, e.data.instanceId, () => ({
-          instanceId: e.data.instanceId,
-          version: e.data.version,
-          nodeId: e.data.nodeId,
-          status: "Scheduled",
-          endpoint: "",
-          restartCount: 0,
-          reason: "",
-          since: e.data.at,
-          pool: e.data.pool,
-        }));
-      }
-      case "eas.v1.InstanceStarting":
-        return withInstance(
-          views,
-          e.data.service,
-          e.data.instanceId,
-          (i) => i && notDraining(i, { ...i, status: "Starting", restartCount: e.data.restartCount, since: e.data.at }),
-        );
-      case "eas.v1.InstanceReady":
-        // Only a Ready instance of the current version ends its crash loop; an old one says nothing about it.
-        return withInstance(
-          withService(views, e.data.service, (v) => (e.data.version === v.currentVersion ? { ...v, failuresSinceReady: 0 } : v)),
-          e.data.service,
-          e.data.instanceId,
-          (i) => i && notDraining(i, { ...i, status: "Ready", endpoint: e.data.endpoint, reason: "", since: e.data.at }),
-        );
-      case "eas.v1.InstanceUnhealthy":
-        return withInstance(
-          views,
-          e.data.service,
-          e.data.instanceId,
-          (i) => i && notDraining(i, { ...i, status: "Unhealthy", reason: e.data.reason, since: e.data.at }),
-        );
-      case "eas.v1.InstanceExited":
-        return withInstance(
-          views,
-          e.data.service,
-          e.data.instanceId,
-          (i) =>
-            i && notDraining(i, { ...i, status: "Starting", restartCount: e.data.restartCount, reason: e.data.reason, since: e.data.at }),
-        );
-      case "eas.v1.InstanceDraining":
-        return withInstance(views, e.data.service, e.data.instanceId, (i) => i && { ...i, status: "Draining", since: e.data.at });
-      case "eas.v1.InstanceStopped":
-        return dropIfGone(
-          withInstance(views, e.data.service, e.data.instanceId, () => undefined),
-          e.data.service,
-        );
-      case "eas.v1.InstanceFailed": {
-        const failed = views[e.data.service]?.instances[e.data.instanceId];
-        if (!failed) return views;
-        return withInstance(
-          withService(views, e.data.service, (v) =>
-            countsAsCrashLoop(failed, v)
-              ? { ...v, failuresSinceReady: v.failuresSinceReady + 1, lastFailureReason: e.data.reason, lastFailureAt: e.data.at }
-              : v,
-          ),
-          e.data.service,
-          e.data.instanceId,
-          (i) => i && { ...i, status: "Failed", reason: e.data.reason, since: e.data.at },
-        );
-      }
       default:
         return views;
     }

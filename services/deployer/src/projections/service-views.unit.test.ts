@@ -43,18 +43,16 @@ const scheduled = (id: string) =>
     spot: false,
     at: at(1),
   });
-const ready = (id: string) =>
-  event("InstanceReady", { instanceId: id, service: "iris", version: 1, nodeId: "n1", endpoint: "127.0.0.1:9", at: at(2) });
+/** Started and Ready: the two events an agent reports for an instance that comes up. */
+const ready = (id: string): EasEvent[] => [
+  event("InstanceStarting", { instanceId: id, service: "iris", nodeId: "n1", restartCount: 0, at: at(2) }),
+  event("InstanceReady", { instanceId: id, service: "iris", version: 1, nodeId: "n1", endpoint: "127.0.0.1:9", at: at(2) }),
+];
 
 describe("service views projection", () => {
   it("a service with its Ready instance is Running", () => {
-    const views = fold([
-      created,
-      scheduled("a"),
-      event("InstanceStarting", { instanceId: "a", service: "iris", nodeId: "n1", restartCount: 0, at: at(1) }),
-      ready("a"),
-    ]);
-    assert.equal(views.iris!.instances.a!.status, "Ready");
+    const views = fold([created, scheduled("a"), ...ready("a")]);
+    assert.equal(views.iris!.instances.a!.phase, "Ready");
     assert.equal(summarizeStatus(views.iris!).status, "Running");
   });
 
@@ -62,15 +60,15 @@ describe("service views projection", () => {
     const views = fold([
       created,
       scheduled("a"),
-      ready("a"),
+      ...ready("a"),
       event("InstanceDraining", { instanceId: "a", service: "iris", at: at(3) }),
-      ready("a"),
+      ...ready("a"),
     ]);
-    assert.equal(views.iris!.instances.a!.status, "Draining");
+    assert.equal(views.iris!.instances.a!.phase, "Draining");
   });
 
   it("a deleted service stays until its last instance stopped", () => {
-    const deleted = fold([created, scheduled("a"), ready("a"), event("ServiceDeleted", { name: "iris", deletedAt: at(4) })]);
+    const deleted = fold([created, scheduled("a"), ...ready("a"), event("ServiceDeleted", { name: "iris", deletedAt: at(4) })]);
     assert.equal(deleted.iris!.deleted, true);
     const gone = fold(
       [event("InstanceStopped", { instanceId: "a", service: "iris", nodeId: "n1", reason: "stopped", at: at(5) })],
@@ -94,8 +92,41 @@ describe("service views projection", () => {
       { status: summarizeStatus(looping.iris!).status, reason: summarizeStatus(looping.iris!).reason },
       { status: "Failed", reason: "object not found" },
     );
-    const recovered = fold([scheduled("d"), ready("d")], looping);
+    const recovered = fold([scheduled("d"), ...ready("d")], looping);
     assert.equal(recovered.iris!.failuresSinceReady, 0);
+  });
+
+  it("a command that exits at once: two exits and the agent giving up make the service Failed with the exit as reason", () => {
+    const exit = (restartCount: number, s: number) =>
+      event("InstanceExited", {
+        instanceId: "a",
+        service: "iris",
+        exitCode: 3,
+        signal: "",
+        reason: 'process exited with code 3: "boom"',
+        restartCount,
+        at: at(s),
+      });
+    const start = (restartCount: number, s: number) =>
+      event("InstanceStarting", { instanceId: "a", service: "iris", nodeId: "n1", restartCount, at: at(s) });
+    const twoExits = fold([created, scheduled("a"), start(0, 1), exit(0, 2), start(1, 3), exit(1, 4), start(2, 6)]);
+    assert.equal(summarizeStatus(twoExits.iris!).status, "Waiting");
+    const gaveUp = fold(
+      [
+        event("InstanceFailed", {
+          instanceId: "a",
+          service: "iris",
+          reason: 'process exited with code 3: "boom"; gave up after 2 restarts: it was never Ready',
+          at: at(7),
+        }),
+      ],
+      twoExits,
+    );
+    assert.deepEqual(
+      { status: summarizeStatus(gaveUp.iris!).status, reason: summarizeStatus(gaveUp.iris!).reason },
+      { status: "Failed", reason: 'process exited with code 3: "boom"; gave up after 2 restarts: it was never Ready' },
+    );
+    assert.deepEqual(gaveUp.iris!.instances, {}, "the failed instance has left the view");
   });
 
   it("shows why placement is blocked while no instance can be placed", () => {
@@ -147,7 +178,7 @@ describe("service views projection", () => {
         restartCount,
         at: at(s),
       });
-    const servingV1 = [twoReplicas, scheduled("a"), ready("a"), scheduled("b"), ready("b"), updatedToV2];
+    const servingV1 = [twoReplicas, scheduled("a"), ...ready("a"), scheduled("b"), ...ready("b"), updatedToV2];
 
     it("given a new instance that crashes and is restarted, when summarized, then Updating names the crash", () => {
       const views = fold([
@@ -245,7 +276,7 @@ describe("service views projection", () => {
         events: [created, scheduled("a"), failed("a")],
         counted: 1,
       },
-      { given: "a Ready instance lost with its agent or node", events: [created, scheduled("a"), ready("a"), failed("a")], counted: 0 },
+      { given: "a Ready instance lost with its agent or node", events: [created, scheduled("a"), ...ready("a"), failed("a")], counted: 0 },
       {
         given: "an instance being drained",
         events: [created, scheduled("a"), event("InstanceDraining", { instanceId: "a", service: "iris", at: at(3) }), failed("a")],
@@ -257,6 +288,30 @@ describe("service views projection", () => {
         counted: 0,
       },
     ];
+    const exited = (id: string, s: number) =>
+      event("InstanceExited", {
+        instanceId: id,
+        service: "iris",
+        exitCode: 3,
+        signal: "",
+        reason: 'process exited with code 3: "boom"',
+        restartCount: 0,
+        at: at(s),
+      });
+    const starting = (id: string, restartCount: number, s: number) =>
+      event("InstanceStarting", { instanceId: id, service: "iris", nodeId: "n1", restartCount, at: at(s) });
+    rows.push(
+      {
+        given: "each exit of an instance that was not Ready yet (a command that exits at once)",
+        events: [created, scheduled("a"), starting("a", 0, 2), exited("a", 3), starting("a", 1, 4), exited("a", 5)],
+        counted: 2,
+      },
+      {
+        given: "an exit of a Ready instance (it crashed while serving)",
+        events: [created, scheduled("a"), ...ready("a"), exited("a", 3)],
+        counted: 0,
+      },
+    );
     for (const row of rows) {
       it(`given ${row.given}, its failure counts ${row.counted}`, () => {
         assert.equal(fold(row.events).iris!.failuresSinceReady, row.counted);
@@ -264,9 +319,9 @@ describe("service views projection", () => {
     }
 
     it("a Ready instance of an older version does not end the current version's crash loop", () => {
-      const looping = fold([created, scheduled("a"), ready("a"), updatedToV2, v2("c"), failed("c")]);
+      const looping = fold([created, scheduled("a"), ...ready("a"), updatedToV2, v2("c"), failed("c")]);
       assert.equal(looping.iris!.failuresSinceReady, 1);
-      const oldReadyAgain = fold([scheduled("b"), ready("b")], looping);
+      const oldReadyAgain = fold([scheduled("b"), ...ready("b")], looping);
       assert.equal(oldReadyAgain.iris!.failuresSinceReady, 1);
     });
   });

@@ -1,4 +1,5 @@
-import type { ServiceView } from "./service-views.js";
+import { InstancePhase } from "@eas/instance-lifecycle";
+import type { InstanceView, ServiceView } from "./service-views.js";
 
 export type ServiceStatus = "Creating" | "Waiting" | "Running" | "Updating" | "Stopping" | "Stopped" | "Failed";
 
@@ -8,6 +9,14 @@ export interface ServiceStatusSummary {
   running: number;
   pending: number;
   total: number;
+}
+
+/**
+ * An instance's status as `eas desc` shows it: its lifecycle phase, except that an instance that exited and
+ * waits for its restart shows as Starting (it is on its way back, with the exit as its reason).
+ */
+export function instanceStatus(instance: InstanceView): string {
+  return instance.phase === InstancePhase.Exited ? InstancePhase.Starting : instance.phase;
 }
 
 /** Instances failing in a row, with none Ready, before the service counts as Failed. */
@@ -20,7 +29,7 @@ export const CRASH_LOOP_FAILURES = 3;
  */
 export function notReadyReason(view: ServiceView): string {
   const waiting = Object.values(view.instances)
-    .filter((i) => i.version === view.currentVersion && i.status !== "Ready" && i.status !== "Draining" && i.status !== "Stopped")
+    .filter((i) => i.version === view.currentVersion && i.phase !== InstancePhase.Ready && i.phase !== InstancePhase.Draining)
     .sort(
       (a, b) =>
         Number(b.reason !== "") - Number(a.reason !== "") ||
@@ -30,23 +39,23 @@ export function notReadyReason(view: ServiceView): string {
     );
   const telling = waiting[0];
   if (!telling) {
-    // Failed instances are released at once; between a failure and its (backed-off) replacement only the count remains.
+    // Failed instances leave the view at once; between a failure and its (backed-off) replacement only the count remains.
     const failures = view.failuresSinceReady;
     return failures > 0 ? `${failures} instance${failures === 1 ? "" : "s"} failed in a row, the last: ${view.lastFailureReason}` : "";
   }
   const subject = `instance ${telling.instanceId} of version ${telling.version} is not Ready`;
-  if (!telling.reason) return `${subject} yet (${telling.status} since ${telling.since})`;
+  if (!telling.reason) return `${subject} yet (${instanceStatus(telling)} since ${telling.since})`;
   const restarts = telling.restartCount > 0 ? `, restarted ${telling.restartCount} time${telling.restartCount === 1 ? "" : "s"}` : "";
-  return `${subject} (${telling.status}${restarts}): ${telling.reason}`;
+  return `${subject} (${instanceStatus(telling)}${restarts}): ${telling.reason}`;
 }
 
 /** Derives EAS's service status from the desired state and the instances, as `eas desc` shows it. */
 export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   const instances = Object.values(view.instances);
-  const live = instances.filter((i) => i.status !== "Failed");
-  const running = instances.filter((i) => i.status === "Ready" && i.version === view.currentVersion).length;
-  const readyAny = instances.filter((i) => i.status === "Ready").length;
-  const total = live.length;
+  const running = instances.filter((i) => i.phase === InstancePhase.Ready && i.version === view.currentVersion).length;
+  const readyAny = instances.filter((i) => i.phase === InstancePhase.Ready).length;
+  // Ended instances leave the view at once: every instance here is live.
+  const total = instances.length;
   const pending = total - readyAny;
   const summary = (status: ServiceStatus, reason = "") => ({ status, reason, running, pending, total });
 

@@ -1,3 +1,4 @@
+import { InstancePhase, scaleInOrder, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { InstanceView, ServiceView } from "../projections/service-views.js";
 
 /** What the reconciler should do next for one service; executed by the reconciler's adapter. */
@@ -5,8 +6,7 @@ export type ReconcileAction =
   | { kind: "create"; service: string; version: number }
   | { kind: "drain"; service: string; instanceId: string }
   | { kind: "stop"; service: string; instanceId: string; nodeId: string }
-  | { kind: "start"; service: string; instanceId: string; nodeId: string; version: number }
-  | { kind: "release"; service: string; instanceId: string };
+  | { kind: "start"; service: string; instanceId: string; nodeId: string; version: number };
 
 export interface PlanOptions {
   now: number;
@@ -23,17 +23,7 @@ export function createBackoffMs(failuresSinceReady: number): number {
   return failuresSinceReady < 2 ? 0 : Math.min(60_000, 1_000 * 2 ** (failuresSinceReady - 1));
 }
 
-const GONE: ReadonlySet<InstanceView["status"]> = new Set(["Failed", "Stopped"]);
-const age = (instance: InstanceView, now: number) => now - Date.parse(instance.since);
-
-/**
- * The order instances are given up in: public-pool before dedicated (EAS's elastic pool scales in the
- * overflow first), then not-ready before ready, then newest first.
- */
-function scaleInOrder(instances: InstanceView[]): InstanceView[] {
-  const rank = (i: InstanceView) => (i.pool === "public" ? 0 : 1) * 2 + (i.status === "Ready" ? 1 : 0);
-  return [...instances].sort((a, b) => rank(a) - rank(b) || b.since.localeCompare(a.since) || a.instanceId.localeCompare(b.instanceId));
-}
+const age = (instance: InstanceLifecycle, now: number) => now - Date.parse(instance.since);
 
 /**
  * Converges one service's instances to its desired state, one safe step at a time:
@@ -48,21 +38,21 @@ export function planReconcile(view: ServiceView, options: PlanOptions): Reconcil
   const desired = view.stopped || view.deleted ? 0 : view.desiredReplicas;
 
   for (const instance of instances) {
-    if (instance.status === "Failed") actions.push({ kind: "release", service, instanceId: instance.instanceId });
-    if (instance.status === "Draining" && age(instance, now) >= options.drainMs) {
+    if (instance.phase === InstancePhase.Draining && age(instance, now) >= options.drainMs) {
       actions.push({ kind: "stop", service, instanceId: instance.instanceId, nodeId: instance.nodeId });
     }
-    if (instance.status === "Scheduled" && age(instance, now) >= options.startRetryMs) {
+    if (instance.phase === InstancePhase.Scheduled && age(instance, now) >= options.startRetryMs) {
       actions.push({ kind: "start", service, instanceId: instance.instanceId, nodeId: instance.nodeId, version: instance.version });
     }
   }
 
-  const live = instances.filter((i) => !GONE.has(i.status) && i.status !== "Draining");
+  // Ended instances leave the view at once; Draining ones are on their way out.
+  const live: InstanceView[] = instances.filter((i) => i.phase !== InstancePhase.Draining);
   const current = live.filter((i) => i.version === view.currentVersion);
   const old = live.filter((i) => i.version !== view.currentVersion);
   const currentCount = current.length + options.pendingCreates;
-  const readyCurrent = current.filter((i) => i.status === "Ready").length;
-  const readyOld = old.filter((i) => i.status === "Ready");
+  const readyCurrent = current.filter((i) => i.phase === InstancePhase.Ready).length;
+  const readyOld = old.filter((i) => i.phase === InstancePhase.Ready);
 
   const backingOff = view.lastFailureAt !== "" && now - Date.parse(view.lastFailureAt) < createBackoffMs(view.failuresSinceReady);
   const withoutBackedOffCreates = (planned: ReconcileAction[]) =>
@@ -76,6 +66,7 @@ export function planReconcile(view: ServiceView, options: PlanOptions): Reconcil
   if (old.length === 0) {
     for (let i = currentCount; i < desired; i++) actions.push({ kind: "create", service, version: view.currentVersion });
     if (current.length > desired) {
+      // One scale-in rule for EAS (public pool first, then spot, then not Ready, then newest): @eas/instance-lifecycle.
       for (const victim of scaleInOrder(current).slice(0, current.length - desired)) {
         actions.push({ kind: "drain", service, instanceId: victim.instanceId });
       }
@@ -84,7 +75,7 @@ export function planReconcile(view: ServiceView, options: PlanOptions): Reconcil
   }
 
   // Rolling update.
-  const notReadyOld = old.filter((i) => i.status !== "Ready");
+  const notReadyOld = old.filter((i) => i.phase !== InstancePhase.Ready);
   for (const instance of notReadyOld) actions.push({ kind: "drain", service, instanceId: instance.instanceId });
   const liveAfter = currentCount + readyOld.length;
   if (currentCount < desired && liveAfter < desired + 1) actions.push({ kind: "create", service, version: view.currentVersion });

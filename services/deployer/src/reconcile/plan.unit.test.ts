@@ -1,13 +1,28 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { InstancePhase } from "@eas/instance-lifecycle";
 import type { InstanceView, ServiceView } from "../projections/service-views.js";
 import { planReconcile, type ReconcileAction } from "./plan.js";
 
 const NOW = Date.parse("2026-11-28T12:00:00.000Z");
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
 
-function instance(id: string, version: number, status: InstanceView["status"], sinceMs = 60_000, pool = "public"): InstanceView {
-  return { instanceId: id, version, nodeId: "n1", status, endpoint: "", restartCount: 0, reason: "", since: ago(sinceMs), pool };
+function instance(id: string, version: number, phase: InstanceView["phase"], sinceMs = 60_000, pool = "public"): InstanceView {
+  return {
+    instanceId: id,
+    phase,
+    service: "iris",
+    version,
+    nodeId: "n1",
+    pool,
+    spot: false,
+    scheduledAt: ago(sinceMs),
+    endpoint: "",
+    restartCount: 0,
+    reason: "",
+    since: ago(sinceMs),
+    everReady: phase === "Ready",
+  };
 }
 
 function service(overrides: Partial<ServiceView>, instances: InstanceView[]): ServiceView {
@@ -66,9 +81,9 @@ describe("planReconcile", () => {
       expected: ["stop:a"],
     },
     {
-      name: "a failed instance is released and replaced",
-      view: service({}, [instance("a", 1, "Ready"), instance("b", 1, "Failed")]),
-      expected: ["release:b", "create"],
+      name: "an instance that exited and waits for its restart is not replaced",
+      view: service({}, [instance("a", 1, "Ready"), instance("b", 1, "Exited")]),
+      expected: [],
     },
     {
       name: "a scheduled instance stuck without Starting is started again",
@@ -122,18 +137,20 @@ describe("planReconcile", () => {
     let next = 0;
     for (let step = 0; step < 30; step++) {
       const view = service({ currentVersion: 2, desiredReplicas: 3 }, instances);
-      const ready = instances.filter((i) => i.status === "Ready").length;
+      const ready = instances.filter((i) => i.phase === InstancePhase.Ready).length;
       assert.ok(ready >= 3, `step ${step}: only ${ready} Ready`);
       const actions = plan(view);
-      if (actions.length === 0 && instances.every((i) => i.version === 2 && i.status === "Ready")) return;
+      if (actions.length === 0 && instances.every((i) => i.version === 2 && i.phase === InstancePhase.Ready)) return;
       // Each step: new instances become Ready, draining ones stop, then the actions apply.
       instances = instances
-        .filter((i) => i.status !== "Draining")
-        .map((i) => (i.status === "Starting" ? { ...i, status: "Ready" as const } : i));
+        .filter((i) => i.phase !== InstancePhase.Draining)
+        .map((i) => (i.phase === InstancePhase.Starting ? { ...i, phase: InstancePhase.Ready } : i));
       for (const action of actions) {
         if (action.kind === "create") instances.push(instance(`n${next++}`, 2, "Starting"));
         if (action.kind === "drain") {
-          instances = instances.map((i) => (i.instanceId === action.instanceId ? { ...i, status: "Draining" as const, since: ago(0) } : i));
+          instances = instances.map((i) =>
+            i.instanceId === action.instanceId ? { ...i, phase: InstancePhase.Draining, since: ago(0) } : i,
+          );
         }
       }
     }

@@ -1,11 +1,14 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { credentials, status } from "@grpc/grpc-js";
 import type { EventStore } from "@eas/event-store";
-import { event, instanceStream, serviceStream, toNewEvent } from "@eas/events";
+import { instanceStream, serviceStream } from "@eas/events";
+import { InstanceCommandType, instanceLifecycleDecider, type InstanceCommand } from "@eas/instance-lifecycle";
 import type { ProjectionRunner } from "@eas/projections";
 import { AgentClient, SchedulerClient, ServiceSpec, unaryCall } from "@eas/proto";
+import { executeCommand } from "@eas/service-kit";
 import type { Logger } from "@eas/telemetry";
 import { specOfVersion } from "../api/service-info.js";
+import { serviceDecider } from "../domain/service-decider.js";
 import type { ServiceView, ServiceViews } from "../projections/service-views.js";
 import { planReconcile, type ReconcileAction } from "./plan.js";
 
@@ -57,9 +60,16 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
     return node ? agentAt(node.agentAddress) : undefined;
   };
 
-  const append = async (stream: string, e: Parameters<typeof toNewEvent>[0]) => {
-    const result = await store.append(stream, [toNewEvent(e, randomUUID(), { source: deps.source })], { expectedRevision: "any" });
-    await views.waitForPosition(result.position);
+  /** Drains or records an instance stopped through the lifecycle decider; waits until the view has it. */
+  const recordInstance = async (command: InstanceCommand) => {
+    const result = await executeCommand({
+      store,
+      stream: instanceStream(command.instanceId),
+      decider: instanceLifecycleDecider,
+      command,
+      source: deps.source,
+    });
+    if (result.position !== undefined) await views.waitForPosition(result.position);
   };
 
   const startOnAgent = async (agent: AgentClient, view: ServiceView, instanceId: string, version: number) => {
@@ -85,10 +95,14 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
       });
       if (!placement.placed) {
         if (view.placementBlocked !== placement.reason) {
-          await append(
-            serviceStream(view.name),
-            event("ServicePlacementBlocked", { name: view.name, reason: placement.reason, at: new Date(now()).toISOString() }),
-          );
+          const result = await executeCommand({
+            store,
+            stream: serviceStream(view.name),
+            decider: serviceDecider,
+            command: { type: "RecordPlacementBlocked", name: view.name, reason: placement.reason, now: new Date(now()).toISOString() },
+            source: deps.source,
+          });
+          if (result.position !== undefined) await views.waitForPosition(result.position);
         }
         return;
       }
@@ -111,21 +125,26 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   const recordStopped = (service: string, instanceId: string, reason: string) =>
-    append(
-      instanceStream(instanceId),
-      event("InstanceStopped", { instanceId, service, nodeId: "", reason, at: new Date(now()).toISOString() }),
-    );
+    recordInstance({
+      type: InstanceCommandType.ReportStopped,
+      instanceId,
+      service,
+      nodeId: "",
+      reason,
+      now: new Date(now()).toISOString(),
+    });
 
   const execute = async (view: ServiceView, action: ReconcileAction) => {
-    const at = new Date(now()).toISOString();
     switch (action.kind) {
       case "create":
         return create(view, action.version);
       case "drain":
-        return append(
-          instanceStream(action.instanceId),
-          event("InstanceDraining", { instanceId: action.instanceId, service: view.name, at }),
-        );
+        return recordInstance({
+          type: InstanceCommandType.DrainInstance,
+          instanceId: action.instanceId,
+          service: view.name,
+          now: new Date(now()).toISOString(),
+        });
       case "stop": {
         const agent = await agentOf(action.nodeId);
         if (!agent) return recordStopped(view.name, action.instanceId, "its node is gone");
@@ -143,9 +162,6 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
         if (agent) await startOnAgent(agent, view, action.instanceId, action.version);
         return;
       }
-      case "release":
-        // A failed instance holds no allocation any more; recording it Stopped takes it out of the view.
-        return recordStopped(view.name, action.instanceId, "released after failure");
     }
   };
 

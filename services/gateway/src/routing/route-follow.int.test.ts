@@ -68,6 +68,8 @@ describe("gateway routes follow the event log (JetStream)", () => {
       token,
       createdAt: now(),
     });
+  const starting = (service: string, instance: TestBackend) =>
+    event("InstanceStarting", { instanceId: instance.id, service, nodeId: "n1", restartCount: 0, at: now() });
   const ready = (service: string, instance: TestBackend) =>
     event("InstanceReady", { instanceId: instance.id, service, version: 1, nodeId: "n1", endpoint: instance.endpoint, at: now() });
 
@@ -85,6 +87,7 @@ describe("gateway routes follow the event log (JetStream)", () => {
     const token = `tok-${randomUUID()}`;
 
     await append(created("live", token));
+    await append(starting("live", instance));
     await append(ready("live", instance));
     const routed = await waitForStatus(gw, "live", token, 200);
     assert.equal(routed.json<{ backend: string }>().backend, "live-1");
@@ -111,8 +114,10 @@ describe("gateway routes follow the event log (JetStream)", () => {
     const drained = await startInstance("replay-drained");
     const token = `tok-${randomUUID()}`;
     await append(created("replayed", token));
-    await append(ready("replayed", kept));
-    await append(ready("replayed", drained));
+    for (const instance of [kept, drained]) {
+      await append(starting("replayed", instance));
+      await append(ready("replayed", instance));
+    }
     await append(event("InstanceDraining", { instanceId: drained.id, service: "replayed", at: now() }));
     // A late Ready of the drained instance: on replay, as live, it must not come back.
     await append(ready("replayed", drained));

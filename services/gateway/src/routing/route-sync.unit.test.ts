@@ -26,8 +26,11 @@ function stored(e: EasEvent): RecordedEvent {
 
 const created = (name: string) =>
   event("ServiceCreated", { name, spec: ServiceSpec.fromPartial({ name }), version: 1, token: `tok-${name}`, createdAt: at });
-const ready = (instanceId: string, service: string) =>
-  event("InstanceReady", { instanceId, service, version: 1, nodeId: "n1", endpoint: `127.0.0.1:${9000 + position}`, at });
+/** Started and Ready: what an agent reports for an instance that comes up. */
+const ready = (instanceId: string, service: string): EasEvent[] => [
+  event("InstanceStarting", { instanceId, service, nodeId: "n1", restartCount: 0, at }),
+  event("InstanceReady", { instanceId, service, version: 1, nodeId: "n1", endpoint: `127.0.0.1:${9000 + position}`, at }),
+];
 
 /** Runs events through the projection and the sync the gateway wires as its onEvent, recording which services changed. */
 function follow(table: StaticRouteTable, events: EasEvent[], start: RoutesState = routesProjection.initialState()) {
@@ -46,18 +49,18 @@ function follow(table: StaticRouteTable, events: EasEvent[], start: RoutesState 
 describe("route sync", () => {
   it("given an empty table, when a service is created and an instance is Ready, then the table holds the projection's entry", () => {
     const table = new StaticRouteTable();
-    const { changed } = follow(table, [created("iris"), ready("a", "iris")]);
+    const { changed } = follow(table, [created("iris"), ...ready("a", "iris")]);
     assert.deepEqual(
       table.get("iris")?.instances.map((i) => i.id),
       ["a"],
     );
     assert.equal(table.get("iris")?.token, "tok-iris");
-    assert.deepEqual(changed, ["iris", "iris"]);
+    assert.deepEqual(changed, ["iris", "iris", "iris"]);
   });
 
   it("given a routed service, when it is deleted, then its entry leaves the table and other services stay", () => {
     const table = new StaticRouteTable();
-    const { state } = follow(table, [created("iris"), created("other"), ready("a", "iris")]);
+    const { state } = follow(table, [created("iris"), created("other"), ...ready("a", "iris")]);
     const { changed } = follow(table, [event("ServiceDeleted", { name: "iris", deletedAt: at })], state);
     assert.equal(table.get("iris"), undefined);
     assert.equal(table.get("other")?.service, "other");
@@ -66,13 +69,13 @@ describe("route sync", () => {
 
   it("given events of an unknown service, when they are applied, then the table is untouched", () => {
     const table = new StaticRouteTable();
-    const { changed } = follow(table, [ready("x", "ghost"), event("ServiceStopped", { name: "ghost", stoppedAt: at })]);
+    const { changed } = follow(table, [...ready("x", "ghost"), event("ServiceStopped", { name: "ghost", stoppedAt: at })]);
     assert.equal(table.get("ghost"), undefined);
     assert.deepEqual(changed, []);
   });
 
   it("syncRoute replaces a stale entry and removes one the projection no longer holds", () => {
-    const state = follow(new StaticRouteTable(), [created("iris"), ready("a", "iris")]).state;
+    const state = follow(new StaticRouteTable(), [created("iris"), ...ready("a", "iris")]).state;
     const table = new StaticRouteTable([
       { ...syncedEntry(state, "iris"), instances: [] },
       { ...syncedEntry(state, "iris"), service: "gone" },
@@ -87,7 +90,7 @@ describe("route sync", () => {
   });
 
   it("syncAllRoutes copies every service of a state into a fresh table", () => {
-    const { state } = follow(new StaticRouteTable(), [created("iris"), created("other"), ready("a", "iris")]);
+    const { state } = follow(new StaticRouteTable(), [created("iris"), created("other"), ...ready("a", "iris")]);
     const table = new StaticRouteTable();
     syncAllRoutes(table, state);
     assert.deepEqual(

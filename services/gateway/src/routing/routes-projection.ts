@@ -1,5 +1,6 @@
 import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, StreamCategory, type EasEvent } from "@eas/events";
+import { absentInstance, evolveInstance, hasEnded, InstancePhase, isInstanceEvent, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
 import type { RouteEntry } from "../proxy/index.js";
 
@@ -10,10 +11,11 @@ interface RoutedService {
   maxQueueSize: number;
   rateLimit: number;
   stopped: boolean;
-  /** Ready instances: id -> endpoint and version. */
-  ready: Record<string, { endpoint: string; version: number }>;
-  /** Instances drained for good: a late InstanceReady must not route to them again. */
-  drained: Record<string, true>;
+  /**
+   * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: only Ready ones are
+   * routed, and no late event brings back a Draining or ended one.
+   */
+  instances: Record<string, InstanceLifecycle>;
 }
 
 export type RoutesState = Record<string, RoutedService>;
@@ -31,11 +33,16 @@ function rpcOf(spec: { rpc?: { keepaliveMs: number; maxConcurrency: number; maxQ
   };
 }
 
-function withoutInstance(state: RoutesState, service: string, instanceId: string): RoutesState {
-  const routed = state[service];
-  if (!routed || !(instanceId in routed.ready)) return state;
-  const { [instanceId]: _gone, ...ready } = routed.ready;
-  return { ...state, [service]: { ...routed, ready } };
+function withInstanceEvent(state: RoutesState, e: EasEvent): RoutesState {
+  if (!isInstanceEvent(e)) return state;
+  const routed = state[e.data.service];
+  if (!routed) return state;
+  const { instanceId } = e.data;
+  const before = routed.instances[instanceId] ?? absentInstance(instanceId);
+  const after = evolveInstance(before, e);
+  if (after === before) return state;
+  const { [instanceId]: _old, ...others } = routed.instances;
+  return { ...state, [e.data.service]: { ...routed, instances: hasEnded(after.phase) ? others : { ...others, [instanceId]: after } } };
 }
 
 /** The service an event concerns, for route-change notifications. */
@@ -47,7 +54,7 @@ export function serviceOf(event: EasEvent): string | undefined {
 /** The gateway's routing table as a projection: tokens, rpc limits and the Ready instances of each service. */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 1,
+  version: 2,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
@@ -55,7 +62,7 @@ export const routesProjection: Projection<RoutesState> = {
     if (!e) return state;
     switch (e.type) {
       case "eas.v1.ServiceCreated":
-        return { ...state, [e.data.name]: { token: e.data.token, ...rpcOf(e.data.spec), stopped: false, ready: {}, drained: {} } };
+        return { ...state, [e.data.name]: { token: e.data.token, ...rpcOf(e.data.spec), stopped: false, instances: {} } };
       case "eas.v1.ServiceUpdated": {
         const routed = state[e.data.name];
         return routed ? { ...state, [e.data.name]: { ...routed, ...rpcOf(e.data.spec) } } : state;
@@ -69,43 +76,17 @@ export const routesProjection: Projection<RoutesState> = {
         const { [e.data.name]: _deleted, ...rest } = state;
         return rest;
       }
-      case "eas.v1.InstanceReady": {
-        const routed = state[e.data.service];
-        if (!routed || routed.drained[e.data.instanceId]) return state;
-        return {
-          ...state,
-          [e.data.service]: {
-            ...routed,
-            ready: { ...routed.ready, [e.data.instanceId]: { endpoint: e.data.endpoint, version: e.data.version } },
-          },
-        };
-      }
-      case "eas.v1.InstanceDraining": {
-        const routed = state[e.data.service];
-        if (!routed) return state;
-        const drained = withoutInstance(state, e.data.service, e.data.instanceId);
-        return { ...drained, [e.data.service]: { ...drained[e.data.service]!, drained: { ...routed.drained, [e.data.instanceId]: true } } };
-      }
-      case "eas.v1.InstanceStopped":
-      case "eas.v1.InstanceFailed": {
-        const routed = state[e.data.service];
-        if (!routed) return state;
-        const { [e.data.instanceId]: _forgotten, ...drained } = routed.drained;
-        const without = withoutInstance(state, e.data.service, e.data.instanceId);
-        return { ...without, [e.data.service]: { ...without[e.data.service]!, drained } };
-      }
-      case "eas.v1.InstanceUnhealthy":
-      case "eas.v1.InstanceExited":
-        return withoutInstance(state, e.data.service, e.data.instanceId);
       default:
-        return state;
+        return withInstanceEvent(state, e);
     }
   },
 };
 
 /** The proxy's view of one service. */
 export function toRouteEntry(service: string, routed: RoutedService): RouteEntry {
-  const instances = Object.entries(routed.ready).map(([id, { endpoint, version }]) => ({ id, endpoint, version }));
+  const instances = Object.values(routed.instances)
+    .filter((i) => i.phase === InstancePhase.Ready)
+    .map((i) => ({ id: i.instanceId, endpoint: i.endpoint, version: i.version }));
   return {
     service,
     token: routed.token,

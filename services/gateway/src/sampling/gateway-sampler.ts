@@ -1,4 +1,4 @@
-import { encodeGatewaySample, gatewaySampleSubject, TrafficRecorder } from "@eas/metrics";
+import { TrafficRecorder } from "@eas/metrics";
 import type { GatewaySample, InstanceTraffic, TrafficStats } from "@eas/proto";
 
 /** Requests in flight and queued in this gateway for one service, at one moment. */
@@ -12,7 +12,8 @@ export interface ServiceLoad {
 export interface GatewaySamplerOptions {
   /** This gateway process, so that the monitor sums several gateways' samples. */
   source: string;
-  publish(subject: string, payload: Uint8Array): void;
+  /** Sends one sample (the app: `bus.publish(gatewaySamples.with(sample.service), sample)`). */
+  publish(sample: GatewaySample): void;
   /** Services with requests in flight or queued right now (a long request counts before it ends). */
   load(): Iterable<ServiceLoad>;
   /** The version an instance runs (asked once per instance and second it is seen). */
@@ -104,7 +105,7 @@ export class GatewaySampler {
       this.#services.set(service, recorders);
       samples.push(this.#sample(service, startMs, recorders, load));
     }
-    for (const sample of samples) this.#options.publish(gatewaySampleSubject(sample.service), encodeGatewaySample(sample));
+    for (const sample of samples) this.#options.publish(sample);
     return samples;
   }
 

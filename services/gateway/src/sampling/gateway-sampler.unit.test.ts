@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeGatewaySample, summarizeLatency } from "@eas/metrics";
+import { decodeGatewaySample, encodeGatewaySample, gatewaySamples, summarizeLatency } from "@eas/metrics";
 import type { GatewaySample } from "@eas/proto";
 import { GatewaySampler, type ServiceLoad } from "./gateway-sampler.js";
 
@@ -10,7 +10,8 @@ function setup(start = 1_700_000_000_000) {
   const published: { subject: string; sample: GatewaySample }[] = [];
   const sampler = new GatewaySampler({
     source: "gw-test",
-    publish: (subject, payload) => published.push({ subject, sample: decodeGatewaySample(payload) }),
+    publish: (sample) =>
+      published.push({ subject: gatewaySamples.with(sample.service).subject, sample: decodeGatewaySample(encodeGatewaySample(sample)) }),
     load: () => load,
     versionOf: (_service, id) => ({ "svc-a": 1, "svc-b": 2, "slow-a": 3 })[id] ?? 0,
     now: () => now,

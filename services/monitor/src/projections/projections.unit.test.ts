@@ -32,16 +32,28 @@ const created = event("ServiceCreated", {
   token: "t",
   createdAt: "t0",
 });
-const ready = (instanceId: string, version = 1) =>
-  event("InstanceReady", { instanceId, service: "svc", version, nodeId: "n", endpoint: "e", at: "t" });
+const ready = (instanceId: string, version = 1) => [
+  event("InstanceScheduled", {
+    instanceId,
+    service: "svc",
+    version,
+    nodeId: "n",
+    resources: undefined,
+    pool: "public",
+    spot: false,
+    at: "t",
+  }),
+  event("InstanceStarting", { instanceId, service: "svc", nodeId: "n", restartCount: 0, at: "t" }),
+  event("InstanceReady", { instanceId, service: "svc", version, nodeId: "n", endpoint: "e", at: "t" }),
+];
 
 describe("fleet projection", () => {
   it("counts Ready instances until they drain, exit or stop", () => {
     const state = fold(fleetProjection, [
       created,
-      ready("a"),
-      ready("b", 2),
-      ready("c"),
+      ...ready("a"),
+      ...ready("b", 2),
+      ...ready("c"),
       event("InstanceDraining", { instanceId: "a", service: "svc", at: "t" }),
       event("InstanceStopped", { instanceId: "c", service: "svc", nodeId: "n", reason: "", at: "t" }),
     ]);

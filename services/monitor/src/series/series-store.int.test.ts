@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connectBus, type Bus } from "@eas/bus";
 import { startNatsServer, type NatsServerHandle } from "@eas/testing";
 import { SecondAggregator } from "../domain/second-aggregator.js";
 import { gatewaySample, traffic } from "../domain/test-support.js";
@@ -10,18 +10,18 @@ import { RecentPoints } from "./recent-points.js";
 import { createSeriesStore, type SeriesStore } from "./series-store.js";
 
 let nats: NatsServerHandle;
-let nc: NatsConnection;
+let bus: Bus;
 let store: SeriesStore;
 
 before(async () => {
   nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
-  store = createSeriesStore({ nc, retentionMs: { "1s": 3_600_000, "1m": 30 * 86_400_000 } });
+  bus = await connectBus({ servers: nats.url, name: "series-store-test" });
+  store = createSeriesStore({ bus, retentionMs: { "1s": 3_600_000, "1m": 30 * 86_400_000 } });
   await store.ensureStreams();
 });
 
 after(async () => {
-  await nc?.close();
+  await bus?.close();
   await nats?.stop();
 });
 

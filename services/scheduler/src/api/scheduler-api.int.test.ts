@@ -6,7 +6,7 @@ import { decodeEvent, instanceStream, nodeStream } from "@eas/events";
 import type { PlaceInstanceRequest, PlaceInstanceResponse } from "@eas/proto";
 import { createLogger } from "@eas/telemetry";
 import { startNatsServer, type NatsServerHandle } from "@eas/testing";
-import { registration, resources, startSchedulerFixture, type SchedulerFixture } from "./test-fixture.js";
+import { registration, resources, startSchedulerFixture, type SchedulerFixture } from "../testing/scheduler-fixture.js";
 
 let nats: NatsServerHandle;
 let bus: Bus;
@@ -21,7 +21,7 @@ after(async () => {
   await nats?.stop();
 });
 beforeEach(async () => {
-  scheduler = await startSchedulerFixture(bus);
+  scheduler = await startSchedulerFixture(bus, { natsUrl: nats.url });
 });
 afterEach(async () => {
   await scheduler.stop();

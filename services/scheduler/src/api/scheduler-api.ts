@@ -1,7 +1,8 @@
-import { randomUUID } from "node:crypto";
+import { resourceIdProblem } from "@eas/contracts";
 import { NotFoundError, PreconditionFailedError, ValidationError, type FieldViolation } from "@eas/decider";
-import { VersionConflictError, type EventStore } from "@eas/event-store";
-import { decodeEvent, instanceStream, nodeStream, toNewEvent } from "@eas/events";
+import type { EventStore } from "@eas/event-store";
+import { instanceStream, nodeStream } from "@eas/events";
+import { InstanceCommandType, instanceLifecycleDecider } from "@eas/instance-lifecycle";
 import type { ProjectionRunner } from "@eas/projections";
 import type {
   CordonNodeRequest,
@@ -17,20 +18,14 @@ import type {
   SchedulerServer,
 } from "@eas/proto";
 import { createMutex, executeCommand, unary } from "@eas/service-kit";
-import { injectTraceContext, type Logger } from "@eas/telemetry";
+import type { Logger } from "@eas/telemetry";
+import { NodeCommandType, NodeStatus, nodeDecider, zeroResources, type NodeCommand } from "../domain/index.js";
 import type { HeartbeatTracker } from "../heartbeats/tracker.js";
-import {
-  NodeCommandType,
-  NodeStatus,
-  toNodeInfo,
-  zeroResources,
-  type AllocationEvent,
-  type ClusterState,
-  type NodeCommand,
-} from "../nodes/index.js";
-import { defaultPlacementPolicy, instanceScheduled, place, type PlacementPolicy, type PlacementRequest } from "../placement/index.js";
-import { InstanceAllocationCommandType, instanceAllocationDecider } from "./instance-allocation.js";
-import { nodeDecider } from "./node-decider.js";
+import { defaultPlacementPolicy, place, scheduleInstance, type PlacementPolicy, type PlacementRequest } from "../placement/index.js";
+import { placementOf, toNodeInfo, type ClusterState } from "../projections/evolve-cluster.js";
+
+/** Reason of the InstanceStopped that ReleaseInstance records. */
+export const RELEASED_REASON = "released";
 
 /** What the Scheduler API needs; `main.ts` wires the real ones. */
 export interface SchedulerApiDeps {
@@ -39,7 +34,7 @@ export interface SchedulerApiDeps {
   cluster: ProjectionRunner<ClusterState>;
   heartbeats: HeartbeatTracker;
   logger: Logger;
-  /** Epoch ms. */
+  /** Epoch ms (heartbeat times); commands carry it as an ISO 8601 time. */
   now: () => number;
   /** CloudEvents `source` of the events this API writes, e.g. "eas/scheduler/ab12cd34". */
   source: string;
@@ -56,9 +51,6 @@ export interface SchedulerHandlers {
   placeInstance(request: PlaceInstanceRequest): Promise<PlaceInstanceResponse>;
   releaseInstance(request: ReleaseInstanceRequest): Promise<ReleaseInstanceResponse>;
 }
-
-/** Node and instance ids become stream names and NATS subject tokens. */
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /**
  * The Scheduler's request handlers. Node commands are decided on the node's
@@ -90,25 +82,7 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
     return nodeInfo(command.nodeId);
   };
 
-  /** A retry of a placement that was already written: answers with the placement the instance holds. */
-  const existingPlacement = async (instanceId: string): Promise<PlaceInstanceResponse> => {
-    const recorded = await store.readStream(instanceStream(instanceId));
-    let state = instanceAllocationDecider.initialState();
-    for (const event of recorded) {
-      const decoded = decodeEvent(event);
-      if (decoded !== undefined) state = instanceAllocationDecider.evolve(state, decoded as AllocationEvent);
-    }
-    const { holding } = state;
-    if (holding === undefined) {
-      throw new PreconditionFailedError(`instance ${instanceId} was already placed and has ended; place a new instance id`);
-    }
-    await settle(recorded.at(-1)?.position);
-    const node = cluster.state.nodes.get(holding.nodeId);
-    if (node === undefined || node.status === NodeStatus.Lost) {
-      throw new PreconditionFailedError(`instance ${instanceId} is on lost node ${holding.nodeId}; place a new instance id`);
-    }
-    return placedResponse(holding.nodeId, node.agentAddress, holding.pool);
-  };
+  const isoNow = (): string => new Date(deps.now()).toISOString();
 
   return {
     async registerNode(request) {
@@ -132,7 +106,7 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
           pricePerHour: request.pricePerHour,
           agentAddress: request.agentAddress,
           labels: request.labels,
-          now,
+          now: new Date(now).toISOString(),
         },
         source,
       });
@@ -150,7 +124,7 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
     async cordonNode(request) {
       const violations = idViolations("nodeId", request.nodeId);
       if (violations.length > 0) throw new ValidationError(violations);
-      const now = deps.now();
+      const now = isoNow();
       return runNodeCommand(
         request.cordon
           ? { type: NodeCommandType.CordonNode, nodeId: request.nodeId, reason: request.reason || "cordoned by operator", now }
@@ -182,33 +156,46 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
         const state = cluster.state;
         const decision = place(placement, state, policy);
         if (!decision.placed) return { placed: false, nodeId: "", agentAddress: "", pool: "", reason: decision.reason };
-        if (state.placements.get(placement.instanceId) === decision.nodeId) {
-          return placedResponse(decision.nodeId, decision.agentAddress, decision.pool);
+        // Through the instance lifecycle: an instance is scheduled once, as the first event of its stream.
+        // A retry of a placement already written decides nothing and answers the placement the stream holds;
+        // an instance whose life is over is FAILED_PRECONDITION (a placement needs a new id).
+        const result = await executeCommand({
+          store,
+          stream: instanceStream(placement.instanceId),
+          decider: instanceLifecycleDecider,
+          command: scheduleInstance(placement, decision, isoNow()),
+          source,
+        });
+        await settle(result.position ?? result.readPosition);
+        if (result.events.length > 0) return placedResponse(decision.nodeId, decision.agentAddress, decision.pool);
+        const held = result.state;
+        const node = cluster.state.nodes.get(held.nodeId);
+        if (node === undefined || node.status === NodeStatus.Lost) {
+          throw new PreconditionFailedError(`instance ${placement.instanceId} is on lost node ${held.nodeId}; place a new instance id`);
         }
-        const event = instanceScheduled(placement, decision, deps.now());
-        try {
-          const appended = await store.append(
-            instanceStream(placement.instanceId),
-            [toNewEvent(event, randomUUID(), { source, ...injectTraceContext() })],
-            { expectedRevision: "no_stream" },
-          );
-          await settle(appended.position);
-        } catch (error) {
-          if (error instanceof VersionConflictError) return existingPlacement(placement.instanceId);
-          throw error;
-        }
-        return placedResponse(decision.nodeId, decision.agentAddress, decision.pool);
+        return placedResponse(held.nodeId, node.agentAddress, held.pool);
       });
     },
 
     async releaseInstance(request) {
       const violations = idViolations("instanceId", request.instanceId);
       if (violations.length > 0) throw new ValidationError(violations);
+      await settle(undefined);
+      // Nothing when the instance holds no place (never placed, or already ended).
+      const nodeId = placementOf(cluster.state, request.instanceId);
+      if (nodeId === undefined) return {};
       const result = await executeCommand({
         store,
         stream: instanceStream(request.instanceId),
-        decider: instanceAllocationDecider,
-        command: { type: InstanceAllocationCommandType.ReleaseInstance, instanceId: request.instanceId, now: deps.now() },
+        decider: instanceLifecycleDecider,
+        command: {
+          type: InstanceCommandType.ReportStopped,
+          instanceId: request.instanceId,
+          nodeId,
+          reason: RELEASED_REASON,
+          onlyOnNode: nodeId,
+          now: isoNow(),
+        },
         source,
       });
       if (result.position !== undefined) await settle(result.position);
@@ -234,10 +221,10 @@ function placedResponse(nodeId: string, agentAddress: string, pool: string): Pla
   return { placed: true, nodeId, agentAddress, pool, reason: "" };
 }
 
+/** Node and instance ids become stream names and NATS subject tokens: the rule every service checks them by. */
 function idViolations(path: string, id: string): FieldViolation[] {
-  if (!id) return [{ path, message: "is required" }];
-  if (!ID_PATTERN.test(id)) return [{ path, message: "must be 1-128 of [A-Za-z0-9_-], starting alphanumeric" }];
-  return [];
+  const problem = resourceIdProblem(id);
+  return problem ? [{ path, message: problem }] : [];
 }
 
 function resourceViolations(path: string, resources: Resources | undefined, required: boolean): FieldViolation[] {

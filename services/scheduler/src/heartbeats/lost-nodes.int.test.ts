@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connectBus, type Bus } from "@eas/bus";
+import { heartbeatSubject } from "@eas/contracts";
 import { decodeEvent, instanceStream, nodeStream } from "@eas/events";
 import { createLogger } from "@eas/telemetry";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
-import { registration, resources, startSchedulerFixture, type SchedulerFixture } from "../api/test-fixture.js";
-import { heartbeatSubject } from "./subjects.js";
+import { registration, resources, startSchedulerFixture, type SchedulerFixture } from "../testing/scheduler-fixture.js";
 
 const HEARTBEAT_TIMEOUT_MS = 600;
 
@@ -20,6 +20,7 @@ before(async () => {
   agentBus = await connectBus({ servers: nats.url, name: "agent-test", logger });
   schedulerBus = await connectBus({ servers: nats.url, name: "scheduler-test", logger });
   scheduler = await startSchedulerFixture(schedulerBus, {
+    natsUrl: nats.url,
     lostNodes: { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, intervalMs: 100 },
   });
 });

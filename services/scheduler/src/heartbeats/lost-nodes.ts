@@ -1,11 +1,11 @@
 import type { EventStore } from "@eas/event-store";
 import { instanceStream, nodeStream } from "@eas/events";
 import type { ProjectionRunner } from "@eas/projections";
+import { InstanceCommandType, instanceLifecycleDecider } from "@eas/instance-lifecycle";
 import { executeCommand } from "@eas/service-kit";
 import type { Logger } from "@eas/telemetry";
-import { InstanceAllocationCommandType, instanceAllocationDecider } from "../api/instance-allocation.js";
-import { nodeDecider } from "../api/node-decider.js";
-import { findLostNodes, NodeCommandType, NodeStatus, type ClusterState } from "../nodes/index.js";
+import { NodeCommandType, NodeStatus, nodeDecider } from "../domain/index.js";
+import { findLostNodes, type ClusterState } from "../projections/evolve-cluster.js";
 import type { HeartbeatTracker } from "./tracker.js";
 
 /** What the lost-node monitor needs; `main.ts` wires the real ones. */
@@ -70,13 +70,14 @@ export function startLostNodeMonitor(deps: LostNodeMonitorDeps): LostNodeMonitor
   const runCheck = async (): Promise<LostNodeCheck> => {
     if (!cluster.isCaughtUp()) return { lostNodes: [], failedInstances: [] };
     const now = deps.now();
+    const at = new Date(now).toISOString();
     const lostNodes: string[] = [];
     for (const nodeId of findLostNodes(heartbeats.overlay(cluster.state), now, deps.heartbeatTimeoutMs)) {
       const result = await executeCommand({
         store,
         stream: nodeStream(nodeId),
         decider: nodeDecider,
-        command: { type: NodeCommandType.MarkNodeLost, nodeId, reason: missedHeartbeatsReason(deps.heartbeatTimeoutMs), now },
+        command: { type: NodeCommandType.MarkNodeLost, nodeId, reason: missedHeartbeatsReason(deps.heartbeatTimeoutMs), now: at },
         source,
       });
       if (result.position === undefined) continue;
@@ -92,14 +93,9 @@ export function startLostNodeMonitor(deps: LostNodeMonitorDeps): LostNodeMonitor
         const result = await executeCommand({
           store,
           stream: instanceStream(instanceId),
-          decider: instanceAllocationDecider,
-          command: {
-            type: InstanceAllocationCommandType.FailInstanceOnLostNode,
-            instanceId,
-            nodeId: node.id,
-            reason: nodeLostReason(node.id),
-            now,
-          },
+          decider: instanceLifecycleDecider,
+          // Nothing when the instance has ended meanwhile or is placed elsewhere.
+          command: { type: InstanceCommandType.FailInstance, instanceId, reason: nodeLostReason(node.id), onlyOnNode: node.id, now: at },
           source,
         });
         if (result.position === undefined) continue;

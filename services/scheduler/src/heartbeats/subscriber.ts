@@ -1,6 +1,6 @@
 import type { Bus, BusSubscription } from "@eas/bus";
+import { heartbeatSubject } from "@eas/contracts";
 import type { Logger } from "@eas/telemetry";
-import { heartbeatSubject } from "./subjects.js";
 import type { HeartbeatTracker } from "./tracker.js";
 
 /**

@@ -1,4 +1,4 @@
-import { applyHeartbeat, type ClusterState } from "../nodes/index.js";
+import { applyHeartbeat, type ClusterState } from "../projections/evolve-cluster.js";
 
 /**
  * Last-heartbeat times of the nodes, kept in memory only: heartbeats are

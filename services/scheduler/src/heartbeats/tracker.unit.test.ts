@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { findLostNodes } from "../nodes/index.js";
-import { T0, clusterFrom, registered } from "../nodes/fixtures.js";
+import { findLostNodes } from "../projections/evolve-cluster.js";
+import { T0, clusterFrom, registered } from "../testing/fixtures.js";
 import { createHeartbeatTracker } from "./tracker.js";
 
 const TIMEOUT = 5000;

@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { mulberry32 as prng } from "@eas/testing";
-import {
-  ClusterEventType,
-  NodeStatus,
-  PUBLIC_POOL,
-  emptyCluster,
-  evolveCluster,
-  gpuMemoryPerCard,
-  isSharedGpu,
-  type ClusterEvent,
-  type ClusterState,
-  type NodeState,
-} from "../nodes/index.js";
-import { T0, iso, registered, resources } from "../nodes/fixtures.js";
-import { instanceScheduled, place } from "./place.js";
+import { NodeStatus, PUBLIC_POOL, gpuMemoryPerCard, isSharedGpu, type NodeState } from "../domain/index.js";
+import { emptyCluster, evolveCluster, type ClusterEvent, type ClusterState } from "../projections/evolve-cluster.js";
+import { T0, instanceScheduled, iso, registered, resources } from "../testing/fixtures.js";
+import { place } from "./place.js";
 import type { PlacementRequest } from "./types.js";
 
 const SEEDS = [1, 2, 3, 42, 1337, 2026, 65535, 987654321];
@@ -46,7 +36,7 @@ function randomCluster(random: () => number): ClusterState {
       }),
     );
     if (random() < 0.15) {
-      cluster = evolveCluster(cluster, { type: ClusterEventType.NodeCordoned, data: { nodeId: `n${i}`, reason: "r", at: iso(T0) } });
+      cluster = evolveCluster(cluster, { type: "eas.v1.NodeCordoned", data: { nodeId: `n${i}`, reason: "r", at: iso(T0) } });
     }
   }
   return cluster;
@@ -114,17 +104,17 @@ describe("placing a random sequence of requests (seeded)", () => {
       let refused = 0;
       for (let step = 0; step < STEPS; step += 1) {
         const context = `seed ${seed} step ${step}`;
-        if (random() < 0.25 && cluster.placements.size > 0) {
-          const victim = pick(random, [...cluster.placements.keys()]);
+        if (random() < 0.25 && cluster.instances.size > 0) {
+          const victim = pick(random, [...cluster.instances.keys()]);
           const event: ClusterEvent =
             random() < 0.5
-              ? { type: ClusterEventType.InstanceFailed, data: { instanceId: victim, service: "", reason: "r", at: iso(T0 + step) } }
+              ? { type: "eas.v1.InstanceFailed", data: { instanceId: victim, service: "", reason: "r", at: iso(T0 + step) } }
               : {
-                  type: ClusterEventType.InstanceStopped,
+                  type: "eas.v1.InstanceStopped",
                   data: { instanceId: victim, service: "", nodeId: "", reason: "r", at: iso(T0 + step) },
                 };
           cluster = evolveCluster(cluster, event);
-          assert.equal(cluster.placements.has(victim), false, `${context}: ${victim} still placed`);
+          assert.equal(cluster.instances.has(victim), false, `${context}: ${victim} still placed`);
           continue;
         }
         const request = randomRequest(random, step);
@@ -144,7 +134,7 @@ describe("placing a random sequence of requests (seeded)", () => {
         }
         for (const node of cluster.nodes.values()) assertWithinCapacity(node, context);
         const allocated = [...cluster.nodes.values()].reduce((sum, node) => sum + node.allocations.size, 0);
-        assert.equal(allocated, cluster.placements.size, `${context}: placements index matches allocations`);
+        assert.equal(allocated, cluster.instances.size, `${context}: placements index matches allocations`);
       }
       assert.ok(placed > 0, `seed ${seed} placed nothing: the generator is too strict`);
       assert.ok(refused > 0, `seed ${seed} never filled the cluster: the generator is too loose`);

@@ -1,4 +1,4 @@
-import { NodeStatus, PUBLIC_POOL, freeCapacity, gpuMemoryPerCard, isSharedGpu, needsGpu, type NodeState } from "../nodes/index.js";
+import { NodeStatus, PUBLIC_POOL, freeCapacity, gpuMemoryPerCard, isSharedGpu, needsGpu, type NodeState } from "../domain/index.js";
 import { RejectionReason, type FilterResult, type NodeFilter, type PlacementRequest } from "./types.js";
 
 const OK: FilterResult = { ok: true };

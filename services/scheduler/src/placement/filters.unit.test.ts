@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ClusterEventType, type ClusterEvent, type NodeState } from "../nodes/index.js";
-import { T0, clusterFrom, iso, registered, scheduled, type NodeSpec } from "../nodes/fixtures.js";
+import type { NodeState } from "../domain/index.js";
+import type { ClusterEvent } from "../projections/evolve-cluster.js";
+import { T0, clusterFrom, iso, registered, request, scheduled, type NodeSpec } from "../testing/fixtures.js";
 import {
   cpuFilter,
   gpuFilter,
@@ -13,7 +14,6 @@ import {
   spotAllowedFilter,
   spotPriceFilter,
 } from "./filters.js";
-import { request } from "./fixtures.js";
 import { RejectionReason, type NodeFilter, type PlacementRequest } from "./types.js";
 
 function nodeOf(spec: NodeSpec, ...more: ClusterEvent[]): NodeState {
@@ -41,8 +41,8 @@ function table(filter: NodeFilter, rows: readonly Row[]): void {
   });
 }
 
-const cordon: ClusterEvent = { type: ClusterEventType.NodeCordoned, data: { nodeId: "n", reason: "drain", at: iso(T0 + 1) } };
-const lose: ClusterEvent = { type: ClusterEventType.NodeLost, data: { nodeId: "n", reason: "timeout", at: iso(T0 + 1) } };
+const cordon: ClusterEvent = { type: "eas.v1.NodeCordoned", data: { nodeId: "n", reason: "drain", at: iso(T0 + 1) } };
+const lose: ClusterEvent = { type: "eas.v1.NodeLost", data: { nodeId: "n", reason: "timeout", at: iso(T0 + 1) } };
 
 table(nodeReadyFilter, [
   { name: "ready node", request: request(), node: nodeOf({ id: "n" }) },

@@ -21,5 +21,4 @@ export {
   spotPriceFilter,
 } from "./filters.js";
 export { cheaperFirstScorer, dedicatedBeforePublicScorer, defaultScorers, leastAllocatedScorer, spreadReplicasScorer } from "./scorers.js";
-export { NO_NODES_REASON, defaultPlacementPolicy, instanceScheduled, place, summarizeRejections } from "./place.js";
-export { chooseScaleInVictims, type ScaleInCandidate } from "./scale-in.js";
+export { NO_NODES_REASON, defaultPlacementPolicy, place, scheduleInstance, summarizeRejections } from "./place.js";

@@ -1,4 +1,6 @@
-import { ClusterEventType, NodeStatus, poolOf, type ClusterState, type InstanceScheduledEvent, type NodeState } from "../nodes/index.js";
+import { InstanceCommandType, type ScheduleInstance } from "@eas/instance-lifecycle";
+import { NodeStatus, poolOf, type NodeState } from "../domain/index.js";
+import { placementOf, type ClusterState } from "../projections/evolve-cluster.js";
 import { defaultFilters, runFilters } from "./filters.js";
 import { defaultScorers } from "./scorers.js";
 import type { PlacementDecision, PlacementPolicy, PlacementRequest } from "./types.js";
@@ -23,7 +25,7 @@ export function place(
   cluster: ClusterState,
   policy: PlacementPolicy = defaultPlacementPolicy,
 ): PlacementDecision {
-  const current = cluster.nodes.get(cluster.placements.get(request.instanceId) ?? "");
+  const current = cluster.nodes.get(placementOf(cluster, request.instanceId) ?? "");
   if (current !== undefined && current.status !== NodeStatus.Lost) return placedOn(current);
 
   const nodes = [...cluster.nodes.values()].sort((a, b) => compareIds(a.id, b.id));
@@ -79,23 +81,21 @@ export function summarizeRejections(totalNodes: number, rejections: Readonly<Rec
   return `0/${totalNodes} nodes: ${parts.join(", ")}`;
 }
 
-/** The InstanceScheduled event that records a successful placement (time comes in as epoch ms). */
-export function instanceScheduled(
+/** The lifecycle command that records a successful placement (InstanceScheduled), at `now` (ISO 8601). */
+export function scheduleInstance(
   request: PlacementRequest,
   decision: Extract<PlacementDecision, { placed: true }>,
-  nowMs: number,
-): InstanceScheduledEvent {
+  now: string,
+): ScheduleInstance {
   return {
-    type: ClusterEventType.InstanceScheduled,
-    data: {
-      instanceId: request.instanceId,
-      service: request.service,
-      version: request.version,
-      nodeId: decision.nodeId,
-      resources: { ...request.resources },
-      pool: decision.pool,
-      spot: decision.spot,
-      at: new Date(nowMs).toISOString(),
-    },
+    type: InstanceCommandType.ScheduleInstance,
+    instanceId: request.instanceId,
+    service: request.service,
+    version: request.version,
+    nodeId: decision.nodeId,
+    resources: { ...request.resources },
+    pool: decision.pool,
+    spot: decision.spot,
+    now,
   };
 }

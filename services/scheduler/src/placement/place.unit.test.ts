@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ClusterEventType, emptyCluster, evolveCluster, type ClusterEvent, type ClusterState } from "../nodes/index.js";
-import { T0, clusterFrom, iso, registered, scheduled } from "../nodes/fixtures.js";
-import { request, type RequestSpec } from "./fixtures.js";
-import { NO_NODES_REASON, instanceScheduled, place, summarizeRejections } from "./place.js";
+import { emptyCluster, evolveCluster, type ClusterEvent, type ClusterState } from "../projections/evolve-cluster.js";
+import { T0, clusterFrom, instanceScheduled, iso, registered, request, scheduled, type RequestSpec } from "../testing/fixtures.js";
+import { NO_NODES_REASON, place, summarizeRejections } from "./place.js";
 import type { PlacementDecision } from "./types.js";
 
 function placedNode(decision: PlacementDecision): string {
@@ -26,11 +25,11 @@ function placeAll(cluster: ClusterState, specs: RequestSpec[]): { cluster: Clust
 }
 
 const lostEvent = (nodeId: string): ClusterEvent => ({
-  type: ClusterEventType.NodeLost,
+  type: "eas.v1.NodeLost",
   data: { nodeId, reason: "timeout", at: iso(T0 + 1) },
 });
 const cordonEvent = (nodeId: string): ClusterEvent => ({
-  type: ClusterEventType.NodeCordoned,
+  type: "eas.v1.NodeCordoned",
   data: { nodeId, reason: "drain", at: iso(T0 + 1) },
 });
 
@@ -244,7 +243,7 @@ describe("summarizeRejections", () => {
   }
 });
 
-describe("instanceScheduled", () => {
+describe("scheduleInstance, through the instance lifecycle decider", () => {
   it("records the request and the decision as an InstanceScheduled event", () => {
     const next = request({ instanceId: "i1", cpu: 250, memory: 256, version: 3 });
     const event = instanceScheduled(next, { placed: true, nodeId: "a", pool: "dedicated", agentAddress: "h:1", spot: true }, T0);

@@ -1,4 +1,4 @@
-import { PUBLIC_POOL, freeCapacity, gpuMemoryPerCard, isSharedGpu, type NodeState } from "../nodes/index.js";
+import { PUBLIC_POOL, freeCapacity, gpuMemoryPerCard, isSharedGpu, type NodeState } from "../domain/index.js";
 import type { NodeScorer, PlacementRequest } from "./types.js";
 
 /**

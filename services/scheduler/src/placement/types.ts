@@ -1,5 +1,6 @@
 import type { Resources } from "@eas/proto";
-import type { ClusterState, NodeState, Pool } from "../nodes/index.js";
+import type { NodeState, Pool } from "../domain/index.js";
+import type { ClusterState } from "../projections/evolve-cluster.js";
 
 /** What to place: one instance of a service version (mirrors PlaceInstanceRequest). */
 export interface PlacementRequest {

@@ -1,15 +1,9 @@
 import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, StreamCategory } from "@eas/events";
 import type { Projection } from "@eas/projections";
-import {
-  allocatedResources,
-  emptyCluster,
-  evolveCluster,
-  isClusterEvent,
-  type Allocation,
-  type ClusterState,
-  type NodeState,
-} from "../nodes/index.js";
+import type { InstanceLifecycle } from "@eas/instance-lifecycle";
+import { allocatedResources, type Allocation, type NodeState } from "../domain/index.js";
+import { emptyCluster, evolveCluster, isClusterEvent, type ClusterState } from "./evolve-cluster.js";
 
 /** JSON form of one node in a {@link ClusterSnapshot}: the allocations map becomes a list. */
 export interface NodeSnapshot extends Omit<NodeState, "allocations"> {
@@ -19,21 +13,21 @@ export interface NodeSnapshot extends Omit<NodeState, "allocations"> {
 /** JSON form of {@link ClusterState} (Maps do not survive JSON), as stored in the projection checkpoint. */
 export interface ClusterSnapshot {
   readonly nodes: readonly NodeSnapshot[];
-  /** [instanceId, nodeId] pairs. */
-  readonly placements: readonly (readonly [string, string])[];
+  /** The lifecycle of every instance holding an allocation. */
+  readonly instances: readonly InstanceLifecycle[];
 }
 
 /** Turns the cluster view into plain JSON for a checkpoint. */
 export function clusterToSnapshot(state: ClusterState): ClusterSnapshot {
   return {
     nodes: [...state.nodes.values()].map((node) => ({ ...node, allocations: [...node.allocations.values()] })),
-    placements: [...state.placements.entries()],
+    instances: [...state.instances.values()],
   };
 }
 
 /** Rebuilds the cluster view from {@link clusterToSnapshot}'s output. */
 export function clusterFromSnapshot(snapshot: unknown): ClusterState {
-  const { nodes, placements } = snapshot as ClusterSnapshot;
+  const { nodes, instances } = snapshot as ClusterSnapshot;
   return {
     nodes: new Map(
       nodes.map((node): [string, NodeState] => [
@@ -41,18 +35,19 @@ export function clusterFromSnapshot(snapshot: unknown): ClusterState {
         { ...node, allocations: new Map(node.allocations.map((allocation) => [allocation.instanceId, allocation])) },
       ]),
     ),
-    placements: new Map(placements.map(([instanceId, nodeId]) => [instanceId, nodeId])),
+    instances: new Map(instances.map((instance) => [instance.instanceId, instance])),
   };
 }
 
 /**
  * The scheduler's read model: every node (registration, status) and every
- * allocation, folded from the node and instance streams with `evolveCluster`.
+ * allocation, folded from the node and instance streams with `evolveCluster`
+ * (instances with the shared lifecycle fold).
  * Placement decisions are taken on this state.
  */
 export const clusterProjection: Projection<ClusterState> = {
   name: "cluster",
-  version: 1,
+  version: 2,
   categories: [StreamCategory.node, StreamCategory.instance],
   initialState: emptyCluster,
   evolve(state: ClusterState, recorded: RecordedEvent): ClusterState {

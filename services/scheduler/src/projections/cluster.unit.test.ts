@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RecordedEvent } from "@eas/event-store";
 import { encodeEventData, type EasEvent } from "@eas/events";
-import { ClusterEventType, emptyCluster, NodeStatus, type ClusterEvent, type ClusterState } from "../nodes/index.js";
-import { T0, iso, registered, scheduled } from "../nodes/fixtures.js";
+import { NodeStatus } from "../domain/index.js";
+import { emptyCluster, placementOf, type ClusterEvent, type ClusterState } from "./evolve-cluster.js";
+import { T0, iso, registered, scheduled } from "../testing/fixtures.js";
 import { clusterFromSnapshot, clusterProjection, clusterToSnapshot, describeCluster } from "./cluster.js";
 
 /** Stores events the way the log would: proto3-JSON data, consecutive positions. */
@@ -35,13 +36,13 @@ describe("clusterProjection", () => {
           registered({ id: "n1", cpu: 4000, memory: 8192 }),
           registered({ id: "n2", group: "team-a" }),
           scheduled("i1", "svc", "n1", { cpuMillis: 1000, memoryMib: 512 }),
-          { type: ClusterEventType.NodeCordoned, data: { nodeId: "n2", reason: "maintenance", at: iso(T0 + 5) } },
+          { type: "eas.v1.NodeCordoned", data: { nodeId: "n2", reason: "maintenance", at: iso(T0 + 5) } },
         ],
         streamOf,
       ),
     );
     assert.deepEqual([...state.nodes.keys()].sort(), ["n1", "n2"]);
-    assert.equal(state.placements.get("i1"), "n1");
+    assert.equal(placementOf(state, "i1"), "n1");
     assert.equal(state.nodes.get("n1")?.allocations.get("i1")?.resources.cpuMillis, 1000);
     assert.equal(state.nodes.get("n2")?.status, NodeStatus.Cordoned);
   });

@@ -1,0 +1,27 @@
+export {
+  InstancePhase,
+  PHASE_OF_EVENT,
+  TRANSITIONS,
+  canMove,
+  hasEnded,
+  isInstanceEvent,
+  isLeavingService,
+  type InstanceEvent,
+} from "./phase.js";
+export { absentInstance, evolveInstance, type InstanceLifecycle } from "./lifecycle.js";
+export {
+  InstanceAlreadyEnded,
+  InstanceCommandType,
+  InstanceTransitionRefused,
+  instanceLifecycleDecider,
+  type DrainInstance,
+  type FailInstance,
+  type InstanceCommand,
+  type ReportExited,
+  type ReportReady,
+  type ReportStarting,
+  type ReportStopped,
+  type ReportUnhealthy,
+  type ScheduleInstance,
+} from "./decider.js";
+export { scaleInOrder, type ScaleInCandidate } from "./scale-in.js";

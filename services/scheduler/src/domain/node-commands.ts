@@ -1,0 +1,50 @@
+import type { Resources } from "@eas/proto";
+
+/** Names of the Node aggregate's commands. Every command carries `now`, an ISO 8601 time that becomes its event's `at`. */
+export const NodeCommandType = {
+  RegisterNode: "RegisterNode",
+  CordonNode: "CordonNode",
+  UncordonNode: "UncordonNode",
+  MarkNodeLost: "MarkNodeLost",
+} as const;
+export type NodeCommandType = (typeof NodeCommandType)[keyof typeof NodeCommandType];
+
+/** An agent announces its node (first start, restart, or changed capacity). */
+export interface RegisterNode {
+  readonly type: typeof NodeCommandType.RegisterNode;
+  readonly nodeId: string;
+  readonly capacity: Resources;
+  /** Dedicated group name; "" for the public pool. */
+  readonly resourceGroup: string;
+  readonly spot: boolean;
+  readonly pricePerHour: number;
+  readonly agentAddress: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** ISO 8601 time; becomes the event's `at`. */
+  readonly now: string;
+}
+
+/** Stop placing new instances on a node. */
+export interface CordonNode {
+  readonly type: typeof NodeCommandType.CordonNode;
+  readonly nodeId: string;
+  readonly reason: string;
+  readonly now: string;
+}
+
+/** Place instances on a cordoned node again. */
+export interface UncordonNode {
+  readonly type: typeof NodeCommandType.UncordonNode;
+  readonly nodeId: string;
+  readonly now: string;
+}
+
+/** Declare a node gone (usually because {@link findLostNodes} found its heartbeats missing). */
+export interface MarkNodeLost {
+  readonly type: typeof NodeCommandType.MarkNodeLost;
+  readonly nodeId: string;
+  readonly reason: string;
+  readonly now: string;
+}
+
+export type NodeCommand = RegisterNode | CordonNode | UncordonNode | MarkNodeLost;
