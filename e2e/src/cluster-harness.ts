@@ -150,8 +150,8 @@ export interface PacedLoad {
   readonly answers: readonly PacedAnswer[];
   /** Requests sent so far. */
   readonly sent: number;
-  /** Sends the next requests to this sub path of the service (e.g. "healthz"). */
-  setPath(subPath: string): void;
+  /** Sends the next requests to this sub path of the service (e.g. "healthz"), with `method` (GET: no body). */
+  setPath(subPath: string, method?: "GET" | "POST"): void;
   /** Stops sending and waits for the requests in flight. */
   stop(): Promise<PacedAnswer[]>;
 }
@@ -166,13 +166,14 @@ export function pacedLoad(t: TestCluster, info: { name: string; token: string },
   const startedAt = Date.now();
   let sent = 0;
   let url = `${t.cluster.gatewayUrl}/api/predict/${info.name}`;
+  let method: "GET" | "POST" = "POST";
   const payload = JSON.stringify(body);
   const send = () => {
     const sentAt = Date.now();
     const request = fetch(url, {
-      method: "POST",
+      method,
       headers: { Authorization: info.token, "Content-Type": "application/json" },
-      body: payload,
+      ...(method === "POST" ? { body: payload } : {}),
     })
       .then(async (response) => {
         await response.arrayBuffer();
@@ -196,8 +197,9 @@ export function pacedLoad(t: TestCluster, info: { name: string; token: string },
     get sent() {
       return sent;
     },
-    setPath(subPath) {
+    setPath(subPath, nextMethod = "POST") {
       url = `${t.cluster.gatewayUrl}/api/predict/${info.name}/${subPath}`;
+      method = nextMethod;
     },
     async stop() {
       clearInterval(timer);

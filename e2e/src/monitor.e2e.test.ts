@@ -150,8 +150,8 @@ describe("monitor on the local cluster", { timeout: 600_000 }, () => {
     const afterRestart = await query({ fromMs: firstSecond, toMs: lastSecond + 1000, metrics: ["qps", "p50"] });
     assert.deepEqual(afterRestart.series, before.series);
 
-    // The failures stop while the load goes on (the echo's health path injects none): the alert resolves.
-    load.setPath("healthz");
+    // The failures stop while the load goes on (the echo's GET /healthz injects none): the alert resolves.
+    load.setPath("healthz", "GET");
     const healthySince = Date.now();
     await waitFor("the alert to resolve", () => hook.posts.some((p) => p.status === "resolved"), { timeoutMs: 10_000, intervalMs: 100 });
     const resolvedAfterMs = hook.posts.find((p) => p.status === "resolved")!.at - healthySince;
