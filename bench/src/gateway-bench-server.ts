@@ -13,6 +13,7 @@
  */
 import cluster from "node:cluster";
 import { createGatewayServer, GatewaySampler, StaticRouteTable, type GatewayServer } from "@eas/gateway";
+import { encodeGatewaySample } from "@eas/metrics";
 
 /** The token the benchmark sends (gateway-vs-nginx.ts). */
 const BENCH_TOKEN = "bench-token";
@@ -72,7 +73,7 @@ if (workers > 1 && cluster.isPrimary) {
     let published = 0;
     sampling.sampler = new GatewaySampler({
       source: "bench",
-      publish: (_subject, payload) => (published += payload.length),
+      publish: (sample) => (published += encodeGatewaySample(sample).length),
       load: () => gateway.load(),
       versionOf: (service, id) => routes.get(service)?.instances.find((instance) => instance.id === id)?.version ?? 0,
     });

@@ -6,7 +6,7 @@
  *   node --conditions=source --import tsx bench/src/monitor-load.ts [--services=1000] [--seconds=90] [--idle-seconds=10]
  *
  * Starts its own nats-server and the monitor as its own process (services/monitor/src/main.ts, default
- * settings: 1-second points in memory for 300 s and on JetStream). This process publishes the samples as
+ * settings: 1-second points in memory for 120 s and on JetStream). This process publishes the samples as
  * gateways and agents do (protobuf on eas.metrics.*), and drives one more service, `probe`, through the real
  * GatewaySampler of the gateway: requests recorded at their wall-clock time, 50 a second spread over the
  * second. The probe's point is queryable once the monitor's WatchLatest stream shows it (the monitor adds a
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     const requestEnds = new Map<number, number[]>();
     const sampler = new GatewaySampler({
       source: "probe-gateway",
-      publish: (subject, payload) => nc.publish(subject, payload),
+      publish: (sample) => nc.publish(gatewaySampleSubject(sample.service), encodeGatewaySample(sample)),
       load: () => [],
       versionOf: () => 1,
     });
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
 
     const loadCpu = (loadEnd.cpuSeconds - loadStart.cpuSeconds) / seconds;
     const sortedDelays = delays.sort((a, b) => a - b);
-    const recentWindowS = 300;
+    const recentWindowS = 120;
     const keptS = Math.min(seconds, recentWindowS);
     const accepted = /eas_monitor_samples_total\{kind="gateway",outcome="accepted"[^}]*\} (\d+)/.exec(samplesMetric)?.[1];
     const late = /eas_monitor_samples_total\{kind="gateway",outcome="late"[^}]*\} (\d+)/.exec(samplesMetric)?.[1] ?? "0";

@@ -12,7 +12,7 @@ export const monitorConfigSpec = {
   minuteRetentionDays: envVar.int("EAS_MONITOR_MINUTE_RETENTION_DAYS", 30, "how long 1-minute points are kept (JetStream max age)"),
   recentSeconds: envVar.int(
     "EAS_MONITOR_RECENT_S",
-    300,
+    120,
     "1-second points also kept in memory (queries within it skip JetStream); reloaded from JetStream at start",
   ),
   jetStreamReplicas: envVar.int("EAS_MONITOR_JETSTREAM_REPLICAS", 1, "replicas of the series streams (3 in a NATS cluster)"),
