@@ -1,9 +1,11 @@
 import { credentials } from "@grpc/grpc-js";
 import { Command, InvalidArgumentError } from "commander";
 import { MonitorClient, unaryCall, type LatestPoint, type QuerySeriesResponse } from "@eas/proto";
+import type { CliContext } from "../context.js";
 import { table } from "../format.js";
-import { LiveHistory, renderLiveView, formatNumber } from "./live-view.js";
-import { formatRule, parseDuration, parseRuleExpression } from "./rule-expression.js";
+import { LiveHistory, renderLiveView, formatNumber } from "../monitor/live-view.js";
+import { formatRule, parseDuration, parseRuleExpression } from "../monitor/rule-expression.js";
+import type { CommandGroup } from "./registry.js";
 
 const DEFAULT_MONITOR = process.env.EAS_MONITOR_ENDPOINT ?? "127.0.0.1:50055";
 
@@ -24,8 +26,15 @@ async function withMonitor<T>(address: string, call: (client: MonitorClient) => 
   }
 }
 
-/** `eas monitor`, `eas metrics` and `eas alert ...`: the monitor's series, live view and alert rules. */
-export function registerMonitorCommands(program: Command, json: () => boolean): void {
+/** `monitor`, `metrics` and `alert create|list|delete`: the monitor's live view, series and alert rules. */
+export const monitorCommands: CommandGroup = {
+  name: "monitor",
+  register(program: Command, context: CliContext): void {
+    registerMonitorCommands(program, () => context.globals().json);
+  },
+};
+
+function registerMonitorCommands(program: Command, json: () => boolean): void {
   const monitorOption = (command: Command) => command.option("--monitor <host:port>", "monitor gRPC address", DEFAULT_MONITOR);
 
   monitorOption(
