@@ -1,18 +1,18 @@
 /**
  * The gateway process of the gateway benchmark: one `createGatewayServer`
- * over a {@link StaticRouteTable} with one service, `bench`, routed to the
+ * over a {@link LiveRouteTable} with one service, `bench`, routed to the
  * instance at `127.0.0.1:<backendPort>`. Prints `READY <port>` when listening.
  * With `--workers N` (N > 1) it runs N gateway processes sharing the port
  * through node:cluster, for the separate multi-process figure.
  *
  * With `--sampling` it also counts every request for the monitor as the gateway's app does (GatewaySampler:
- * per-service, per-version and per-instance counters and HDR histograms, one sample encoded per second);
+ * per-instance counters and HDR histograms, versions and totals merged and one sample encoded per second);
  * the samples go nowhere (one NATS publish a second is not what this measures).
  *
  *   node --conditions=source --import tsx bench/src/gateway-bench-server.ts <backendPort> [--workers N] [--sampling]
  */
 import cluster from "node:cluster";
-import { createGatewayServer, GatewaySampler, StaticRouteTable, type GatewayServer } from "@eas/gateway";
+import { createGatewayServer, GatewaySampler, LiveRouteTable, type GatewayServer } from "@eas/gateway";
 import { encodeGatewaySample } from "@eas/metrics";
 
 /** The token the benchmark sends (gateway-vs-nginx.ts). */
@@ -45,7 +45,7 @@ if (workers > 1 && cluster.isPrimary) {
   process.on("SIGINT", stop);
   process.stdin.on("end", stop).on("error", stop).resume();
 } else {
-  const routes = new StaticRouteTable([
+  const routes = new LiveRouteTable([
     {
       service: "bench",
       token: BENCH_TOKEN,

@@ -3,7 +3,7 @@ export { routesProjection } from "./routing/routes-projection.js";
 export { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
 export { GatewaySampler } from "./sampling/gateway-sampler.js";
 export type { GatewaySamplerOptions, ServiceLoad } from "./sampling/gateway-sampler.js";
-export { createGatewayServer, StaticRouteTable, RequestBodyTooLargeError, UnknownRouteError } from "./proxy/index.js";
+export { createGatewayServer, LiveRouteTable, RequestBodyTooLargeError, UnknownRouteError } from "./proxy/index.js";
 export type {
   GatewayServer,
   GatewayServerOptions,
