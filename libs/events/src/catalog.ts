@@ -1,4 +1,10 @@
 import {
+  AlertFired,
+  AlertResolved,
+  AlertRuleCreated,
+  AlertRuleDeleted,
+  AlertWebhookDelivered,
+  AlertWebhookFailed,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -53,6 +59,12 @@ export interface EventMessages {
   NodeLost: typeof NodeLost;
   NodeReclaimNoticed: typeof NodeReclaimNoticed;
   NodeReclaimed: typeof NodeReclaimed;
+  AlertRuleCreated: typeof AlertRuleCreated;
+  AlertRuleDeleted: typeof AlertRuleDeleted;
+  AlertFired: typeof AlertFired;
+  AlertResolved: typeof AlertResolved;
+  AlertWebhookDelivered: typeof AlertWebhookDelivered;
+  AlertWebhookFailed: typeof AlertWebhookFailed;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -82,6 +94,13 @@ export const EVENT_MESSAGES: EventMessages = {
   NodeLost,
   NodeReclaimNoticed,
   NodeReclaimed,
+  // The monitor's events (proto/eas/v1/monitor_events.proto).
+  AlertRuleCreated,
+  AlertRuleDeleted,
+  AlertFired,
+  AlertResolved,
+  AlertWebhookDelivered,
+  AlertWebhookFailed,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;
