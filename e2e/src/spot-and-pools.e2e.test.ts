@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { ServiceInfo } from "@eas/proto";
 import { waitFor } from "@eas/testing";
-import { readEvents, startTestCluster, steadyLoad, unaryCall, type TestCluster } from "./cluster-harness.js";
+import { readEvents, startTestCluster, steadyLoad, unaryCall, type SteadyLoad, type TestCluster } from "./cluster-harness.js";
 
 const run = promisify(execFile);
 const repoRoot = new URL("../../", import.meta.url).pathname;
@@ -25,6 +25,13 @@ const NOTICE_S = 12;
 
 describe("elastic pools and spot reclaim", { timeout: 600_000 }, () => {
   let t: TestCluster;
+  /** Every load started, stopped at the end even when a test fails half-way (its workers would run on). */
+  const loads: SteadyLoad[] = [];
+  const load = (info: ServiceInfo, body: unknown): SteadyLoad => {
+    const started = steadyLoad(t, info, body);
+    loads.push(started);
+    return started;
+  };
 
   before(async () => {
     t = await startTestCluster([
@@ -36,6 +43,7 @@ describe("elastic pools and spot reclaim", { timeout: 600_000 }, () => {
   });
 
   after(async () => {
+    await Promise.all(loads.map((l) => l.stop()));
     await t?.stop();
   });
 
@@ -58,6 +66,16 @@ describe("elastic pools and spot reclaim", { timeout: 600_000 }, () => {
         return info.status === "Running" && info.instances.length === count && ready === count && check(info) ? info : undefined;
       },
       { timeoutMs, intervalMs: 250 },
+    );
+  /** Waits until these nodes are Ready (a loaded machine may delay a heartbeat past the timeout; the agent re-registers). */
+  const nodesReady = (...ids: string[]) =>
+    waitFor(
+      `nodes ${ids.join(", ")} Ready`,
+      async () => {
+        const listed = JSON.parse(await eas("--json", "nodes")) as { nodeId: string; status: string }[];
+        return ids.every((id) => listed.some((n) => n.nodeId === id && n.status === "Ready"));
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
     );
   const classes = (info: ServiceInfo) =>
     info.instances
@@ -98,14 +116,15 @@ describe("elastic pools and spot reclaim", { timeout: 600_000 }, () => {
       metadata: { instance: 2, cpu: 0.25, memory: 64 },
       cloud: { computing: { instances: [{ type: "spot-a", spot_price_limit: 0.5 }, { type: "od-b" }] } },
     };
+    await nodesReady("pub-1", "spot-1", "spot-2");
     await unaryCall(t.client, t.client.createService, { spec: JSON.stringify(spec) });
     // The spot bid comes first in the list: one replica on each spot node.
     const before = await settled("bidder", 2);
     assert.equal(classes(before), "public spot@spot-1, public spot@spot-2");
     const doomed = before.instances.find((i) => i.nodeId === "spot-1")!;
 
-    const load = steadyLoad(t, before, { hello: "spot" });
-    await waitFor("load flowing", () => load.ok > 20, { timeoutMs: 10_000 });
+    const traffic = load(before, { hello: "spot" });
+    await waitFor("load flowing", () => traffic.ok > 20, { timeoutMs: 10_000 });
     const from = (await readEvents(t.client)).at(-1)!.position;
     const answer = await eas("nodes", "reclaim", "spot-1", "--in", `${NOTICE_S}s`);
     assert.match(answer, /node spot-1 is Reclaiming: reclaimed at/);
@@ -122,7 +141,7 @@ describe("elastic pools and spot reclaim", { timeout: 600_000 }, () => {
         timeoutMs: NOTICE_S * 1000 + 10_000,
       },
     );
-    const { ok, failures } = await load.stop();
+    const { ok, failures } = await traffic.stop();
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failed of ${ok + failures.length}`);
 
     // The trail, in `eas events`: the notice, the move and why, the replacement, the drain, the stop, the reclaim.
@@ -146,8 +165,9 @@ describe("elastic pools and spot reclaim", { timeout: 600_000 }, () => {
   it("a reclaim notice from the agent's notice file (a metadata watcher's) moves the node's instances the same way", async () => {
     const before = await settled("bidder", 2);
     const doomed = before.instances.find((i) => i.nodeId === "spot-2")!;
-    const load = steadyLoad(t, before, { hello: "notice file" });
-    await waitFor("load flowing", () => load.ok > 20, { timeoutMs: 10_000 });
+    await nodesReady("spot-2");
+    const traffic = load(before, { hello: "notice file" });
+    await waitFor("load flowing", () => traffic.ok > 20, { timeoutMs: 10_000 });
     writeFileSync(join(t.dataDir, "agents", "spot-2", "reclaim-notice.json"), JSON.stringify({ in_seconds: NOTICE_S }));
     await waitFor(
       "spot-2 Reclaiming",
@@ -159,7 +179,7 @@ describe("elastic pools and spot reclaim", { timeout: 600_000 }, () => {
     );
     const moved = await settled("bidder", 2, (info) => !info.instances.some((i) => i.instanceId === doomed.instanceId), NOTICE_S * 1000);
     assert.equal(classes(moved), "public@pub-1, public@pub-1", "no spot node left: on demand, as the list allows");
-    const { ok, failures } = await load.stop();
+    const { ok, failures } = await traffic.stop();
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failed of ${ok + failures.length}`);
     const noticed = await readEvents(t.client, 0, "eas.v1.NodeReclaimNoticed");
     assert.match(noticed.find((e) => e.stream === "node-spot-2")!.dataJson, /agent: notice file/);

@@ -8,13 +8,20 @@ import assert from "node:assert/strict";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { AgentClient, SchedulerClient, type ServiceInfo } from "@eas/proto";
 import { waitFor } from "@eas/testing";
-import { readEvents, startTestCluster, steadyLoad, unaryCall, type TestCluster } from "./cluster-harness.js";
+import { readEvents, startTestCluster, steadyLoad, unaryCall, type SteadyLoad, type TestCluster } from "./cluster-harness.js";
 
 const echo = (name: string, instance: number, metadata: Record<string, unknown> = {}) =>
   JSON.stringify({ name, processor: "echo", metadata: { instance, cpu: 0.25, memory: 64, ...metadata } });
 
 describe("replicas spread, rebalance and fail over without failed requests", { timeout: 900_000 }, () => {
   let t: TestCluster;
+  /** Every load started, stopped at the end even when a test fails half-way (its workers would run on). */
+  const loads: SteadyLoad[] = [];
+  const load = (info: ServiceInfo, body: unknown): SteadyLoad => {
+    const started = steadyLoad(t, info, body);
+    loads.push(started);
+    return started;
+  };
   let scheduler: SchedulerClient;
 
   before(async () => {
@@ -23,6 +30,7 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
   });
 
   after(async () => {
+    await Promise.all(loads.map((l) => l.stop()));
     scheduler?.close();
     await t?.stop();
   });
@@ -94,11 +102,11 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
       ["node-2", "node-1"],
     ] as const) {
       const info = await getService("spread");
-      const load = steadyLoad(t, info, { hello: "spread" });
-      await waitFor("load flowing", () => load.ok > 20, { timeoutMs: 10_000 });
+      const traffic = load(info, { hello: "spread" });
+      await waitFor("load flowing", () => traffic.ok > 20, { timeoutMs: 10_000 });
       await t.cluster.kill(`agent-${victim}`, "SIGKILL");
       await settled("spread", 2, (now) => nodesOf(now).join() === `${survivor},${survivor}`, 120_000);
-      const { ok, failures } = await load.stop();
+      const { ok, failures } = await traffic.stop();
       assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failed of ${ok + failures.length} after SIGKILL of ${victim}'s agent`);
       await startAgent(victim);
       await settled("spread", 2, spreadOver(2), 120_000);
@@ -109,12 +117,12 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
   it("a third agent joining takes one of three replicas that sit on two nodes, with zero failed requests", async () => {
     await unaryCall(t.client, t.client.createService, { spec: echo("trio", 3) });
     const before = await settled("trio", 3, spreadOver(2));
-    const load = steadyLoad(t, before, { hello: "trio" });
-    await waitFor("load flowing", () => load.ok > 20, { timeoutMs: 10_000 });
+    const traffic = load(before, { hello: "trio" });
+    await waitFor("load flowing", () => traffic.ok > 20, { timeoutMs: 10_000 });
     const from = (await readEvents(t.client)).at(-1)!.position;
     await startAgent("node-3");
     const after = await settled("trio", 3, spreadOver(3), 120_000);
-    const { ok, failures } = await load.stop();
+    const { ok, failures } = await traffic.stop();
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failed of ${ok + failures.length}`);
     assert.deepEqual(nodesOf(after), ["node-1", "node-2", "node-3"]);
     const moves = (await readEvents(t.client, from, "eas.v1.InstanceMoveRequested")).filter((e) => e.dataJson.includes('"service":"trio"'));
@@ -141,8 +149,8 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
     await cordon("node-2", false);
     assert.match(pinned.warnings.join("\n"), /all 2 replicas run on node node-3: .*metadata\.rebalance is false/);
 
-    const load = steadyLoad(t, pinned, { hello: "pinned" });
-    await waitFor("load flowing", () => load.ok > 20, { timeoutMs: 10_000 });
+    const traffic = load(pinned, { hello: "pinned" });
+    await waitFor("load flowing", () => traffic.ok > 20, { timeoutMs: 10_000 });
     await t.cluster.kill("agent-node-3", "SIGKILL");
     // The node is lost after the heartbeat timeout: its instances are Lost, still routed, and replaced elsewhere.
     await waitFor(
@@ -151,7 +159,7 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
       { timeoutMs: 30_000, intervalMs: 200 },
     );
     const replaced = await settled("pinned", 2, (info) => info.instances.every((i) => i.nodeId !== "node-3"), 120_000);
-    const { ok, failures } = await load.stop();
+    const { ok, failures } = await traffic.stop();
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failed of ${ok + failures.length}`);
 
     await startAgent("node-3");
@@ -177,8 +185,8 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
   it("an agent killed and back before its node is declared lost takes its instances over: replaced, then stopped, never doubled", async () => {
     const before = await settled("spread", 2, spreadOver(2));
     const victim = before.instances[0]!;
-    const load = steadyLoad(t, before, { hello: "quick" });
-    await waitFor("load flowing", () => load.ok > 20, { timeoutMs: 10_000 });
+    const traffic = load(before, { hello: "quick" });
+    await waitFor("load flowing", () => traffic.ok > 20, { timeoutMs: 10_000 });
     await t.cluster.kill(`agent-${victim.nodeId}`, "SIGKILL");
     await startAgent(victim.nodeId);
     await waitFor(
@@ -190,7 +198,7 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
       { timeoutMs: 30_000 },
     );
     const after = await settled("spread", 2, (info) => !info.instances.some((i) => i.instanceId === victim.instanceId), 120_000);
-    const { ok, failures } = await load.stop();
+    const { ok, failures } = await traffic.stop();
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failed of ${ok + failures.length}`);
     assert.equal(after.instances.length, 2);
     await waitFor("the orphan stopped on its node", async () => !(await agentInstances(victim.nodeId)).includes(victim.instanceId), {
