@@ -37,7 +37,7 @@ export function describeError(error: unknown, endpoint: string): string {
   const grpcError = error as Partial<ServiceError>;
   if (typeof grpcError.code === "number") {
     if (grpcError.code === status.UNAVAILABLE) {
-      return `cannot reach EAS at ${endpoint} (is the local cluster running? \`pnpm cluster\`): ${grpcError.details ?? ""}`;
+      return `cannot reach EAS at ${endpoint} (is the local cluster running? \`bash scripts/up.sh\` starts it): ${grpcError.details ?? ""}`;
     }
     return `${status[grpcError.code]}: ${grpcError.details ?? grpcError.message}`;
   }

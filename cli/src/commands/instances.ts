@@ -50,6 +50,11 @@ export const instancesCommands: CommandGroup = {
       .description("CPU and memory of each running instance, as its agent measures them")
       .argument("[service]", "only this service's instances")
       .action(async (service: string | undefined) => {
+        // An unknown service is an error (NOT_FOUND naming it), not an empty table.
+        if (service !== undefined) {
+          const sm = context.serviceManager();
+          await unaryCall(sm, sm.getService, { name: service });
+        }
         const perNode = await Promise.all(
           [...(await agentAddresses(context.globals().scheduler))].map(async ([nodeId, address]): Promise<InstanceUsage[]> => {
             try {
