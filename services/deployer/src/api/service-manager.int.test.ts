@@ -410,7 +410,9 @@ describe("ServiceManager API: UpdateService", () => {
     await api.create(ECHO_JSON);
     const patch = JSON.stringify({ containers: [{ image: "python:3.11", script: "python -m http.server $PORT" }] });
     const info = await api.update(ECHO_NAME, patch);
-    assert.deepEqual(info.warnings, ["containers[0].image: recorded only: the process driver runs the command on the node, not in this image"]);
+    assert.deepEqual(info.warnings, [
+      "containers[0].image: recorded only: the process driver runs the command on the node, not in this image",
+    ]);
   });
 
   it("an update of an unknown service is NOT_FOUND", async () => {

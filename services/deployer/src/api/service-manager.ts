@@ -188,7 +188,8 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
         if (!(error instanceof NotFoundError)) throw error;
       });
       // The gateway stopped accepting the token with ServiceDeleted; a failure here only leaves a dead entry.
-      if (sha256) await tokens.forget(sha256).catch((error: unknown) => logger.warn({ err: error, service: name }, "could not drop the token"));
+      if (sha256)
+        await tokens.forget(sha256).catch((error: unknown) => logger.warn({ err: error, service: name }, "could not drop the token"));
       return { ...before, status: "Deleting" };
     }),
     startService: unary(logger, async (request, call) => {

@@ -115,7 +115,11 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
       const service = requireExisting(state, command.name);
       if (!service.versions.some((v) => v.version === command.version)) {
         const versions = service.versions.map((v) => v.version).join(", ");
-        throw new NotFoundError("version", String(command.version), `service ${service.name} has no version ${command.version}; versions: ${versions}`);
+        throw new NotFoundError(
+          "version",
+          String(command.version),
+          `service ${service.name} has no version ${command.version}; versions: ${versions}`,
+        );
       }
       if (command.version === service.currentVersion) {
         throw new PreconditionFailedError(`service ${service.name} already runs version ${command.version}`);

@@ -114,7 +114,10 @@ describe("service views projection", () => {
     // Still the first deployment, with the exit as reason: Waiting is for an instance that cannot be placed.
     assert.deepEqual(
       { status: summarizeStatus(twoExits.iris!).status, reason: summarizeStatus(twoExits.iris!).reason },
-      { status: "Creating", reason: 'instance a of version 1 is not Ready (Starting, restarted 2 times): process exited with code 3: "boom"' },
+      {
+        status: "Creating",
+        reason: 'instance a of version 1 is not Ready (Starting, restarted 2 times): process exited with code 3: "boom"',
+      },
     );
     const gaveUp = fold(
       [

@@ -75,7 +75,8 @@ export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   const summary = (status: ServiceStatus, reason = "") => ({ status, reason, running, pending, total });
 
   if (view.stopped) return total > 0 ? summary("Stopping") : summary("Stopped");
-  if (view.desiredReplicas === 0) return total > 0 ? summary("Scaling", `${SCALED_TO_ZERO}: stopping the last instances`) : summary("Stopped", SCALED_TO_ZERO);
+  if (view.desiredReplicas === 0)
+    return total > 0 ? summary("Scaling", `${SCALED_TO_ZERO}: stopping the last instances`) : summary("Stopped", SCALED_TO_ZERO);
   if (view.failure) return summary("Failed", view.failure);
   if (isConverged(view)) return summary("Running");
   if (view.placementBlocked) return summary("Waiting", view.placementBlocked);

@@ -32,14 +32,31 @@ const updated = (version: number, instance: number) =>
 const scaled = (from: number, to: number) =>
   event("ServiceScaled", { name: "echo", fromReplicas: from, toReplicas: to, cause: "user", scaledAt: at(20) });
 const scheduled = (id: string, version = 1) =>
-  event("InstanceScheduled", { instanceId: id, service: "echo", version, nodeId: "n1", resources: undefined, pool: "public", spot: false, at: at(1) });
+  event("InstanceScheduled", {
+    instanceId: id,
+    service: "echo",
+    version,
+    nodeId: "n1",
+    resources: undefined,
+    pool: "public",
+    spot: false,
+    at: at(1),
+  });
 const starting = (id: string, restartCount = 0) =>
   event("InstanceStarting", { instanceId: id, service: "echo", nodeId: "n1", restartCount, at: at(2) });
 const ready = (id: string, version = 1) =>
   event("InstanceReady", { instanceId: id, service: "echo", version, nodeId: "n1", endpoint: "127.0.0.1:9", at: at(3) });
 const up = (id: string, version = 1): EasEvent[] => [scheduled(id, version), starting(id), ready(id, version)];
 const exited = (id: string) =>
-  event("InstanceExited", { instanceId: id, service: "echo", exitCode: 1, signal: "", reason: "process exited with code 1", restartCount: 0, at: at(30) });
+  event("InstanceExited", {
+    instanceId: id,
+    service: "echo",
+    exitCode: 1,
+    signal: "",
+    reason: "process exited with code 1",
+    restartCount: 0,
+    at: at(30),
+  });
 const draining = (id: string) => event("InstanceDraining", { instanceId: id, service: "echo", at: at(31) });
 const stopped = (id: string) => event("InstanceStopped", { instanceId: id, service: "echo", nodeId: "n1", reason: "stopped", at: at(32) });
 
@@ -51,7 +68,11 @@ const rows: { given: string; events: EasEvent[]; expected: Expected }[] = [
     events: [created(1), scheduled("a"), starting("a")],
     expected: { status: "Creating", running: 0, pending: 1, total: 1, reason: /instance a of version 1 is not Ready yet/ },
   },
-  { given: "every wanted instance Ready", events: [created(2), ...up("a"), ...up("b")], expected: { status: "Running", running: 2, pending: 0, total: 2 } },
+  {
+    given: "every wanted instance Ready",
+    events: [created(2), ...up("a"), ...up("b")],
+    expected: { status: "Running", running: 2, pending: 0, total: 2 },
+  },
   {
     given: "a rolling update whose new instance is starting while the old one serves",
     events: [created(1), ...up("a"), updated(2, 1), scheduled("b", 2), starting("b")],
@@ -115,7 +136,13 @@ const rows: { given: string; events: EasEvent[]; expected: Expected }[] = [
   {
     given: "the only instance of a running service crashed and restarts",
     events: [created(1), ...up("a"), exited("a"), starting("a", 1)],
-    expected: { status: "Starting", running: 0, pending: 1, total: 1, reason: /instance a of version 1 is not Ready \(Starting, restarted 1 time\)/ },
+    expected: {
+      status: "Starting",
+      running: 0,
+      pending: 1,
+      total: 1,
+      reason: /instance a of version 1 is not Ready \(Starting, restarted 1 time\)/,
+    },
   },
   {
     given: "one of two instances crashed and restarts while the other serves",

@@ -45,7 +45,11 @@ describe("service tokens", () => {
 
   it("WatchEvents shows a legacy ServiceCreated with the digest instead of the clear token", () => {
     const data = { name: "old", token: "legacy-token", version: 1 };
-    assert.deepEqual(withoutClearToken("eas.v1.ServiceCreated", data), { name: "old", version: 1, tokenSha256: tokenSha256("legacy-token") });
+    assert.deepEqual(withoutClearToken("eas.v1.ServiceCreated", data), {
+      name: "old",
+      version: 1,
+      tokenSha256: tokenSha256("legacy-token"),
+    });
     const scaled = { name: "old", toReplicas: 2 };
     assert.equal(withoutClearToken("eas.v1.ServiceScaled", scaled), scaled);
   });
