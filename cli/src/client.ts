@@ -9,12 +9,12 @@ export function scheduler(endpoint: string): SchedulerClient {
   return new SchedulerClient(endpoint, credentials.createInsecure());
 }
 
-/** The agent address of every node that is not Lost, by node id, as the scheduler knows them. */
+/** The current agent address of every node that is not Lost, by node id (none for an agent not back after a restart). */
 export async function agentAddresses(schedulerEndpoint: string): Promise<Map<string, string>> {
   const s = scheduler(schedulerEndpoint);
   try {
     const { nodes } = await unaryCall(s, s.listNodes, {});
-    return new Map(nodes.filter((n) => n.status !== "Lost" && n.agentAddress).map((n) => [n.nodeId, n.agentAddress]));
+    return new Map(nodes.filter((n) => n.status !== "Lost" && n.agentConnected && n.agentAddress).map((n) => [n.nodeId, n.agentAddress]));
   } finally {
     s.close();
   }

@@ -31,7 +31,12 @@ export const instancesCommands: CommandGroup = {
         const logs = await Promise.all(
           instances.map(async (instance) => {
             const address = agentOf.get(instance.nodeId);
-            if (!address) return { instanceId: instance.instanceId, error: `node ${instance.nodeId} is lost or not registered`, lines: [] };
+            if (!address)
+              return {
+                instanceId: instance.instanceId,
+                error: `node ${instance.nodeId} is lost, or its agent has not connected since the scheduler started`,
+                lines: [],
+              };
             try {
               const { lines } = await withAgent(address, (a) =>
                 unaryCall(a, a.instanceLogs, { instanceId: instance.instanceId, lines: options.tail }, 5_000),
