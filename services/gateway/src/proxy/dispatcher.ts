@@ -55,10 +55,13 @@ export class RequestDispatcher implements ExchangeOwner {
       return;
     }
     if (!route.routable) {
-      this.failQueued(route, GatewayErrorCode.ServiceUnavailable, `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`, false, [
-        "retry-after",
-        this.#retryAfter,
-      ]);
+      this.failQueued(
+        route,
+        GatewayErrorCode.ServiceUnavailable,
+        `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
+        false,
+        ["retry-after", this.#retryAfter],
+      );
       return;
     }
     const now = this.#now();
@@ -90,10 +93,12 @@ export class RequestDispatcher implements ExchangeOwner {
     const route = exchange.route;
     if (exchange.answered) return;
     if (!route.routable || route.removed) {
-      exchange.fail(GatewayErrorCode.ServiceUnavailable, `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`, false, [
-        "retry-after",
-        this.#retryAfter,
-      ]);
+      exchange.fail(
+        GatewayErrorCode.ServiceUnavailable,
+        `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
+        false,
+        ["retry-after", this.#retryAfter],
+      );
       return;
     }
     const upstream = route.pick(this.#now(), failed);

@@ -178,10 +178,20 @@ describe("routes projection: a service's lifecycle", () => {
 });
 
 describe("routes projection: why a service has no Ready instance (the 503's reason)", () => {
-  const scaled = (from: number, to: number) => event("ServiceScaled", { name: "iris", fromReplicas: from, toReplicas: to, cause: "user", scaledAt: at(5) });
+  const scaled = (from: number, to: number) =>
+    event("ServiceScaled", { name: "iris", fromReplicas: from, toReplicas: to, cause: "user", scaledAt: at(5) });
   const blocked = (reason: string) => event("ServicePlacementBlocked", { name: "iris", reason, at: at(1) });
   const scheduled = (instanceId: string) =>
-    event("InstanceScheduled", { instanceId, service: "iris", version: 1, nodeId: "n1", resources: undefined, pool: "public", spot: false, at: at(2) });
+    event("InstanceScheduled", {
+      instanceId,
+      service: "iris",
+      version: 1,
+      nodeId: "n1",
+      resources: undefined,
+      pool: "public",
+      spot: false,
+      at: at(2),
+    });
   const stateOf = (state: RoutesState) => {
     const e = entry(state)!;
     return { state: e.state, stateReason: e.stateReason, reason: unavailableReason(e) };
