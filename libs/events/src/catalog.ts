@@ -1,4 +1,10 @@
 import {
+  AlertFired,
+  AlertResolved,
+  AlertRuleCreated,
+  AlertRuleDeleted,
+  AlertWebhookDelivered,
+  AlertWebhookFailed,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -45,6 +51,12 @@ export interface EventMessages {
   NodeCordoned: typeof NodeCordoned;
   NodeUncordoned: typeof NodeUncordoned;
   NodeLost: typeof NodeLost;
+  AlertRuleCreated: typeof AlertRuleCreated;
+  AlertRuleDeleted: typeof AlertRuleDeleted;
+  AlertFired: typeof AlertFired;
+  AlertResolved: typeof AlertResolved;
+  AlertWebhookDelivered: typeof AlertWebhookDelivered;
+  AlertWebhookFailed: typeof AlertWebhookFailed;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -70,6 +82,13 @@ export const EVENT_MESSAGES: EventMessages = {
   NodeCordoned,
   NodeUncordoned,
   NodeLost,
+  // The monitor's events (proto/eas/v1/monitor_events.proto).
+  AlertRuleCreated,
+  AlertRuleDeleted,
+  AlertFired,
+  AlertResolved,
+  AlertWebhookDelivered,
+  AlertWebhookFailed,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

@@ -3,4 +3,7 @@ export * from "./gen/eas/v1/events.js";
 export * from "./gen/eas/v1/service_manager.js";
 export * from "./gen/eas/v1/scheduler.js";
 export * from "./gen/eas/v1/agent.js";
+export * from "./gen/eas/v1/metrics.js";
+export * from "./gen/eas/v1/monitor.js";
+export * from "./gen/eas/v1/monitor_events.js";
 export { unaryCall } from "./unary-call.js";

@@ -115,7 +115,14 @@ export class RequestDispatcher implements ExchangeOwner {
   }
 
   finished(exchange: Exchange): void {
-    this.#observation.answered(exchange.route.name, exchange.status, exchange.start);
+    this.#observation.answered(
+      exchange.route.name,
+      exchange.status,
+      exchange.start,
+      exchange.upstream?.id ?? "",
+      exchange.bytesIn,
+      exchange.bytesOut,
+    );
     this.#inFlight.end();
   }
 }

@@ -2,7 +2,7 @@ export { createGatewayServer } from "./gateway-server.js";
 export type { GatewayServer } from "./gateway-server.js";
 export type { GatewayServerOptions, GatewayLogger } from "./gateway-options.js";
 export type { GatewayMetricsSink } from "./observation.js";
-export type { ServiceRoutingSnapshot } from "./service-route.js";
+export type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-route.js";
 export { RequestBodyTooLargeError } from "./exchange.js";
 export { LiveRouteTable, UnknownRouteError, unavailableReason } from "./route-table.js";
 export type { RouteEntry, RouteInstance, RouteState, RouteTable } from "./route-table.js";

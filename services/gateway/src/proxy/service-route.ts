@@ -13,6 +13,13 @@ export interface ServiceRoutingSnapshot {
   draining: { id: string; endpoint: string; outstanding: number }[];
 }
 
+/** Requests a service has queued and in flight in this gateway right now. */
+export interface ServiceLoadSnapshot {
+  service: string;
+  queued: number;
+  instances: { id: string; inFlight: number }[];
+}
+
 /**
  * One service as the proxy routes it, built when its route appears and updated in place as it
  * changes: everything the hot path needs is precomputed (token digest, rate limit bucket, instances
@@ -125,6 +132,17 @@ export class ServiceRoute<Waiting> {
   /** Cuts every connection of the route's instances (gateway shutdown). */
   destroy(): Promise<void>[] {
     return this.#upstreams.map((upstream) => upstream.destroy());
+  }
+
+  /** Requests queued and in flight (removed instances still draining included); undefined when there are none. */
+  load(): ServiceLoadSnapshot | undefined {
+    const instances: { id: string; inFlight: number }[] = [];
+    for (const upstream of this.#upstreams)
+      if (upstream.outstanding > 0) instances.push({ id: upstream.id, inFlight: upstream.outstanding });
+    for (const upstream of this.#draining)
+      if (upstream.outstanding > 0) instances.push({ id: upstream.id, inFlight: upstream.outstanding });
+    if (instances.length === 0 && this.queue.size === 0) return undefined;
+    return { service: this.name, queued: this.queue.size, instances };
   }
 
   snapshot(now: number): ServiceRoutingSnapshot {
