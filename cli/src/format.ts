@@ -48,7 +48,7 @@ export function describeService(info: ServiceInfo): string {
       );
     text += `\nBy class: ${classCounts(info.instances)}`;
   }
-  for (const warning of info.warnings) text += `\nWarning: ${warning}`;
+  for (const warning of info.placementWarnings) text += `\nWarning: ${warning}`;
   return text;
 }
 

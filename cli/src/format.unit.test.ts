@@ -34,6 +34,7 @@ function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
     updatedAt: "2026-11-30T11:00:00.000Z",
     instances: [],
     warnings: [],
+    placementWarnings: [],
     ...overrides,
   };
 }
@@ -136,7 +137,7 @@ describe("describeService: where instances run", () => {
           instance("b", "dedicated", false),
           instance("c", "public", true, "reclaim: spot node n1 is reclaimed at 2026-12-01T10:00:30.000Z"),
         ],
-        warnings: ["all 3 replicas run on node n1: losing it stops the service"],
+        placementWarnings: ["all 3 replicas run on node n1: losing it stops the service"],
       }),
     );
     assert.match(text, /│ Class\s+│/);
@@ -169,6 +170,7 @@ describe("nodesTable", () => {
       instanceType: "ecs.g7.large",
       reclaimDeadline: "2026-12-01T10:00:30.000Z",
       statusReason: "reclaim notice",
+      agentConnected: true,
     };
     const text = nodesTable([node]);
     assert.match(text, /spot-1\s+│ Reclaiming\s+│ public\s+│ yes\s+│ ecs\.g7\.large/);

@@ -85,11 +85,11 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
     });
     await settled("spread", 2, (info) => nodesOf(info).join() === "node-1,node-1");
     const sharing = await getService("spread");
-    assert.match(sharing.warnings.join("\n"), /all 2 replicas run on node node-1/, "eas desc warns");
+    assert.match(sharing.placementWarnings.join("\n"), /all 2 replicas run on node node-1/, "eas desc warns");
     const positionBefore = (await readEvents(t.client)).at(-1)!.position;
     await startAgent("node-2");
     const spread = await settled("spread", 2, spreadOver(2));
-    assert.deepEqual(spread.warnings, []);
+    assert.deepEqual(spread.placementWarnings, []);
     const moves = await readEvents(t.client, positionBefore, "eas.v1.InstanceMoveRequested");
     assert.equal(moves.length, 1, "one replica moved");
     assert.match(moves[0]!.dataJson, /"cause":"rebalance"/);
@@ -147,7 +147,7 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
     const pinned = await settled("pinned", 2, (info) => nodesOf(info).join() === "node-3,node-3");
     await cordon("node-1", false);
     await cordon("node-2", false);
-    assert.match(pinned.warnings.join("\n"), /all 2 replicas run on node node-3: .*metadata\.rebalance is false/);
+    assert.match(pinned.placementWarnings.join("\n"), /all 2 replicas run on node node-3: .*metadata\.rebalance is false/);
 
     const traffic = load(pinned, { hello: "pinned" });
     await waitFor("load flowing", () => traffic.ok > 20, { timeoutMs: 10_000 });

@@ -32,6 +32,7 @@ import {
   place,
   scheduleInstance,
   suggestRebalance,
+  withConnectedAgents,
   type PlacementPolicy,
   type PlacementRequest,
 } from "../placement/index.js";
@@ -96,7 +97,10 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
     const node = cluster.state.nodes.get(nodeId);
     if (node === undefined) throw new NotFoundError("node", nodeId);
     const lastSeen = heartbeats.lastSeen(nodeId) ?? 0;
-    return toNodeInfo(lastSeen > node.lastHeartbeatAt ? { ...node, lastHeartbeatAt: lastSeen } : node);
+    return toNodeInfo(
+      lastSeen > node.lastHeartbeatAt ? { ...node, lastHeartbeatAt: lastSeen } : node,
+      heartbeats.heardAt(nodeId, node.agentAddress),
+    );
   };
 
   const runNodeCommand = async (command: NodeCommand): Promise<NodeInfo> => {
@@ -106,6 +110,9 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
   };
 
   const isoNow = (): string => new Date(deps.now()).toISOString();
+
+  /** The policy with its filters behind one more: the node's agent was heard from at its address in this run. */
+  const connectedPolicy = (): PlacementPolicy => withConnectedAgents(policy, (node) => heartbeats.heardAt(node.id, node.agentAddress));
 
   /** The nodes a placement still waits for after this process started, and why; none once the grace is over. */
   const fleetGrace = (): string | undefined => {
@@ -159,8 +166,8 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
         },
         source,
       });
-      // A registration is a sign of life: it restarts the node's heartbeat clock.
-      heartbeats.record(request.nodeId, now);
+      // A registration is a sign of life: it restarts the node's heartbeat clock, and its address is current.
+      heartbeats.record(request.nodeId, now, request.agentAddress);
       await settle(result.position);
       return nodeInfo(request.nodeId);
     },
@@ -204,7 +211,8 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
         // A retried placement of an instance already placed answers where it is, grace or not.
         const waiting = placementOf(state, placement.instanceId) === undefined ? fleetGrace() : undefined;
         if (waiting !== undefined) return { placed: false, nodeId: "", agentAddress: "", pool: "", reason: waiting };
-        const decision = place(placement, state, policy);
+        // Only on agents heard from at their registered address in this run (never at a stale one).
+        const decision = place(placement, state, connectedPolicy());
         if (!decision.placed) return { placed: false, nodeId: "", agentAddress: "", pool: "", reason: decision.reason };
         // Through the instance lifecycle: an instance is scheduled once, as the first event of its stream.
         // A retry of a placement already written decides nothing and answers the placement the stream holds;
@@ -303,7 +311,7 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
           candidates: request.instanceIds,
         },
         cluster.state,
-        policy,
+        connectedPolicy(),
       );
       return suggestion.move
         ? {

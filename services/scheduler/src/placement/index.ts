@@ -33,3 +33,4 @@ export {
 export { awaitedNodes, fleetGraceReason } from "./fleet-grace.js";
 export { suggestRebalance, type RebalanceRequest, type RebalanceSuggestion } from "./rebalance.js";
 export { NO_NODES_REASON, defaultPlacementPolicy, place, scheduleInstance, summarizeRejections } from "./place.js";
+export { AGENT_NOT_CONNECTED, agentConnectedFilter, withConnectedAgents } from "./connected.js";

@@ -49,6 +49,12 @@ export interface NodeInfo {
   status: string;
   instanceCount: number;
   lastHeartbeat: string;
+  /**
+   * Whether this scheduler process has heard from the agent at agent_address since it started (the
+   * agent registered, or sent a heartbeat naming that address). After a restart over an old log the
+   * address of the previous run is not current until then: nothing is placed or started there.
+   */
+  agentConnected: boolean;
   instanceType: string;
   /** Set while the node is Reclaiming (RFC 3339). */
   reclaimDeadline: string;
@@ -467,6 +473,7 @@ function createBaseNodeInfo(): NodeInfo {
     status: "",
     instanceCount: 0,
     lastHeartbeat: "",
+    agentConnected: false,
     instanceType: "",
     reclaimDeadline: "",
     statusReason: "",
@@ -504,6 +511,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     }
     if (message.lastHeartbeat !== "") {
       writer.uint32(82).string(message.lastHeartbeat);
+    }
+    if (message.agentConnected !== false) {
+      writer.uint32(88).bool(message.agentConnected);
     }
     if (message.instanceType !== "") {
       writer.uint32(162).string(message.instanceType);
@@ -610,6 +620,14 @@ export const NodeInfo: MessageFns<NodeInfo> = {
             message.lastHeartbeat = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.agentConnected = reader.bool();
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -682,6 +700,11 @@ export const NodeInfo: MessageFns<NodeInfo> = {
         : isSet(object.last_heartbeat)
         ? globalThis.String(object.last_heartbeat)
         : "",
+      agentConnected: isSet(object.agentConnected)
+        ? globalThis.Boolean(object.agentConnected)
+        : isSet(object.agent_connected)
+        ? globalThis.Boolean(object.agent_connected)
+        : false,
       instanceType: isSet(object.instanceType)
         ? globalThis.String(object.instanceType)
         : isSet(object.instance_type)
@@ -732,6 +755,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.lastHeartbeat !== "") {
       obj.lastHeartbeat = message.lastHeartbeat;
     }
+    if (message.agentConnected !== false) {
+      obj.agentConnected = message.agentConnected;
+    }
     if (message.instanceType !== "") {
       obj.instanceType = message.instanceType;
     }
@@ -763,6 +789,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     message.status = object.status ?? "";
     message.instanceCount = object.instanceCount ?? 0;
     message.lastHeartbeat = object.lastHeartbeat ?? "";
+    message.agentConnected = object.agentConnected ?? false;
     message.instanceType = object.instanceType ?? "";
     message.reclaimDeadline = object.reclaimDeadline ?? "";
     message.statusReason = object.statusReason ?? "";

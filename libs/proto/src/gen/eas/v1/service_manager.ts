@@ -59,7 +59,11 @@ export interface InstanceInfo {
   instanceId: string;
   version: number;
   nodeId: string;
-  /** Scheduled, Starting, Ready, Unhealthy, Lost, Draining. */
+  /**
+   * Scheduled, Starting (also while it waits to be restarted after an exit), Ready, Unhealthy, Lost (its
+   * node went silent; still routed while it answers, until replaced), Draining. Stopped and Failed
+   * instances leave the list.
+   */
   status: string;
   endpoint: string;
   restartCount: number;
@@ -73,24 +77,59 @@ export interface InstanceInfo {
 
 export interface ServiceInfo {
   name: string;
-  /** Creating, Waiting, Running, Updating, Stopped, Failed, Deleting. */
+  /**
+   * One of EAS's service states (docs/service-status.md):
+   *   Creating  the first instances are on their way up, none has served yet
+   *   Starting  after `start`, or when every instance of a service that served went down and is coming back
+   *   Running   every wanted instance of the current version is Ready (or some serve while others restart:
+   *             reason says which instance is not Ready and why)
+   *   Updating  a new version (an update or a rollback) is rolling out; the old instances serve meanwhile
+   *   Scaling   instances are added or removed after `scale` (to 0 included)
+   *   Waiting   an instance cannot be placed: reason is the scheduler's, e.g. "0/2 nodes: 2 insufficient cpu"
+   *   Stopping  after `stop`, until its last instance has stopped
+   *   Stopped   nothing runs and nothing serves: stopped by `stop`, or reason "scaled to zero" (scale 0)
+   *   Failed    the current version cannot start (a crash loop, a missing model): reason says why
+   *   Deleting  the answer to DeleteService
+   */
   status: string;
   reason: string;
   currentVersion: number;
   latestVersion: number;
+  /**
+   * The instances the service wants now: its replica count (set by create, by an update that names
+   * metadata.instance, by scale; kept by rollback), or 0 while it is stopped.
+   */
   desiredInstances: number;
+  /** Ready instances, of every version (during an update the old version's instances serve too). */
   runningInstances: number;
+  /**
+   * Instances on their way to Ready (scheduled, starting, restarting, unhealthy); Draining ones are in
+   * total_instances only.
+   */
   pendingInstances: number;
   totalInstances: number;
   endpoint: string;
+  /** The token callers present to the gateway. Only this API returns it; no event carries it. */
   token: string;
-  /** The current version's normalized spec as JSON. */
+  /**
+   * The current version's normalized spec as JSON, with "instance" set to the service's replica count
+   * (the count `scale` set, which a rollback keeps): what the service runs when it runs. ListVersions
+   * shows each version's spec as it was submitted.
+   */
   specJson: string;
   createdAt: string;
   updatedAt: string;
   instances: InstanceInfo[];
-  /** Things the owner should know, e.g. "all 2 replicas run on node node-1: losing it stops the service". */
+  /**
+   * What the spec just sent asks for that EAS records but does not do (e.g. a container image under the
+   * process driver), as "path: message". Only in the answers of CreateService and UpdateService.
+   */
   warnings: string[];
+  /**
+   * Where the replicas run that the owner should know, e.g. "all 2 replicas run on node node-1: losing it
+   * stops the service; ...". In every answer.
+   */
+  placementWarnings: string[];
 }
 
 export interface ListServicesResponse {
@@ -916,6 +955,7 @@ function createBaseServiceInfo(): ServiceInfo {
     updatedAt: "",
     instances: [],
     warnings: [],
+    placementWarnings: [],
   };
 }
 
@@ -968,6 +1008,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     }
     for (const v of message.warnings) {
       writer.uint32(130).string(v!);
+    }
+    for (const v of message.placementWarnings) {
+      writer.uint32(138).string(v!);
     }
     return writer;
   },
@@ -1113,6 +1156,14 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.warnings.push(reader.string());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.placementWarnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1183,6 +1234,11 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
       warnings: globalThis.Array.isArray(object?.warnings)
         ? object.warnings.map((e: any) => globalThis.String(e))
         : [],
+      placementWarnings: globalThis.Array.isArray(object?.placementWarnings)
+        ? object.placementWarnings.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.placement_warnings)
+        ? object.placement_warnings.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1236,6 +1292,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.warnings?.length) {
       obj.warnings = message.warnings;
     }
+    if (message.placementWarnings?.length) {
+      obj.placementWarnings = message.placementWarnings;
+    }
     return obj;
   },
 
@@ -1260,6 +1319,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.updatedAt = object.updatedAt ?? "";
     message.instances = object.instances?.map((e) => InstanceInfo.fromPartial(e)) || [];
     message.warnings = object.warnings?.map((e) => e) || [];
+    message.placementWarnings = object.placementWarnings?.map((e) => e) || [];
     return message;
   },
 };
