@@ -30,6 +30,19 @@ import {
   ServiceStarted,
   ServiceStopped,
   ServiceUpdated,
+  ServiceVersionAdded,
+  CanaryStarted,
+  CanaryWeightChanged,
+  CanaryPromoted,
+  CanaryAborted,
+  ReleasePlanStarted,
+  ReleaseStepStarted,
+  ReleaseStepMeasured,
+  MirrorSet,
+  MirrorRemoved,
+  ServiceGroupCreated,
+  ServiceGroupUpdated,
+  ServiceGroupDeleted,
 } from "@eas/proto";
 
 /** Typed explicitly: the generated MessageFns interface is not exported, so declarations could not name it. */
@@ -65,6 +78,19 @@ export interface EventMessages {
   AlertResolved: typeof AlertResolved;
   AlertWebhookDelivered: typeof AlertWebhookDelivered;
   AlertWebhookFailed: typeof AlertWebhookFailed;
+  ServiceVersionAdded: typeof ServiceVersionAdded;
+  CanaryStarted: typeof CanaryStarted;
+  CanaryWeightChanged: typeof CanaryWeightChanged;
+  CanaryPromoted: typeof CanaryPromoted;
+  CanaryAborted: typeof CanaryAborted;
+  ReleasePlanStarted: typeof ReleasePlanStarted;
+  ReleaseStepStarted: typeof ReleaseStepStarted;
+  ReleaseStepMeasured: typeof ReleaseStepMeasured;
+  MirrorSet: typeof MirrorSet;
+  MirrorRemoved: typeof MirrorRemoved;
+  ServiceGroupCreated: typeof ServiceGroupCreated;
+  ServiceGroupUpdated: typeof ServiceGroupUpdated;
+  ServiceGroupDeleted: typeof ServiceGroupDeleted;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -101,6 +127,20 @@ export const EVENT_MESSAGES: EventMessages = {
   AlertResolved,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  // Releases: canaries, release plans, mirroring, service groups (proto/eas/v1/release_events.proto).
+  ServiceVersionAdded,
+  CanaryStarted,
+  CanaryWeightChanged,
+  CanaryPromoted,
+  CanaryAborted,
+  ReleasePlanStarted,
+  ReleaseStepStarted,
+  ReleaseStepMeasured,
+  MirrorSet,
+  MirrorRemoved,
+  ServiceGroupCreated,
+  ServiceGroupUpdated,
+  ServiceGroupDeleted,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

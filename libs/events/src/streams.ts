@@ -4,6 +4,7 @@ export const StreamCategory = {
   instance: "instance",
   node: "node",
   alert: "alert",
+  group: "group",
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
@@ -12,3 +13,5 @@ export const instanceStream = (id: string): string => `${StreamCategory.instance
 export const nodeStream = (id: string): string => `${StreamCategory.node}-${id}`;
 /** One alert rule and its episodes, written by the monitor. */
 export const alertStream = (ruleId: string): string => `${StreamCategory.alert}-${ruleId}`;
+/** A service group: several services behind one endpoint, written by the deployer. */
+export const groupStream = (name: string): string => `${StreamCategory.group}-${name}`;

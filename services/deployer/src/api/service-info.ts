@@ -1,6 +1,7 @@
 import { ServiceSpec, type InstanceInfo, type ServiceInfo, type VersionInfo } from "@eas/proto";
 import type { ServiceView } from "../projections/service-views.js";
 import { instanceStatus, serviceWarnings, summarizeStatus } from "../projections/status.js";
+import { toCanaryInfo } from "./release-info.js";
 
 /**
  * Maps the read model to the public API message. `token` is the clear token, which the view does not hold
@@ -40,6 +41,7 @@ export function toServiceInfo(view: ServiceView, gatewayUrl: string, token: stri
     instances,
     warnings: [],
     placementWarnings: serviceWarnings(view, rebalanceDisabled),
+    canary: toCanaryInfo(view),
   };
 }
 

@@ -127,7 +127,7 @@ afterEach(async () => {
 const api = {
   create: (spec: string) => unaryCall(fx.client, fx.client.createService, { spec }, CALL_TIMEOUT_MS),
   update: (name: string, spec: string, updateType = "") =>
-    unaryCall(fx.client, fx.client.updateService, { name, spec, updateType }, CALL_TIMEOUT_MS),
+    unaryCall(fx.client, fx.client.updateService, { name, spec, updateType, stage: false }, CALL_TIMEOUT_MS),
   get: (name: string) => unaryCall(fx.client, fx.client.getService, { name }, CALL_TIMEOUT_MS),
   list: async () => (await unaryCall(fx.client, fx.client.listServices, {}, CALL_TIMEOUT_MS)).services,
   remove: (name: string) => unaryCall(fx.client, fx.client.deleteService, { name }, CALL_TIMEOUT_MS),

@@ -1,6 +1,11 @@
 import { AlreadyExistsError, NotFoundError, PreconditionFailedError, ValidationError, type Decider } from "@eas/decider";
 import { event, serviceTokenSha256, type EventOf } from "@eas/events";
 import type { ServiceSpec } from "@eas/proto";
+import { decideRelease, isReleaseCommand, type ReleaseCommand, type ReleaseEvent } from "./release-decider.js";
+import { requireExisting, type LiveService, type ServiceState } from "./service-state.js";
+import { evolveTraffic, isTrafficEvent, NO_TRAFFIC } from "./traffic.js";
+
+export { currentSpec, requireExisting, type LiveService, type ServiceState, type ServiceVersion } from "./service-state.js";
 
 /**
  * Commands on the Service aggregate. Time and the digest of the generated token arrive with the command
@@ -8,14 +13,16 @@ import type { ServiceSpec } from "@eas/proto";
  */
 export type ServiceCommand =
   | { type: "CreateService"; spec: ServiceSpec; tokenSha256: string; now: string }
-  | { type: "UpdateService"; spec: ServiceSpec; updateType: "merge" | "replace"; now: string }
+  /** A new version: rolled out, or with `stage` only recorded (it runs as a canary, or once promoted or rolled back to). */
+  | { type: "UpdateService"; spec: ServiceSpec; updateType: "merge" | "replace"; stage?: boolean; now: string }
   | { type: "ScaleService"; name: string; replicas: number; cause: "user" | "autoscaler" | "cron"; now: string }
   | { type: "StopService"; name: string; now: string }
   | { type: "StartService"; name: string; now: string }
   | { type: "DeleteService"; name: string; now: string }
   | { type: "RollbackService"; name: string; version: number; now: string }
   /** The reconciler could not place an instance: the reason shows as the service's Waiting reason. */
-  | { type: "RecordPlacementBlocked"; name: string; reason: string; now: string };
+  | { type: "RecordPlacementBlocked"; name: string; reason: string; now: string }
+  | ReleaseCommand;
 
 export type ServiceEvent =
   | EventOf<"eas.v1.ServiceCreated">
@@ -25,38 +32,21 @@ export type ServiceEvent =
   | EventOf<"eas.v1.ServiceStarted">
   | EventOf<"eas.v1.ServiceDeleted">
   | EventOf<"eas.v1.ServiceRolledBack">
-  | EventOf<"eas.v1.ServicePlacementBlocked">;
+  | EventOf<"eas.v1.ServicePlacementBlocked">
+  | ReleaseEvent;
 
-export interface ServiceVersion {
-  version: number;
-  spec: ServiceSpec;
-  createdAt: string;
-}
-
-export type ServiceState =
-  | { exists: false; deleted: boolean }
-  | {
-      exists: true;
-      name: string;
-      /** SHA-256 (hex) of the service's token. */
-      tokenSha256: string;
-      versions: ServiceVersion[];
-      currentVersion: number;
-      latestVersion: number;
-      desiredReplicas: number;
-      stopped: boolean;
-      createdAt: string;
-      updatedAt: string;
-    };
-
-type LiveService = Extract<ServiceState, { exists: true }>;
-
-function requireExisting(state: ServiceState, name: string): LiveService {
-  if (!state.exists) throw new NotFoundError("service", name);
-  return state;
+/** A rollout of another version would run three versions at once: the canary goes first. */
+function refuseDuringCanary(service: LiveService, what: string): void {
+  const canary = service.traffic.canary;
+  if (canary) {
+    throw new PreconditionFailedError(
+      `version ${canary.version} of ${service.name} runs as a canary: promote or abort it before ${what} (\`eas release ${service.name} --promote|--abort\`)`,
+    );
+  }
 }
 
 function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
+  if (isReleaseCommand(command)) return decideRelease(command, requireExisting(state, command.name));
   switch (command.type) {
     case "CreateService": {
       if (state.exists) throw new AlreadyExistsError("service", command.spec.name);
@@ -76,6 +66,19 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
       if (command.spec.name !== service.name) {
         throw new ValidationError([{ path: "name", message: `cannot rename service ${service.name}` }]);
       }
+      if (command.stage) {
+        const version = service.latestVersion + 1;
+        return [
+          event("ServiceVersionAdded", {
+            name: service.name,
+            spec: command.spec,
+            version,
+            updateType: command.updateType,
+            addedAt: command.now,
+          }),
+        ];
+      }
+      refuseDuringCanary(service, "an update");
       return [
         event("ServiceUpdated", {
           name: service.name,
@@ -113,6 +116,7 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
     }
     case "RollbackService": {
       const service = requireExisting(state, command.name);
+      refuseDuringCanary(service, "a rollback");
       if (!service.versions.some((v) => v.version === command.version)) {
         const versions = service.versions.map((v) => v.version).join(", ");
         throw new NotFoundError(
@@ -142,6 +146,11 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
 }
 
 function evolve(state: ServiceState, e: ServiceEvent): ServiceState {
+  const next = evolveService(state, e);
+  return next.exists && isTrafficEvent(e) ? { ...next, traffic: evolveTraffic(next.traffic, e) } : next;
+}
+
+function evolveService(state: ServiceState, e: ServiceEvent): ServiceState {
   switch (e.type) {
     case "eas.v1.ServiceCreated": {
       const spec = e.data.spec!;
@@ -156,6 +165,7 @@ function evolve(state: ServiceState, e: ServiceEvent): ServiceState {
         stopped: false,
         createdAt: e.data.createdAt,
         updatedAt: e.data.createdAt,
+        traffic: NO_TRAFFIC,
       };
     }
     case "eas.v1.ServiceDeleted":
@@ -182,6 +192,16 @@ function evolve(state: ServiceState, e: ServiceEvent): ServiceState {
       return { ...state, stopped: false, updatedAt: e.data.startedAt };
     case "eas.v1.ServiceRolledBack":
       return { ...state, currentVersion: e.data.toVersion, updatedAt: e.data.rolledBackAt };
+    case "eas.v1.ServiceVersionAdded":
+      return {
+        ...state,
+        versions: [...state.versions, { version: e.data.version, spec: e.data.spec!, createdAt: e.data.addedAt }],
+        latestVersion: e.data.version,
+        updatedAt: e.data.addedAt,
+      };
+    case "eas.v1.CanaryPromoted":
+      // The replica count stays the service's (ADR 0028): the promoted version rolls out to it.
+      return { ...state, currentVersion: e.data.toVersion, updatedAt: e.data.at };
     default:
       return state;
   }
@@ -193,8 +213,3 @@ export const serviceDecider: Decider<ServiceCommand, ServiceEvent, ServiceState>
   evolve,
   initialState: () => ({ exists: false, deleted: false }),
 };
-
-/** The spec a service runs now. */
-export function currentSpec(state: LiveService): ServiceSpec {
-  return state.versions.find((v) => v.version === state.currentVersion)!.spec;
-}

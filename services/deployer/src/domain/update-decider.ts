@@ -21,6 +21,8 @@ export interface UpdateRequest {
   /** The patch or whole document as the client sent it. */
   patch: string;
   updateType: string;
+  /** Record the version without rolling it out (ServiceVersionAdded). */
+  stage?: boolean;
   now: string;
 }
 
@@ -45,7 +47,10 @@ export function decideUpdate(request: UpdateRequest, state: ServiceState): Updat
   // `eas scale` or the autoscaler), not the count of the stored spec.
   if (request.updateType !== "replace" && !patchSetsInstance(request.patch)) updated.value.instance = state.desiredReplicas;
   const updateType = request.updateType === "replace" ? "replace" : "merge";
-  const events = serviceDecider.decide({ type: "UpdateService", spec: updated.value, updateType, now: request.now }, state);
+  const events = serviceDecider.decide(
+    { type: "UpdateService", spec: updated.value, updateType, stage: request.stage === true, now: request.now },
+    state,
+  );
   return { events, warnings: updated.warnings };
 }
 

@@ -1,5 +1,5 @@
 import type { RecordedEvent } from "@eas/event-store";
-import { decodeEvent, serviceTokenSha256, StreamCategory } from "@eas/events";
+import { decodeEvent, serviceTokenSha256, StreamCategory, type EasEvent } from "@eas/events";
 import {
   absentInstance,
   evolveInstance,
@@ -11,6 +11,7 @@ import {
 } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
 import { ServiceSpec } from "@eas/proto";
+import { canaryReplicaCount, evolveTraffic, isTrafficEvent, NO_TRAFFIC, type TrafficState } from "../domain/traffic.js";
 
 /** One instance of a service, as the shared lifecycle fold tells it; kept from InstanceScheduled until it ends. */
 export type InstanceView = InstanceLifecycle;
@@ -54,6 +55,17 @@ export interface ServiceView {
   /** What the reconciler is converging to since the last create, start, update, rollback or scale. */
   converging: Convergence;
   instances: Record<string, InstanceView>;
+  /** The canary and its release plan, withdrawn versions, the last release, the mirror (the decider's fold). */
+  traffic: TrafficState;
+  /** The canary's own crash loop, counted like the current version's: it backs the canary's creates off. */
+  canaryFailures: CrashLoop;
+}
+
+/** Failures before Ready in a row, and the last one. */
+export interface CrashLoop {
+  failuresSinceReady: number;
+  lastFailureReason: string;
+  lastFailureAt: string;
 }
 
 export type ServiceViews = Record<string, ServiceView>;
@@ -70,8 +82,20 @@ function withService(views: ServiceViews, name: string, update: (view: ServiceVi
 export function isConverged(view: ServiceView): boolean {
   if (view.stopped) return false;
   const instances = Object.values(view.instances);
-  const readyCurrent = instances.filter((i) => i.phase === InstancePhase.Ready && i.version === view.currentVersion).length;
-  return readyCurrent === view.desiredReplicas && instances.length === view.desiredReplicas;
+  const ready = (version: number) => instances.filter((i) => i.phase === InstancePhase.Ready && i.version === version).length;
+  const canary = view.traffic.canary;
+  const canaryWanted = canary ? canaryReplicaCount(view.desiredReplicas, canary) : 0;
+  if (canary && ready(canary.version) !== canaryWanted) return false;
+  return ready(view.currentVersion) === view.desiredReplicas && instances.length === view.desiredReplicas + canaryWanted;
+}
+
+/** Instances the service wants of each version it runs: the current one's replicas, and the canary's. */
+export function wantedByVersion(view: ServiceView): Map<number, number> {
+  const desired = view.stopped || view.deleted ? 0 : view.desiredReplicas;
+  const wanted = new Map([[view.currentVersion, desired]]);
+  const canary = view.traffic.canary;
+  if (canary && canary.version !== view.currentVersion) wanted.set(canary.version, canaryReplicaCount(desired, canary));
+  return wanted;
 }
 
 /** Forgets the change the service was converging to once it has converged. */
@@ -99,7 +123,7 @@ function dropIfGone(views: ServiceViews, name: string): ServiceViews {
  * A crash loop belongs to the version that looped: a new version (an update, a rollback) starts without
  * the back-off and the Failed status the previous one earned, so fixing a bad update takes effect at once.
  */
-const NO_CRASH_LOOP = { failuresSinceReady: 0, lastFailureReason: "", lastFailureAt: "" } as const;
+const NO_CRASH_LOOP: CrashLoop = { failuresSinceReady: 0, lastFailureReason: "", lastFailureAt: "" };
 
 /**
  * A failure (Exited or Failed) counts toward the current version's crash loop when that version's instance
@@ -107,9 +131,9 @@ const NO_CRASH_LOOP = { failuresSinceReady: 0, lastFailureReason: "", lastFailur
  * readiness probe passes, restarts given up on. A Ready instance that crashes or is lost with its node or
  * agent, an instance being drained or Lost, or one of an older version says nothing about the version now wanted.
  */
-function countsAsCrashLoop(instance: InstanceView, view: ServiceView): boolean {
+function countsAsCrashLoop(instance: InstanceView, view: ServiceView, version = view.currentVersion): boolean {
   return (
-    instance.version === view.currentVersion &&
+    instance.version === version &&
     instance.phase !== InstancePhase.Ready &&
     instance.phase !== InstancePhase.Draining &&
     // A node lost says nothing about the version either.
@@ -134,10 +158,16 @@ function evolveInstanceOf(views: ServiceViews, e: InstanceEvent): ServiceViews {
   let next: ServiceView = { ...view };
   if (e.type === "eas.v1.InstanceScheduled") next.placementBlocked = "";
   if (after.phase === InstancePhase.Ready && after.version === view.currentVersion) next.failuresSinceReady = 0;
+  const canaryVersion = view.traffic.canary?.version;
+  if (after.phase === InstancePhase.Ready && after.version === canaryVersion) next.canaryFailures = NO_CRASH_LOOP;
   // An exit counts like a failed launch: a command that exits at once makes the service Failed within seconds.
   const failure = after.phase === InstancePhase.Failed || after.phase === InstancePhase.Exited;
   if (failure && countsAsCrashLoop(before, view)) {
     next = { ...next, failuresSinceReady: view.failuresSinceReady + 1, lastFailureReason: after.reason, lastFailureAt: after.since };
+  }
+  if (failure && canaryVersion !== undefined && countsAsCrashLoop(before, view, canaryVersion)) {
+    const failuresSinceReady = view.canaryFailures.failuresSinceReady + 1;
+    next = { ...next, canaryFailures: { failuresSinceReady, lastFailureReason: after.reason, lastFailureAt: after.since } };
   }
   const { [instanceId]: _old, ...others } = view.instances;
   next.instances = hasEnded(after.phase) ? others : { ...others, [instanceId]: after };
@@ -147,85 +177,116 @@ function evolveInstanceOf(views: ServiceViews, e: InstanceEvent): ServiceViews {
 /** The deployer's read model: every service with its versions and instances, for Get/List and the reconciler. */
 export const serviceViewsProjection: Projection<ServiceViews> = {
   name: "service-views",
-  version: 7,
+  version: 8,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(views: ServiceViews, recorded: RecordedEvent): ServiceViews {
     const e = decodeEvent(recorded);
     if (!e) return views;
     if (isInstanceEvent(e)) return evolveInstanceOf(views, e);
-    switch (e.type) {
-      case "eas.v1.ServiceCreated":
-        return {
-          ...views,
-          [e.data.name]: settle({
-            name: e.data.name,
-            tokenSha256: serviceTokenSha256(e.data),
-            versions: [{ version: e.data.version, spec: ServiceSpec.toJSON(e.data.spec!), createdAt: e.data.createdAt }],
-            currentVersion: e.data.version,
-            latestVersion: e.data.version,
-            desiredReplicas: e.data.spec?.instance ?? 0,
-            stopped: false,
-            createdAt: e.data.createdAt,
-            updatedAt: e.data.createdAt,
-            placementBlocked: "",
-            failure: "",
-            deleted: false,
-            failuresSinceReady: 0,
-            lastFailureReason: "",
-            lastFailureAt: "",
-            converging: "Creating",
-            instances: {},
-          }),
-        };
-      case "eas.v1.ServiceDeleted":
-        return dropIfGone(
-          withService(views, e.data.name, (v) => ({ ...v, deleted: true, updatedAt: e.data.deletedAt })),
-          e.data.name,
-        );
-      case "eas.v1.ServiceUpdated":
-        return withService(views, e.data.name, (v) => ({
-          ...v,
-          versions: [...v.versions, { version: e.data.version, spec: ServiceSpec.toJSON(e.data.spec!), createdAt: e.data.updatedAt }],
-          currentVersion: e.data.version,
-          latestVersion: e.data.version,
-          desiredReplicas: e.data.spec?.instance ?? v.desiredReplicas,
-          updatedAt: e.data.updatedAt,
-          failure: "",
-          ...NO_CRASH_LOOP,
-          converging: converging(v, "Updating"),
-        }));
-      case "eas.v1.ServiceScaled":
-        return withService(views, e.data.name, (v) => ({
-          ...v,
-          desiredReplicas: e.data.toReplicas,
-          updatedAt: e.data.scaledAt,
-          converging: converging(v, "Scaling"),
-        }));
-      case "eas.v1.ServiceStopped":
-        return withService(views, e.data.name, (v) => ({ ...v, stopped: true, updatedAt: e.data.stoppedAt, converging: "" }));
-      case "eas.v1.ServiceStarted":
-        return withService(views, e.data.name, (v) => ({
-          ...v,
-          stopped: false,
-          failure: "",
-          updatedAt: e.data.startedAt,
-          converging: converging(v, "Starting"),
-        }));
-      case "eas.v1.ServiceRolledBack":
-        return withService(views, e.data.name, (v) => ({
-          ...v,
-          currentVersion: e.data.toVersion,
-          updatedAt: e.data.rolledBackAt,
-          ...NO_CRASH_LOOP,
-          converging: converging(v, "Updating"),
-        }));
-      case "eas.v1.ServicePlacementBlocked":
-        return withService(views, e.data.name, (v) => ({ ...v, placementBlocked: e.data.reason }));
-      case "eas.v1.ServiceDeploymentFailed":
-        return withService(views, e.data.name, (v) => ({ ...v, failure: e.data.reason }));
-      default:
-        return views;
-    }
+    const next = evolveService(views, e);
+    if (!isTrafficEvent(e)) return next;
+    const name = e.data.name;
+    return withService(next, name, (v) => ({ ...v, traffic: evolveTraffic(v.traffic, e) }));
   },
 };
+
+function evolveService(views: ServiceViews, e: EasEvent): ServiceViews {
+  switch (e.type) {
+    case "eas.v1.ServiceCreated":
+      return {
+        ...views,
+        [e.data.name]: settle({
+          name: e.data.name,
+          tokenSha256: serviceTokenSha256(e.data),
+          versions: [{ version: e.data.version, spec: ServiceSpec.toJSON(e.data.spec!), createdAt: e.data.createdAt }],
+          currentVersion: e.data.version,
+          latestVersion: e.data.version,
+          desiredReplicas: e.data.spec?.instance ?? 0,
+          stopped: false,
+          createdAt: e.data.createdAt,
+          updatedAt: e.data.createdAt,
+          placementBlocked: "",
+          failure: "",
+          deleted: false,
+          failuresSinceReady: 0,
+          lastFailureReason: "",
+          lastFailureAt: "",
+          converging: "Creating",
+          instances: {},
+          traffic: NO_TRAFFIC,
+          canaryFailures: NO_CRASH_LOOP,
+        }),
+      };
+    case "eas.v1.ServiceDeleted":
+      return dropIfGone(
+        withService(views, e.data.name, (v) => ({ ...v, deleted: true, updatedAt: e.data.deletedAt })),
+        e.data.name,
+      );
+    case "eas.v1.ServiceUpdated":
+      return withService(views, e.data.name, (v) => ({
+        ...v,
+        versions: [...v.versions, { version: e.data.version, spec: ServiceSpec.toJSON(e.data.spec!), createdAt: e.data.updatedAt }],
+        currentVersion: e.data.version,
+        latestVersion: e.data.version,
+        desiredReplicas: e.data.spec?.instance ?? v.desiredReplicas,
+        updatedAt: e.data.updatedAt,
+        failure: "",
+        ...NO_CRASH_LOOP,
+        converging: converging(v, "Updating"),
+      }));
+    case "eas.v1.ServiceScaled":
+      return withService(views, e.data.name, (v) => ({
+        ...v,
+        desiredReplicas: e.data.toReplicas,
+        updatedAt: e.data.scaledAt,
+        converging: converging(v, "Scaling"),
+      }));
+    case "eas.v1.ServiceStopped":
+      return withService(views, e.data.name, (v) => ({ ...v, stopped: true, updatedAt: e.data.stoppedAt, converging: "" }));
+    case "eas.v1.ServiceStarted":
+      return withService(views, e.data.name, (v) => ({
+        ...v,
+        stopped: false,
+        failure: "",
+        updatedAt: e.data.startedAt,
+        converging: converging(v, "Starting"),
+      }));
+    case "eas.v1.ServiceRolledBack":
+      return withService(views, e.data.name, (v) => ({
+        ...v,
+        currentVersion: e.data.toVersion,
+        updatedAt: e.data.rolledBackAt,
+        ...NO_CRASH_LOOP,
+        converging: converging(v, "Updating"),
+      }));
+    case "eas.v1.ServicePlacementBlocked":
+      return withService(views, e.data.name, (v) => ({ ...v, placementBlocked: e.data.reason }));
+    case "eas.v1.ServiceDeploymentFailed":
+      return withService(views, e.data.name, (v) => ({ ...v, failure: e.data.reason }));
+    case "eas.v1.ServiceVersionAdded":
+      return withService(views, e.data.name, (v) => ({
+        ...v,
+        versions: [...v.versions, { version: e.data.version, spec: ServiceSpec.toJSON(e.data.spec!), createdAt: e.data.addedAt }],
+        latestVersion: e.data.version,
+        updatedAt: e.data.addedAt,
+      }));
+    case "eas.v1.CanaryStarted":
+      return withService(views, e.data.name, (v) => ({ ...v, canaryFailures: NO_CRASH_LOOP, updatedAt: e.data.at }));
+    case "eas.v1.CanaryPromoted":
+      // The canary's instances become the current version's; the previous version's are replaced one by one.
+      return withService(views, e.data.name, (v) => ({
+        ...v,
+        currentVersion: e.data.toVersion,
+        updatedAt: e.data.at,
+        failure: "",
+        ...v.canaryFailures,
+        canaryFailures: NO_CRASH_LOOP,
+        converging: converging(v, "Updating"),
+      }));
+    case "eas.v1.CanaryAborted":
+      return withService(views, e.data.name, (v) => ({ ...v, canaryFailures: NO_CRASH_LOOP, updatedAt: e.data.at }));
+    default:
+      return views;
+  }
+}

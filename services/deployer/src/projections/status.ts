@@ -35,9 +35,9 @@ export const CRASH_LOOP_FAILURES = 3;
  * reason (a crash, a failed probe) before one without, then the most restarted, then the oldest.
  * "" when every instance of the current version is Ready.
  */
-export function notReadyReason(view: ServiceView): string {
+export function notReadyReason(view: ServiceView, version = view.currentVersion): string {
   const waiting = Object.values(view.instances)
-    .filter((i) => i.version === view.currentVersion && i.phase !== InstancePhase.Ready && i.phase !== InstancePhase.Draining)
+    .filter((i) => i.version === version && i.phase !== InstancePhase.Ready && i.phase !== InstancePhase.Draining)
     .sort(
       (a, b) =>
         Number(b.reason !== "") - Number(a.reason !== "") ||
@@ -48,8 +48,9 @@ export function notReadyReason(view: ServiceView): string {
   const telling = waiting[0];
   if (!telling) {
     // Failed instances leave the view at once; between a failure and its (backed-off) replacement only the count remains.
-    const failures = view.failuresSinceReady;
-    return failures > 0 ? `${failures} instance${failures === 1 ? "" : "s"} failed in a row, the last: ${view.lastFailureReason}` : "";
+    const loop = version === view.currentVersion ? view : view.canaryFailures;
+    const failures = loop.failuresSinceReady;
+    return failures > 0 ? `${failures} instance${failures === 1 ? "" : "s"} failed in a row, the last: ${loop.lastFailureReason}` : "";
   }
   const subject = `instance ${telling.instanceId} of version ${telling.version} is not Ready`;
   if (!telling.reason) return `${subject} yet (${instanceStatus(telling)} since ${telling.since})`;
@@ -105,8 +106,11 @@ export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   // The current version's crash loop, even while the old version serves on (a stuck rollout).
   const readyCurrent = instances.filter((i) => i.phase === InstancePhase.Ready && i.version === view.currentVersion).length;
   if (readyCurrent === 0 && view.failuresSinceReady >= CRASH_LOOP_FAILURES) return summary("Failed", view.lastFailureReason);
-  // A stuck rollout (a new version that crashes or never passes its probe) says which instance and why.
-  if (instances.some((i) => i.version !== view.currentVersion)) return summary("Updating", notReadyReason(view));
+  // A stuck rollout (a new version that crashes or never passes its probe) says which instance and why. A canary's
+  // instances, and those of a canary just aborted, are no rollout: the canary reports on itself (ReleaseStatus).
+  const { canary, withdrawn } = view.traffic;
+  const rollingOut = (version: number) => version !== view.currentVersion && version !== canary?.version && !withdrawn.includes(version);
+  if (instances.some((i) => rollingOut(i.version))) return summary("Updating", notReadyReason(view));
   // Nothing asked for is under way: an instance crashed, was lost with its node, or moves, and is being replaced.
   const recovering: ServiceStatus = running > 0 ? "Running" : "Starting";
   const moving = instances.find((i) => i.moveCause !== "" || i.phase === InstancePhase.Lost);

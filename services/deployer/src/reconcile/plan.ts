@@ -1,5 +1,5 @@
 import { InstancePhase, isRoutable, isUrgentMove, scaleInOrder, type InstanceLifecycle } from "@eas/instance-lifecycle";
-import type { InstanceView, ServiceView } from "../projections/service-views.js";
+import { wantedByVersion, type CrashLoop, type InstanceView, type ServiceView } from "../projections/service-views.js";
 
 /** What the reconciler should do next for one service; executed by the reconciler's adapter. */
 export type ReconcileAction =
@@ -14,8 +14,8 @@ export interface PlanOptions {
   drainMs: number;
   /** A Scheduled instance whose agent has not reported Starting within this is started again (idempotent). */
   startRetryMs: number;
-  /** Instances being created right now that the view does not show yet. */
-  pendingCreates: number;
+  /** Instances being created right now that the view does not show yet, by version. */
+  pendingCreates: Readonly<Record<number, number>>;
   /**
    * An instance whose node is reclaimed at a deadline is drained this long before it at the latest, replaced or
    * not, so that its in-flight requests end before the machine goes. Default 5 s.
@@ -31,11 +31,11 @@ export function createBackoffMs(failuresSinceReady: number): number {
 const age = (instance: InstanceLifecycle, now: number) => now - Date.parse(instance.since);
 
 /**
- * Whether an instance stays: of the current version, not Lost, not asked to move. Every other live instance is
- * outgoing and is replaced before it is drained.
+ * Whether an instance stays: of a version the service runs (`version`: the current one, or the canary's), not
+ * Lost, not asked to move. Every other live instance is outgoing and is replaced before it is drained.
  */
-export function isKeeper(instance: InstanceView, currentVersion: number): boolean {
-  return instance.version === currentVersion && instance.phase !== InstancePhase.Lost && instance.moveCause === "";
+export function isKeeper(instance: InstanceView, version: number): boolean {
+  return instance.version === version && instance.phase !== InstancePhase.Lost && instance.moveCause === "";
 }
 
 /**
@@ -46,25 +46,35 @@ export function isUrgent(instance: InstanceView): boolean {
   return instance.phase === InstancePhase.Lost || isUrgentMove(instance.moveCause);
 }
 
+/** One version the service runs and how many instances of it it wants, with that version's crash loop. */
+interface Target {
+  version: number;
+  desired: number;
+  crashLoop: CrashLoop;
+}
+
 /**
  * Converges one service's instances to its desired state, one safe step at a time, with one make-before-break
- * machinery for every replacement:
+ * machinery for every replacement. The service runs its current version with its replica count and, during a
+ * canary release, the canary's version with the canary's count (`wantedByVersion`); each is planned alike:
  *
- * - keepers (current version, not Lost, not moving) are what the desired count counts;
+ * - keepers (that version, not Lost, not moving) are what its count counts;
  * - outgoing instances (an older version, a rebalance move, Lost, on a reclaimed node, orphaned) are replaced
  *   first and drained once enough keepers are Ready. Rolling updates and rebalance moves go one at a time (max
  *   surge 1, max unavailable 0); Lost, reclaimed and orphaned instances are all replaced at once, keep serving
  *   meanwhile (a Lost one is routed while it answers), and are drained once the keepers cover the desired
  *   count, or, on a reclaimed node, shortly before its deadline whatever happens;
- * - an outgoing instance that serves nothing goes at once; surplus keepers go in {@link scaleInOrder}.
+ * - an outgoing instance that serves nothing goes at once (not Ready, or of a withdrawn canary, which the gateway
+ *   no longer routes); surplus keepers go in {@link scaleInOrder}.
+ *
+ * An instance of a version the service no longer runs is replaced by the current version; a moving or Lost
+ * canary instance by the canary's version.
  */
 export function planReconcile(view: ServiceView, options: PlanOptions): ReconcileAction[] {
   const { now } = options;
   const service = view.name;
   const actions: ReconcileAction[] = [];
-  const drain = (instance: InstanceView) => actions.push({ kind: "drain", service, instanceId: instance.instanceId });
   const instances = Object.values(view.instances);
-  const desired = view.stopped || view.deleted ? 0 : view.desiredReplicas;
 
   for (const instance of instances) {
     if (instance.phase === InstancePhase.Draining && age(instance, now) >= options.drainMs) {
@@ -77,28 +87,57 @@ export function planReconcile(view: ServiceView, options: PlanOptions): Reconcil
 
   // Ended instances leave the view at once; Draining ones are on their way out.
   const live: InstanceView[] = instances.filter((i) => i.phase !== InstancePhase.Draining);
-  if (desired === 0) {
-    live.forEach(drain);
+  const wanted = wantedByVersion(view);
+  if (view.desiredReplicas === 0 || view.stopped || view.deleted) {
+    for (const instance of live) actions.push({ kind: "drain", service, instanceId: instance.instanceId });
     return actions;
   }
+  const targets: Target[] = [...wanted].map(([version, desired]) => ({
+    version,
+    desired,
+    crashLoop: version === view.currentVersion ? view : view.canaryFailures,
+  }));
+  const withdrawn = new Set(view.traffic.withdrawn.filter((version) => !wanted.has(version)));
+  for (const target of targets) {
+    const attributed = live.filter((i) => (wanted.has(i.version) ? i.version : view.currentVersion) === target.version);
+    actions.push(...planVersion(view, target, attributed, withdrawn, options));
+  }
+  return actions;
+}
 
-  const keepers = live.filter((i) => isKeeper(i, view.currentVersion));
-  const outgoing = live.filter((i) => !isKeeper(i, view.currentVersion));
+/** The plan for one version the service runs, over the live instances that count toward it or are replaced by it. */
+function planVersion(
+  view: ServiceView,
+  target: Target,
+  live: readonly InstanceView[],
+  withdrawn: ReadonlySet<number>,
+  options: PlanOptions,
+): ReconcileAction[] {
+  const { now } = options;
+  const service = view.name;
+  const { version, desired } = target;
+  const actions: ReconcileAction[] = [];
+  const drain = (instance: InstanceView) => actions.push({ kind: "drain", service, instanceId: instance.instanceId });
+
+  const keepers = live.filter((i) => isKeeper(i, version));
+  const outgoing = live.filter((i) => !isKeeper(i, version));
   const urgent = outgoing.filter(isUrgent);
   const steady = outgoing.filter((i) => !isUrgent(i));
-  const keepCount = keepers.length + options.pendingCreates;
+  const keepCount = keepers.length + (options.pendingCreates[version] ?? 0);
   const readyKeepers = keepers.filter((i) => i.phase === InstancePhase.Ready).length;
-  const readySteady = steady.filter((i) => i.phase === InstancePhase.Ready);
+  // What serves nothing is not worth keeping while its replacement starts: not Ready, or an aborted canary's.
+  const servesNothing = (i: InstanceView) => i.phase !== InstancePhase.Ready || withdrawn.has(i.version);
+  const readySteady = steady.filter((i) => !servesNothing(i));
 
-  // What serves nothing is not worth keeping while its replacement starts.
-  for (const instance of steady) if (instance.phase !== InstancePhase.Ready) drain(instance);
-  for (const instance of urgent) if (!isRoutable(instance)) drain(instance);
+  for (const instance of steady) if (servesNothing(instance)) drain(instance);
+  for (const instance of urgent) if (!isRoutable(instance) || withdrawn.has(instance.version)) drain(instance);
 
-  const backingOff = view.lastFailureAt !== "" && now - Date.parse(view.lastFailureAt) < createBackoffMs(view.failuresSinceReady);
+  const { failuresSinceReady, lastFailureAt } = target.crashLoop;
+  const backingOff = lastFailureAt !== "" && now - Date.parse(lastFailureAt) < createBackoffMs(failuresSinceReady);
   // Urgent ones are replaced all at once; steady ones one per pass, within a surge of 1 over the desired count.
   const surge = Math.min(desired - keepCount, desired + 1 - keepCount - readySteady.length);
   const creates = steady.length > 0 ? Math.min(surge, 1 + urgent.length) : surge;
-  if (!backingOff) for (let i = 0; i < creates; i++) actions.push({ kind: "create", service, version: view.currentVersion });
+  if (!backingOff) for (let i = 0; i < creates; i++) actions.push({ kind: "create", service, version });
 
   // One scale-in rule for EAS (public pool first, then spot, then not Ready, then newest): @eas/instance-lifecycle.
   if (keepers.length > desired)
@@ -108,7 +147,7 @@ export function planReconcile(view: ServiceView, options: PlanOptions): Reconcil
 
   const lead = options.reclaimDrainLeadMs ?? 5_000;
   for (const instance of urgent) {
-    if (!isRoutable(instance)) continue;
+    if (!isRoutable(instance) || withdrawn.has(instance.version)) continue;
     const dueBy = instance.moveDeadline === "" ? Number.POSITIVE_INFINITY : Date.parse(instance.moveDeadline) - lead;
     if (readyKeepers >= desired || now >= dueBy) drain(instance);
   }

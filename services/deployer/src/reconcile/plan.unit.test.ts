@@ -48,6 +48,8 @@ function service(overrides: Partial<ServiceView>, instances: InstanceView[]): Se
     lastFailureAt: "",
     converging: "",
     instances: Object.fromEntries(instances.map((i) => [i.instanceId, i])),
+    traffic: { withdrawn: [] },
+    canaryFailures: { failuresSinceReady: 0, lastFailureReason: "", lastFailureAt: "" },
     ...overrides,
   };
 }
@@ -67,7 +69,7 @@ const moving = (id: string, cause: string, phase: InstanceView["phase"] = "Ready
 });
 
 const plan = (view: ServiceView, pendingCreates = 0): ReconcileAction[] =>
-  planReconcile(view, { now: NOW, drainMs: 500, startRetryMs: 5_000, pendingCreates });
+  planReconcile(view, { now: NOW, drainMs: 500, startRetryMs: 5_000, pendingCreates: { [view.currentVersion]: pendingCreates } });
 const kinds = (actions: ReconcileAction[]) => actions.map((a) => ("instanceId" in a ? `${a.kind}:${a.instanceId}` : a.kind));
 
 describe("planReconcile", () => {

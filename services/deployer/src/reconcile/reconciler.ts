@@ -48,7 +48,12 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
   const now = deps.now ?? Date.now;
   const scheduler = new SchedulerClient(deps.schedulerAddress, credentials.createInsecure());
   const agents = new Map<string, AgentClient>();
-  const pendingCreates = new Map<string, number>();
+  /** Creates in flight per service, by version. */
+  const pendingCreates = new Map<string, Record<number, number>>();
+  const countPending = (service: string, version: number, delta: number) => {
+    const byVersion = pendingCreates.get(service) ?? {};
+    pendingCreates.set(service, { ...byVersion, [version]: (byVersion[version] ?? 0) + delta });
+  };
   const tracing = createReconcileTracing(store);
   let stopped = false;
 
@@ -94,7 +99,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
     const spec = specOfVersion(view, version);
     if (!spec) return;
     const instanceId = `${view.name.replace(/_/g, "-")}-v${version}-${randomBytes(3).toString("hex")}`;
-    pendingCreates.set(view.name, (pendingCreates.get(view.name) ?? 0) + 1);
+    countPending(view.name, version, 1);
     try {
       const placement = await unaryCall(scheduler, scheduler.placeInstance, {
         instanceId,
@@ -125,7 +130,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
       await waitForInstance(view.name, instanceId);
       await startOnAgent(agentAt(placement.agentAddress), view, instanceId, version);
     } finally {
-      pendingCreates.set(view.name, (pendingCreates.get(view.name) ?? 1) - 1);
+      countPending(view.name, version, -1);
     }
   };
 
@@ -190,7 +195,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
       now: now(),
       drainMs: deps.drainMs ?? 500,
       startRetryMs: deps.startRetryMs ?? 15_000,
-      pendingCreates: pendingCreates.get(view.name) ?? 0,
+      pendingCreates: pendingCreates.get(view.name) ?? {},
     });
     if (actions.length === 0) return tracing.idle(view);
     await tracing.run(view, async () => {

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { CanaryInfo } from "./release_manager.js";
 
 export interface CreateServiceRequest {
   /** The service.json document, as JSON or YAML text. */
@@ -32,6 +33,11 @@ export interface UpdateServiceRequest {
   spec: string;
   /** "merge" (default) or "replace". */
   updateType: string;
+  /**
+   * Record the new version without rolling it out (ServiceVersionAdded): it runs only as a canary
+   * (`eas release --version N`), or once promoted or rolled back to.
+   */
+  stage: boolean;
 }
 
 export interface GetServiceRequest {
@@ -130,6 +136,11 @@ export interface ServiceInfo {
    * stops the service; ...". In every answer.
    */
   placementWarnings: string[];
+  /**
+   * A version running beside the current one for a share of the requests (`eas release`); absent without one.
+   * Its instances are listed in `instances` and counted in the counts above, not in desired_instances.
+   */
+  canary: CanaryInfo | undefined;
 }
 
 export interface ListServicesResponse {
@@ -241,7 +252,7 @@ export const CreateServiceRequest: MessageFns<CreateServiceRequest> = {
 };
 
 function createBaseUpdateServiceRequest(): UpdateServiceRequest {
-  return { name: "", spec: "", updateType: "" };
+  return { name: "", spec: "", updateType: "", stage: false };
 }
 
 export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
@@ -254,6 +265,9 @@ export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
     }
     if (message.updateType !== "") {
       writer.uint32(26).string(message.updateType);
+    }
+    if (message.stage !== false) {
+      writer.uint32(32).bool(message.stage);
     }
     return writer;
   },
@@ -295,6 +309,14 @@ export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
             message.updateType = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stage = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -316,6 +338,7 @@ export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
         : isSet(object.update_type)
         ? globalThis.String(object.update_type)
         : "",
+      stage: isSet(object.stage) ? globalThis.Boolean(object.stage) : false,
     };
   },
 
@@ -330,6 +353,9 @@ export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
     if (message.updateType !== "") {
       obj.updateType = message.updateType;
     }
+    if (message.stage !== false) {
+      obj.stage = message.stage;
+    }
     return obj;
   },
 
@@ -341,6 +367,7 @@ export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
     message.name = object.name ?? "";
     message.spec = object.spec ?? "";
     message.updateType = object.updateType ?? "";
+    message.stage = object.stage ?? false;
     return message;
   },
 };
@@ -956,6 +983,7 @@ function createBaseServiceInfo(): ServiceInfo {
     instances: [],
     warnings: [],
     placementWarnings: [],
+    canary: undefined,
   };
 }
 
@@ -1011,6 +1039,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     }
     for (const v of message.placementWarnings) {
       writer.uint32(138).string(v!);
+    }
+    if (message.canary !== undefined) {
+      CanaryInfo.encode(message.canary, writer.uint32(146).fork()).join();
     }
     return writer;
   },
@@ -1164,6 +1195,14 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.placementWarnings.push(reader.string());
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.canary = CanaryInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1239,6 +1278,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
         : globalThis.Array.isArray(object?.placement_warnings)
         ? object.placement_warnings.map((e: any) => globalThis.String(e))
         : [],
+      canary: isSet(object.canary) ? CanaryInfo.fromJSON(object.canary) : undefined,
     };
   },
 
@@ -1295,6 +1335,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.placementWarnings?.length) {
       obj.placementWarnings = message.placementWarnings;
     }
+    if (message.canary !== undefined) {
+      obj.canary = CanaryInfo.toJSON(message.canary);
+    }
     return obj;
   },
 
@@ -1320,6 +1363,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.instances = object.instances?.map((e) => InstanceInfo.fromPartial(e)) || [];
     message.warnings = object.warnings?.map((e) => e) || [];
     message.placementWarnings = object.placementWarnings?.map((e) => e) || [];
+    message.canary = (object.canary !== undefined && object.canary !== null)
+      ? CanaryInfo.fromPartial(object.canary)
+      : undefined;
     return message;
   },
 };
