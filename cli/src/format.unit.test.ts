@@ -35,6 +35,7 @@ function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
     instances: [],
     warnings: [],
     placementWarnings: [],
+    canary: undefined,
     ...overrides,
   };
 }

@@ -56,16 +56,24 @@ export const servicesCommands: CommandGroup = {
         .description("update a service: a new version from a full or partial spec file")
         .argument("<name>")
         .requiredOption("-f, --file <file>", "spec file (partial with merge)")
-        .option("--replace", "replace the whole spec instead of merging", false),
-    ).action(async (name: string, options: WaitOptions & { file: string; replace: boolean }) => {
+        .option("--replace", "replace the whole spec instead of merging", false)
+        .option("--stage", "record the version without rolling it out: it runs only as a canary (`eas release`)", false),
+    ).action(async (name: string, options: WaitOptions & { file: string; replace: boolean; stage: boolean }) => {
       const sm = context.serviceManager();
       const info = await unaryCall(sm, sm.updateService, {
         name,
         spec: readUserFile(options.file),
         updateType: options.replace ? "replace" : "merge",
+        stage: options.stage,
       });
       printWarnings(info);
-      if (!context.globals().json) console.log(`Service ${name} updated to version ${info.latestVersion}.`);
+      if (!context.globals().json) {
+        console.log(
+          options.stage
+            ? `Service ${name}: version ${info.latestVersion} recorded; version ${info.currentVersion} keeps serving (\`eas release ${name} --version ${info.latestVersion}\`).`
+            : `Service ${name} updated to version ${info.latestVersion}.`,
+        );
+      }
       const final = { ...(await waitIfAsked(name, info, options)), warnings: info.warnings };
       print(final, () => describeService(final));
     });
