@@ -1,10 +1,14 @@
-import { ServiceManagerService } from "@eas/proto";
+import { credentials } from "@grpc/grpc-js";
+import { MonitorClient, ReleaseManagerService, ServiceManagerService, unaryCall } from "@eas/proto";
 import { createServiceHost, readConfig } from "@eas/service-kit";
+import { createReleaseManager } from "./api/release-manager.js";
 import { createServiceManager } from "./api/service-manager.js";
 import { deployerConfigSpec } from "./config.js";
+import { groupViewsProjection } from "./projections/group-views.js";
 import { serviceViewsProjection } from "./projections/service-views.js";
 import { summarizeStatus } from "./projections/status.js";
 import { startReconciler } from "./reconcile/reconciler.js";
+import { startReleaseAnalyser } from "./releases/release-analyser.js";
 import { createServiceTokens, kvTokenVault, TOKEN_BUCKET } from "./tokens/service-tokens.js";
 import type { Telemetry } from "@eas/telemetry";
 
@@ -23,6 +27,10 @@ export async function run(telemetry: Telemetry): Promise<void> {
       Object.fromEntries(Object.values(state).map((v) => [v.name, { version: v.currentVersion, status: summarizeStatus(v).status }])),
   });
 
+  const groups = await host.runProjection(groupViewsProjection, {
+    describe: (state) => Object.fromEntries(Object.values(state).map((g) => [g.name, g.members])),
+  });
+
   const tokens = createServiceTokens({
     vault: kvTokenVault(await host.bus.keyValue().create(TOKEN_BUCKET, { history: 1 })),
     store: host.store,
@@ -32,6 +40,20 @@ export async function run(telemetry: Telemetry): Promise<void> {
     createServiceManager({
       store: host.store,
       views,
+      logger: host.logger,
+      gatewayUrl: config.gatewayUrl,
+      tokens,
+      groupExists: (name) => groups.state[name] !== undefined,
+      now: () => new Date(),
+      source,
+    }),
+  );
+  host.addGrpcService(
+    ReleaseManagerService,
+    createReleaseManager({
+      store: host.store,
+      views,
+      groups,
       logger: host.logger,
       gatewayUrl: config.gatewayUrl,
       tokens,
@@ -53,4 +75,22 @@ export async function run(telemetry: Telemetry): Promise<void> {
   });
   viewChanged.nudge = reconciler.nudge;
   host.shutdown.onShutdown("reconciler", () => reconciler.stop(), "stop-accepting");
+
+  const monitor = new MonitorClient(config.monitorAddress, credentials.createInsecure());
+  const analyser = startReleaseAnalyser({
+    store: host.store,
+    views,
+    querySeries: (request) => unaryCall(monitor, monitor.querySeries, request, 5_000),
+    logger: host.logger,
+    source,
+    intervalMs: config.releaseAnalysisIntervalMs,
+  });
+  host.shutdown.onShutdown(
+    "release analyser",
+    async () => {
+      await analyser.stop();
+      monitor.close();
+    },
+    "stop-accepting",
+  );
 }

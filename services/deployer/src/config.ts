@@ -5,6 +5,16 @@ export const deployerConfigSpec = {
   ...commonConfigSpec({ grpcPort: 50051, httpPort: 9101 }),
   gatewayUrl: envVar.string("EAS_GATEWAY_URL", "http://127.0.0.1:8080", "public URL of the gateway, shown as the service endpoint"),
   schedulerAddress: envVar.string("EAS_SCHEDULER_ADDR", "127.0.0.1:50052", "scheduler gRPC address"),
+  monitorAddress: envVar.string(
+    "EAS_MONITOR_ADDR",
+    "127.0.0.1:50055",
+    "monitor gRPC address: release plans judge their windows on its series",
+  ),
+  releaseAnalysisIntervalMs: envVar.int(
+    "EAS_RELEASE_ANALYSIS_INTERVAL_MS",
+    500,
+    "time between two passes of the release analyser over the release plans (each judges the windows that are due)",
+  ),
   rebalanceIntervalMs: envVar.int(
     "EAS_REBALANCE_INTERVAL_MS",
     5000,

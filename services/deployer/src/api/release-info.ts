@@ -1,8 +1,9 @@
 import { InstancePhase } from "@eas/instance-lifecycle";
-import type { CanaryInfo, ReleaseStatus } from "@eas/proto";
+import type { CanaryInfo, GroupInfo, ReleaseStatus } from "@eas/proto";
 import { judgedSteps } from "../domain/release-plan.js";
 import { canaryReplicaCount } from "../domain/traffic.js";
-import type { ServiceView } from "../projections/service-views.js";
+import type { GroupView } from "../projections/group-views.js";
+import type { ServiceView, ServiceViews } from "../projections/service-views.js";
 import { notReadyReason } from "../projections/status.js";
 
 /** The canary as `eas desc` and `eas release --status` show it; undefined without one. */
@@ -52,5 +53,22 @@ export function toReleaseStatus(view: ServiceView): ReleaseStatus {
     },
     last: last && { ...last },
     mirror: mirror && { target: mirror.target, targetVersion: mirror.targetVersion, ratio: mirror.ratio, since: mirror.since },
+  };
+}
+
+/** A group as GetGroup answers it: its members with their Ready instances now, its endpoint and its own token. */
+export function toGroupInfo(group: GroupView, services: ServiceViews, gatewayUrl: string, token: string): GroupInfo {
+  return {
+    name: group.name,
+    members: group.members.map(({ service, weight }) => {
+      const view = services[service];
+      const exists = view !== undefined && !view.deleted;
+      const ready = exists ? Object.values(view.instances).filter((i) => i.phase === InstancePhase.Ready).length : 0;
+      return { service, weight, ready, exists };
+    }),
+    endpoint: `${gatewayUrl}/api/predict/${group.name}`,
+    token,
+    createdAt: group.createdAt,
+    updatedAt: group.updatedAt,
   };
 }

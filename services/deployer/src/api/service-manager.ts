@@ -20,6 +20,8 @@ export interface ServiceManagerDeps {
   gatewayUrl: string;
   /** Services' clear tokens, which no event carries (ADR 0027). */
   tokens: ServiceTokens;
+  /** Services and groups share the path /api/predict/<name>: a service may not take a group's name. */
+  groupExists?: (name: string) => boolean;
   now: () => Date;
   source: string;
 }
@@ -153,6 +155,11 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
   return {
     createService: unary(logger, async (request, call) => {
       const { spec, warnings } = parseSpec(request.spec);
+      if (deps.groupExists?.(spec.name)) {
+        throw new ValidationError([
+          { path: "name", message: `a service group is named "${spec.name}": a service needs a name of its own` },
+        ]);
+      }
       if (views.state[spec.name]?.deleted) {
         throw new PreconditionFailedError(`service ${spec.name} is still being deleted; create it again once its instances have stopped`);
       }
@@ -169,7 +176,10 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
     }),
     updateService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
-      return update({ name, patch: request.spec, updateType: request.updateType, now: deps.now().toISOString() }, call);
+      return update(
+        { name, patch: request.spec, updateType: request.updateType, stage: request.stage, now: deps.now().toISOString() },
+        call,
+      );
     }),
     getService: unary(logger, async (request) => describe(requireName(request.name))),
     listServices: unary(logger, async () => ({

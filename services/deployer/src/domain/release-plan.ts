@@ -51,14 +51,7 @@ export function normalizePlan(plan: ReleasePlan): { plan: ReleasePlan; violation
     violations.push({ path: "plan.steps", message: "a plan needs a step below 100 to judge (100 alone is a promotion)" });
   }
 
-  const given: Partial<ReleaseGates> = plan.gates ?? {};
-  const gates: Required<ReleaseGates> = {
-    maxErrorRatioIncrease: given.maxErrorRatioIncrease ?? DEFAULT_GATES.maxErrorRatioIncrease,
-    maxP99Ratio: given.maxP99Ratio ?? DEFAULT_GATES.maxP99Ratio,
-    p99SlackMs: given.p99SlackMs ?? DEFAULT_GATES.p99SlackMs,
-    minRequests: given.minRequests ?? DEFAULT_GATES.minRequests,
-    maxInconclusiveWindows: given.maxInconclusiveWindows ?? DEFAULT_GATES.maxInconclusiveWindows,
-  };
+  const gates = planGates(plan);
   const range = (path: string, value: number, ok: boolean, message: string) => {
     if (!ok || !Number.isFinite(value)) violations.push({ path: `plan.gates.${path}`, message: `${message}, got ${value}` });
   };
@@ -77,4 +70,16 @@ export function normalizePlan(plan: ReleasePlan): { plan: ReleasePlan; violation
     violations.push({ path: "plan.ready_timeout_seconds", message: `must be 1 to 86400, got ${readyTimeoutSeconds}` });
   }
   return { plan: { steps, gates, readyTimeoutSeconds }, violations };
+}
+
+/** A recorded plan's gates with every default filled in (ReleasePlanStarted records them filled; this keeps old plans judged alike). */
+export function planGates(plan: ReleasePlan): Required<ReleaseGates> {
+  const given: Partial<ReleaseGates> = plan.gates ?? {};
+  return {
+    maxErrorRatioIncrease: given.maxErrorRatioIncrease ?? DEFAULT_GATES.maxErrorRatioIncrease,
+    maxP99Ratio: given.maxP99Ratio ?? DEFAULT_GATES.maxP99Ratio,
+    p99SlackMs: given.p99SlackMs ?? DEFAULT_GATES.p99SlackMs,
+    minRequests: given.minRequests ?? DEFAULT_GATES.minRequests,
+    maxInconclusiveWindows: given.maxInconclusiveWindows ?? DEFAULT_GATES.maxInconclusiveWindows,
+  };
 }

@@ -1,5 +1,6 @@
 import { NotFoundError, ValidationError, type Decider, type FieldViolation } from "@eas/decider";
 import { applyServiceUpdate, parseDocumentText } from "@eas/service-spec";
+import type { ReleaseCommand } from "./release-decider.js";
 import { currentSpec, serviceDecider, type ServiceEvent, type ServiceState } from "./service-decider.js";
 
 /** Whether a patch names `metadata.instance` (an update that sets the replica count itself). */
@@ -60,3 +61,23 @@ export const updateDecider: Decider<UpdateRequest, ServiceEvent, ServiceState> =
   evolve: serviceDecider.evolve,
   decide: (request, state) => decideUpdate(request, state).events,
 };
+
+/** A canary made from a spec: the new version is recorded (ServiceVersionAdded) and started as the canary. */
+export interface StagedReleaseRequest extends UpdateRequest {
+  canary: Pick<Extract<ReleaseCommand, { type: "StartCanary" }>, "weight" | "replicas" | "plan">;
+}
+
+/**
+ * The version and its canary in one decision, so a refused canary (a bad weight, a canary already running)
+ * records no version either.
+ */
+export function decideStagedRelease(request: StagedReleaseRequest, state: ServiceState): UpdateDecision {
+  const staged = decideUpdate({ ...request, stage: true }, state);
+  const after = staged.events.reduce(serviceDecider.evolve, state);
+  if (!after.exists) throw new NotFoundError("service", request.name);
+  const started = serviceDecider.decide(
+    { type: "StartCanary", name: request.name, version: after.latestVersion, ...request.canary, now: request.now },
+    after,
+  );
+  return { events: [...staged.events, ...started], warnings: staged.warnings };
+}
