@@ -1,8 +1,13 @@
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { AgentClient, SchedulerClient, ServiceManagerClient, unaryCall } from "@eas/proto";
+import { AgentClient, ReleaseManagerClient, SchedulerClient, ServiceManagerClient, unaryCall } from "@eas/proto";
 
 export function serviceManager(endpoint: string): ServiceManagerClient {
   return new ServiceManagerClient(endpoint, credentials.createInsecure());
+}
+
+/** The deployer's ReleaseManager: canaries, mirrors and groups, on the ServiceManager's port. */
+export function releaseManager(endpoint: string): ReleaseManagerClient {
+  return new ReleaseManagerClient(endpoint, credentials.createInsecure());
 }
 
 export function scheduler(endpoint: string): SchedulerClient {

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import type { ServiceManagerClient } from "@eas/proto";
-import { serviceManager } from "./client.js";
+import type { ReleaseManagerClient, ServiceManagerClient } from "@eas/proto";
+import { releaseManager, serviceManager } from "./client.js";
 
 /** The options every command shares (`eas --endpoint ... --json <command>`). */
 export interface GlobalOptions {
@@ -14,6 +14,8 @@ export interface CliContext {
   globals(): GlobalOptions;
   /** A ServiceManager client for the deployer at `--endpoint`. */
   serviceManager(): ServiceManagerClient;
+  /** A ReleaseManager client for the deployer at `--endpoint`. */
+  releaseManager(): ReleaseManagerClient;
   /** Prints `value` as JSON with `--json`, else the text `text()` builds. */
   print(value: unknown, text: () => string): void;
 }
@@ -23,6 +25,7 @@ export function createContext(program: Command): CliContext {
   return {
     globals,
     serviceManager: () => serviceManager(globals().endpoint),
+    releaseManager: () => releaseManager(globals().endpoint),
     print: (value, text) => console.log(globals().json ? JSON.stringify(value, null, 2) : text()),
   };
 }

@@ -22,6 +22,14 @@ export function describeService(info: ServiceInfo): string {
       "Instances",
       `${info.runningInstances}/${info.desiredInstances} running, ${info.pendingInstances} pending, ${info.totalInstances} total`,
     ],
+    ...(info.canary
+      ? [
+          [
+            "Canary",
+            `version ${info.canary.version} at ${info.canary.weight}%, ${info.canary.ready}/${info.canary.replicas} Ready (\`eas release ${info.name} --status\`)`,
+          ] as [string, string],
+        ]
+      : []),
     ["Endpoint", info.endpoint],
     ["Token", info.token],
     ["CreateTime", info.createdAt],
@@ -139,6 +147,12 @@ const GLANCE_FIELDS = [
   "exitCode",
   "cause",
   "deadline",
+  "weight",
+  "toWeight",
+  "step",
+  "verdict",
+  "target",
+  "ratio",
   "reason",
 ] as const;
 
