@@ -20,10 +20,15 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const routes = await host.runProjection(routesProjection, {
     checkpoint: false,
     onEvent: routeSyncOnEvent(table),
-    describe: (state) =>
-      Object.fromEntries(
-        Object.entries(state).map(([name, r]) => [name, { stopped: r.stopped, ready: toRouteEntry(name, r).instances.length }]),
+    describe: (state) => ({
+      services: Object.fromEntries(
+        Object.entries(state.services).map(([name, r]) => [
+          name,
+          { stopped: r.stopped, ready: toRouteEntry(name, r).instances.length, canary: r.release.canary, mirror: r.release.mirror },
+        ]),
       ),
+      groups: state.groups,
+    }),
   });
   syncAllRoutes(table, routes.state);
 

@@ -10,8 +10,12 @@ export type {
   GatewayLogger,
   GatewayMetricsSink,
   ServiceLoadSnapshot,
+  GroupEntry,
+  GroupMember,
+  RouteCanary,
   RouteEntry,
   RouteInstance,
+  RouteMirror,
   RouteState,
   RouteTable,
 } from "./proxy/index.js";

@@ -5,7 +5,16 @@ export type { GatewayMetricsSink } from "./observation.js";
 export type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-route.js";
 export { RequestBodyTooLargeError } from "./exchange.js";
 export { LiveRouteTable, UnknownRouteError, unavailableReason } from "./route-table.js";
-export type { RouteEntry, RouteInstance, RouteState, RouteTable } from "./route-table.js";
+export type {
+  GroupEntry,
+  GroupMember,
+  RouteCanary,
+  RouteEntry,
+  RouteInstance,
+  RouteMirror,
+  RouteState,
+  RouteTable,
+} from "./route-table.js";
 export { GatewayErrorCode, gatewayErrorStatus } from "./errors.js";
 export type { GatewayErrorBody } from "./errors.js";
 export { TokenBucket } from "./token-bucket.js";
