@@ -9,6 +9,7 @@ export type {
   GatewayServerOptions,
   GatewayLogger,
   GatewayMetricsSink,
+  MirrorOutcome,
   ServiceLoadSnapshot,
   GroupEntry,
   GroupMember,

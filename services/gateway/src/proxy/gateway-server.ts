@@ -10,6 +10,7 @@ import { withDefaults, type GatewayServerOptions } from "./gateway-options.js";
 import { scanRequestHeaders, splitPredictUrl, type ScannedRequestHeaders } from "./headers.js";
 import { InFlight } from "./in-flight.js";
 import { parsePinnedVersion, type Lane } from "./lanes.js";
+import { Mirror } from "./mirror.js";
 import { RequestObservation } from "./observation.js";
 import type { ServiceLoadSnapshot, ServiceRoute, ServiceRoutingSnapshot } from "./service-route.js";
 import { ServiceRoutes } from "./service-routes.js";
@@ -51,6 +52,16 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const dispatcher = new RequestDispatcher(settings, inFlight, observation);
   const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => dispatcher.pump(route));
   const admission = new Admission(maxBodyBytes, settings.retryAfter);
+  const mirror = new Mirror(
+    {
+      routeOf: (service) => routes.get(service),
+      slotFreed: (route) => dispatcher.pump(route as ServiceRoute<Exchange>),
+      observation,
+      logger,
+      now,
+    },
+    settings.mirror,
+  );
   const tunnels = new Set<Socket>();
 
   /** Answers a request that was not admitted; observed like any other answer of a service. */
@@ -129,12 +140,16 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const requestId = scanned.requestId ?? randomUUID();
     headers.push("x-request-id", requestId);
 
+    // Chosen for a copy to the service's mirror: the copy leaves once the body has gone by whole (at once without one).
+    const copy = route.mirror ? mirror.copyOf(route, req.method ?? "GET", target.path, headers, scanned.contentLength) : undefined;
     let body: Readable | null = null;
     if (scanned.chunked) {
-      body = req.pipe(new ByteLimit(maxBodyBytes));
+      body = (copy ? req.pipe(copy.tee()) : req).pipe(new ByteLimit(maxBodyBytes));
     } else if (scanned.contentLength > 0) {
       // Node's parser delivers exactly Content-Length bytes, so admission's up-front check is enough.
-      body = req;
+      body = copy ? req.pipe(copy.tee()) : req;
+    } else {
+      copy?.bodyComplete();
     }
 
     // Admitted: a client waiting on Expect: 100-continue may send its body now (a rejected one never had to).

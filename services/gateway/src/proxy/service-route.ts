@@ -53,6 +53,9 @@ export class ServiceRoute<Waiting> {
   readonly #draw: WeightedDraw;
   /** [stable weight, canary weight], reused by every draw. */
   readonly #weights = [100, 0];
+  readonly #mirrorDraw: WeightedDraw;
+  /** [not copied, copied], reused by every mirror draw. */
+  readonly #mirrorWeights = [100, 0];
   /** Requests waiting for a free instance, by lane (the stable queue is made up front, the others when first used). */
   readonly #queues = new Map<Lane, BoundedQueue<Waiting>>();
   readonly #stableQueue: BoundedQueue<Waiting>;
@@ -67,6 +70,7 @@ export class ServiceRoute<Waiting> {
     this.#logger = logger;
     this.#entry = entry;
     this.#draw = new WeightedDraw(random);
+    this.#mirrorDraw = new WeightedDraw(random);
     this.#tokenDigest = Buffer.from(entry.tokenSha256, "hex");
     this.#bucket = entry.rateLimit > 0 ? new TokenBucket(entry.rateLimit, now) : null;
     this.#stableQueue = new BoundedQueue(entry.maxQueueSize);
@@ -163,6 +167,17 @@ export class ServiceRoute<Waiting> {
     weights[0] = 100 - canaryWeight;
     weights[1] = canaryWeight;
     return this.#draw.draw(weights) === 1 ? CANARY_LANE : STABLE_LANE;
+  }
+
+  /** Whether this request is copied to the mirror: exactly the mirror's ratio of the draws (false without a mirror). */
+  drawMirror(): boolean {
+    const ratio = this.#entry.mirror?.ratio ?? 0;
+    if (ratio <= 0) return false;
+    if (ratio >= 100) return true;
+    const weights = this.#mirrorWeights;
+    weights[0] = 100 - ratio;
+    weights[1] = ratio;
+    return this.#mirrorDraw.draw(weights) === 1;
   }
 
   /** Whether version `version` exists and has a Ready instance (for `X-Eas-Version`). */
