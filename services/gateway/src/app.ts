@@ -1,6 +1,6 @@
 import { gatewaySamples } from "@eas/metrics";
 import { createServiceHost, readConfig } from "@eas/service-kit";
-import { Histogram } from "prom-client";
+import { Counter, Histogram } from "prom-client";
 import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, LiveRouteTable } from "./proxy/index.js";
 import { traceUpstreamRequests } from "./proxy/upstream-tracing.js";
@@ -20,10 +20,15 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const routes = await host.runProjection(routesProjection, {
     checkpoint: false,
     onEvent: routeSyncOnEvent(table),
-    describe: (state) =>
-      Object.fromEntries(
-        Object.entries(state).map(([name, r]) => [name, { stopped: r.stopped, ready: toRouteEntry(name, r).instances.length }]),
+    describe: (state) => ({
+      services: Object.fromEntries(
+        Object.entries(state.services).map(([name, r]) => [
+          name,
+          { stopped: r.stopped, ready: toRouteEntry(name, r).instances.length, canary: r.release.canary, mirror: r.release.mirror },
+        ]),
       ),
+      groups: state.groups,
+    }),
   });
   syncAllRoutes(table, routes.state);
 
@@ -34,6 +39,12 @@ export async function run(telemetry: Telemetry): Promise<void> {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [host.metrics],
   });
+  const mirrorCopies = new Counter({
+    name: "eas_gateway_mirror_copies_total",
+    help: "Requests chosen for a copy to their service's mirror, by what became of the copy (sent, ok, failed, shed)",
+    labelNames: ["route_service", "target", "outcome"],
+    registers: [host.metrics],
+  });
   // Upstream spans and the traceparent instances join, only where spans go somewhere (they cost per request).
   if (telemetry.spanExport !== "none") host.shutdown.onShutdown("upstream tracing", traceUpstreamRequests(), "close-connections");
   // Per-second samples for the monitor (eas.metrics.gateway.<service>), besides the Prometheus histogram.
@@ -42,10 +53,16 @@ export async function run(telemetry: Telemetry): Promise<void> {
     routes: table,
     logger: host.logger,
     maxBodyBytes: config.maxBodyBytes,
+    mirrorMaxInFlight: config.mirrorMaxInFlight,
+    mirrorMaxBodyBytes: config.mirrorMaxBodyBytes,
     metrics: {
       observe: (service, code, ms, instanceId = "", bytesIn = 0, bytesOut = 0) => {
         latency.observe({ route_service: service, code: String(code) }, ms / 1000);
         sampling.sampler?.record(service, instanceId, code, ms, bytesIn, bytesOut);
+      },
+      mirrored: (service, target, outcome) => {
+        mirrorCopies.inc({ route_service: service, target, outcome });
+        sampling.sampler?.recordMirror(service, target, outcome);
       },
     },
   });

@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import { presentedToken, tokenMatches } from "./auth.js";
 import { GatewayErrorCode } from "./errors.js";
 import { unavailableReason } from "./route-table.js";
+import type { GroupRoute } from "./group-route.js";
 import type { ServiceRoute } from "./service-route.js";
 
 /** Why a request is not admitted, and how to answer it. */
@@ -18,10 +19,10 @@ const kAuthMemo = Symbol("eas.authMemo");
 type AuthCachingSocket = Socket & { [kAuthMemo]?: { digest: Buffer; header: string } };
 
 /**
- * Admission: what a request to a known service must pass before it is sent or queued, the same for
- * plain requests and upgrades (WebSocket), so both get the same answers. A new kind of answer at the
- * door (holding a request while a service scales up from zero, handing it to an async queue) is a
- * new outcome here.
+ * Admission: what a request to a known service (or group) must pass before it is sent or queued, the same
+ * for plain requests and upgrades (WebSocket), so both get the same answers. A new kind of answer at the
+ * door (holding a request while a service scales up from zero, handing it to an async queue) is a new
+ * outcome here.
  */
 export class Admission {
   readonly #maxBodyBytes: number;
@@ -34,9 +35,11 @@ export class Admission {
   }
 
   /**
-   * Checks, in this order: the token (401), the declared body size (413), a Ready instance (503),
-   * the rate limit (429, taking a token when it admits). Undefined when the request is admitted.
-   * `contentLength` is -1 when the request declares none.
+   * Checks, in this order: the token (401), the declared body size (413), the pinned version (400 for a value
+   * that is not a version, 404 for a version the service never had, 503 when it has no Ready instance) or a
+   * Ready instance (503), the rate limit (429, taking a token when it admits). Undefined when the request is
+   * admitted. `contentLength` is -1 when the request declares none; `pinned` is the parsed `X-Eas-Version`
+   * (0 when absent, -1 when not a version) and `pinnedText` its value as sent.
    */
   check<W>(
     route: ServiceRoute<W>,
@@ -44,8 +47,56 @@ export class Admission {
     authorization: string | undefined,
     contentLength: number,
     now: number,
+    pinned = 0,
+    pinnedText = "",
   ): Rejection | undefined {
-    if (!this.#authorized(socket as AuthCachingSocket, authorization, route.tokenDigest)) {
+    return (
+      this.#door(route.tokenDigest, socket, authorization, contentLength) ??
+      (pinned === 0 ? this.#routable(route) : this.#pinned(route, pinned, pinnedText)) ??
+      this.#rateLimit(route, now)
+    );
+  }
+
+  /**
+   * Checks a request to a service group: the group's token (401), the body size (413), no `X-Eas-Version`
+   * (400: a version belongs to one service). The member, once drawn, passes {@link checkMember}.
+   */
+  checkGroup(
+    group: GroupRoute,
+    socket: Socket,
+    authorization: string | undefined,
+    contentLength: number,
+    pinnedText: string | undefined,
+  ): Rejection | undefined {
+    const refused = this.#door(group.tokenDigest, socket, authorization, contentLength);
+    if (refused) return refused;
+    if (pinnedText !== undefined) {
+      return {
+        code: GatewayErrorCode.BadRequest,
+        message: `X-Eas-Version pins a version of one service; ${group.name} is a service group (call /api/predict/<member> to pin)`,
+        closeConnection: false,
+      };
+    }
+    return undefined;
+  }
+
+  /** The member drawn for a group's request: its rate limit (429). */
+  checkMember<W>(route: ServiceRoute<W>, now: number): Rejection | undefined {
+    return this.#rateLimit(route, now);
+  }
+
+  /** The answer for a group none of whose members can take a request. */
+  groupUnavailable(group: GroupRoute): Rejection {
+    return {
+      code: GatewayErrorCode.ServiceUnavailable,
+      message: `service group ${group.name} has no member with a ready instance (members: ${group.entry.members.map((m) => m.service).join(", ") || "none"})`,
+      closeConnection: false,
+      headers: ["retry-after", this.#retryAfter],
+    };
+  }
+
+  #door(digest: Buffer, socket: Socket, authorization: string | undefined, contentLength: number): Rejection | undefined {
+    if (!this.#authorized(socket as AuthCachingSocket, authorization, digest)) {
       return {
         code: GatewayErrorCode.Unauthorized,
         message: "missing or invalid token in the Authorization header",
@@ -59,14 +110,48 @@ export class Admission {
         closeConnection: true,
       };
     }
-    if (!route.routable) {
+    return undefined;
+  }
+
+  #routable<W>(route: ServiceRoute<W>): Rejection | undefined {
+    if (route.routable) return undefined;
+    return {
+      code: GatewayErrorCode.ServiceUnavailable,
+      message: `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
+      closeConnection: false,
+      headers: ["retry-after", this.#retryAfter],
+    };
+  }
+
+  #pinned<W>(route: ServiceRoute<W>, pinned: number, pinnedText: string): Rejection | undefined {
+    if (pinned < 0) {
       return {
-        code: GatewayErrorCode.ServiceUnavailable,
-        message: `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
+        code: GatewayErrorCode.BadRequest,
+        message: `X-Eas-Version must be a version number (1, 2, ...), not ${JSON.stringify(pinnedText.slice(0, 32))}`,
         closeConnection: false,
-        headers: ["retry-after", this.#retryAfter],
       };
     }
+    switch (route.pinnedVersionState(pinned)) {
+      case "ready":
+        return undefined;
+      case "unknown":
+        return {
+          code: GatewayErrorCode.VersionNotFound,
+          message: `service ${route.name} has no version ${pinned} (latest is ${route.entry.latestVersion})`,
+          closeConnection: false,
+        };
+      case "not-ready":
+        if (route.entry.state === "stopped") return this.#routable(route);
+        return {
+          code: GatewayErrorCode.VersionUnavailable,
+          message: `service ${route.name} version ${pinned} has no ready instance`,
+          closeConnection: false,
+          headers: ["retry-after", this.#retryAfter],
+        };
+    }
+  }
+
+  #rateLimit<W>(route: ServiceRoute<W>, now: number): Rejection | undefined {
     const bucket = route.bucket;
     if (bucket && !bucket.tryTake(now)) {
       return {

@@ -34,11 +34,11 @@ export class RequestDispatcher implements ExchangeOwner {
     return this.#inFlight.closing;
   }
 
-  /** An admitted exchange: sent to `upstream`, or queued when the route had no free instance (the caller checked the queue has room). */
+  /** An admitted exchange: sent to `upstream`, or queued when its lane had no free instance (the caller checked the queue has room). */
   admit(exchange: Exchange, upstream: Upstream | undefined): void {
     this.#inFlight.begin();
     if (upstream) this.dispatch(exchange, upstream);
-    else exchange.waitIn(exchange.route.queue);
+    else exchange.waitIn(exchange.route.queueOf(exchange.lane));
   }
 
   /** Sends `exchange` to `upstream`. */
@@ -46,40 +46,40 @@ export class RequestDispatcher implements ExchangeOwner {
     exchange.send(upstream);
   }
 
-  /** Dispatches queued requests while instances have free slots; fails them when the service cannot be routed any more. */
+  /**
+   * Dispatches queued requests, lane by lane, while their lane has instances with free slots; fails them when
+   * the service (or a pinned version) cannot be routed any more.
+   */
   pump(route: ExchangeRoute): void {
-    const queue = route.queue;
-    if (queue.size === 0) return;
+    if (route.queued === 0) return;
     if (route.removed) {
       this.failQueued(route, GatewayErrorCode.ServiceNotFound, `service ${route.name} was deleted`);
       return;
     }
-    if (!route.routable) {
-      this.failQueued(
-        route,
-        GatewayErrorCode.ServiceUnavailable,
-        `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
-        false,
-        ["retry-after", this.#retryAfter],
-      );
-      return;
-    }
     const now = this.#now();
-    while (queue.size > 0) {
-      const upstream = route.pick(now);
-      if (!upstream) return;
-      this.dispatch(queue.shift() as Exchange, upstream);
+    for (const [lane, queue] of route.queues()) {
+      if (queue.size === 0) continue;
+      if (!route.laneRoutable(lane)) {
+        const [code, message] = this.#unroutable(route, lane);
+        for (const waiting of queue.drain()) waiting.fail(code, message, false, ["retry-after", this.#retryAfter]);
+        continue;
+      }
+      while (queue.size > 0) {
+        const upstream = route.pick(lane, now);
+        if (!upstream) break;
+        this.dispatch(queue.shift() as Exchange, upstream);
+      }
     }
   }
 
   /** Answers every request waiting in `route`'s queue with an error. */
   failQueued(route: ExchangeRoute, code: GatewayErrorCode, message: string, closeConnection = false, headers?: readonly string[]): void {
-    for (const waiting of route.queue.drain()) waiting.fail(code, message, closeConnection, headers);
+    for (const [, queue] of route.queues()) for (const waiting of queue.drain()) waiting.fail(code, message, closeConnection, headers);
   }
 
   released(exchange: Exchange, upstream: Upstream): void {
     const route = exchange.route;
-    if (route.finished(upstream) && route.queue.size > 0) this.pump(route);
+    if (route.finished(upstream) && route.queued > 0) this.pump(route);
   }
 
   /** Skips `upstream` for `ejectMs` after its connection failed. */
@@ -92,26 +92,32 @@ export class RequestDispatcher implements ExchangeOwner {
     this.eject(failed);
     const route = exchange.route;
     if (exchange.answered) return;
-    if (!route.routable || route.removed) {
-      exchange.fail(
-        GatewayErrorCode.ServiceUnavailable,
-        `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
-        false,
-        ["retry-after", this.#retryAfter],
-      );
+    if (route.removed || !route.laneRoutable(exchange.lane)) {
+      const [code, message] = this.#unroutable(route, exchange.lane);
+      exchange.fail(code, message, false, ["retry-after", this.#retryAfter]);
       return;
     }
-    const upstream = route.pick(this.#now(), failed);
+    const lane = route.retryLane(exchange.lane, failed);
+    if (lane === undefined) {
+      exchange.fail(GatewayErrorCode.BadGateway, `instance ${failed.id} is unreachable and no other instance is ready`);
+      return;
+    }
+    exchange.lane = lane;
+    const upstream = route.pick(lane, this.#now(), failed);
     if (upstream) {
       this.dispatch(exchange, upstream);
       return;
     }
-    if (!route.hasOtherThan(failed)) {
-      exchange.fail(GatewayErrorCode.BadGateway, `instance ${failed.id} is unreachable and no other instance is ready`);
-      return;
-    }
     // Every other instance is busy: wait first in line, ahead of requests that have not been tried yet.
-    exchange.waitIn(route.queue, true);
+    exchange.waitIn(route.queueOf(lane), true);
+  }
+
+  /** The answer for a request of `lane` that can no longer be routed. */
+  #unroutable(route: ExchangeRoute, lane: number): [GatewayErrorCode, string] {
+    if (lane > 0 && route.entry.state !== "stopped") {
+      return [GatewayErrorCode.VersionUnavailable, `service ${route.name} version ${lane} has no ready instance`];
+    }
+    return [GatewayErrorCode.ServiceUnavailable, `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`];
   }
 
   finished(exchange: Exchange): void {

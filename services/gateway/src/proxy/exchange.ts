@@ -2,10 +2,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { context } from "@opentelemetry/api";
 import type { Dispatcher } from "undici";
-import type { QueueNode } from "./bounded-queue.js";
+import type { BoundedQueue, QueueNode } from "./bounded-queue.js";
 import { GatewayErrorCode, gatewayErrorStatus, sendError } from "./errors.js";
 import type { GatewayLogger } from "./gateway-options.js";
 import { responseHeaders, type ResponseFraming } from "./headers.js";
+import type { Lane } from "./lanes.js";
 import type { ServiceRoute } from "./service-route.js";
 import type { Upstream } from "./upstream.js";
 
@@ -73,6 +74,14 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   bytesIn = 0;
   bytesOut = 0;
   #upstream: Upstream | null = null;
+  /**
+   * Where the request goes (the stable or canary side, or a pinned version), drawn at admission; a retry may
+   * move a request that pinned no version to the other side.
+   */
+  lane: Lane;
+  /** Set when the request came through a service group's endpoint: answers name the member (`X-Eas-Service`). */
+  viaGroup = false;
+  #queue: BoundedQueue<Exchange> | null = null;
   #node: QueueNode<Exchange> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #abortUpstream: ((err?: Error) => void) | null = null;
@@ -104,7 +113,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
     path: string,
     headers: string[],
     body: Readable | null,
+    lane: Lane,
   ) {
+    this.lane = lane;
     const timeout = route.entry.keepaliveMs;
     this.options = {
       path,
@@ -148,7 +159,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   }
 
   /** Waits at the end of `queue` (not full: the caller checked), or first in line for a retry. */
-  waitIn(queue: ExchangeRoute["queue"], first = false): void {
+  waitIn(queue: BoundedQueue<Exchange>, first = false): void {
+    this.#queue = queue;
     this.#node = first ? queue.unshift(this) : (queue.push(this) ?? null);
   }
 
@@ -175,11 +187,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
     const res = this.res;
     if (this.owner.closing) res.shouldKeepAlive = false;
     // Headers go out with the first body chunk (one write for small responses); a streamed body's chunks are written as they arrive.
-    res.writeHead(
-      statusCode,
-      statusText || undefined,
-      responseHeaders(rawHeaders, ["x-eas-instance", upstream.id, "x-request-id", this.requestId], this),
-    );
+    const extra = ["x-eas-instance", upstream.id, "x-eas-version", upstream.versionText, "x-request-id", this.requestId];
+    if (this.viaGroup) extra.push("x-eas-service", this.route.name);
+    res.writeHead(statusCode, statusText || undefined, responseHeaders(rawHeaders, extra, this));
     return true;
   }
 
@@ -312,9 +322,10 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
 
   /** Out of the route's queue, if it still waits there (the dispatcher may have taken it out already). */
   #leaveQueue(): void {
-    if (this.#node) {
-      this.route.queue.remove(this.#node);
+    if (this.#node && this.#queue) {
+      this.#queue.remove(this.#node);
       this.#node = null;
+      this.#queue = null;
     }
   }
 

@@ -1,3 +1,4 @@
+import type { MirrorLimits } from "./mirror.js";
 import type { GatewayMetricsSink } from "./observation.js";
 import type { RouteTable } from "./route-table.js";
 
@@ -24,6 +25,10 @@ export interface GatewayServerOptions {
   unavailableRetryAfterSeconds?: number;
   /** Longest wait in `GatewayServer.close` for in-flight requests before cutting them; default 30 s. */
   drainTimeoutMs?: number;
+  /** Copies of one service's requests in flight to its mirror at once; beyond it copies are shed. Default 64. */
+  mirrorMaxInFlight?: number;
+  /** Largest request body copied to a mirror (held in memory until whole); larger ones are shed. Default 1 MiB. */
+  mirrorMaxBodyBytes?: number;
 }
 
 /** {@link GatewayServerOptions} with every default filled in, as the gateway's parts read them. */
@@ -37,6 +42,7 @@ export interface GatewaySettings {
   /** The `Retry-After` value sent with a 503 for a service without a Ready instance. */
   readonly retryAfter: string;
   readonly drainTimeoutMs: number;
+  readonly mirror: MirrorLimits;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -53,5 +59,10 @@ export function withDefaults(options: GatewayServerOptions): GatewaySettings {
     ejectMs: options.ejectMs ?? 2000,
     retryAfter: String(options.unavailableRetryAfterSeconds ?? 1),
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
+    mirror: {
+      maxInFlight: options.mirrorMaxInFlight ?? 64,
+      maxBodyBytes: options.mirrorMaxBodyBytes ?? 1024 * 1024,
+      defaultTimeoutMs: 30_000,
+    },
   };
 }

@@ -7,10 +7,12 @@ import { RequestDispatcher } from "./dispatcher.js";
 import { errorBody, GatewayErrorCode, gatewayErrorStatus, sendError } from "./errors.js";
 import { ByteLimit, Exchange } from "./exchange.js";
 import { withDefaults, type GatewayServerOptions } from "./gateway-options.js";
-import { scanRequestHeaders, splitPredictUrl } from "./headers.js";
+import { scanRequestHeaders, splitPredictUrl, type ScannedRequestHeaders } from "./headers.js";
 import { InFlight } from "./in-flight.js";
+import { parsePinnedVersion, type Lane } from "./lanes.js";
+import { Mirror } from "./mirror.js";
 import { RequestObservation } from "./observation.js";
-import type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-route.js";
+import type { ServiceLoadSnapshot, ServiceRoute, ServiceRoutingSnapshot } from "./service-route.js";
 import { ServiceRoutes } from "./service-routes.js";
 import { rejectUpgrade, tunnelUpgrade } from "./upgrade.js";
 
@@ -50,19 +52,54 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const dispatcher = new RequestDispatcher(settings, inFlight, observation);
   const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => dispatcher.pump(route));
   const admission = new Admission(maxBodyBytes, settings.retryAfter);
+  const mirror = new Mirror(
+    {
+      routeOf: (service) => routes.get(service),
+      slotFreed: (route) => dispatcher.pump(route as ServiceRoute<Exchange>),
+      observation,
+      logger,
+      now,
+    },
+    settings.mirror,
+  );
   const tunnels = new Set<Socket>();
 
-  /** Answers a request that was not admitted; observed like any other answer. */
-  function reject(service: string, res: ServerResponse, start: number, rejection: Rejection): void {
+  /** Answers a request that was not admitted; observed like any other answer of a service. */
+  function reject(service: string | undefined, res: ServerResponse, start: number, rejection: Rejection): void {
     sendError(res, rejection.code, rejection.message, rejection.closeConnection || inFlight.closing, rejection.headers);
-    observation.answered(service, gatewayErrorStatus[rejection.code], start);
+    if (service !== undefined) observation.answered(service, gatewayErrorStatus[rejection.code], start);
   }
 
   /** Answers an upgrade that was not admitted, as a plain request would have been answered, and closes the connection. */
-  function refuseUpgrade(service: string, socket: Socket, start: number, rejection: Rejection): void {
+  function refuseUpgrade(service: string | undefined, socket: Socket, start: number, rejection: Rejection): void {
     const status = gatewayErrorStatus[rejection.code];
     rejectUpgrade(socket, status, errorBody(rejection.code, rejection.message), rejection.headers);
-    observation.answered(service, status, start);
+    if (service !== undefined) observation.answered(service, status, start);
+  }
+
+  /**
+   * Admission of a request to `name`, a service or a service group: the route it goes to (a group's member is
+   * drawn here) and its lane (the stable or canary side drawn by weight, or the version it pins); a refusal,
+   * with the service to observe it under (none for a group's own door); undefined for an unknown name.
+   */
+  function admit(name: string, socket: Socket, scanned: ScannedRequestHeaders, start: number): Admitted | Refused | undefined {
+    const route = routes.get(name);
+    if (route) {
+      const pinnedText = scanned.version;
+      const pinned = pinnedText === undefined ? 0 : parsePinnedVersion(pinnedText);
+      const rejection = admission.check(route, socket, scanned.authorization, scanned.contentLength, start, pinned, pinnedText);
+      if (rejection) return { rejection, observeAs: route.name };
+      return { route, lane: pinned > 0 ? pinned : route.drawLane(), viaGroup: false };
+    }
+    const group = routes.group(name);
+    if (!group) return undefined;
+    const rejection = admission.checkGroup(group, socket, scanned.authorization, scanned.contentLength, scanned.version);
+    if (rejection) return { rejection, observeAs: undefined };
+    const member = group.drawMember((service) => routes.get(service));
+    if (!member) return { rejection: admission.groupUnavailable(group), observeAs: undefined };
+    const limited = admission.checkMember(member, start);
+    if (limited) return { rejection: limited, observeAs: member.name };
+    return { route: member, lane: member.drawLane(), viaGroup: true };
   }
 
   /** The request handler: admission, then dispatch or queue. */
@@ -74,19 +111,19 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       sendError(res, GatewayErrorCode.NotFound, notFoundMessage(req.method, url), inFlight.closing);
       return;
     }
-    const route = routes.get(target.service);
-    if (!route) {
+    const scanned = scanRequestHeaders(req.rawHeaders);
+    const admitted = admit(target.service, req.socket, scanned, start);
+    if (!admitted) {
       sendError(res, GatewayErrorCode.ServiceNotFound, `service ${target.service} not found`, inFlight.closing);
       return;
     }
-    const scanned = scanRequestHeaders(req.rawHeaders);
-    const rejection = admission.check(route, req.socket, scanned.authorization, scanned.contentLength, start);
-    if (rejection) {
-      reject(route.name, res, start, rejection);
+    if ("rejection" in admitted) {
+      reject(admitted.observeAs, res, start, admitted.rejection);
       return;
     }
-    const upstream = route.pick(start);
-    if (!upstream && route.queue.isFull) {
+    const { route, lane } = admitted;
+    const upstream = route.pick(lane, start);
+    if (!upstream && route.queueFull) {
       reject(route.name, res, start, {
         code: GatewayErrorCode.QueueFull,
         message: `service ${route.name} queue is full (${route.entry.maxQueueSize} waiting)`,
@@ -103,17 +140,22 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const requestId = scanned.requestId ?? randomUUID();
     headers.push("x-request-id", requestId);
 
+    // Chosen for a copy to the service's mirror: the copy leaves once the body has gone by whole (at once without one).
+    const copy = route.mirror ? mirror.copyOf(route, req.method ?? "GET", target.path, headers, scanned.contentLength) : undefined;
     let body: Readable | null = null;
     if (scanned.chunked) {
-      body = req.pipe(new ByteLimit(maxBodyBytes));
+      body = (copy ? req.pipe(copy.tee()) : req).pipe(new ByteLimit(maxBodyBytes));
     } else if (scanned.contentLength > 0) {
       // Node's parser delivers exactly Content-Length bytes, so admission's up-front check is enough.
-      body = req;
+      body = copy ? req.pipe(copy.tee()) : req;
+    } else {
+      copy?.bodyComplete();
     }
 
     // Admitted: a client waiting on Expect: 100-continue may send its body now (a rejected one never had to).
     if (scanned.expectContinue) res.writeContinue();
-    const exchange = new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body);
+    const exchange = new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body, lane);
+    exchange.viaGroup = admitted.viaGroup;
     if (scanned.contentLength > 0) exchange.bytesIn = scanned.contentLength;
     dispatcher.admit(exchange, upstream);
   }
@@ -127,20 +169,20 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       rejectUpgrade(socket, 404, errorBody(GatewayErrorCode.NotFound, notFoundMessage(req.method, url)));
       return;
     }
-    const route = routes.get(target.service);
-    if (!route) {
+    const scanned = scanRequestHeaders(req.rawHeaders);
+    const admitted = admit(target.service, socket, scanned, start);
+    if (!admitted) {
       rejectUpgrade(socket, 404, errorBody(GatewayErrorCode.ServiceNotFound, `service ${target.service} not found`));
       return;
     }
-    const scanned = scanRequestHeaders(req.rawHeaders);
-    const rejection =
-      admission.check(route, socket, scanned.authorization, scanned.contentLength, start) ?? (inFlight.closing ? SHUTTING_DOWN : undefined);
-    if (rejection) {
-      refuseUpgrade(route.name, socket, start, rejection);
+    if ("rejection" in admitted || inFlight.closing) {
+      const refused = "rejection" in admitted ? admitted : { rejection: SHUTTING_DOWN, observeAs: admitted.route.name };
+      refuseUpgrade(refused.observeAs, socket, start, refused.rejection);
       return;
     }
-    // Admitted, so the route is routable and this finds an instance.
-    const upstream = route.pickForTunnel(start);
+    const { route, lane } = admitted;
+    // Admitted, so the lane is routable and this finds an instance.
+    const upstream = route.pickForTunnel(lane, start);
     if (!upstream) {
       refuseUpgrade(route.name, socket, start, {
         code: GatewayErrorCode.ServiceUnavailable,
@@ -157,7 +199,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       head,
       endpoint: upstream.endpoint,
       path: target.path,
-      responseHeaders: ["X-Eas-Instance", upstream.id],
+      responseHeaders: ["X-Eas-Instance", upstream.id, "X-Eas-Version", upstream.versionText],
       onUpstreamError: (err) => {
         dispatcher.eject(upstream);
         logger.warn({ service: route.name, instance: upstream.id, err: err.message }, "websocket upstream failed");
@@ -214,6 +256,19 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     snapshot: (service) => routes.get(service)?.snapshot(now()),
     load: () => routes.load(),
   };
+}
+
+/** A request admitted to a service's lane, possibly through a service group. */
+interface Admitted {
+  route: ServiceRoute<Exchange>;
+  lane: Lane;
+  viaGroup: boolean;
+}
+
+/** A request refused at the door; `observeAs` is the service it counts for (none for a group's own refusals). */
+interface Refused {
+  rejection: Rejection;
+  observeAs: string | undefined;
 }
 
 const SHUTTING_DOWN: Rejection = { code: GatewayErrorCode.ShuttingDown, message: "gateway is shutting down", closeConnection: true };

@@ -23,6 +23,8 @@ export interface ScannedRequestHeaders {
   forward: string[];
   authorization: string | undefined;
   requestId: string | undefined;
+  /** `X-Eas-Version`: the version the client pins the request to (not forwarded). */
+  version: string | undefined;
   forwardedFor: string | undefined;
   host: string | undefined;
   /** -1 when absent. */
@@ -39,12 +41,13 @@ export interface ScannedRequestHeaders {
  * hop-by-hop headers (RFC 9110 7.6.1), `Host` (the upstream pool sets the
  * instance's, as nginx's default `proxy_set_header Host $proxy_host` does), `Expect` (the gateway
  * answers 100-continue itself once the request is admitted), `X-Forwarded-For` and `X-Request-Id` (re-added
- * by the caller), and reading the few values the gateway needs.
+ * by the caller), `X-Eas-Version` (a directive to the gateway), and reading the few values the gateway needs.
  */
 export function scanRequestHeaders(raw: readonly string[]): ScannedRequestHeaders {
   const forward: string[] = [];
   let authorization: string | undefined;
   let requestId: string | undefined;
+  let version: string | undefined;
   let forwardedFor: string | undefined;
   let host: string | undefined;
   let contentLength = -1;
@@ -88,6 +91,10 @@ export function scanRequestHeaders(raw: readonly string[]): ScannedRequestHeader
         break;
       case 13:
         if (equalsIgnoreCase(name, "authorization")) authorization = value;
+        else if (equalsIgnoreCase(name, "x-eas-version")) {
+          version = value;
+          continue;
+        }
         break;
       case 14:
         if (equalsIgnoreCase(name, "content-length")) contentLength = parseContentLength(value);
@@ -115,7 +122,18 @@ export function scanRequestHeaders(raw: readonly string[]): ScannedRequestHeader
     }
     forward.push(name, value);
   }
-  const scanned = { forward, authorization, requestId, forwardedFor, host, contentLength, chunked, expectContinue, connectionTokens };
+  const scanned = {
+    forward,
+    authorization,
+    requestId,
+    version,
+    forwardedFor,
+    host,
+    contentLength,
+    chunked,
+    expectContinue,
+    connectionTokens,
+  };
   if (connectionTokens !== undefined) scanned.forward = withoutNamed(forward, connectionTokens);
   return scanned;
 }

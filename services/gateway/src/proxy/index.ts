@@ -2,10 +2,21 @@ export { createGatewayServer } from "./gateway-server.js";
 export type { GatewayServer } from "./gateway-server.js";
 export type { GatewayServerOptions, GatewayLogger } from "./gateway-options.js";
 export type { GatewayMetricsSink } from "./observation.js";
+export type { MirrorOutcome } from "./mirror.js";
+export { VERSION_HEADER } from "./lanes.js";
 export type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-route.js";
 export { RequestBodyTooLargeError } from "./exchange.js";
 export { LiveRouteTable, UnknownRouteError, unavailableReason } from "./route-table.js";
-export type { RouteEntry, RouteInstance, RouteState, RouteTable } from "./route-table.js";
+export type {
+  GroupEntry,
+  GroupMember,
+  RouteCanary,
+  RouteEntry,
+  RouteInstance,
+  RouteMirror,
+  RouteState,
+  RouteTable,
+} from "./route-table.js";
 export { GatewayErrorCode, gatewayErrorStatus } from "./errors.js";
 export type { GatewayErrorBody } from "./errors.js";
 export { TokenBucket } from "./token-bucket.js";

@@ -1,3 +1,5 @@
+import type { MirrorOutcome } from "./mirror.js";
+
 /**
  * Hook for request metrics (the gateway process attaches prom-client and the monitor's sampler). Called once
  * per answered request of a known service; `instanceId` is empty when the gateway answered without an
@@ -5,6 +7,11 @@
  */
 export interface GatewayMetricsSink {
   observe(service: string, statusCode: number, latencyMs: number, instanceId?: string, bytesIn?: number, bytesOut?: number): void;
+  /**
+   * A request of `service` chosen for a copy to its mirror `target`: `sent`, then `ok` or `failed`; or `shed`
+   * (see `MirrorOutcome`). The copy's answer itself is also observed, as `target`'s traffic.
+   */
+  mirrored?(service: string, target: string, outcome: MirrorOutcome): void;
 }
 
 /**
@@ -26,5 +33,10 @@ export class RequestObservation {
   /** A request to `service` that arrived at `start` (the gateway's clock) was answered with `status`, by `instanceId` if one answered. */
   answered(service: string, status: number, start: number, instanceId = "", bytesIn = 0, bytesOut = 0): void {
     if (this.#metrics) this.#metrics.observe(service, status, this.#now() - start, instanceId, bytesIn, bytesOut);
+  }
+
+  /** What became of a copy of a request of `service` for its mirror `target`. */
+  mirrored(service: string, target: string, outcome: MirrorOutcome): void {
+    this.#metrics?.mirrored?.(service, target, outcome);
   }
 }

@@ -48,6 +48,51 @@ export interface RouteEntry {
   state: RouteState;
   /** For `waiting`: the scheduler's reason, e.g. "0/2 nodes: 2 insufficient cpu"; "" otherwise. */
   stateReason: string;
+  /**
+   * The highest version the service has recorded: `X-Eas-Version` above it is answered `VersionNotFound`.
+   * Absent or 0 (tables filled by hand): every version is taken to exist.
+   */
+  latestVersion?: number;
+  /** A version running beside the stable one for a share of the requests that pin no version. */
+  canary?: RouteCanary;
+  /**
+   * Versions no request goes to unless it pins them (aborted canaries, until their instances are gone). Every
+   * other Ready instance that does not run the canary's version serves as stable (a rolling update in progress
+   * has two such versions).
+   */
+  withdrawn?: readonly number[];
+  /** A share of the service's requests is copied to another service (or a version of it). */
+  mirror?: RouteMirror;
+}
+
+/** The canary of a service: `weight` percent of the requests that pin no version go to `version`'s Ready instances. */
+export interface RouteCanary {
+  version: number;
+  /** 0 to 100; 0: only requests that pin the version reach it. */
+  weight: number;
+}
+
+/** Mirroring: `ratio` percent of the service's requests are copied to `target` (its version `targetVersion` when not 0). */
+export interface RouteMirror {
+  target: string;
+  targetVersion: number;
+  /** 1 to 100. */
+  ratio: number;
+}
+
+/** A service group: several services behind one endpoint, `/api/predict/<group>`, with the group's own token. */
+export interface GroupEntry {
+  group: string;
+  /** SHA-256 (lowercase hex) of the group's token; each member keeps its own for its own endpoint. */
+  tokenSha256: string;
+  /** A member's share is its weight over the sum of the weights of the members that have a Ready instance. */
+  members: readonly GroupMember[];
+}
+
+export interface GroupMember {
+  service: string;
+  /** 0 to 100. */
+  weight: number;
 }
 
 /** What the proxy reads routes from: {@link LiveRouteTable}, which `routing/route-sync.ts` keeps in step with the log. */
@@ -55,7 +100,14 @@ export interface RouteTable {
   get(service: string): RouteEntry | undefined;
   /** Every entry the table holds now. */
   entries(): Iterable<RouteEntry>;
-  /** Calls `listener` with the service name after its entry changed (added, replaced or removed). Returns an unsubscribe function. */
+  /** The service group of that name. Groups and services share the path space; a service of the same name wins. */
+  group(name: string): GroupEntry | undefined;
+  /** Every group the table holds now. */
+  groups(): Iterable<GroupEntry>;
+  /**
+   * Calls `listener` with the service (or group) name after its entry changed (added, replaced or removed).
+   * Returns an unsubscribe function.
+   */
   onChange(listener: (service: string) => void): () => void;
 }
 
@@ -65,10 +117,33 @@ export interface RouteTable {
  */
 export class LiveRouteTable implements RouteTable {
   readonly #entries = new Map<string, RouteEntry>();
+  readonly #groups = new Map<string, GroupEntry>();
   readonly #listeners = new Set<(service: string) => void>();
 
-  constructor(entries: Iterable<RouteEntry> = []) {
+  constructor(entries: Iterable<RouteEntry> = [], groups: Iterable<GroupEntry> = []) {
     for (const entry of entries) this.#entries.set(entry.service, entry);
+    for (const group of groups) this.#groups.set(group.group, group);
+  }
+
+  group(name: string): GroupEntry | undefined {
+    return this.#groups.get(name);
+  }
+
+  groups(): Iterable<GroupEntry> {
+    return this.#groups.values();
+  }
+
+  /** Adds or replaces the group `group.group` and notifies listeners. */
+  setGroup(group: GroupEntry): void {
+    this.#groups.set(group.group, group);
+    this.#notify(group.group);
+  }
+
+  /** Removes the group `name`; returns whether there was one. */
+  deleteGroup(name: string): boolean {
+    const existed = this.#groups.delete(name);
+    if (existed) this.#notify(name);
+    return existed;
   }
 
   get(service: string): RouteEntry | undefined {

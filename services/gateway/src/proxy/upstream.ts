@@ -13,6 +13,8 @@ export class Upstream implements BalancedInstance {
   readonly endpoint: string;
   /** The service version the instance runs. */
   readonly version: number;
+  /** The version as the `X-Eas-Version` answer header carries it. */
+  readonly versionText: string;
   readonly #pool: Pool;
   #outstanding = 0;
   #ejectedUntil = 0;
@@ -22,6 +24,7 @@ export class Upstream implements BalancedInstance {
     this.id = instance.id;
     this.endpoint = instance.endpoint;
     this.version = instance.version;
+    this.versionText = String(instance.version);
     this.#pool = new Pool(`http://${instance.endpoint}`, {
       // The gateway bounds concurrency per instance itself, so the pool may open as many connections as it is given requests.
       connections: null,

@@ -3,6 +3,7 @@ import { decodeEvent, serviceTokenSha256, StreamCategory, type EasEvent } from "
 import { absentInstance, evolveInstance, hasEnded, isInstanceEvent, isRoutable, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
 import type { RouteEntry } from "../proxy/index.js";
+import { evolveGroups, evolveReleaseRouting, isReleaseRoutingEvent, type ReleaseRouting, type RoutedGroups } from "./release-routing.js";
 
 interface RoutedService {
   /** SHA-256 (hex) of the token: all the gateway ever knows of it (ADR 0027). */
@@ -23,9 +24,17 @@ interface RoutedService {
    * back a Draining or ended one.
    */
   instances: Record<string, InstanceLifecycle>;
+  /** Canary, withdrawn versions, mirror, latest version. */
+  release: ReleaseRouting;
 }
 
-export type RoutesState = Record<string, RoutedService>;
+export type RoutedServices = Record<string, RoutedService>;
+
+/** The services and the service groups, which share the path space `/api/predict/<name>`. */
+export interface RoutesState {
+  services: RoutedServices;
+  groups: RoutedGroups;
+}
 
 /** Defaults when a spec leaves rpc settings out (the spec parser normally fills them). */
 const RPC_DEFAULTS = { keepaliveMs: 5_000, maxConcurrency: 32, maxQueueSize: 64, rateLimit: 0 };
@@ -40,7 +49,7 @@ function rpcOf(spec: { rpc?: { keepaliveMs: number; maxConcurrency: number; maxQ
   };
 }
 
-function withInstanceEvent(state: RoutesState, e: EasEvent): RoutesState {
+function withInstanceEvent(state: RoutedServices, e: EasEvent): RoutedServices {
   if (!isInstanceEvent(e)) return state;
   const routed = state[e.data.service];
   if (!routed) return state;
@@ -63,58 +72,71 @@ export function serviceOf(event: EasEvent): string | undefined {
 
 /**
  * The gateway's routing table as a projection: token digests, rpc limits, the routable instances of each
- * service (Ready, or Lost after Ready), and why a service has none (stopped, scaled to zero, not placeable,
- * starting), for the 503 it answers.
+ * service (Ready, or Lost after Ready), why a service has none (stopped, scaled to zero, not placeable,
+ * starting), for the 503 it answers; its canary, withdrawn versions and mirror; and the service groups.
  */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 3,
-  categories: [StreamCategory.service, StreamCategory.instance],
-  initialState: () => ({}),
+  version: 4,
+  categories: [StreamCategory.service, StreamCategory.instance, StreamCategory.group],
+  initialState: () => ({ services: {}, groups: {} }),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
     const e = decodeEvent(recorded);
     if (!e) return state;
-    switch (e.type) {
-      case "eas.v1.ServiceCreated":
-        return {
-          ...state,
-          [e.data.name]: {
-            tokenSha256: serviceTokenSha256(e.data),
-            ...rpcOf(e.data.spec),
-            stopped: false,
-            desiredReplicas: e.data.spec?.instance ?? 0,
-            placementBlocked: "",
-            instances: {},
-          },
-        };
-      case "eas.v1.ServiceUpdated": {
-        // The deployer writes the replica count into every new version's spec (a merge keeps the scaled one).
-        const routed = state[e.data.name];
-        const desiredReplicas = e.data.spec?.instance ?? routed?.desiredReplicas ?? 0;
-        return routed ? { ...state, [e.data.name]: { ...routed, ...rpcOf(e.data.spec), desiredReplicas } } : state;
-      }
-      case "eas.v1.ServiceScaled": {
-        const routed = state[e.data.name];
-        return routed ? { ...state, [e.data.name]: { ...routed, desiredReplicas: e.data.toReplicas } } : state;
-      }
-      case "eas.v1.ServicePlacementBlocked": {
-        const routed = state[e.data.name];
-        return routed ? { ...state, [e.data.name]: { ...routed, placementBlocked: e.data.reason } } : state;
-      }
-      case "eas.v1.ServiceStopped":
-      case "eas.v1.ServiceStarted": {
-        const routed = state[e.data.name];
-        return routed ? { ...state, [e.data.name]: { ...routed, stopped: e.type === "eas.v1.ServiceStopped" } } : state;
-      }
-      case "eas.v1.ServiceDeleted": {
-        const { [e.data.name]: _deleted, ...rest } = state;
-        return rest;
-      }
-      default:
-        return withInstanceEvent(state, e);
-    }
+    const groups = evolveGroups(state.groups, e);
+    if (groups !== state.groups) return { ...state, groups };
+    const services = evolveServices(state.services, e);
+    return services === state.services ? state : { ...state, services };
   },
 };
+
+function evolveServices(state: RoutedServices, e: EasEvent): RoutedServices {
+  if (e.type === "eas.v1.ServiceCreated") {
+    return {
+      ...state,
+      [e.data.name]: {
+        tokenSha256: serviceTokenSha256(e.data),
+        ...rpcOf(e.data.spec),
+        stopped: false,
+        desiredReplicas: e.data.spec?.instance ?? 0,
+        placementBlocked: "",
+        instances: {},
+        release: { latestVersion: e.data.version, withdrawn: [] },
+      },
+    };
+  }
+  if (isReleaseRoutingEvent(e)) {
+    const routed = state[e.data.name];
+    if (!routed) return state;
+    const release = evolveReleaseRouting(routed.release, e);
+    const next = release === routed.release ? routed : { ...routed, release };
+    if (e.type !== "eas.v1.ServiceUpdated") return next === routed ? state : { ...state, [e.data.name]: next };
+    // The deployer writes the replica count into every new version's spec (a merge keeps the scaled one).
+    const desiredReplicas = e.data.spec?.instance ?? routed.desiredReplicas;
+    return { ...state, [e.data.name]: { ...next, ...rpcOf(e.data.spec), desiredReplicas } };
+  }
+  switch (e.type) {
+    case "eas.v1.ServiceScaled": {
+      const routed = state[e.data.name];
+      return routed ? { ...state, [e.data.name]: { ...routed, desiredReplicas: e.data.toReplicas } } : state;
+    }
+    case "eas.v1.ServicePlacementBlocked": {
+      const routed = state[e.data.name];
+      return routed ? { ...state, [e.data.name]: { ...routed, placementBlocked: e.data.reason } } : state;
+    }
+    case "eas.v1.ServiceStopped":
+    case "eas.v1.ServiceStarted": {
+      const routed = state[e.data.name];
+      return routed ? { ...state, [e.data.name]: { ...routed, stopped: e.type === "eas.v1.ServiceStopped" } } : state;
+    }
+    case "eas.v1.ServiceDeleted": {
+      const { [e.data.name]: _deleted, ...rest } = state;
+      return rest;
+    }
+    default:
+      return withInstanceEvent(state, e);
+  }
+}
 
 /** The proxy's view of one service. */
 export function toRouteEntry(service: string, routed: RoutedService): RouteEntry {
@@ -130,6 +152,10 @@ export function toRouteEntry(service: string, routed: RoutedService): RouteEntry
     rateLimit: routed.rateLimit,
     instances,
     ...routeState(routed, instances.length),
+    latestVersion: routed.release.latestVersion,
+    withdrawn: routed.release.withdrawn,
+    ...(routed.release.canary ? { canary: routed.release.canary } : {}),
+    ...(routed.release.mirror ? { mirror: routed.release.mirror } : {}),
   };
 }
 

@@ -34,7 +34,7 @@ function when(state: RoutesState, ...events: EasEvent[]): RoutesState {
 }
 
 function entry(state: RoutesState, service = "iris"): RouteEntry | undefined {
-  const routed = state[service];
+  const routed = state.services[service];
   return routed && toRouteEntry(service, routed);
 }
 
@@ -90,6 +90,8 @@ describe("routes projection: a service's lifecycle", () => {
       instances: [],
       state: "starting",
       stateReason: "",
+      latestVersion: 1,
+      withdrawn: [],
     });
   });
 
@@ -159,12 +161,14 @@ describe("routes projection: a service's lifecycle", () => {
       ],
       state: "running",
       stateReason: "",
+      latestVersion: 2,
+      withdrawn: [],
     });
   });
 
   it("given a running service, when it is deleted, then it has no route and other services keep theirs", () => {
     const state = when(given([created(), ...ready("a"), created("other", "tok-other"), ...ready("o", 9100, "other")]), serviceDeleted());
-    assert.equal(state.iris, undefined);
+    assert.equal(state.services.iris, undefined);
     assert.deepEqual(instanceIds(state, "other"), ["o"]);
   });
 
@@ -332,7 +336,7 @@ describe("routes projection: events it does not route on", () => {
       const before = given([created(), ...ready("a")]);
       const after = when(before, e);
       assert.deepEqual(after, before);
-      assert.equal(after.ghost, undefined);
+      assert.equal(after.services.ghost, undefined);
     });
   }
 
@@ -393,6 +397,6 @@ describe("routes projection: purity", () => {
       assert.deepEqual(state, before, `${e.type} changed its input`);
       state = next;
     }
-    assert.deepEqual(state, {});
+    assert.deepEqual(state, { services: {}, groups: {} });
   });
 });

@@ -1,5 +1,6 @@
 import { TrafficRecorder } from "@eas/metrics";
-import type { GatewaySample, InstanceTraffic, TrafficStats } from "@eas/proto";
+import type { GatewaySample, InstanceTraffic, MirrorCounts, TrafficStats } from "@eas/proto";
+import type { MirrorOutcome } from "../proxy/index.js";
 
 /** Requests in flight and queued in this gateway for one service, at one moment. */
 export interface ServiceLoad {
@@ -33,10 +34,17 @@ interface ServiceRecorders {
   /** Requests the gateway answered itself, without an instance (401, 413, 429, 450, 503). */
   unrouted: TrafficRecorder;
   instances: Map<string, InstanceRecorder>;
+  /** Copies for the service's mirror this second; null until one is counted. */
+  mirror: MirrorCounts | null;
   lastActiveMs: number;
 }
 
-const newRecorders = (nowMs: number): ServiceRecorders => ({ unrouted: new TrafficRecorder(), instances: new Map(), lastActiveMs: nowMs });
+const newRecorders = (nowMs: number): ServiceRecorders => ({
+  unrouted: new TrafficRecorder(),
+  instances: new Map(),
+  mirror: null,
+  lastActiveMs: nowMs,
+});
 
 /**
  * Counts the gateway's traffic per service, version and instance, and publishes one GatewaySample per
@@ -77,6 +85,19 @@ export class GatewaySampler {
       recorders.instances.set(instanceId, instance);
     }
     instance.recorder.record(statusCode, latencyMs * 1000, bytesIn, bytesOut);
+  }
+
+  /** What became of a copy of a request of `service` for its mirror `target`. */
+  recordMirror(service: string, target: string, outcome: MirrorOutcome): void {
+    if (this.#now() >= this.#intervalStartMs + 1000) this.flush();
+    let recorders = this.#services.get(service);
+    if (!recorders) {
+      recorders = newRecorders(0);
+      this.#services.set(service, recorders);
+    }
+    const mirror = (recorders.mirror ??= { target, sent: 0, ok: 0, failed: 0, shed: 0 });
+    mirror.target = target;
+    mirror[outcome]++;
   }
 
   /** Ends the current second once it is over: builds and publishes its samples, starts the next. Returns what it published. */
@@ -154,6 +175,8 @@ export class GatewaySampler {
       }
     }
     recorders.unrouted.flush();
+    const mirror = recorders.mirror;
+    recorders.mirror = null;
     let inFlight = 0;
     for (const count of inFlightOf.values()) inFlight += count;
     return {
@@ -166,12 +189,13 @@ export class GatewaySampler {
       instances,
       inFlight,
       queued: load?.queued ?? 0,
+      ...(mirror ? { mirror } : {}),
     };
   }
 }
 
 function answeredAny(recorders: ServiceRecorders): boolean {
-  if (recorders.unrouted.requests > 0) return true;
+  if (recorders.unrouted.requests > 0 || recorders.mirror !== null) return true;
   for (const instance of recorders.instances.values()) if (instance.recorder.requests > 0) return true;
   return false;
 }

@@ -65,6 +65,11 @@ export interface GatewaySample {
   /** At the end of the interval: requests in flight on instances, and waiting in this gateway's queue. */
   inFlight: number;
   queued: number;
+  /**
+   * Copies of this service's requests sent to its mirror (MirrorSet); absent when none was chosen in the
+   * interval. The copies' answers are also counted as the target service's traffic in its own samples.
+   */
+  mirror?: MirrorCounts | undefined;
 }
 
 export interface GatewaySample_VersionsEntry {
@@ -75,6 +80,27 @@ export interface GatewaySample_VersionsEntry {
 export interface GatewaySample_InstancesEntry {
   key: string;
   value: InstanceTraffic | undefined;
+}
+
+/**
+ * What became of the requests chosen for a copy to the service's mirror over one interval. A copy is
+ * counted `sent` when it leaves and `ok` or `failed` when its answer ends (possibly a later interval), or
+ * `shed` when it never leaves: sent + shed = requests chosen.
+ */
+export interface MirrorCounts {
+  /** The mirror target's service name at the time. */
+  target: string;
+  /** Copies sent to a Ready instance of the target. */
+  sent: number;
+  /** Copies answered with a status below 500. */
+  ok: number;
+  /** Copies answered 5xx, whose connection failed, or not answered within the target's keepalive. */
+  failed: number;
+  /**
+   * Copies not sent: this gateway's copies of the service in flight at their limit, no Ready instance of
+   * the target (version) with a free slot, a body over the copy limit, or the client gone first.
+   */
+  shed: number;
 }
 
 /** Resource use of one instance, measured once a second by its agent. */
@@ -523,6 +549,7 @@ function createBaseGatewaySample(): GatewaySample {
     instances: {},
     inFlight: 0,
     queued: 0,
+    mirror: undefined,
   };
 }
 
@@ -554,6 +581,9 @@ export const GatewaySample: MessageFns<GatewaySample> = {
     }
     if (message.queued !== 0) {
       writer.uint32(72).uint32(message.queued);
+    }
+    if (message.mirror !== undefined) {
+      MirrorCounts.encode(message.mirror, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -649,6 +679,14 @@ export const GatewaySample: MessageFns<GatewaySample> = {
             message.queued = reader.uint32();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.mirror = MirrorCounts.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -710,6 +748,7 @@ export const GatewaySample: MessageFns<GatewaySample> = {
         ? globalThis.Number(object.in_flight)
         : 0,
       queued: isSet(object.queued) ? globalThis.Number(object.queued) : 0,
+      mirror: isSet(object.mirror) ? MirrorCounts.fromJSON(object.mirror) : undefined,
     };
   },
 
@@ -754,6 +793,9 @@ export const GatewaySample: MessageFns<GatewaySample> = {
     if (message.queued !== 0) {
       obj.queued = Math.round(message.queued);
     }
+    if (message.mirror !== undefined) {
+      obj.mirror = MirrorCounts.toJSON(message.mirror);
+    }
     return obj;
   },
 
@@ -789,6 +831,9 @@ export const GatewaySample: MessageFns<GatewaySample> = {
     );
     message.inFlight = object.inFlight ?? 0;
     message.queued = object.queued ?? 0;
+    message.mirror = (object.mirror !== undefined && object.mirror !== null)
+      ? MirrorCounts.fromPartial(object.mirror)
+      : undefined;
     return message;
   },
 };
@@ -963,6 +1008,139 @@ export const GatewaySample_InstancesEntry: MessageFns<GatewaySample_InstancesEnt
     message.value = (object.value !== undefined && object.value !== null)
       ? InstanceTraffic.fromPartial(object.value)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseMirrorCounts(): MirrorCounts {
+  return { target: "", sent: 0, ok: 0, failed: 0, shed: 0 };
+}
+
+export const MirrorCounts: MessageFns<MirrorCounts> = {
+  encode(message: MirrorCounts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.target !== "") {
+      writer.uint32(10).string(message.target);
+    }
+    if (message.sent !== 0) {
+      writer.uint32(16).uint64(message.sent);
+    }
+    if (message.ok !== 0) {
+      writer.uint32(24).uint64(message.ok);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(32).uint64(message.failed);
+    }
+    if (message.shed !== 0) {
+      writer.uint32(40).uint64(message.shed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MirrorCounts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMirrorCounts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sent = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ok = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.failed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.shed = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MirrorCounts {
+    return {
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      sent: isSet(object.sent) ? globalThis.Number(object.sent) : 0,
+      ok: isSet(object.ok) ? globalThis.Number(object.ok) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      shed: isSet(object.shed) ? globalThis.Number(object.shed) : 0,
+    };
+  },
+
+  toJSON(message: MirrorCounts): unknown {
+    const obj: any = {};
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.sent !== 0) {
+      obj.sent = Math.round(message.sent);
+    }
+    if (message.ok !== 0) {
+      obj.ok = Math.round(message.ok);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.shed !== 0) {
+      obj.shed = Math.round(message.shed);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MirrorCounts>): MirrorCounts {
+    return MirrorCounts.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MirrorCounts>): MirrorCounts {
+    const message = createBaseMirrorCounts();
+    message.target = object.target ?? "";
+    message.sent = object.sent ?? 0;
+    message.ok = object.ok ?? 0;
+    message.failed = object.failed ?? 0;
+    message.shed = object.shed ?? 0;
     return message;
   },
 };
