@@ -37,7 +37,7 @@ export interface UpdateServiceRequest {
    * Record the new version without rolling it out (ServiceVersionAdded): it runs only as a canary
    * (`eas release --version N`), or once promoted or rolled back to.
    */
-  stage: boolean;
+  stage?: boolean | undefined;
 }
 
 export interface GetServiceRequest {
@@ -252,7 +252,7 @@ export const CreateServiceRequest: MessageFns<CreateServiceRequest> = {
 };
 
 function createBaseUpdateServiceRequest(): UpdateServiceRequest {
-  return { name: "", spec: "", updateType: "", stage: false };
+  return { name: "", spec: "", updateType: "", stage: undefined };
 }
 
 export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
@@ -266,7 +266,7 @@ export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
     if (message.updateType !== "") {
       writer.uint32(26).string(message.updateType);
     }
-    if (message.stage !== false) {
+    if (message.stage !== undefined) {
       writer.uint32(32).bool(message.stage);
     }
     return writer;
@@ -338,7 +338,7 @@ export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
         : isSet(object.update_type)
         ? globalThis.String(object.update_type)
         : "",
-      stage: isSet(object.stage) ? globalThis.Boolean(object.stage) : false,
+      stage: isSet(object.stage) ? globalThis.Boolean(object.stage) : undefined,
     };
   },
 
@@ -353,7 +353,7 @@ export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
     if (message.updateType !== "") {
       obj.updateType = message.updateType;
     }
-    if (message.stage !== false) {
+    if (message.stage !== undefined) {
       obj.stage = message.stage;
     }
     return obj;
@@ -367,7 +367,7 @@ export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
     message.name = object.name ?? "";
     message.spec = object.spec ?? "";
     message.updateType = object.updateType ?? "";
-    message.stage = object.stage ?? false;
+    message.stage = object.stage ?? undefined;
     return message;
   },
 };
