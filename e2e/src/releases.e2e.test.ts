@@ -216,10 +216,12 @@ describe("safe releases on the local cluster", { timeout: 400_000 }, () => {
     const setMirror = (target: string, ratio: number) =>
       unaryCall(releases, releases.setMirror, { name: "primary", target, targetVersion: 0, ratio });
 
-    // Without mirroring and with each mirror in turn, in short interleaved segments of one run: what the shared
-    // machine does to latencies falls on every condition alike. Requests sent in the 300 ms after a switch count for none.
-    type Condition = "none" | "slow_sink" | "dead_sink";
-    const rotation: Condition[] = ["none", "slow_sink", "none", "dead_sink"];
+    // Without mirroring and with each mirror in turn, in short interleaved segments of one run, so that what the
+    // shared machine does to latencies falls on every condition alike; requests sent in the 300 ms after a switch
+    // count for none. The two unmirrored halves ("none_a", "none_b") measure the run's own noise: a mirrored p99
+    // must stay within 10 % of the unmirrored one, beyond the difference between those two halves.
+    type Condition = "none_a" | "slow_sink" | "none_b" | "dead_sink";
+    const rotation: Condition[] = ["none_a", "slow_sink", "none_b", "dead_sink"];
     const segments: { condition: Condition; fromMs: number; toMs: number }[] = [];
     const before = await mirrorCounts();
     const load = pacedLoad(t, primary, 40);
@@ -227,7 +229,7 @@ describe("safe releases on the local cluster", { timeout: 400_000 }, () => {
     try {
       for (let round = 0; round < 4; round++) {
         for (const condition of rotation) {
-          await (condition === "none" ? setMirror("", 0) : setMirror(condition, 50));
+          await (condition.startsWith("none") ? setMirror("", 0) : setMirror(condition, 50));
           const fromMs = Date.now() + 300;
           await new Promise((resolve) => setTimeout(resolve, 1_500));
           segments.push({ condition, fromMs, toMs: Date.now() });
@@ -237,26 +239,31 @@ describe("safe releases on the local cluster", { timeout: 400_000 }, () => {
     } finally {
       const answers = await load.stop();
       const after = await mirrorCounts();
+      const sentIn = (a: PacedAnswer, conditions: readonly Condition[], settleMs = 0) =>
+        segments.some((s) => conditions.includes(s.condition) && a.sentAt >= s.fromMs - settleMs && a.sentAt < s.toMs);
       mirrored = {
         sent: (after.sent ?? 0) - (before.sent ?? 0),
         shed: (after.shed ?? 0) - (before.shed ?? 0),
-        requests: answers.filter((a) => segments.some((s) => s.condition !== "none" && a.sentAt >= s.fromMs - 300 && a.sentAt < s.toMs))
-          .length,
+        requests: answers.filter((a) => sentIn(a, ["slow_sink", "dead_sink"], 300)).length,
       };
       assert.deepEqual(
         answers.filter((a) => a.status !== 200).map((a) => a.status),
         [],
         "every primary request answered",
       );
-      const of = (condition: Condition) =>
-        answers.filter((a) => segments.some((s) => s.condition === condition && a.sentAt >= s.fromMs && a.sentAt < s.toMs));
-      const baseline = percentile(of("none"), 99);
+      const of = (...conditions: Condition[]) => answers.filter((a) => sentIn(a, conditions));
+      const baseline = percentile(of("none_a", "none_b"), 99);
+      const noise = Math.abs(percentile(of("none_a"), 99) - percentile(of("none_b"), 99));
       for (const sink of ["slow_sink", "dead_sink"] as const) {
         const p99 = percentile(of(sink), 99);
         console.log(
-          `primary p99 with 50% mirrored to ${sink}: ${p99} ms over ${of(sink).length} requests; without: ${baseline} ms over ${of("none").length}`,
+          `primary p99 with 50% mirrored to ${sink}: ${p99} ms over ${of(sink).length} requests; ` +
+            `without mirroring: ${baseline} ms over ${of("none_a", "none_b").length} (halves differ by ${noise} ms)`,
         );
-        assert.ok(p99 <= baseline * 1.1, `primary p99 ${p99} ms with ${sink} vs ${baseline} ms without mirroring`);
+        assert.ok(
+          p99 <= baseline * 1.1 + noise,
+          `primary p99 ${p99} ms with ${sink} vs ${baseline} ms without mirroring (noise ${noise} ms)`,
+        );
       }
     }
     const chosen = mirrored.sent + mirrored.shed;

@@ -65,6 +65,10 @@ function percentile(p: (typeof PERCENTILES)[number]): MetricDefinition {
   };
 }
 
+function mirrorRate(name: string, description: string, count: (stats: PointStats) => number): MetricDefinition {
+  return { name, unit: "req/s", description, kind: "rate", breakdown: false, value: (s, seconds) => count(s) / seconds };
+}
+
 const inClass = (hundreds: number) => (code: number) => Math.floor(code / 100) === hundreds;
 const exactly = (wanted: number) => (code: number) => code === wanted;
 
@@ -156,6 +160,22 @@ export const METRICS: readonly MetricDefinition[] = [
     kind: "resource",
     breakdown: true,
     value: (s) => (s.resourceSeconds === 0 ? undefined : s.memoryBytesSum / s.resourceSeconds),
+  },
+  mirrorRate("mirror_sent", "copies of requests sent to the service's mirror per second", (s) => s.mirrorSent),
+  mirrorRate("mirror_ok", "mirrored copies answered below 500 per second", (s) => s.mirrorOk),
+  mirrorRate("mirror_failed", "mirrored copies answered 5xx, failed or timed out, per second", (s) => s.mirrorFailed),
+  mirrorRate(
+    "mirror_shed",
+    "copies chosen for the mirror but shed (copies in flight at their limit, no free target instance), per second",
+    (s) => s.mirrorShed,
+  ),
+  {
+    name: "mirror_ratio",
+    unit: "ratio",
+    description: "share of the service's requests its mirror received a copy of (sent copies over requests)",
+    kind: "ratio",
+    breakdown: false,
+    value: (s) => (requestsOf(s) === 0 ? undefined : s.mirrorSent / requestsOf(s)),
   },
   {
     name: "instances_ready",

@@ -16,6 +16,10 @@ export function emptyStats(): PointStats {
     resourceSeconds: 0,
     instancesReadySum: 0,
     version: 0,
+    mirrorSent: 0,
+    mirrorOk: 0,
+    mirrorFailed: 0,
+    mirrorShed: 0,
   };
 }
 
@@ -48,6 +52,10 @@ export function mergeStats(parts: readonly PointStats[]): PointStats {
     merged.memoryBytesSum += part.memoryBytesSum;
     merged.resourceSeconds += part.resourceSeconds;
     merged.instancesReadySum += part.instancesReadySum;
+    merged.mirrorSent += part.mirrorSent;
+    merged.mirrorOk += part.mirrorOk;
+    merged.mirrorFailed += part.mirrorFailed;
+    merged.mirrorShed += part.mirrorShed;
     if (part.version) merged.version = part.version;
   }
   return merged;

@@ -98,6 +98,10 @@ function toPoint(service: string, startMs: number, open: OpenService, instancesR
   total.inFlightSum = sum(gateways, (g) => g.inFlight);
   total.queuedSum = sum(gateways, (g) => g.queued);
   total.instancesReadySum = instancesReady;
+  total.mirrorSent = sum(gateways, (g) => g.mirror?.sent ?? 0);
+  total.mirrorOk = sum(gateways, (g) => g.mirror?.ok ?? 0);
+  total.mirrorFailed = sum(gateways, (g) => g.mirror?.failed ?? 0);
+  total.mirrorShed = sum(gateways, (g) => g.mirror?.shed ?? 0);
 
   const versionTraffic = new Map<number, TrafficStats[]>();
   for (const gateway of gateways) {

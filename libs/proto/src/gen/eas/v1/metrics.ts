@@ -136,6 +136,14 @@ export interface PointStats {
   instancesReadySum: number;
   /** The version an instance runs (instance breakdowns only). */
   version: number;
+  /**
+   * Copies of the service's requests to its mirror (GatewaySample.mirror), summed over gateways (service
+   * totals only): sent, answered below 500, failed, shed.
+   */
+  mirrorSent: number;
+  mirrorOk: number;
+  mirrorFailed: number;
+  mirrorShed: number;
 }
 
 export interface SeriesPoint {
@@ -1340,6 +1348,10 @@ function createBasePointStats(): PointStats {
     resourceSeconds: 0,
     instancesReadySum: 0,
     version: 0,
+    mirrorSent: 0,
+    mirrorOk: 0,
+    mirrorFailed: 0,
+    mirrorShed: 0,
   };
 }
 
@@ -1368,6 +1380,18 @@ export const PointStats: MessageFns<PointStats> = {
     }
     if (message.version !== 0) {
       writer.uint32(64).uint32(message.version);
+    }
+    if (message.mirrorSent !== 0) {
+      writer.uint32(72).uint64(message.mirrorSent);
+    }
+    if (message.mirrorOk !== 0) {
+      writer.uint32(80).uint64(message.mirrorOk);
+    }
+    if (message.mirrorFailed !== 0) {
+      writer.uint32(88).uint64(message.mirrorFailed);
+    }
+    if (message.mirrorShed !== 0) {
+      writer.uint32(96).uint64(message.mirrorShed);
     }
     return writer;
   },
@@ -1449,6 +1473,38 @@ export const PointStats: MessageFns<PointStats> = {
             message.version = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.mirrorSent = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.mirrorOk = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.mirrorFailed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.mirrorShed = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1495,6 +1551,26 @@ export const PointStats: MessageFns<PointStats> = {
         ? globalThis.Number(object.instances_ready_sum)
         : 0,
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      mirrorSent: isSet(object.mirrorSent)
+        ? globalThis.Number(object.mirrorSent)
+        : isSet(object.mirror_sent)
+        ? globalThis.Number(object.mirror_sent)
+        : 0,
+      mirrorOk: isSet(object.mirrorOk)
+        ? globalThis.Number(object.mirrorOk)
+        : isSet(object.mirror_ok)
+        ? globalThis.Number(object.mirror_ok)
+        : 0,
+      mirrorFailed: isSet(object.mirrorFailed)
+        ? globalThis.Number(object.mirrorFailed)
+        : isSet(object.mirror_failed)
+        ? globalThis.Number(object.mirror_failed)
+        : 0,
+      mirrorShed: isSet(object.mirrorShed)
+        ? globalThis.Number(object.mirrorShed)
+        : isSet(object.mirror_shed)
+        ? globalThis.Number(object.mirror_shed)
+        : 0,
     };
   },
 
@@ -1524,6 +1600,18 @@ export const PointStats: MessageFns<PointStats> = {
     if (message.version !== 0) {
       obj.version = Math.round(message.version);
     }
+    if (message.mirrorSent !== 0) {
+      obj.mirrorSent = Math.round(message.mirrorSent);
+    }
+    if (message.mirrorOk !== 0) {
+      obj.mirrorOk = Math.round(message.mirrorOk);
+    }
+    if (message.mirrorFailed !== 0) {
+      obj.mirrorFailed = Math.round(message.mirrorFailed);
+    }
+    if (message.mirrorShed !== 0) {
+      obj.mirrorShed = Math.round(message.mirrorShed);
+    }
     return obj;
   },
 
@@ -1542,6 +1630,10 @@ export const PointStats: MessageFns<PointStats> = {
     message.resourceSeconds = object.resourceSeconds ?? 0;
     message.instancesReadySum = object.instancesReadySum ?? 0;
     message.version = object.version ?? 0;
+    message.mirrorSent = object.mirrorSent ?? 0;
+    message.mirrorOk = object.mirrorOk ?? 0;
+    message.mirrorFailed = object.mirrorFailed ?? 0;
+    message.mirrorShed = object.mirrorShed ?? 0;
     return message;
   },
 };
