@@ -34,6 +34,19 @@ describe("SecondAggregator", () => {
     assert.deepEqual([inFlight, queued, ready], [3, 1, 2]);
   });
 
+  it("sums the gateways' mirror copies into the service's mirror metrics", () => {
+    const aggregator = new SecondAggregator(T);
+    const mirror = (sent: number, shed: number) => ({ target: "shadow", sent, ok: sent - 1, failed: 1, shed });
+    aggregator.addGateway(
+      gatewaySample({ service: "svc", startMs: T, source: "gw-a", total: traffic([1, 1, 1, 1]), mirror: mirror(2, 0) }),
+    );
+    aggregator.addGateway(
+      gatewaySample({ service: "svc", startMs: T, source: "gw-b", total: traffic([1, 1, 1, 1]), mirror: mirror(1, 1) }),
+    );
+    const [point] = aggregator.close(T, fleet);
+    assert.deepEqual(read(["mirror_sent", "mirror_ok", "mirror_failed", "mirror_shed", "mirror_ratio"], point!.total), [3, 1, 2, 1, 3 / 8]);
+  });
+
   it("counts a source that sent twice for one second once", () => {
     const aggregator = new SecondAggregator(T);
     aggregator.addGateway(gatewaySample({ service: "svc", startMs: T, total: traffic([1, 1]) }));
