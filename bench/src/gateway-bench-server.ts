@@ -9,19 +9,29 @@
  * per-instance counters and HDR histograms, versions and totals merged and one sample encoded per second);
  * the samples go nowhere (one NATS publish a second is not what this measures).
  *
- *   node --conditions=source --import tsx bench/src/gateway-bench-server.ts <backendPort> [--workers N] [--sampling]
+ * With `--canary W` the service has a second instance (`bench-1`, on the same backend) running version 2 as a
+ * canary of weight W: every request is drawn to the stable or the canary lane. With `--mirror R`, R percent of
+ * the requests are copied to a second service, `bench-mirror` (an instance on the same backend), whose answers
+ * are read and dropped.
+ *
+ *   node --conditions=source --import tsx bench/src/gateway-bench-server.ts <backendPort> [--workers N] [--sampling] [--canary W] [--mirror R]
  */
 import cluster from "node:cluster";
 import { createHash } from "node:crypto";
-import { createGatewayServer, GatewaySampler, LiveRouteTable, type GatewayServer } from "@eas/gateway";
+import { createGatewayServer, GatewaySampler, LiveRouteTable, type GatewayServer, type RouteEntry } from "@eas/gateway";
 import { encodeGatewaySample } from "@eas/metrics";
 
 /** The token the benchmark sends (gateway-vs-nginx.ts). */
 const BENCH_TOKEN = "bench-token";
 
 const backendPort = Number(process.argv[2]);
-const workersFlag = process.argv.indexOf("--workers");
-const workers = workersFlag > 0 ? Number(process.argv[workersFlag + 1]) : 1;
+const flagValue = (name: string, fallback: number): number => {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const workers = flagValue("--workers", 1);
+const canaryWeight = flagValue("--canary", 0);
+const mirrorRatio = flagValue("--mirror", 0);
 if (!Number.isInteger(backendPort) || backendPort <= 0 || !Number.isInteger(workers) || workers < 1) {
   process.stderr.write("usage: gateway-bench-server.ts <backendPort> [--workers N]\n");
   process.exit(2);
@@ -46,22 +56,41 @@ if (workers > 1 && cluster.isPrimary) {
   process.on("SIGINT", stop);
   process.stdin.on("end", stop).on("error", stop).resume();
 } else {
+  const service = (name: string, instances: RouteEntry["instances"]): RouteEntry => ({
+    service: name,
+    tokenSha256: createHash("sha256").update(BENCH_TOKEN).digest("hex"),
+    keepaliveMs: 30_000,
+    maxConcurrency: 0,
+    maxQueueSize: 1_000,
+    rateLimit: 0,
+    instances,
+    state: "running",
+    stateReason: "",
+  });
+  const endpoint = `127.0.0.1:${backendPort}`;
+  const bench = service("bench", [{ id: "bench-0", endpoint, version: 1 }]);
+  if (canaryWeight > 0) {
+    bench.instances.push({ id: "bench-1", endpoint, version: 2 });
+    bench.canary = { version: 2, weight: canaryWeight };
+    bench.latestVersion = 2;
+  }
+  if (mirrorRatio > 0) bench.mirror = { target: "bench-mirror", targetVersion: 0, ratio: mirrorRatio };
   const routes = new LiveRouteTable([
-    {
-      service: "bench",
-      tokenSha256: createHash("sha256").update(BENCH_TOKEN).digest("hex"),
-      keepaliveMs: 30_000,
-      maxConcurrency: 0,
-      maxQueueSize: 1_000,
-      rateLimit: 0,
-      instances: [{ id: "bench-0", endpoint: `127.0.0.1:${backendPort}`, version: 1 }],
-      state: "running",
-      stateReason: "",
-    },
+    bench,
+    ...(mirrorRatio > 0 ? [service("bench-mirror", [{ id: "mirror-0", endpoint, version: 1 }])] : []),
   ]);
   const sampling: { sampler?: GatewaySampler } = {};
+  const mirrored = { sent: 0, ok: 0, failed: 0, shed: 0 };
   const gateway: GatewayServer = createGatewayServer({
     routes,
+    ...(mirrorRatio > 0
+      ? {
+          metrics: {
+            observe: () => undefined,
+            mirrored: (_s: string, _t: string, outcome: keyof typeof mirrored) => void mirrored[outcome]++,
+          },
+        }
+      : {}),
     ...(process.argv.includes("--sampling")
       ? {
           metrics: {
@@ -82,6 +111,7 @@ if (workers > 1 && cluster.isPrimary) {
     sampling.sampler.start();
     process.on("exit", () => process.stderr.write(`sampler published ${published} bytes\n`));
   }
+  if (mirrorRatio > 0) process.on("exit", () => process.stderr.write(`mirror copies: ${JSON.stringify(mirrored)}\n`));
   // In a cluster, port 0 is resolved once by the primary and shared by every worker.
   const { port } = await gateway.listen(0, "127.0.0.1");
   if (cluster.isWorker) process.send?.({ ready: port });

@@ -10,6 +10,11 @@
  * `gateway-sampled` is the gateway with the monitor's per-second sampling on (GatewaySampler); with both
  * `gateway` and `gateway-sampled` it prints the sampling on/off ratio (goal >= 0.97).
  *
+ * `gateway-canary` is the gateway with a 10 % canary (a second instance of version 2, on the same backend),
+ * `gateway-mirror` with 20 % of the requests copied to a second service (on the same backend, so the backend
+ * answers 1.2 requests per request); with `gateway` each prints its throughput and CPU-per-request ratio to
+ * plain routing, paired round by round.
+ *
  * Extra targets: `gateway-cluster` (the gateway as `--gateway-workers`
  * processes sharing the port, default 2: a separate multi-process figure,
  * not the one-process comparison), `proxy-stream`, `proxy-request`, `proxy-dispatch`,
@@ -108,6 +113,8 @@ function parseOptions(argv: string[]): Options {
       target === "direct" ||
       target === "gateway" ||
       target === "gateway-sampled" ||
+      target === "gateway-canary" ||
+      target === "gateway-mirror" ||
       target === "gateway-cluster" ||
       target === "nginx" ||
       PROXY_VARIANTS.some((v) => target === `proxy-${v}`);
@@ -380,6 +387,14 @@ async function main(): Promise<void> {
       const sampled = await startNodeChild("gateway-bench-server.ts", [String(backend.port), "--sampling"], "gateway-sampled");
       urls.set("gateway-sampled", { url: `http://127.0.0.1:${sampled.port}/api/predict/bench`, pid: sampled.child.pid });
     }
+    for (const [target, args] of [
+      ["gateway-canary", ["--canary", "10"]],
+      ["gateway-mirror", ["--mirror", "20"]],
+    ] as const) {
+      if (!options.targets.includes(target)) continue;
+      const variant = await startNodeChild("gateway-bench-server.ts", [String(backend.port), ...args], target);
+      urls.set(target, { url: `http://127.0.0.1:${variant.port}/api/predict/bench`, pid: variant.child.pid });
+    }
     if (options.targets.includes("gateway-cluster")) {
       const cluster = await startNodeChild(
         "gateway-bench-server.ts",
@@ -458,6 +473,22 @@ async function main(): Promise<void> {
       }
       process.stdout.write(
         `sampling on / off: throughput x${ratios["sampling_on_vs_off_throughput"]?.toFixed(3)}, CPU per request x${ratios["sampling_on_vs_off_cpu_per_request"]?.toFixed(3)} (goal: throughput >= x0.97)\n`,
+      );
+    }
+    for (const variant of ["gateway-canary", "gateway-mirror"]) {
+      const measured = byName.get(variant);
+      if (!gateway || !measured) continue;
+      const pairs = (perTarget.get("gateway") ?? []).map(
+        (plain, i) => (perTarget.get(variant)?.[i]?.requestsPerSecond ?? 0) / plain.requestsPerSecond,
+      );
+      const key = variant.replace("gateway-", "");
+      ratios[`${key}_vs_plain_throughput_paired_median`] = median(pairs);
+      if (measured.cpuUsPerRequest !== undefined && gateway.cpuUsPerRequest !== undefined) {
+        ratios[`${key}_vs_plain_cpu_per_request`] = measured.cpuUsPerRequest / gateway.cpuUsPerRequest;
+      }
+      ratios[`${key}_vs_plain_p99`] = measured.p99Ms / gateway.p99Ms;
+      process.stdout.write(
+        `${variant} / gateway: throughput x${median(pairs).toFixed(3)} (paired median of rounds), CPU per request x${ratios[`${key}_vs_plain_cpu_per_request`]?.toFixed(3)}, p99 x${ratios[`${key}_vs_plain_p99`]?.toFixed(2)}\n`,
       );
     }
     process.stdout.write(

@@ -12,7 +12,9 @@
  * This process appends the events (like the deployer/agent) and probes the gateway.
  *
  * Each cycle appends InstanceStarting then InstanceReady for a new instance, then InstanceStopped for it (only
- * Ready and Stopped are measured). For each event it takes
+ * Ready and Stopped are measured). Then, with a stable (version 1) and a canary (version 2) instance Ready, it
+ * appends CanaryWeightChanged 0 -> 100 and 100 -> 0, `cycles` times each: the change is seen when an answer
+ * comes from the other version (the gateway's `X-Eas-Version` answer header). For each event it takes
  * the time from the append's ack to
  *   peer     the bare subscription receiving the event,
  *   applied  the gateway's projection onEvent having applied it to the route table,
@@ -217,21 +219,32 @@ async function drive(): Promise<void> {
       return { id, calledAt, ackedAt: now() };
     };
 
-    /** Requests through the gateway back to back until one answers `status`; any other answer than `from` is an error. */
-    const firstAnswer = async (status: number, from: number): Promise<bigint> => {
+    /**
+     * Requests through the gateway back to back until one answers `status` (and, when `version` is set, from an
+     * instance of that version); any other status than `from` is an error.
+     */
+    const firstAnswer = async (status: number, from: number, version?: string): Promise<bigint> => {
       const deadline = Date.now() + CHANGE_TIMEOUT_MS;
       for (;;) {
         const response = await request(url, { dispatcher: agent, method: "POST", headers: { authorization: TOKEN }, body: "{}" });
         await response.body.dump();
-        if (response.statusCode === status) return now();
-        if (response.statusCode !== from) throw new Error(`gateway answered ${response.statusCode} while waiting for ${status}`);
+        if (response.statusCode === status && (version === undefined || response.headers["x-eas-version"] === version)) return now();
+        if (response.statusCode !== from && response.statusCode !== status) {
+          throw new Error(`gateway answered ${response.statusCode} while waiting for ${status}`);
+        }
         if (Date.now() > deadline) throw new Error(`gateway still answers ${from} ${CHANGE_TIMEOUT_MS} ms after the change`);
       }
     };
 
-    const measure = async (stream: string, e: Parameters<typeof toNewEvent>[0], status: number, from: number): Promise<Sample> => {
+    const measure = async (
+      stream: string,
+      e: Parameters<typeof toNewEvent>[0],
+      status: number,
+      from: number,
+      version?: string,
+    ): Promise<Sample> => {
       const { id, calledAt, ackedAt } = await append(stream, e);
-      const answeredAt = await firstAnswer(status, from);
+      const answeredAt = await firstAnswer(status, from, version);
       const [appliedAt, peerAt] = await Promise.all([seenBy(gateway, id, "gateway"), seenBy(peer, id, "peer")]);
       return {
         append: msBetween(calledAt, ackedAt),
@@ -284,6 +297,41 @@ async function drive(): Promise<void> {
       stopped.push(down);
     }
 
+    // Canary weights: a stable and a canary instance (both on the test instance), the weight flipped 0 <-> 100.
+    const at = () => new Date().toISOString();
+    for (const [instanceId, version] of [
+      ["rf-stable", 1],
+      ["rf-canary", 2],
+    ] as const) {
+      await append(
+        instanceStream(instanceId),
+        event("InstanceStarting", { instanceId, service: SERVICE, nodeId: "bench", restartCount: 0, at: at() }),
+      );
+      const up = await append(
+        instanceStream(instanceId),
+        event("InstanceReady", { instanceId, service: SERVICE, version, nodeId: "bench", endpoint, at: at() }),
+      );
+      await seenBy(gateway, up.id, "gateway");
+    }
+    const canaryStarted = await append(
+      serviceStream(SERVICE),
+      event("CanaryStarted", { name: SERVICE, version: 2, stableVersion: 1, weight: 0, replicas: 0, cause: "bench", at: at() }),
+    );
+    await seenBy(gateway, canaryStarted.id, "gateway");
+    const toCanary: Sample[] = [];
+    const toStable: Sample[] = [];
+    for (let cycle = 0; cycle < warmup + cycles; cycle++) {
+      const weight = (fromWeight: number, toWeight: number) =>
+        event("CanaryWeightChanged", { name: SERVICE, version: 2, fromWeight, toWeight, replicas: 0, cause: "bench", at: at() });
+      const up = await measure(serviceStream(SERVICE), weight(0, 100), 200, 200, "2");
+      await sleep(gapMs);
+      const down = await measure(serviceStream(SERVICE), weight(100, 0), 200, 200, "1");
+      await sleep(gapMs);
+      if (cycle < warmup) continue;
+      toCanary.push(up);
+      toStable.push(down);
+    }
+
     const fmt = (v: number) => v.toFixed(2).padStart(8);
     const line = (label: string, values: number[]) => {
       const s = summarize(values);
@@ -297,6 +345,8 @@ async function drive(): Promise<void> {
     const rows: [string, Sample[], string][] = [
       ["InstanceReady", ready, "first 200 through gateway"],
       ["InstanceStopped", stopped, "first 503 through gateway"],
+      ["Canary 0->100", toCanary, "first answer from v2"],
+      ["Canary 100->0", toStable, "first answer from v1"],
     ];
     for (const [name, samples, request] of rows) {
       const peerSummary = line(
@@ -318,10 +368,11 @@ async function drive(): Promise<void> {
     }
     line(
       "reference: append call until its ack",
-      [...ready, ...stopped].map((s) => s.append),
+      [...ready, ...stopped, ...toCanary, ...toStable].map((s) => s.append),
     );
-    const overBudget = [...ready, ...stopped].filter((s) => s.request > BUDGET_MS).length;
-    console.log(`requests that saw the change later than ${BUDGET_MS} ms: ${overBudget} of ${ready.length + stopped.length}`);
+    const all = [...ready, ...stopped, ...toCanary, ...toStable];
+    const overBudget = all.filter((s) => s.request > BUDGET_MS).length;
+    console.log(`requests that saw the change later than ${BUDGET_MS} ms: ${overBudget} of ${all.length}`);
   } finally {
     await agent.close();
     await Promise.all(children.map(stopChild));

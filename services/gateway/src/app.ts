@@ -27,7 +27,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
           { stopped: r.stopped, ready: toRouteEntry(name, r).instances.length, canary: r.release.canary, mirror: r.release.mirror },
         ]),
       ),
-      groups: state.groups,
+      groups: Object.fromEntries(Object.entries(state.groups).map(([name, g]) => [name, { members: g.members }])),
     }),
   });
   syncAllRoutes(table, routes.state);

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
 import { after, describe, it } from "node:test";
+import { request } from "undici";
 import { waitFor } from "@eas/testing";
 import { tokenDigest } from "./auth.js";
 import type { GatewayErrorBody } from "./errors.js";
@@ -249,6 +251,19 @@ describe("gateway: canary weights, pinned versions, service groups, mirroring", 
       // The copies' answers are the shadow's traffic; the primary's count is its clients' requests only.
       assert.equal(metrics.answered.get("shadow"), 100);
       assert.equal(metrics.answered.get("main"), 500);
+
+      // A chunked body (no Content-Length) is copied whole too.
+      gw.routes.update("main", (entry) => ({ ...entry, mirror: { target: "shadow", targetVersion: 0, ratio: 100 } }));
+      const chunked = await request(`${gw.url}/api/predict/main/score?k=chunked`, {
+        dispatcher: gw.agent,
+        method: "POST",
+        headers: { authorization: "secret-token" },
+        body: Readable.from([Buffer.from("payload-"), Buffer.from("chunked")]),
+      });
+      assert.equal(chunked.statusCode, 200);
+      await chunked.body.dump();
+      await waitFor("the chunked copy arrived", () => seen.length === 101, { timeoutMs: 5_000 });
+      assert.equal(seen[100]!.body, "payload-chunked");
     });
 
     it("a stalled mirror sheds copies past the in-flight limit and the primary's latency does not move", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { connectJetStreamEventStore, type EventStore } from "@eas/event-store";
-import { event, instanceStream, serviceStream, tokenSha256, toNewEvent, type EasEvent } from "@eas/events";
+import { event, groupStream, instanceStream, serviceStream, tokenSha256, toNewEvent, type EasEvent } from "@eas/events";
 import { createProjectionRunner, type ProjectionRunner } from "@eas/projections";
 import { ServiceSpec } from "@eas/proto";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
@@ -55,7 +55,11 @@ describe("gateway routes follow the event log (JetStream)", () => {
   /** Appends as the deployer or agent would: one event to its aggregate's stream. */
   async function append(e: EasEvent): Promise<void> {
     const data = e.data as { instanceId?: string; name?: string };
-    const stream = data.instanceId ? instanceStream(data.instanceId) : serviceStream(data.name ?? "");
+    const stream = data.instanceId
+      ? instanceStream(data.instanceId)
+      : e.type.startsWith("eas.v1.ServiceGroup")
+        ? groupStream(data.name ?? "")
+        : serviceStream(data.name ?? "");
     await writer.append(stream, [toNewEvent(e, randomUUID(), { source: "eas/route-follow-test" })], { expectedRevision: "any" });
   }
 
@@ -71,8 +75,8 @@ describe("gateway routes follow the event log (JetStream)", () => {
     });
   const starting = (service: string, instance: TestBackend) =>
     event("InstanceStarting", { instanceId: instance.id, service, nodeId: "n1", restartCount: 0, at: now() });
-  const ready = (service: string, instance: TestBackend) =>
-    event("InstanceReady", { instanceId: instance.id, service, version: 1, nodeId: "n1", endpoint: instance.endpoint, at: now() });
+  const ready = (service: string, instance: TestBackend, version = 1) =>
+    event("InstanceReady", { instanceId: instance.id, service, version, nodeId: "n1", endpoint: instance.endpoint, at: now() });
 
   const predict = (gw: TestGateway, service: string, token: string) =>
     gw.call(`/api/predict/${service}/v1/infer`, { token, body: '{"x":1}' });
@@ -138,5 +142,64 @@ describe("gateway routes follow the event log (JetStream)", () => {
     }
     assert.equal(drained.hits, 0);
     assert.equal((await predict(gw, "replayed-gone", token)).status, 404);
+  });
+
+  it("follows a canary's weight, its abort, a group and a mirror from the log, and a restarted gateway replays them the same", async () => {
+    const gw = await startFollowingGateway();
+    const [stable, canary, other] = await Promise.all([startInstance("rel-v1"), startInstance("rel-v2"), startInstance("other-1")]);
+    const token = `tok-${randomUUID()}`;
+    await append(created("rel", token));
+    await append(created("rel-other", "tok-other"));
+    await append(starting("rel", stable));
+    await append(ready("rel", stable));
+    await append(starting("rel-other", other));
+    await append(ready("rel-other", other));
+    await append(
+      event("ServiceVersionAdded", {
+        name: "rel",
+        spec: ServiceSpec.fromPartial({ name: "rel" }),
+        version: 2,
+        updateType: "merge",
+        addedAt: now(),
+      }),
+    );
+    await append(event("CanaryStarted", { name: "rel", version: 2, stableVersion: 1, weight: 30, replicas: 0, cause: "user", at: now() }));
+    await waitFor("the canary is in the table", () => gw.routes.get("rel")?.canary?.weight === 30, { timeoutMs: 5_000 });
+    // No Ready canary instance yet: it gets nothing.
+    for (let k = 0; k < 20; k++) assert.equal((await predict(gw, "rel", token)).headers["x-eas-instance"], "rel-v1");
+
+    await append(starting("rel", canary));
+    await append(ready("rel", canary, 2));
+    await waitFor("the canary instance is routed", () => gw.routes.get("rel")?.instances.length === 2, { timeoutMs: 5_000 });
+    const hits = canary.hits;
+    for (let k = 0; k < 100; k++) assert.equal((await predict(gw, "rel", token)).status, 200);
+    assert.equal(canary.hits - hits, 30);
+
+    await append(
+      event("ServiceGroupCreated", {
+        name: "rel-group",
+        members: [
+          { service: "rel", weight: 50 },
+          { service: "rel-other", weight: 50 },
+        ],
+        tokenSha256: tokenSha256("tok-group"),
+        at: now(),
+      }),
+    );
+    const viaGroup = await waitForStatus(gw, "rel-group", "tok-group", 200);
+    assert.ok(["rel", "rel-other"].includes(String(viaGroup.headers["x-eas-service"])));
+    await append(event("MirrorSet", { name: "rel", target: "rel-other", targetVersion: 0, ratio: 20, at: now() }));
+    await append(event("CanaryAborted", { name: "rel", version: 2, cause: "user", reason: "test", at: now() }));
+    await waitFor("the canary is withdrawn", () => gw.routes.get("rel")?.withdrawn?.includes(2) === true, { timeoutMs: 5_000 });
+    for (let k = 0; k < 20; k++) assert.equal((await predict(gw, "rel", token)).headers["x-eas-instance"], "rel-v1");
+    const pinned = await gw.call("/api/predict/rel", { token, headers: { "x-eas-version": "2" } });
+    assert.equal(pinned.headers["x-eas-instance"], "rel-v2");
+
+    const restarted = await startFollowingGateway();
+    await restarted.runner.caughtUp;
+    assert.deepEqual(restarted.routes.get("rel"), gw.routes.get("rel"));
+    assert.deepEqual(restarted.routes.get("rel")?.mirror, { target: "rel-other", targetVersion: 0, ratio: 20 });
+    assert.deepEqual(restarted.routes.group("rel-group"), gw.routes.group("rel-group"));
+    assert.equal((await predict(restarted, "rel-group", "tok-group")).status, 200);
   });
 });

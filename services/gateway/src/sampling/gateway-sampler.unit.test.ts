@@ -70,4 +70,23 @@ describe("GatewaySampler", () => {
     assert.deepEqual([sample.service, sample.total!.requests, sample.inFlight, sample.queued], ["slow", 0, 2, 4]);
     assert.deepEqual([sample.instances["slow-a"]!.version, sample.instances["slow-a"]!.inFlight], [3, 2]);
   });
+
+  it("counts a service's mirrored copies in its sample, per second, and only when there were some", () => {
+    const { sampler, published, advance } = setup();
+    sampler.record("svc", "svc-a", 200, 10, 0, 0);
+    for (const outcome of ["sent", "sent", "sent", "shed", "ok", "failed"] as const) sampler.recordMirror("svc", "shadow", outcome);
+    advance(1_000);
+    sampler.flush();
+    assert.deepEqual(published[0]!.sample.mirror, { target: "shadow", sent: 3, ok: 1, failed: 1, shed: 1 });
+    // A copy that ends in the next second is counted there, even without other traffic.
+    sampler.recordMirror("svc", "shadow", "ok");
+    advance(1_000);
+    sampler.flush();
+    assert.deepEqual(published[1]!.sample.mirror, { target: "shadow", sent: 0, ok: 1, failed: 0, shed: 0 });
+    assert.equal(published[1]!.sample.total!.requests, 0);
+    sampler.record("svc", "svc-a", 200, 10, 0, 0);
+    advance(1_000);
+    sampler.flush();
+    assert.equal(published[2]!.sample.mirror, undefined);
+  });
 });
