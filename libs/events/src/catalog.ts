@@ -1,4 +1,7 @@
 import {
+  BudgetDeleted,
+  BudgetSet,
+  BudgetThresholdReached,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -45,6 +48,9 @@ export interface EventMessages {
   NodeCordoned: typeof NodeCordoned;
   NodeUncordoned: typeof NodeUncordoned;
   NodeLost: typeof NodeLost;
+  BudgetSet: typeof BudgetSet;
+  BudgetDeleted: typeof BudgetDeleted;
+  BudgetThresholdReached: typeof BudgetThresholdReached;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -70,6 +76,9 @@ export const EVENT_MESSAGES: EventMessages = {
   NodeCordoned,
   NodeUncordoned,
   NodeLost,
+  BudgetSet,
+  BudgetDeleted,
+  BudgetThresholdReached,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

@@ -10,6 +10,7 @@ import { stopInstancesFailedElsewhere } from "./instances/failed-elsewhere.js";
 import { InstanceSupervisor } from "./instances/supervisor.js";
 import { startInstanceMetrics } from "./node/instance-metrics.js";
 import { nodeRegistration, startNodePresence } from "./node/presence.js";
+import { loadRatesTable, nodeRates } from "./node/rates.js";
 import { ProcessDriver } from "./runtime/index.js";
 import { createStorageFetcher } from "./storage/index.js";
 
@@ -18,6 +19,7 @@ const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..
 /** Wires the agent: registers the node, heartbeats, runs instances. */
 export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(agentConfigSpec);
+  const rates = nodeRates(config, loadRatesTable(config.ratesFile));
   const host = await createServiceHost({ name: "agent", telemetry, config, instanceId: config.nodeId });
   host.shutdown.installSignalHandlers();
 
@@ -60,7 +62,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const scheduler = new SchedulerClient(config.schedulerAddress, credentials.createInsecure());
   const presence = startNodePresence({
     scheduler,
-    registration: nodeRegistration(config, `${config.advertiseHost}:${grpcPort}`),
+    registration: nodeRegistration(config, `${config.advertiseHost}:${grpcPort}`, rates),
     bus: host.bus,
     instanceCount: () => supervisor.list().length,
     logger: host.logger,

@@ -1,4 +1,4 @@
-import { isResourceId, RESOURCE_ID_RULE } from "@eas/contracts";
+import { FREE, isResourceId, RESOURCE_ID_RULE, rateViolations, type HourlyRates } from "@eas/contracts";
 import { NotFoundError, PreconditionFailedError, ValidationError, type Decider, type DomainError } from "@eas/decider";
 import { event } from "@eas/events";
 import type { Resources } from "@eas/proto";
@@ -38,6 +38,7 @@ export function decideNode(command: NodeCommand, node: NodeState | undefined): N
           agentAddress: command.agentAddress,
           labels: { ...command.labels },
           at,
+          rates: { ...command.rates },
         }),
       ];
     }
@@ -84,6 +85,8 @@ function validateRegistration(command: RegisterNode): void {
   if (!Number.isFinite(command.pricePerHour) || command.pricePerHour < 0) {
     throw reject(command, NodeRejectionCode.InvalidCommand, `pricePerHour must be >= 0, got ${command.pricePerHour}`);
   }
+  const [badRate] = rateViolations(command.rates, "rates");
+  if (badRate) throw reject(command, NodeRejectionCode.InvalidCommand, `${badRate.path} ${badRate.message}`);
   if (command.agentAddress.trim() === "") {
     throw reject(command, NodeRejectionCode.InvalidCommand, "agentAddress is required");
   }
@@ -96,8 +99,13 @@ function sameRegistration(command: RegisterNode, node: NodeState): boolean {
     command.spot === node.spot &&
     command.pricePerHour === node.pricePerHour &&
     command.agentAddress === node.agentAddress &&
+    sameRates(command.rates, node.rates) &&
     sameLabels(command.labels, node.labels)
   );
+}
+
+function sameRates(a: HourlyRates, b: HourlyRates): boolean {
+  return a.cpuCoreHourMicros === b.cpuCoreHourMicros && a.memoryGibHourMicros === b.memoryGibHourMicros && a.gpuHourMicros === b.gpuHourMicros;
 }
 
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
@@ -146,6 +154,7 @@ export function evolveNode(node: NodeState | undefined, event: NodeEvent): NodeS
         pricePerHour: data.pricePerHour,
         agentAddress: data.agentAddress,
         labels: { ...data.labels },
+        rates: { ...FREE, ...data.rates },
         status: lost ? NodeStatus.Ready : node.status,
         statusReason: lost ? "" : node.statusReason,
         registeredAt: at,

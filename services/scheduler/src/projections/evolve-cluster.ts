@@ -159,6 +159,7 @@ export function toNodeInfo(node: NodeState): NodeInfo {
     spot: node.spot,
     pricePerHour: node.pricePerHour,
     agentAddress: node.agentAddress,
+    rates: { ...node.rates },
     status: node.status,
     instanceCount: node.allocations.size,
     lastHeartbeat: new Date(node.lastHeartbeatAt).toISOString(),

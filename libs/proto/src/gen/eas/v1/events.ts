@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Resources, ServiceSpec } from "./spec.js";
+import { ResourceRates, Resources, ServiceSpec } from "./spec.js";
 
 export interface ServiceCreated {
   name: string;
@@ -149,11 +149,20 @@ export interface NodeRegistered {
   /** Dedicated group name; empty = public pool. */
   resourceGroup: string;
   spot: boolean;
+  /**
+   * The node's list price per hour, in currency units: placement only (the spot price ceiling of a
+   * spec, cheaper nodes first). Billing does not read it: it prices resources with `rates`.
+   */
   pricePerHour: number;
   /** host:port of the agent's gRPC API. */
   agentAddress: string;
   labels: { [key: string]: string };
   at: string;
+  /**
+   * What the billing charges for the resources its instances reserve, per hour. The class of capacity
+   * (spot, dedicated group, public pool) follows from `spot` and `resource_group`. Absent: free.
+   */
+  rates: ResourceRates | undefined;
 }
 
 export interface NodeRegistered_LabelsEntry {
@@ -2391,6 +2400,7 @@ function createBaseNodeRegistered(): NodeRegistered {
     agentAddress: "",
     labels: {},
     at: "",
+    rates: undefined,
   };
 }
 
@@ -2419,6 +2429,9 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
     });
     if (message.at !== "") {
       writer.uint32(66).string(message.at);
+    }
+    if (message.rates !== undefined) {
+      ResourceRates.encode(message.rates, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -2503,6 +2516,14 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
             message.at = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.rates = ResourceRates.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2554,6 +2575,7 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
         )
         : {},
       at: isSet(object.at) ? globalThis.String(object.at) : "",
+      rates: isSet(object.rates) ? ResourceRates.fromJSON(object.rates) : undefined,
     };
   },
 
@@ -2589,6 +2611,9 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
     if (message.at !== "") {
       obj.at = message.at;
     }
+    if (message.rates !== undefined) {
+      obj.rates = ResourceRates.toJSON(message.rates);
+    }
     return obj;
   },
 
@@ -2615,6 +2640,9 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
       {},
     );
     message.at = object.at ?? "";
+    message.rates = (object.rates !== undefined && object.rates !== null)
+      ? ResourceRates.fromPartial(object.rates)
+      : undefined;
     return message;
   },
 };

@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Resources } from "./spec.js";
+import { ResourceRates, Resources } from "./spec.js";
 
 export interface RegisterNodeRequest {
   nodeId: string;
@@ -28,6 +28,8 @@ export interface RegisterNodeRequest {
   pricePerHour: number;
   agentAddress: string;
   labels: { [key: string]: string };
+  /** Hourly prices of the node's resources, for billing; each must be >= 0. */
+  rates: ResourceRates | undefined;
 }
 
 export interface RegisterNodeRequest_LabelsEntry {
@@ -47,6 +49,7 @@ export interface NodeInfo {
   status: string;
   instanceCount: number;
   lastHeartbeat: string;
+  rates: ResourceRates | undefined;
 }
 
 export interface ListNodesRequest {
@@ -99,6 +102,7 @@ function createBaseRegisterNodeRequest(): RegisterNodeRequest {
     pricePerHour: 0,
     agentAddress: "",
     labels: {},
+    rates: undefined,
   };
 }
 
@@ -125,6 +129,9 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       RegisterNodeRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
     });
+    if (message.rates !== undefined) {
+      ResourceRates.encode(message.rates, writer.uint32(66).fork()).join();
+    }
     return writer;
   },
 
@@ -200,6 +207,14 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
             }
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.rates = ResourceRates.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -250,6 +265,7 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
           {},
         )
         : {},
+      rates: isSet(object.rates) ? ResourceRates.fromJSON(object.rates) : undefined,
     };
   },
 
@@ -282,6 +298,9 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
         });
       }
     }
+    if (message.rates !== undefined) {
+      obj.rates = ResourceRates.toJSON(message.rates);
+    }
     return obj;
   },
 
@@ -307,6 +326,9 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
       },
       {},
     );
+    message.rates = (object.rates !== undefined && object.rates !== null)
+      ? ResourceRates.fromPartial(object.rates)
+      : undefined;
     return message;
   },
 };
@@ -408,6 +430,7 @@ function createBaseNodeInfo(): NodeInfo {
     status: "",
     instanceCount: 0,
     lastHeartbeat: "",
+    rates: undefined,
   };
 }
 
@@ -442,6 +465,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     }
     if (message.lastHeartbeat !== "") {
       writer.uint32(82).string(message.lastHeartbeat);
+    }
+    if (message.rates !== undefined) {
+      ResourceRates.encode(message.rates, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -539,6 +565,14 @@ export const NodeInfo: MessageFns<NodeInfo> = {
             message.lastHeartbeat = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.rates = ResourceRates.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -587,6 +621,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
         : isSet(object.last_heartbeat)
         ? globalThis.String(object.last_heartbeat)
         : "",
+      rates: isSet(object.rates) ? ResourceRates.fromJSON(object.rates) : undefined,
     };
   },
 
@@ -622,6 +657,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.lastHeartbeat !== "") {
       obj.lastHeartbeat = message.lastHeartbeat;
     }
+    if (message.rates !== undefined) {
+      obj.rates = ResourceRates.toJSON(message.rates);
+    }
     return obj;
   },
 
@@ -644,6 +682,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     message.status = object.status ?? "";
     message.instanceCount = object.instanceCount ?? 0;
     message.lastHeartbeat = object.lastHeartbeat ?? "";
+    message.rates = (object.rates !== undefined && object.rates !== null)
+      ? ResourceRates.fromPartial(object.rates)
+      : undefined;
     return message;
   },
 };
