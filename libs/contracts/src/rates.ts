@@ -108,7 +108,8 @@ export function rateViolations(rates: HourlyRates | undefined, path: string): { 
   if (!rates) return [];
   return (Object.values(RATE_KEYS) as (keyof HourlyRates)[]).flatMap((field) => {
     const value = rates[field];
-    if (!Number.isSafeInteger(value)) return [{ path: `${path}.${field}`, message: `must be an integer number of micro-units, got ${value}` }];
+    if (!Number.isSafeInteger(value))
+      return [{ path: `${path}.${field}`, message: `must be an integer number of micro-units, got ${value}` }];
     if (value < 0) return [{ path: `${path}.${field}`, message: `must not be negative, got ${value}` }];
     return [];
   });

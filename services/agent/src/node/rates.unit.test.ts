@@ -19,7 +19,8 @@ describe("nodeRates", () => {
     ["a spot node, even in a group", { EAS_NODE_SPOT: "true", EAS_RESOURCE_GROUP: "team-a" }, "spot"],
   ];
   for (const [what, env, expected] of cases) {
-    it(`registers the ${expected} line of the rates file for ${what}`, () => assert.deepEqual(nodeRates(config(env), table), table[expected]));
+    it(`registers the ${expected} line of the rates file for ${what}`, () =>
+      assert.deepEqual(nodeRates(config(env), table), table[expected]));
   }
 
   it("lets each EAS_NODE_RATE_* variable replace its rate, read exactly", () => {

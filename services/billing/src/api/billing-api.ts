@@ -65,7 +65,9 @@ export function createBillingApi(deps: BillingApiDeps): BillingServer & UntypedS
 
   const runBudgetCommand = async (command: BudgetCommand) => {
     const stream = budgetStream(command.service);
-    const result = await perBudget.run(stream, () => executeCommand({ store, stream, decider: budgetDecider, command, source: deps.source }));
+    const result = await perBudget.run(stream, () =>
+      executeCommand({ store, stream, decider: budgetDecider, command, source: deps.source }),
+    );
     const seen = result.position ?? result.readPosition;
     if (seen !== undefined) await budgets.waitForPosition(seen, waitMs);
     return result;

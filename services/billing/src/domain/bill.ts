@@ -50,7 +50,7 @@ export function forEachHourSlice(
   const end = Math.min(effectiveEnd(interval, nowMs), toMs);
   if (end <= start) return;
   const weighted = weightedRate(interval, interval.rates);
-  for (let at = start; at < end; ) {
+  for (let at = start; at < end;) {
     const next = Math.min(hourStart(at) + HOUR_MS, end);
     const ms = BigInt(next - at);
     slice(at, {

@@ -10,15 +10,27 @@ const NOW = "2026-12-10T12:00:00.000Z";
 const set = (amountMicros: number, at = "2026-12-01T00:00:00.000Z") => event("BudgetSet", { service: "iris", amountMicros, at });
 const reached = (thresholdPercent: number, spentMicros: number, period = "2026-12", amountMicros = 100_000_000) =>
   event("BudgetThresholdReached", { service: "iris", period, thresholdPercent, amountMicros, spentMicros, at: NOW });
-const check = (spentMicros: number, period = "2026-12") => ({ type: "CheckBudget" as const, service: "iris", period, spentMicros, now: NOW });
+const check = (spentMicros: number, period = "2026-12") => ({
+  type: "CheckBudget" as const,
+  service: "iris",
+  period,
+  spentMicros,
+  now: NOW,
+});
 
 describe("budget decider", () => {
   it("sets a budget", () => {
-    spec.given([]).when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, now: NOW }).then([set(100_000_000, NOW)]);
+    spec
+      .given([])
+      .when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, now: NOW })
+      .then([set(100_000_000, NOW)]);
   });
 
   it("setting the same amount again records nothing", () => {
-    spec.given([set(100_000_000)]).when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, now: NOW }).then([]);
+    spec
+      .given([set(100_000_000)])
+      .when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, now: NOW })
+      .then([]);
   });
 
   it("refuses a negative budget, naming the field", () => {
@@ -36,8 +48,18 @@ describe("budget decider", () => {
     { name: "below 80 %: nothing", given: [set(100_000_000)], spent: 79_999_999, then: [] },
     { name: "at 80 %: the 80 % alert", given: [set(100_000_000)], spent: 80_000_000, then: [reached(80, 80_000_000)] },
     { name: "80 % again: nothing, it alerted this month", given: [set(100_000_000), reached(80, 80_000_000)], spent: 95_000_000, then: [] },
-    { name: "past 100 % after 80 %: the 100 % alert only", given: [set(100_000_000), reached(80, 80_000_000)], spent: 100_000_001, then: [reached(100, 100_000_001)] },
-    { name: "both at once: both alerts", given: [set(100_000_000)], spent: 150_000_000, then: [reached(80, 150_000_000), reached(100, 150_000_000)] },
+    {
+      name: "past 100 % after 80 %: the 100 % alert only",
+      given: [set(100_000_000), reached(80, 80_000_000)],
+      spent: 100_000_001,
+      then: [reached(100, 100_000_001)],
+    },
+    {
+      name: "both at once: both alerts",
+      given: [set(100_000_000)],
+      spent: 150_000_000,
+      then: [reached(80, 150_000_000), reached(100, 150_000_000)],
+    },
     { name: "100 % again: nothing", given: [set(100_000_000), reached(80, 1), reached(100, 1)], spent: 200_000_000, then: [] },
     {
       name: "a new month: alerts again",
@@ -52,7 +74,12 @@ describe("budget decider", () => {
       then: [reached(80, 90_000_000, "2026-12", 110_000_000)],
     },
     { name: "a month without cost: nothing, even with a zero budget", given: [set(0)], spent: 0, then: [] },
-    { name: "a zero budget: the first cost alerts both", given: [set(0)], spent: 1, then: [reached(80, 1, "2026-12", 0), reached(100, 1, "2026-12", 0)] },
+    {
+      name: "a zero budget: the first cost alerts both",
+      given: [set(0)],
+      spent: 1,
+      then: [reached(80, 1, "2026-12", 0), reached(100, 1, "2026-12", 0)],
+    },
     { name: "no budget: nothing", given: [], spent: 1_000_000_000, then: [] },
     { name: "a deleted budget: nothing", given: [set(1), event("BudgetDeleted", { service: "iris", at: NOW })], spent: 5, then: [] },
   ];

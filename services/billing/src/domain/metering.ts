@@ -1,6 +1,13 @@
 import { capacityClassOf, FREE, type CapacityClass, type HourlyRates } from "@eas/contracts";
 import type { EasEvent } from "@eas/events";
-import { absentInstance, evolveInstance, hasEnded, isInstanceEvent, type InstanceEvent, type InstanceLifecycle } from "@eas/instance-lifecycle";
+import {
+  absentInstance,
+  evolveInstance,
+  hasEnded,
+  isInstanceEvent,
+  type InstanceEvent,
+  type InstanceLifecycle,
+} from "@eas/instance-lifecycle";
 
 /**
  * The time one instance held resources on a node, and what they cost per hour there. It opens at the

@@ -51,7 +51,12 @@ describe("metering: when an interval opens and closes", () => {
     },
     {
       name: "an instance never scheduled (an agent ran it unasked) reserved nothing and is not billed",
-      events: [public10, log.starting("a", "s", "n1", "08:00:00"), log.ready("a", "s", "n1", "08:00:05"), log.stopped("a", "s", "n1", "09:00:00")],
+      events: [
+        public10,
+        log.starting("a", "s", "n1", "08:00:00"),
+        log.ready("a", "s", "n1", "08:00:05"),
+        log.stopped("a", "s", "n1", "09:00:00"),
+      ],
       expected: {},
     },
     {
@@ -79,7 +84,12 @@ describe("metering: when an interval opens and closes", () => {
     },
     {
       name: "its node lost: billed up to the loss, though the scheduler fails it later",
-      events: [public10, log.scheduled("a", "s", "n1", "08:00:00", small), log.nodeLost("n1", "08:01:40"), log.failed("a", "s", "08:01:45")],
+      events: [
+        public10,
+        log.scheduled("a", "s", "n1", "08:00:00", small),
+        log.nodeLost("n1", "08:01:40"),
+        log.failed("a", "s", "08:01:45"),
+      ],
       expected: { a: 100n * 11n },
     },
     {
@@ -128,7 +138,11 @@ describe("metering: when an interval opens and closes", () => {
     },
     {
       name: "a node that registered no rates, or never registered, is free",
-      events: [log.nodeRegistered("n0", "07:00:00", {}), log.scheduled("a", "s", "n0", "08:00:00", small), log.scheduled("b", "s", "nx", "08:00:00", small)],
+      events: [
+        log.nodeRegistered("n0", "07:00:00", {}),
+        log.scheduled("a", "s", "n0", "08:00:00", small),
+        log.scheduled("b", "s", "nx", "08:00:00", small),
+      ],
       now: "09:00:00",
       expected: { a: 0n, b: 0n },
     },

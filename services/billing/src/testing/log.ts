@@ -40,7 +40,14 @@ export const log = {
     const spec = ServiceSpec.fromPartial({ name, instance });
     return event("ServiceCreated", { name, spec, version: 1, token: "t0k", createdAt: at(clock) });
   },
-  scheduled(instanceId: string, service: string, nodeId: string, clock: string, r: Resources, placement: { pool?: string; spot?: boolean } = {}) {
+  scheduled(
+    instanceId: string,
+    service: string,
+    nodeId: string,
+    clock: string,
+    r: Resources,
+    placement: { pool?: string; spot?: boolean } = {},
+  ) {
     return event("InstanceScheduled", {
       instanceId,
       service,

@@ -105,7 +105,9 @@ function sameRegistration(command: RegisterNode, node: NodeState): boolean {
 }
 
 function sameRates(a: HourlyRates, b: HourlyRates): boolean {
-  return a.cpuCoreHourMicros === b.cpuCoreHourMicros && a.memoryGibHourMicros === b.memoryGibHourMicros && a.gpuHourMicros === b.gpuHourMicros;
+  return (
+    a.cpuCoreHourMicros === b.cpuCoreHourMicros && a.memoryGibHourMicros === b.memoryGibHourMicros && a.gpuHourMicros === b.gpuHourMicros
+  );
 }
 
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
