@@ -1,6 +1,6 @@
 import type { CapacityClass } from "@eas/contracts";
 import { effectiveEnd, type BillableInterval, type MeterState } from "./metering.js";
-import { addUsage, costMicros, dayStart, HOUR_MS, hourStart, monthStart, weightedRate, zeroUsage, type Usage } from "./pricing.js";
+import { addUsage, costMicros, DAY_MS, dayStart, HOUR_MS, hourStart, monthStart, weightedRate, zeroUsage, type Usage } from "./pricing.js";
 
 /** How a bill's lines are cut: per service and class, and also per UTC hour, UTC day or instance. */
 export const BillGrouping = { Class: "class", Hour: "hour", Day: "day", Instance: "instance" } as const;
@@ -35,45 +35,85 @@ export interface Bill {
 }
 
 /**
- * Calls `slice` for every piece of `interval` inside [fromMs, toMs) and billed by `nowMs`, cut at UTC hours:
- * the unit a cost is rounded in (a micro-unit, half up), so that every line, grouping and total of a bill is
- * a sum of the same rounded pieces and they add up exactly.
+ * The pieces of `interval` inside [fromMs, toMs) and billed by `nowMs`, cut at UTC hours: the unit a cost is
+ * rounded in (to a micro-unit, half up), so that every line, grouping and total of a bill is a sum of the
+ * same rounded pieces and they add up exactly. A run of whole hours comes as one call with its `hours`
+ * (each costs the same), so a long interval costs three calls, not one per hour.
  */
 export function forEachHourSlice(
   interval: BillableInterval,
   fromMs: number,
   toMs: number,
   nowMs: number,
-  slice: (startMs: number, usage: Usage) => void,
+  slice: (startMs: number, usage: Usage, hours: number) => void,
 ): void {
   const start = Math.max(interval.startMs, fromMs);
   const end = Math.min(effectiveEnd(interval, nowMs), toMs);
   if (end <= start) return;
   const weighted = weightedRate(interval, interval.rates);
-  for (let at = start; at < end;) {
-    const next = Math.min(hourStart(at) + HOUR_MS, end);
-    const ms = BigInt(next - at);
-    slice(at, {
-      costMicros: costMicros(weighted, next - at),
-      instanceMs: ms,
-      cpuMilliMs: ms * BigInt(interval.cpuMillis),
-      memoryMibMs: ms * BigInt(interval.memoryMib),
-      gpuMs: ms * BigInt(interval.gpu),
-    });
-    at = next;
-  }
+  const usageOf = (ms: number, times = 1): Usage => {
+    const span = BigInt(ms) * BigInt(times);
+    return {
+      costMicros: costMicros(weighted, ms) * BigInt(times),
+      instanceMs: span,
+      cpuMilliMs: span * BigInt(interval.cpuMillis),
+      memoryMibMs: span * BigInt(interval.memoryMib),
+      gpuMs: span * BigInt(interval.gpu),
+    };
+  };
+  const firstHourEnd = Math.min(hourStart(start) + HOUR_MS, end);
+  slice(start, usageOf(firstHourEnd - start), firstHourEnd - start === HOUR_MS ? 1 : 0);
+  if (firstHourEnd === end) return;
+  const wholeHours = Math.floor((end - firstHourEnd) / HOUR_MS);
+  if (wholeHours > 0) slice(firstHourEnd, usageOf(HOUR_MS, wholeHours), wholeHours);
+  const lastStart = firstHourEnd + wholeHours * HOUR_MS;
+  if (lastStart < end) slice(lastStart, usageOf(end - lastStart), 0);
 }
 
-function keyOf(by: BillGrouping, interval: BillableInterval, sliceStartMs: number): string {
+/** Divides a run of `hours` whole hours' usage into `part` hours' worth (exact: each hour's usage is the same). */
+function partOf(usage: Usage, hours: number, part: number): Usage {
+  if (part === hours) return usage;
+  const [h, p] = [BigInt(hours), BigInt(part)];
+  return {
+    costMicros: (usage.costMicros / h) * p,
+    instanceMs: (usage.instanceMs / h) * p,
+    cpuMilliMs: (usage.cpuMilliMs / h) * p,
+    memoryMibMs: (usage.memoryMibMs / h) * p,
+    gpuMs: (usage.gpuMs / h) * p,
+  };
+}
+
+/**
+ * Calls `add` with each bucket key of `by` and its usage within a slice: a run of whole hours is cut into
+ * its hours (by hour) or into the days it spans (by day); other groupings take it whole.
+ */
+function forEachBucket(
+  by: BillGrouping,
+  interval: BillableInterval,
+  startMs: number,
+  usage: Usage,
+  hours: number,
+  add: (key: string, usage: Usage) => void,
+): void {
   switch (by) {
     case BillGrouping.Class:
-      return "";
-    case BillGrouping.Hour:
-      return String(hourStart(sliceStartMs));
-    case BillGrouping.Day:
-      return String(dayStart(sliceStartMs));
+      return add("", usage);
     case BillGrouping.Instance:
-      return interval.instanceId;
+      return add(interval.instanceId, usage);
+    case BillGrouping.Hour:
+      if (hours <= 1) return add(String(hourStart(startMs)), usage);
+      for (let i = 0; i < hours; i++) add(String(startMs + i * HOUR_MS), partOf(usage, hours, 1));
+      return;
+    case BillGrouping.Day: {
+      if (hours <= 1) return add(String(dayStart(startMs)), usage);
+      for (let done = 0; done < hours;) {
+        const at = startMs + done * HOUR_MS;
+        const inDay = Math.min(hours - done, (dayStart(at) + DAY_MS - at) / HOUR_MS);
+        add(String(dayStart(at)), partOf(usage, hours, inDay));
+        done += inDay;
+      }
+      return;
+    }
   }
 }
 
@@ -93,15 +133,16 @@ export function computeBill(meter: MeterState, query: BillQuery): Bill {
   const services = new Map<string, Usage>();
   const total = zeroUsage();
   for (const interval of intervalsOf(meter, query.service)) {
-    forEachHourSlice(interval, query.fromMs, query.toMs, query.nowMs, (sliceStart, usage) => {
-      const key = keyOf(query.by, interval, sliceStart);
-      const id = `${interval.service}\u0000${interval.capacityClass}\u0000${key}`;
-      let line = lines.get(id);
-      if (!line) {
-        line = { service: interval.service, capacityClass: interval.capacityClass, key, usage: zeroUsage() };
-        lines.set(id, line);
-      }
-      addUsage(line.usage, usage);
+    forEachHourSlice(interval, query.fromMs, query.toMs, query.nowMs, (sliceStart, usage, hours) => {
+      forEachBucket(query.by, interval, sliceStart, usage, hours, (key, part) => {
+        const id = `${interval.service}\u0000${interval.capacityClass}\u0000${key}`;
+        let line = lines.get(id);
+        if (!line) {
+          line = { service: interval.service, capacityClass: interval.capacityClass, key, usage: zeroUsage() };
+          lines.set(id, line);
+        }
+        addUsage(line.usage, part);
+      });
       let serviceUsage = services.get(interval.service);
       if (!serviceUsage) services.set(interval.service, (serviceUsage = zeroUsage()));
       addUsage(serviceUsage, usage);

@@ -245,3 +245,33 @@ describe("metering: ranges", () => {
     assert.equal(monthToDateMicros(meterOf(events), "other", ms("09:00:00")), 0n);
   });
 });
+
+describe("metering: buckets of a long interval", () => {
+  // 22:30 on day 1 to 02:15 on day 3: 1.5 h + 24 h + 2.25 h at 11/s.
+  const meter = meterOf([public10, log.scheduled("a", "s", "n1", "22:30:00", small), log.stopped("a", "s", "n1", "50:15:00")]);
+  const range = { fromMs: ms("00:00:00"), toMs: ms("72:00:00"), nowMs: ms("72:00:00") };
+
+  it("cuts it by UTC day", () => {
+    const lines = computeBill(meter, { ...range, by: "day" }).lines;
+    assert.deepEqual(
+      lines.map((l) => [new Date(Number(l.key)).toISOString(), l.usage.costMicros, l.usage.instanceMs]),
+      [
+        [at("00:00:00"), 5_400n * 11n, 5_400_000n],
+        [at("24:00:00"), 86_400n * 11n, 86_400_000n],
+        [at("48:00:00"), 8_100n * 11n, 8_100_000n],
+      ],
+    );
+  });
+
+  it("cuts it by UTC hour: 2 + 24 + 3 hours, each whole one the same", () => {
+    const lines = computeBill(meter, { ...range, by: "hour" }).lines;
+    assert.equal(lines.length, 29);
+    assert.deepEqual(lines[0]!.usage.costMicros, 1_800n * 11n);
+    assert.ok(lines.slice(1, 28).every((l) => l.usage.costMicros === 3_600n * 11n));
+    assert.deepEqual(lines[28]!.usage.costMicros, 900n * 11n);
+    assert.equal(
+      lines.reduce((sum, l) => sum + l.usage.costMicros, 0n),
+      computeBill(meter, { ...range, by: "class" }).total.costMicros,
+    );
+  });
+});
