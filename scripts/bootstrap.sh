@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what EAS needs on a fresh Debian/Ubuntu machine with Node 20+, or says exactly what is missing.
+# --tests: also what the tests need besides: promtool (Debian's prometheus package) and python3.
 set -euo pipefail
+for_tests=false
+[ "${1:-}" = "--tests" ] && for_tests=true
 cd "$(dirname "$0")/.."
 
 need_root() {
@@ -20,15 +23,29 @@ if ! command -v pnpm >/dev/null || [ "$(pnpm --version | cut -d. -f1)" -lt 12 ];
   need_root npm install -g -E --allow-scripts=pnpm pnpm@12.4.2 >/dev/null 2>&1 || need_root npm install -g -E pnpm@12.4.2
 fi
 
-if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ] && [ -z "${NATS_SERVER_BIN:-}" ]; then
+apt_updated=false
+# apt_install PACKAGE WHY: installs a Debian package, or stops naming it when there is no apt-get.
+apt_install() {
   if command -v apt-get >/dev/null; then
-    echo "bootstrap: installing nats-server with apt-get"
-    need_root apt-get update -qq
-    need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+    echo "bootstrap: installing $1 with apt-get ($2)"
+    if [ "$apt_updated" = false ]; then need_root apt-get update -qq; apt_updated=true; fi
+    need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
   else
-    echo "error: nats-server is missing: install it (https://docs.nats.io) or set NATS_SERVER_BIN" >&2
+    echo "error: $1 is missing ($2): install it with your package manager" >&2
     exit 1
   fi
+}
+
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ] && [ -z "${NATS_SERVER_BIN:-}" ]; then
+  apt_install nats-server "the NATS server; or set NATS_SERVER_BIN"
+fi
+
+if [ "$for_tests" = true ]; then
+  # promtool lints every process's /metrics in the tests. The package also holds a Prometheus server,
+  # which a systemd machine enables: `systemctl disable --now prometheus` if you do not want it.
+  command -v promtool >/dev/null || apt_install prometheus "promtool, to lint /metrics"
+  # A NATS subscriber written in Python checks the public event subjects from outside JavaScript.
+  command -v python3 >/dev/null || apt_install python3 "the black-box NATS subscriber test"
 fi
 
 pnpm install --frozen-lockfile --reporter=silent

@@ -2,7 +2,7 @@
 # Runs every check and every test tier; ends with node's counted test summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh --tests
 echo "== generated code is fresh"; pnpm gen:check
 echo "== typecheck and build";     pnpm build
 echo "== lint";                    pnpm lint

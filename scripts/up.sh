@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# The eas CLI (./eas) runs its build: compile it (and the packages it loads) now, incrementally.
+pnpm exec tsc -b cli/tsconfig.json
 exec node --conditions=source --import tsx infra/src/main.ts "$@"

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
 
     // The raw consumer shows what the client does underneath (same options as the store's subscriptions).
     const js = jetstream(rawNc);
-    const raw = await js.consumers.get("EAS_EVENTS", { filter_subjects: "eas.events.>", inactive_threshold: 60_000 });
+    const raw = await js.consumers.get("EAS_LOG", { filter_subjects: "eas.log.>", inactive_threshold: 60_000 });
     const rawMessages = await raw.consume({ max_messages: 256, expires: 5_000 });
     const notes = new Map<string, number>();
     void (async () => {

@@ -28,6 +28,8 @@ export async function startTestCluster(
   agents: AgentOptions[] = [],
   readyTimeoutMs = 90_000,
   dataDir = mkdtempSync(join(tmpdir(), "eas-e2e-")),
+  /** Environment every process gets besides the cluster's own, e.g. OTEL_EXPORTER_OTLP_ENDPOINT. */
+  extraEnv: Record<string, string> = {},
 ): Promise<TestCluster> {
   const logs: string[] = [];
   const cluster = await startLocalCluster({
@@ -35,6 +37,7 @@ export async function startTestCluster(
     randomPorts: true,
     agents,
     logLevel: "info",
+    extraEnv,
     onLog: (service, line) => {
       logs.push(`[${service}] ${line}`);
       if (logs.length > 5000) logs.shift();

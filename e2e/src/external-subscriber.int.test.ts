@@ -4,24 +4,28 @@
  * The writer side is EAS itself (the JetStream event store appending an `eas.v1.ServiceCreated`). The
  * subscriber side imports nothing from EAS except the harness that starts nats-server: it uses the
  * official NATS clients and protobufjs on proto/eas/v1/*.proto, reads the CloudEvents headers, looks the
- * `ce-type` up in the .proto, and decodes the proto3-JSON body.
+ * `ce-type` up in the .proto, and decodes the proto3-JSON body. The last case's subscriber is not even
+ * JavaScript: `e2e/clients/nats_subscriber.py` speaks the NATS protocol over a socket.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 // Writer side (EAS).
-import { connectJetStreamEventStore, type EventStore, type JsonObject } from "@eas/event-store";
+import { connectJetStreamEventStore, VersionConflictError, type EventStore, type JsonObject, type RecordedEvent } from "@eas/event-store";
 import { ServiceCreated } from "@eas/proto";
 // Harness.
-import { startNatsServer, type NatsServerHandle } from "@eas/testing";
+import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 // Subscriber side: third-party clients only.
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import protobuf from "protobufjs";
 
 const PROTO_ROOT = fileURLToPath(new URL("../../proto", import.meta.url));
+const PYTHON_SUBSCRIBER = fileURLToPath(new URL("../clients/nats_subscriber.py", import.meta.url));
 
 let server: NatsServerHandle;
 let store: EventStore;
@@ -92,11 +96,12 @@ describe("an external subscriber with only a NATS client and the .proto files", 
     });
 
     const js = jetstream(outsider);
-    const consumer = await js.consumers.get("EAS_EVENTS", { filter_subjects: "eas.events.service.>" });
+    // Durable replay: a JetStream consumer on the log's stream, filtered on the stored subjects.
+    const consumer = await js.consumers.get("EAS_LOG", { filter_subjects: "eas.log.service.>" });
     const stored = await consumer.next({ expires: 5_000 });
     assert.ok(stored, "the stored event is delivered");
     await consumer.delete();
-    assert.equal(stored.subject, "eas.events.service.iris");
+    assert.equal(stored.subject, "eas.log.service.iris");
 
     const decoded = decodeAsOutsider(stored.headers, stored.data);
     assert.equal(decoded.ceType, "eas.v1.ServiceCreated");
@@ -157,5 +162,78 @@ describe("an external subscriber with only a NATS client and the .proto files", 
     assert.equal(decoded.ceType, "eas.v1.ServiceCreated");
     assert.equal((decoded.fields as { name: string }).name, "resnet");
     assert.equal(decoded.headers.get("eas-revision"), "0");
+    const [recorded] = await store.readStream("service-resnet");
+    assert.equal(decoded.headers.get("Nats-Sequence"), String(recorded!.position), "the position in the log");
+  });
+
+  it("sees, in another language, exactly the committed events: once each, in log order, under conflicting writers", async () => {
+    const python = spawn(process.env.PYTHON ?? "python3", [PYTHON_SUBSCRIBER, server.url, "eas.events.>"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    python.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const spawned = new Promise<void>((resolve, reject) => {
+      python.once("spawn", resolve);
+      python.once("error", (error) => reject(new Error(`python3 is needed for this black-box test: ${error.message}`)));
+    });
+    await spawned;
+    const lines: string[] = [];
+    createInterface({ input: python.stdout }).on("line", (line) => lines.push(line));
+    try {
+      await waitFor(
+        "the python subscriber to be ready",
+        () => {
+          if (python.exitCode !== null) throw new Error(`the python subscriber exited: ${stderr}`);
+          return lines[0] === "ready";
+        },
+        { timeoutMs: 10_000 },
+      );
+      const headBefore = await store.headPosition();
+      let conflicts = 0;
+      // Six writers decide from the revision they last read and race on two services.
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          for (let i = 0; i < 15; i++) {
+            const stream = i % 2 === 0 ? "service-contended" : "instance-contended-1";
+            for (;;) {
+              const last = (await store.readStream(stream)).at(-1)?.revision;
+              try {
+                await store.append(stream, [{ id: randomUUID(), type: "eas.v1.ServiceScaled", data: { name: "contended", replicas: i } }], {
+                  expectedRevision: last ?? "no_stream",
+                });
+                break;
+              } catch (error) {
+                if (!(error instanceof VersionConflictError)) throw error;
+                conflicts++;
+              }
+            }
+          }
+        }),
+      );
+      assert.ok(conflicts > 0, "the writers must have conflicted for this test to mean anything");
+      const committed: RecordedEvent[] = [];
+      for await (const event of store.readAll({ afterPosition: headBefore })) committed.push(event);
+      await waitFor("the python subscriber to print every committed event", () => lines.length - 1 >= committed.length, {
+        timeoutMs: 10_000,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200)); // anything extra would show up now
+      const received = lines.slice(1).map((line) => JSON.parse(line) as { subject: string; headers: Record<string, string> });
+      assert.deepEqual(
+        received.map((m) => ({
+          subject: m.subject,
+          id: m.headers["ce-id"],
+          position: Number(m.headers["Nats-Sequence"]),
+          revision: Number(m.headers["eas-revision"]),
+        })),
+        committed.map((e) => ({
+          subject: `eas.events.${e.stream.replace("-", ".")}`,
+          id: e.id,
+          position: e.position,
+          revision: e.revision,
+        })),
+      );
+    } finally {
+      python.kill("SIGTERM");
+    }
   });
 });

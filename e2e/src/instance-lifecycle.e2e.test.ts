@@ -45,7 +45,7 @@ class PlainSubscriber {
 
   static async start(nc: NatsConnection): Promise<PlainSubscriber> {
     const subscriber = new PlainSubscriber();
-    const consumer = await jetstream(nc).consumers.get("EAS_EVENTS", { filter_subjects: "eas.events.instance.>" });
+    const consumer = await jetstream(nc).consumers.get("EAS_LOG", { filter_subjects: "eas.log.instance.>" });
     const messages = await consumer.consume();
     subscriber.#messages = messages;
     subscriber.#done = (async () => {

@@ -113,7 +113,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   let nats: NatsServerHandle | undefined;
   if (options.randomPorts || !(await answers(natsUrl))) {
     const port = options.randomPorts ? await freePort() : Number(new URL(natsUrl.replace(/^nats:/, "http:")).port || 4222);
-    nats = await startNatsServer({ storeDir: join(dataDir, "nats"), port, onLog: (line) => log("nats", line) });
+    // Own process group, like the services: Ctrl-C reaches only the launcher, which stops NATS last.
+    nats = await startNatsServer({ storeDir: join(dataDir, "nats"), port, onLog: (line) => log("nats", line), ownProcessGroup: true });
     natsUrl = nats.url;
   }
 

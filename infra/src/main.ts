@@ -9,17 +9,20 @@ const { values } = parseArgs({
     "data-dir": { type: "string", default: process.env.EAS_DATA_DIR ?? ".eas-data" },
     "nats-url": { type: "string", default: process.env.NATS_URL ?? "nats://127.0.0.1:4222" },
     agents: { type: "string", default: "2" },
+    "random-ports": { type: "boolean", default: false },
     "no-demo": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 
 if (values.help) {
-  console.log(`usage: pnpm cluster [--data-dir DIR] [--nats-url URL] [--agents N] [--no-demo]
+  console.log(`usage: pnpm cluster [--data-dir DIR] [--nats-url URL] [--agents N] [--no-demo] [--random-ports]
 
 Starts the EAS local cluster: nats-server with JetStream (spawned unless one answers at --nats-url),
 every control-plane service as its own process, and N agents, then deploys the demo
-Iris ONNX model (unless --no-demo). Ctrl-C stops everything; state stays in --data-dir.`);
+Iris ONNX model (unless --no-demo). --random-ports picks free ports for NATS (always spawned then) and
+every service instead of the defaults, to run beside another cluster. Ctrl-C stops everything in order
+(services, agents and their instances, NATS last); state stays in --data-dir.`);
   process.exit(0);
 }
 
@@ -27,6 +30,7 @@ const agentCount = Number(values.agents);
 const cluster: LocalCluster = await startLocalCluster({
   dataDir: resolve(values["data-dir"]),
   natsUrl: values["nats-url"],
+  randomPorts: values["random-ports"],
   agents: Array.from({ length: agentCount }, (_, i) => ({ nodeId: `node-${i + 1}` })),
 });
 
@@ -70,7 +74,9 @@ EAS local cluster is up.
   NATS            ${cluster.natsUrl}
   deployer gRPC   ${cluster.deployerAddress}   (eas CLI default)
   scheduler gRPC  ${cluster.schedulerAddress}
-  gateway         ${cluster.gatewayUrl}`);
+  gateway         ${cluster.gatewayUrl}
+  ops ports       ${[...cluster.services.values()].map((s) => `${s.name} ${s.httpPort}`).join(", ")}
+                  (http://127.0.0.1:<port>/metrics, /readyz, /healthz, /debug/projections)`);
   if (!values["no-demo"]) {
     try {
       const demo = await deployDemo({
@@ -89,5 +95,5 @@ Open Inference Protocol v2: POST ${demo.info.endpoint}/v2/models/iris/infer`);
       console.error(`[demo] ${(error as Error).message}`);
     }
   }
-  console.log("\nTry: pnpm eas list | pnpm eas desc iris | pnpm eas events --follow | Ctrl-C stops the cluster");
+  console.log("\nTry: ./eas list | ./eas desc iris | ./eas events --follow | Ctrl-C stops the cluster");
 }

@@ -21,6 +21,12 @@ export interface NatsServerOptions {
   binary?: string;
   /** Pipe the server's log here. */
   onLog?: (line: string) => void;
+  /**
+   * Run the server in its own process group, so a terminal's Ctrl-C (SIGINT to the foreground group)
+   * does not reach it and its owner stops it last, after the processes that still use it. Default false:
+   * a test run interrupted with Ctrl-C then takes its servers down with it.
+   */
+  ownProcessGroup?: boolean;
 }
 
 const BINARY_CANDIDATES = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
@@ -45,6 +51,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const port = options.port ?? (await freePort());
   const child = spawn(binary, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.ownProcessGroup ?? false,
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   await waitForReady(child, options.onLog);

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
+import { collectProcessMetrics } from "./process-metrics.js";
 import { connectNats, createBus, type Bus } from "@eas/bus";
 import { connectJetStreamEventStore, connectKurrentDbEventStore, type EventStore, type RecordedEvent } from "@eas/event-store";
 import { createProjectionRunner, type Projection, type ProjectionRunner } from "@eas/projections";
@@ -74,7 +75,7 @@ export async function createServiceHost(options: ServiceHostOptions): Promise<Se
 
   const metrics = new Registry();
   metrics.setDefaultLabels({ service: name });
-  collectDefaultMetrics({ register: metrics });
+  collectProcessMetrics(metrics);
   const projectionPosition = new Gauge({
     name: "eas_projection_position",
     help: "Log position the projection has applied",

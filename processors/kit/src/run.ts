@@ -1,5 +1,6 @@
 import { jsonLogger, type Logger } from "./log.js";
 import type { BoundAddress } from "./http.js";
+import { startRequestTracing } from "./tracing.js";
 
 /** The environment a processor is started with (the agent sets PORT, HOST, EAS_*). */
 export type ProcessorEnv = Readonly<Record<string, string | undefined>>;
@@ -53,14 +54,16 @@ export interface ProcessorDefinition {
 
 /**
  * The composition root every processor shares, as the agent starts it: logs JSON lines on
- * stdout, builds the server, listens on PORT/HOST, logs `listening`, and on SIGTERM or
- * SIGINT drains and exits 0 (1 when the drain fails). A failure to start logs an error line
+ * stdout, traces requests when OTEL_EXPORTER_OTLP_ENDPOINT is set (`tracing.ts`), builds the
+ * server, listens on PORT/HOST, logs `listening`, and on SIGTERM or SIGINT drains, flushes spans
+ * and exits 0 (1 when the drain fails). A failure to start logs an error line
  * and exits 1, so the agent sees it in the log rather than as a silent crash.
  */
 export function runProcessor(definition: ProcessorDefinition, env: ProcessorEnv = process.env): void {
   const log = jsonLogger({ processor: definition.name, pid: process.pid, instance: env.EAS_INSTANCE_ID });
 
   async function main(): Promise<void> {
+    const stopTracing = await startRequestTracing(env, definition.name);
     const setup = await definition.create(env, log);
     const { server } = setup;
 
@@ -69,16 +72,20 @@ export function runProcessor(definition: ProcessorDefinition, env: ProcessorEnv 
       if (stopping) return;
       stopping = true;
       log("info", "stopping", { signal });
-      server.close().then(
-        () => {
-          log("info", "stopped");
-          process.exit(0);
-        },
-        (error: unknown) => {
-          log("error", "stop failed", { error: String(error) });
-          process.exit(1);
-        },
-      );
+      server
+        .close()
+        // Spans that cannot be flushed are lost, but never fail the stop.
+        .then(() => stopTracing?.().catch(() => undefined))
+        .then(
+          () => {
+            log("info", "stopped");
+            process.exit(0);
+          },
+          (error: unknown) => {
+            log("error", "stop failed", { error: String(error) });
+            process.exit(1);
+          },
+        );
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);

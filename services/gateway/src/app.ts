@@ -2,6 +2,7 @@ import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
 import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, StaticRouteTable } from "./proxy/index.js";
+import { traceUpstreamRequests } from "./proxy/upstream-tracing.js";
 import { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
 import { routesProjection, toRouteEntry } from "./routing/routes-projection.js";
 import type { Telemetry } from "@eas/telemetry";
@@ -31,6 +32,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [host.metrics],
   });
+  // Upstream spans and the traceparent instances join, only where spans go somewhere (they cost per request).
+  if (telemetry.spanExport !== "none") host.shutdown.onShutdown("upstream tracing", traceUpstreamRequests(), "close-connections");
   const gateway = createGatewayServer({
     routes: table,
     logger: host.logger,

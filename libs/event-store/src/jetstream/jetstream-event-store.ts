@@ -42,6 +42,7 @@ import type {
 import { decodeEvent, encodeEvent, EventHeaders, subjectOfStream, type StoredMessage } from "./cloudevents.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../retry.js";
 import { isTransient, toStoreError, withRetry } from "./retry.js";
+import { copyLegacyStream, parkLegacyStream } from "./legacy-migration.js";
 
 /** Options of the JetStream adapter. Either `servers` (the store connects and owns the connection) or `nc`. */
 export interface JetStreamEventStoreOptions {
@@ -49,10 +50,24 @@ export interface JetStreamEventStoreOptions {
   servers?: string | string[];
   /** An existing connection; the store does not close it. */
   nc?: NatsConnection;
-  /** JetStream stream holding the log; default "EAS_EVENTS". */
+  /** JetStream stream holding the log; default "EAS_LOG". */
   streamName?: string;
-  /** Subject prefix of events; default "eas.events" (subjects "eas.events.<category>.<id>"). */
+  /**
+   * Prefix of the subjects on which the stream republishes every event it stored, once each, in log order:
+   * the subjects outside systems subscribe to; default "eas.events" ("eas.events.<category>.<id>").
+   */
   subjectPrefix?: string;
+  /**
+   * Prefix of the subjects appends are published on and events are stored under (what JetStream consumers
+   * filter on); default: `subjectPrefix` with its last token replaced by "log" ("eas.log"). A plain NATS
+   * subscription here would also see appends the stream rejects: it is internal.
+   */
+  logSubjectPrefix?: string;
+  /**
+   * A stream in the layout before RePublish (events stored on `<subjectPrefix>.>`) to migrate from on
+   * connect; default "EAS_EVENTS" when `streamName` is the default, none otherwise.
+   */
+  legacyStreamName?: string;
   /** How long the server remembers event ids for idempotent retries; default 2 minutes. */
   duplicateWindowMs?: number;
   /** Stream replicas when the store creates the stream; default 1 (3 on a cluster). */
@@ -75,6 +90,8 @@ export interface JetStreamEventStoreOptions {
 export interface ResolvedJetStreamOptions {
   streamName: string;
   subjectPrefix: string;
+  logSubjectPrefix: string;
+  legacyStreamName: string | undefined;
   duplicateWindowMs: number;
   replicas: number;
   source: string;
@@ -87,9 +104,16 @@ export interface ResolvedJetStreamOptions {
 
 /** Fills in the defaults of the JetStream adapter's options. */
 export function withDefaults(options: JetStreamEventStoreOptions): ResolvedJetStreamOptions {
+  const subjectPrefix = options.subjectPrefix ?? "eas.events";
+  const logSubjectPrefix = options.logSubjectPrefix ?? siblingPrefix(subjectPrefix, "log");
+  if (subjectsOverlap(subjectPrefix, logSubjectPrefix)) {
+    throw new InvalidEventError(`logSubjectPrefix ${logSubjectPrefix} and subjectPrefix ${subjectPrefix} must not overlap`);
+  }
   return {
-    streamName: options.streamName ?? "EAS_EVENTS",
-    subjectPrefix: options.subjectPrefix ?? "eas.events",
+    streamName: options.streamName ?? "EAS_LOG",
+    subjectPrefix,
+    logSubjectPrefix,
+    legacyStreamName: options.legacyStreamName ?? (options.streamName === undefined ? "EAS_EVENTS" : undefined),
     duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
     replicas: options.replicas ?? 1,
     source: options.source ?? "eas",
@@ -99,6 +123,17 @@ export function withDefaults(options: JetStreamEventStoreOptions): ResolvedJetSt
     connectionName: options.connectionName ?? "eas-event-store",
     clock: options.clock ?? (() => new Date()),
   };
+}
+
+/** "eas.events" -> "eas.log": the prefix with its last token replaced ("x" -> "x_log" for one token). */
+function siblingPrefix(prefix: string, token: string): string {
+  const dot = prefix.lastIndexOf(".");
+  return dot < 0 ? `${prefix}_${token}` : `${prefix.slice(0, dot)}.${token}`;
+}
+
+/** Whether `a.>` and `b.>` share a subject: one prefix is the other or starts with it and a dot. */
+function subjectsOverlap(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
 }
 
 /**
@@ -156,8 +191,11 @@ const BATCH_SETTLE_MS = 2_000;
 const MAX_REMEMBERED_TAILS = 10_000;
 
 /**
- * The event log on NATS JetStream: one stream (default `EAS_EVENTS`, subjects `eas.events.>`), one message
- * per event on `eas.events.<category>.<id>`, as a CloudEvent in binary mode (see `EventHeaders`).
+ * The event log on NATS JetStream: one stream (default `EAS_LOG`, subjects `eas.log.>`), one message per
+ * event on `eas.log.<category>.<id>`, as a CloudEvent in binary mode (see `EventHeaders`). The stream
+ * republishes each event it stored on `eas.events.<category>.<id>` (RePublish), once, in stream order, with
+ * `Nats-Sequence` (its position) added: that is the subject outside systems subscribe to. `eas.log.>` also
+ * carries appends the server rejects (revision conflicts, idempotency probes) and is internal.
  *
  * - Position = JetStream stream sequence. Revision = index of the event in its subject, stored in the
  *   `eas-revision` header; a last-by-subject get maps a revision to the subject sequence.
@@ -198,7 +236,10 @@ export class JetStreamEventStore implements EventStore {
     const o = this.#options;
     return {
       name: o.streamName,
-      subjects: [`${o.subjectPrefix}.>`],
+      subjects: [`${o.logSubjectPrefix}.>`],
+      // What the stream stored, once each, in stream order, on the public subjects: an outside subscriber
+      // never sees an append the stream rejected (it would on the subjects appends are published to).
+      republish: { src: `${o.logSubjectPrefix}.>`, dest: `${o.subjectPrefix}.>` },
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
@@ -210,11 +251,22 @@ export class JetStreamEventStore implements EventStore {
     };
   }
 
-  /** Creates the stream, or checks that the existing one carries our subjects (and updates its duplicate window). */
+  /**
+   * Creates the stream, or checks that the existing one stores and republishes our subjects (and updates its
+   * duplicate window); migrates a stream of the layout before RePublish first (see `legacy-migration.ts`).
+   */
   async ensureStream(): Promise<void> {
     const jsm = await this.#jsm();
+    const { streamName, logSubjectPrefix, subjectPrefix, legacyStreamName, retry } = this.#options;
+    const layout = legacyStreamName === undefined ? undefined : { legacyStreamName, subjectPrefix, streamName, logSubjectPrefix, retry };
+    const legacy = layout === undefined ? null : await parkLegacyStream(jsm, layout);
+    await this.#createOrVerifyStream(jsm);
+    if (layout !== undefined && legacy !== null) await copyLegacyStream(jsm, this.#js, layout, legacy);
+  }
+
+  async #createOrVerifyStream(jsm: JetStreamManager): Promise<void> {
     const wanted = this.streamConfig();
-    const { streamName, subjectPrefix } = this.#options;
+    const { streamName, logSubjectPrefix, subjectPrefix } = this.#options;
     await withRetry(`creating or verifying stream ${streamName}`, this.#options.retry, async () => {
       let info;
       try {
@@ -230,9 +282,18 @@ export class JetStreamEventStore implements EventStore {
           info = await jsm.streams.info(streamName);
         }
       }
-      if (!info.config.subjects?.includes(`${subjectPrefix}.>`)) {
+      if (!info.config.subjects?.includes(`${logSubjectPrefix}.>`)) {
         throw new EventStoreError(
-          `stream ${streamName} exists with subjects ${JSON.stringify(info.config.subjects)}, not ${subjectPrefix}.>`,
+          `stream ${streamName} exists with subjects ${JSON.stringify(info.config.subjects)}, not ${logSubjectPrefix}.>`,
+          { retryable: false },
+        );
+      }
+      const republish = info.config.republish;
+      if (republish?.src !== wanted.republish!.src || republish?.dest !== wanted.republish!.dest || republish?.headers_only) {
+        // nats-server refuses to change RePublish on an existing stream.
+        throw new EventStoreError(
+          `stream ${streamName} exists without RePublish of ${logSubjectPrefix}.> to ${subjectPrefix}.> ` +
+            `(it has ${JSON.stringify(republish ?? null)}); nats-server cannot add it to an existing stream`,
           { retryable: false },
         );
       }
@@ -247,7 +308,7 @@ export class JetStreamEventStore implements EventStore {
     const expected = options?.expectedRevision;
     const { category, id } = validateAppend(stream, newEvents, expected);
     const events = newEvents.map(withActiveTraceContext);
-    const subject = subjectOfStream(category, id, this.#options.subjectPrefix);
+    const subject = subjectOfStream(category, id, this.#options.logSubjectPrefix);
     const now = this.#options.clock();
     try {
       // A writer usually appends after its own last append: the tail it remembers saves the
@@ -423,7 +484,7 @@ export class JetStreamEventStore implements EventStore {
     const from = options.fromRevision ?? 0;
     const max = options.maxCount ?? Number.POSITIVE_INFINITY;
     if (max === 0) return [];
-    const subject = subjectOfStream(category, id, this.#options.subjectPrefix);
+    const subject = subjectOfStream(category, id, this.#options.logSubjectPrefix);
     const last = await this.#lastMessage(subject);
     if (last === null) return [];
     const lastEvent = this.#decode(last);
@@ -445,7 +506,7 @@ export class JetStreamEventStore implements EventStore {
     const max = options.maxCount ?? Number.POSITIVE_INFINITY;
     if (max === 0) return;
     let count = 0;
-    for await (const event of this.#scan(`${this.#options.subjectPrefix}.>`, (options.afterPosition ?? 0) + 1)) {
+    for await (const event of this.#scan(`${this.#options.logSubjectPrefix}.>`, (options.afterPosition ?? 0) + 1)) {
       yield event;
       if (++count >= max) return;
     }
@@ -485,7 +546,7 @@ export class JetStreamEventStore implements EventStore {
     this.#assertOpen();
     validateReadOptions(options);
     if (options.category !== undefined) validateCategory(options.category);
-    const prefix = this.#options.subjectPrefix;
+    const prefix = this.#options.logSubjectPrefix;
     const filter = options.category === undefined ? `${prefix}.>` : `${prefix}.${options.category}.>`;
     const after = options.afterPosition ?? 0;
     // The consumer opens now, not on the first `next()`, so that "the events that existed when the
@@ -608,13 +669,13 @@ export class JetStreamEventStore implements EventStore {
       data: message.data,
       storedAt: message.time,
     };
-    return decodeEvent(stored, this.#options.subjectPrefix);
+    return decodeEvent(stored, this.#options.logSubjectPrefix);
   }
 
   #decodeJs(message: JsMsg): RecordedEvent {
     return decodeEvent(
       { subject: message.subject, seq: message.seq, headers: message.headers, data: message.data, storedAt: message.time },
-      this.#options.subjectPrefix,
+      this.#options.logSubjectPrefix,
     );
   }
 

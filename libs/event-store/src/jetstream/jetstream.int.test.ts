@@ -34,6 +34,8 @@ function freshNames(): { streamName: string; subjectPrefix: string } {
   counter++;
   return { streamName: `T${counter}_${process.pid}`, subjectPrefix: `t${counter}.events` };
 }
+/** Where a store with these names stores events (its default `logSubjectPrefix`). */
+const logPrefix = (names: { subjectPrefix: string }) => names.subjectPrefix.replace(/\.events$/, ".log");
 
 async function freshStore(overrides: Parameters<typeof connectJetStreamEventStore>[0] = {}) {
   const names = freshNames();
@@ -51,7 +53,7 @@ async function freshStore(overrides: Parameters<typeof connectJetStreamEventStor
 eventStoreContract("JetStream", () => freshStore());
 
 describe("JetStreamEventStore on nats-server", () => {
-  it("writes each event as a CloudEvent (binary mode) on eas.events.<category>.<id>", async () => {
+  it("stores each event as a CloudEvent (binary mode) on eas.log.<category>.<id>", async () => {
     const { store, names, cleanup } = await freshStore();
     try {
       const id = randomUUID();
@@ -76,7 +78,7 @@ describe("JetStreamEventStore on nats-server", () => {
       );
       const raw = await jsm.streams.getMessage(names.streamName, { seq: 1 });
       assert.ok(raw);
-      assert.equal(raw.subject, `${names.subjectPrefix}.service.iris`);
+      assert.equal(raw.subject, `${logPrefix(names)}.service.iris`);
       const h = raw.header;
       assert.equal(h.get("ce-specversion"), "1.0");
       assert.equal(h.get("ce-id"), id);
@@ -103,7 +105,8 @@ describe("JetStreamEventStore on nats-server", () => {
     const first = await connectJetStreamEventStore({ servers: server.url, ...names, duplicateWindowMs: 30_000 });
     try {
       const info = await jsm.streams.info(names.streamName);
-      assert.deepEqual(info.config.subjects, [`${names.subjectPrefix}.>`]);
+      assert.deepEqual(info.config.subjects, [`${logPrefix(names)}.>`]);
+      assert.deepEqual(info.config.republish, { src: `${logPrefix(names)}.>`, dest: `${names.subjectPrefix}.>` });
       assert.equal(info.config.storage, "file");
       assert.equal(info.config.duplicate_window, 30_000 * 1_000_000);
       await first.append("node-n1", [{ id: randomUUID(), type: "T", data: {} }], { expectedRevision: "no_stream" });
@@ -123,7 +126,7 @@ describe("JetStreamEventStore on nats-server", () => {
     const names = freshNames();
     await jsm.streams.add({ name: names.streamName, subjects: ["elsewhere.>"] });
     try {
-      await assert.rejects(connectJetStreamEventStore({ nc: admin, ...names }), /not t\d+\.events\.>/);
+      await assert.rejects(connectJetStreamEventStore({ nc: admin, ...names }), /not t\d+\.log\.>/);
     } finally {
       await jsm.streams.delete(names.streamName);
     }
@@ -155,7 +158,7 @@ describe("JetStreamEventStore on nats-server", () => {
       // The first event of a two-event append, as its writer publishes it: "one more to come".
       const first = encodeEvent(batch[0]!, "node-n1", 0, { time: new Date(), source: "eas" }, 1);
       first.headers.set("Nats-Msg-Id", batch[0]!.id);
-      await admin.request(`${names.subjectPrefix}.node.n1`, first.body, { headers: first.headers, timeout: 2_000 });
+      await admin.request(`${logPrefix(names)}.node.n1`, first.body, { headers: first.headers, timeout: 2_000 });
       const other = store.append("node-n1", [{ id: randomUUID(), type: "Other", data: {} }], { expectedRevision: "any" });
       // The batch's writer completes it a little later (here: its retry with the same ids).
       await new Promise((resolve) => setTimeout(resolve, 150));

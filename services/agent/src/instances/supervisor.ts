@@ -27,6 +27,7 @@ import {
 } from "../runtime/index.js";
 import type { StorageFetcher } from "../storage/index.js";
 import { startRequestViolations } from "./start-request.js";
+import { InstanceStartSpan } from "./start-span.js";
 
 export interface SupervisorDeps {
   nodeId: string;
@@ -53,6 +54,8 @@ interface Managed {
   /** Settles once the launch has started the process, failed, or given up because of a stop. */
   launched: Promise<void>;
   stopping?: Promise<void>;
+  /** Open from the StartInstance call until the first Ready (or a failure or stop before it). */
+  startSpan: InstanceStartSpan;
 }
 
 /**
@@ -154,6 +157,7 @@ export class InstanceSupervisor {
       endpoint: "",
       chain: Promise.resolve(),
       launched: Promise.resolve(),
+      startSpan: new InstanceStartSpan({ instanceId, service, version, nodeId: this.#deps.nodeId }),
     };
     this.#instances.set(instanceId, managed);
     managed.launched = this.#launch(managed, spec);
@@ -256,7 +260,13 @@ export class InstanceSupervisor {
   #report(managed: Managed, status: InstanceStatusEvent): void {
     managed.status = status.status;
     const command = this.#commandFor(managed, status);
-    managed.chain = managed.chain.then(() => this.#record(command));
+    // Inside the start span until Ready: the Starting and Ready events continue the StartInstance trace.
+    managed.startSpan.within(() => {
+      managed.chain = managed.chain.then(() => this.#record(command));
+    });
+    if (status.status === InstanceStatus.Ready || status.status === InstanceStatus.Failed || status.status === InstanceStatus.Stopped) {
+      managed.startSpan.end(status.status, status.reason ?? "");
+    }
   }
 
   #commandFor(managed: Managed, status: InstanceStatusEvent): InstanceCommand {

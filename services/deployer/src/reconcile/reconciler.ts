@@ -11,6 +11,7 @@ import { specOfVersion } from "../api/service-info.js";
 import { serviceDecider } from "../domain/service-decider.js";
 import type { ServiceView, ServiceViews } from "../projections/service-views.js";
 import { planReconcile, type ReconcileAction } from "./plan.js";
+import { createReconcileTracing } from "./tracing.js";
 
 export interface ReconcilerDeps {
   store: EventStore;
@@ -43,6 +44,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
   const scheduler = new SchedulerClient(deps.schedulerAddress, credentials.createInsecure());
   const agents = new Map<string, AgentClient>();
   const pendingCreates = new Map<string, number>();
+  const tracing = createReconcileTracing(store);
   let stopped = false;
 
   const agentAt = (address: string) => {
@@ -176,14 +178,17 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
       startRetryMs: deps.startRetryMs ?? 15_000,
       pendingCreates: pendingCreates.get(view.name) ?? 0,
     });
-    for (const action of actions) {
-      if (stopped) return;
-      try {
-        await execute(view, action);
-      } catch (error) {
-        logger.warn({ err: error, service: view.name, action }, "reconcile action failed; will retry");
+    if (actions.length === 0) return tracing.idle(view);
+    await tracing.run(view, async () => {
+      for (const action of actions) {
+        if (stopped) return;
+        try {
+          await execute(view, action);
+        } catch (error) {
+          logger.warn({ err: error, service: view.name, action }, "reconcile action failed; will retry");
+        }
       }
-    }
+    });
   };
 
   const reconcileOnce = async () => {

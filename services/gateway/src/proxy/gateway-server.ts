@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { context } from "@opentelemetry/api";
 import { Pool, type Dispatcher } from "undici";
 import { tokenDigest, presentedToken, tokenMatches } from "./auth.js";
 import { pickLeastOutstanding, type BalancedInstance } from "./balancer.js";
@@ -158,6 +159,8 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   contentLength = -1;
   /** A body that arrived whole in one chunk, held to go out with `end()`: one write call instead of two. */
   held: Buffer | null = null;
+  /** The request's trace context (its server span), restored when it is dispatched, queued or not (upstream-tracing.ts). */
+  readonly traceContext = context.active();
 
   constructor(
     readonly gateway: Gateway,
@@ -560,7 +563,7 @@ class GatewayCore {
     exchange.abortUpstream = null;
     exchange.upstreamActive = true;
     // Errors thrown inside dispatch (closed pool, invalid header) come back through exchange.onError.
-    instance.pool.dispatch(exchange.options, exchange);
+    context.with(exchange.traceContext, () => instance.pool.dispatch(exchange.options, exchange));
   }
 
   release(svc: ServiceState, instance: InstanceState): void {

@@ -1,0 +1,19 @@
+import type { CommandGroup } from "./registry.js";
+import { servicesCommands } from "./services.js";
+import { invokeCommands } from "./invoke.js";
+import { nodesCommands } from "./nodes.js";
+import { instancesCommands } from "./instances.js";
+import { uploadCommands } from "./upload.js";
+import { eventsCommands } from "./events.js";
+
+export type { CommandGroup } from "./registry.js";
+
+/** Every command group, in the order `eas --help` lists them. A new group is a module plus one line here. */
+export const commandGroups: readonly CommandGroup[] = [
+  servicesCommands,
+  invokeCommands,
+  nodesCommands,
+  instancesCommands,
+  uploadCommands,
+  eventsCommands,
+];
