@@ -1,12 +1,14 @@
 /*
- * Billing on the local cluster, through its gRPC API: what a service ran is billed from the log, to the
+ * Billing on the local cluster, through its gRPC API and the `eas` CLI: what a service ran is billed from the log, to the
  * micro-unit, at the rates the agents registered from infra/rates.json, and stays the same when the billing
  * restarts; a budget below the cost raises its 80 % and 100 % alerts as events; bad input names its field.
  * The expected bill is computed here from the instance events and the rates file, not by the billing's code.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { BillingClient, type Bill, type EventRecord, type GetBillRequest } from "@eas/proto";
 import { waitFor } from "@eas/testing";
@@ -15,6 +17,7 @@ import { readEvents, startTestCluster, unaryCall, type TestCluster } from "./clu
 const repoRoot = new URL("../../", import.meta.url).pathname;
 const ECHO = readFileSync(`${repoRoot}examples/echo.json`, "utf8");
 const HOUR_MS = 3_600_000;
+const run = promisify(execFile);
 
 /** Micro-units per hour of the echo example (0.5 core, 256 MiB) on a public node, from infra/rates.json. */
 function echoHourlyMicros(): bigint {
@@ -46,6 +49,10 @@ describe("billing: a service's bill from the log", { timeout: 300_000 }, () => {
   const billingAddress = () => `127.0.0.1:${t.cluster.services.get("billing")!.grpcPort}`;
   const getBill = (request: Partial<GetBillRequest>): Promise<Bill> =>
     unaryCall(billing, billing.getBill, { service: "", from: "", to: "", by: "", ...request }, 15_000);
+  /** Runs the real `eas` CLI against the test cluster's billing. */
+  const eas = async (...args: string[]) =>
+    (await run(process.execPath, [`${repoRoot}cli/bin/eas.mjs`, "--json", ...args, "--billing", billingAddress()], { timeout: 120_000 }))
+      .stdout;
 
   before(async () => {
     t = await startTestCluster([{ nodeId: "node-1" }, { nodeId: "node-2" }]);
@@ -92,7 +99,7 @@ describe("billing: a service's bill from the log", { timeout: 300_000 }, () => {
     }
 
     const to = new Date(Date.now() + HOUR_MS).toISOString();
-    const bill = await getBill({ service: "echo_demo", from, to, by: "instance" });
+    const bill = JSON.parse(await eas("bill", "echo_demo", "--from", from, "--to", to, "--by", "instance")) as Bill;
     assert.deepEqual(new Map(bill.lines.map((l) => [l.key, BigInt(l.usage!.costMicros)])), expected);
     assert.ok(bill.lines.every((l) => l.capacityClass === "public" && l.service === "echo_demo"));
     const total = [...expected.values()].reduce((a, b) => a + b, 0n);
@@ -109,7 +116,8 @@ describe("billing: a service's bill from the log", { timeout: 300_000 }, () => {
     assert.deepEqual({ ...again, now: bill.now }, bill);
 
     // A budget below what it cost this month: both alerts, once.
-    await unaryCall(billing, billing.setBudget, { service: "echo_demo", amountMicros: Number(total) - 1 }, 15_000);
+    const budget = total - 1n;
+    await eas("budget", "set", "echo_demo", `${budget / 1_000_000n}.${String(budget % 1_000_000n).padStart(6, "0")}`);
     await waitFor("the 80 % and 100 % alerts", async () => (await readEvents(t.client, 0, "eas.v1.BudgetThresholdReached")).length === 2, {
       timeoutMs: 20_000,
       intervalMs: 500,
