@@ -84,36 +84,23 @@ function partOf(usage: Usage, hours: number, part: number): Usage {
 }
 
 /**
- * Calls `add` with each bucket key of `by` and its usage within a slice: a run of whole hours is cut into
- * its hours (by hour) or into the days it spans (by day); other groupings take it whole.
+ * Calls `add` with each hour or day (its start, epoch ms as a string) of a slice and its usage there: a run
+ * of whole hours is cut into its hours, or into the UTC days it spans.
  */
 function forEachBucket(
-  by: BillGrouping,
-  interval: BillableInterval,
+  by: typeof BillGrouping.Hour | typeof BillGrouping.Day,
   startMs: number,
   usage: Usage,
   hours: number,
   add: (key: string, usage: Usage) => void,
 ): void {
-  switch (by) {
-    case BillGrouping.Class:
-      return add("", usage);
-    case BillGrouping.Instance:
-      return add(interval.instanceId, usage);
-    case BillGrouping.Hour:
-      if (hours <= 1) return add(String(hourStart(startMs)), usage);
-      for (let i = 0; i < hours; i++) add(String(startMs + i * HOUR_MS), partOf(usage, hours, 1));
-      return;
-    case BillGrouping.Day: {
-      if (hours <= 1) return add(String(dayStart(startMs)), usage);
-      for (let done = 0; done < hours;) {
-        const at = startMs + done * HOUR_MS;
-        const inDay = Math.min(hours - done, (dayStart(at) + DAY_MS - at) / HOUR_MS);
-        add(String(dayStart(at)), partOf(usage, hours, inDay));
-        done += inDay;
-      }
-      return;
-    }
+  const bucketOf = by === BillGrouping.Hour ? hourStart : dayStart;
+  if (hours <= 1) return add(String(bucketOf(startMs)), usage);
+  for (let done = 0; done < hours;) {
+    const at = startMs + done * HOUR_MS;
+    const inBucket = by === BillGrouping.Hour ? 1 : Math.min(hours - done, (dayStart(at) + DAY_MS - at) / HOUR_MS);
+    add(String(bucketOf(at)), partOf(usage, hours, inBucket));
+    done += inBucket;
   }
 }
 
@@ -122,9 +109,11 @@ function compareKeys(by: BillGrouping, a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function intervalsOf(meter: MeterState, service: string | undefined): BillableInterval[] {
-  const all = Object.values(meter.intervals);
-  return service === undefined ? all : all.filter((interval) => interval.service === service);
+function* intervalsOf(meter: MeterState, service: string | undefined): Generator<BillableInterval> {
+  for (const id in meter.intervals) {
+    const interval = meter.intervals[id]!;
+    if (service === undefined || interval.service === service) yield interval;
+  }
 }
 
 /** The bill of a range: cost and resource use per service and class (and hour, day or instance). */
@@ -132,22 +121,30 @@ export function computeBill(meter: MeterState, query: BillQuery): Bill {
   const lines = new Map<string, BillLine>();
   const services = new Map<string, Usage>();
   const total = zeroUsage();
+  const addToLine = (interval: BillableInterval, key: string, usage: Usage) => {
+    const id = `${interval.service}\u0000${interval.capacityClass}\u0000${key}`;
+    let line = lines.get(id);
+    if (!line) {
+      line = { service: interval.service, capacityClass: interval.capacityClass, key, usage: zeroUsage() };
+      lines.set(id, line);
+    }
+    addUsage(line.usage, usage);
+  };
+  const bucket = query.by === BillGrouping.Hour || query.by === BillGrouping.Day ? query.by : undefined;
   for (const interval of intervalsOf(meter, query.service)) {
+    // The interval's own usage first, then one addition per line, service and total (a bill of 200,000
+    // intervals is bound by these bigint additions).
+    let own: Usage | undefined;
     forEachHourSlice(interval, query.fromMs, query.toMs, query.nowMs, (sliceStart, usage, hours) => {
-      forEachBucket(query.by, interval, sliceStart, usage, hours, (key, part) => {
-        const id = `${interval.service}\u0000${interval.capacityClass}\u0000${key}`;
-        let line = lines.get(id);
-        if (!line) {
-          line = { service: interval.service, capacityClass: interval.capacityClass, key, usage: zeroUsage() };
-          lines.set(id, line);
-        }
-        addUsage(line.usage, part);
-      });
-      let serviceUsage = services.get(interval.service);
-      if (!serviceUsage) services.set(interval.service, (serviceUsage = zeroUsage()));
-      addUsage(serviceUsage, usage);
-      addUsage(total, usage);
+      own = own ? addUsage(own, usage) : { ...usage };
+      if (bucket) forEachBucket(bucket, sliceStart, usage, hours, (key, part) => addToLine(interval, key, part));
     });
+    if (!own) continue;
+    if (!bucket) addToLine(interval, query.by === BillGrouping.Instance ? interval.instanceId : "", own);
+    let serviceUsage = services.get(interval.service);
+    if (!serviceUsage) services.set(interval.service, (serviceUsage = zeroUsage()));
+    addUsage(serviceUsage, own);
+    addUsage(total, own);
   }
   const sorted = [...lines.values()].sort(
     (a, b) =>
