@@ -1,4 +1,4 @@
-export { capNode, effectiveEnd, emptyMeter, isKnownService, meterEvent, type BillableInterval, type MeterState } from "./metering.js";
+export { effectiveEnd, emptyMeter, isKnownService, meterEvent, type BillableInterval, type MeterState } from "./metering.js";
 export {
   addUsage,
   costMicros,

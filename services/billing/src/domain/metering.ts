@@ -12,8 +12,9 @@ import {
 /**
  * The time one instance held resources on a node, and what they cost per hour there. It opens at the
  * instance's InstanceScheduled (the scheduler reserves its resources on the node) and closes at its
- * InstanceStopped or InstanceFailed (the reservation is released), or earlier at the moment its node was
- * lost (docs/billing.md, ADR 0025). One interval per instance id, ever.
+ * InstanceStopped or InstanceFailed (the reservation is released): a lost node's instances are failed by
+ * the scheduler at the loss, a reclaimed spot node's at the reclaim (docs/billing.md, ADR 0025). One
+ * interval per instance id, ever.
  */
 export interface BillableInterval {
   readonly instanceId: string;
@@ -29,8 +30,6 @@ export interface BillableInterval {
   readonly startMs: number;
   /** Epoch ms it closed; null while the instance holds its resources (billed up to "now" at query time). */
   endMs: number | null;
-  /** While open: the latest moment it can be billed to, once its node was lost; null otherwise. */
-  capMs: number | null;
 }
 
 /** The billing's fold of the log: nodes' rates, instances' intervals, the services ever created. */
@@ -68,27 +67,12 @@ export function meterEvent(state: MeterState, event: EasEvent, recordedAtMs: num
     case "eas.v1.NodeRegistered":
       state.nodes[event.data.nodeId] = { ...FREE, ...event.data.rates };
       return state;
-    case "eas.v1.NodeLost":
-      return capNode(state, event.data.nodeId, timeOf(event.data.at, recordedAtMs));
     case "eas.v1.ServiceCreated":
       state.services[event.data.name] = true;
       return state;
     default:
       return state;
   }
-}
-
-/**
- * Its node is gone at `atMs`: the instances open on it are billed at most up to then, whenever their own
- * Stopped or Failed comes (the scheduler fails them at its next check, the agent may stop them later).
- */
-export function capNode(state: MeterState, nodeId: string, atMs: number): MeterState {
-  for (const instanceId of Object.keys(state.open)) {
-    const interval = state.intervals[instanceId];
-    if (!interval || interval.nodeId !== nodeId) continue;
-    interval.capMs = interval.capMs === null ? atMs : Math.min(interval.capMs, atMs);
-  }
-  return state;
 }
 
 function meterInstanceEvent(state: MeterState, event: InstanceEvent, recordedAtMs: number): MeterState {
@@ -111,17 +95,14 @@ function meterInstanceEvent(state: MeterState, event: InstanceEvent, recordedAtM
       rates: state.nodes[data.nodeId] ?? FREE,
       startMs: atMs,
       endMs: null,
-      capMs: null,
     };
     state.services[data.service] = true;
   }
   const interval = state.intervals[instanceId];
   if (!interval) return state; // started without a placement (Absent -> Starting): nothing was reserved
   if (hasEnded(after.phase)) {
-    const end = interval.capMs === null ? atMs : Math.min(atMs, interval.capMs);
     // Clocks of different writers may disagree: an interval never ends before it starts.
-    interval.endMs = Math.max(interval.startMs, end);
-    interval.capMs = null;
+    interval.endMs = Math.max(interval.startMs, atMs);
     delete state.open[instanceId];
   } else {
     state.open[instanceId] = after;
@@ -130,12 +111,11 @@ function meterInstanceEvent(state: MeterState, event: InstanceEvent, recordedAtM
 }
 
 /**
- * Where an interval ends when billed at `nowMs`: its close, or for an open one now (at most its cap); never
- * after now (a bill counts no time to come, even stamped by a writer whose clock runs ahead).
+ * Where an interval ends when billed at `nowMs`: its close, or now for an open one; never after now (a bill
+ * counts no time to come, even stamped by a writer whose clock runs ahead).
  */
 export function effectiveEnd(interval: BillableInterval, nowMs: number): number {
-  const end = Math.min(interval.endMs ?? interval.capMs ?? nowMs, nowMs);
-  return Math.max(interval.startMs, end);
+  return Math.max(interval.startMs, Math.min(interval.endMs ?? nowMs, nowMs));
 }
 
 /** Whether the log named this service (created, or billed for an instance). */

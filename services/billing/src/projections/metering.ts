@@ -19,7 +19,6 @@ type IntervalTuple = [
   gpuHourMicros: number,
   startMs: number,
   endMs: number | null,
-  capMs: number | null,
 ];
 
 interface MeterSnapshot {
@@ -44,14 +43,13 @@ function toTuple(i: BillableInterval): IntervalTuple {
     rates.gpuHourMicros,
     i.startMs,
     i.endMs,
-    i.capMs,
   ];
 }
 
 function fromTuple(t: IntervalTuple): BillableInterval {
-  const [instanceId, service, nodeId, capacityClass, cpuMillis, memoryMib, gpu, cpu, memory, gpuRate, startMs, endMs, capMs] = t;
+  const [instanceId, service, nodeId, capacityClass, cpuMillis, memoryMib, gpu, cpu, memory, gpuRate, startMs, endMs] = t;
   const rates = { cpuCoreHourMicros: cpu, memoryGibHourMicros: memory, gpuHourMicros: gpuRate };
-  return { instanceId, service, nodeId, capacityClass, cpuMillis, memoryMib, gpu, rates, startMs, endMs, capMs };
+  return { instanceId, service, nodeId, capacityClass, cpuMillis, memoryMib, gpu, rates, startMs, endMs };
 }
 
 /**
