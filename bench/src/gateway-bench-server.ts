@@ -1,6 +1,6 @@
 /**
  * The gateway process of the gateway benchmark: one `createGatewayServer`
- * over a {@link StaticRouteTable} with one service, `bench`, routed to the
+ * over a {@link LiveRouteTable} with one service, `bench`, routed to the
  * instance at `127.0.0.1:<backendPort>`. Prints `READY <port>` when listening.
  * With `--workers N` (N > 1) it runs N gateway processes sharing the port
  * through node:cluster, for the separate multi-process figure.
@@ -8,7 +8,7 @@
  *   node --conditions=source --import tsx bench/src/gateway-bench-server.ts <backendPort> [--workers N]
  */
 import cluster from "node:cluster";
-import { createGatewayServer, StaticRouteTable } from "@eas/gateway";
+import { createGatewayServer, LiveRouteTable } from "@eas/gateway";
 
 /** The token the benchmark sends (gateway-vs-nginx.ts). */
 const BENCH_TOKEN = "bench-token";
@@ -40,7 +40,7 @@ if (workers > 1 && cluster.isPrimary) {
   process.on("SIGINT", stop);
   process.stdin.on("end", stop).on("error", stop).resume();
 } else {
-  const routes = new StaticRouteTable([
+  const routes = new LiveRouteTable([
     {
       service: "bench",
       token: BENCH_TOKEN,

@@ -29,7 +29,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connectJetStreamEventStore, type EventStore } from "@eas/event-store";
 import { event, instanceStream, serviceStream, toNewEvent } from "@eas/events";
-import { createGatewayServer, routesProjection, routeSyncOnEvent, StaticRouteTable, syncAllRoutes } from "@eas/gateway";
+import { createGatewayServer, routesProjection, routeSyncOnEvent, LiveRouteTable, syncAllRoutes } from "@eas/gateway";
 import { createProjectionRunner } from "@eas/projections";
 import { ServiceSpec } from "@eas/proto";
 import { startNatsServer, waitFor } from "@eas/testing";
@@ -90,7 +90,7 @@ async function runChild(role: Role, servers: string): Promise<void> {
     send({ kind: "ready" });
   } else {
     const store = await connectJetStreamEventStore({ servers, connectionName: "route-follow-gateway" });
-    const table = new StaticRouteTable();
+    const table = new LiveRouteTable();
     const sync = routeSyncOnEvent(table);
     const runner = createProjectionRunner({
       store,

@@ -17,4 +17,5 @@ export {
   type BuiltInProcessor,
   type SourceReading,
 } from "./rules.js";
-export { SPOT_STRATEGIES, serviceDocumentSchema, type ProbeDocument, type ServiceDocument, type SpotStrategy } from "./schema.js";
+export { serviceDocumentSchema, type ProbeDocument, type ServiceDocument } from "./schema.js";
+export { SPOT_STRATEGIES, type SpotStrategy } from "./resources-schema.js";

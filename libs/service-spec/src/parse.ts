@@ -4,7 +4,8 @@ import type * as z from "zod";
 
 import { closestMatch, describeValue, type ParseResult, type PathSegment, type SpecIssue, formatPath } from "./issues.js";
 import { SERVICE_NAME_PATTERN, containsCycle } from "./rules.js";
-import { knownKeysAt, serviceDocumentSchema, type ServiceDocument } from "./schema.js";
+import { knownKeysAt } from "./known-keys.js";
+import { serviceDocumentSchema, type ServiceDocument } from "./schema.js";
 import { documentToSpec } from "./to-spec.js";
 
 /**

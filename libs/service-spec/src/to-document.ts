@@ -1,6 +1,7 @@
 import type { ContainerSpec, Probe, ProcessorSpec, ServiceSpec } from "@eas/proto";
 
-import { parseConfigString, type ProbeDocument, type ServiceDocument } from "./schema.js";
+import { parseConfigString } from "./runtime-schema.js";
+import type { ProbeDocument, ServiceDocument } from "./schema.js";
 
 type Metadata = NonNullable<ServiceDocument["metadata"]>;
 type Container = NonNullable<ServiceDocument["containers"]>[number];

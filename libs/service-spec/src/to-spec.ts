@@ -2,7 +2,8 @@ import type { CloudConfig, ContainerSpec, EnvVar, Probe, ProcessorSpec, ServiceS
 
 import { formatWarning, type PathSegment } from "./issues.js";
 import { EMPTY_DIR_SOURCE, PROBE_DEFAULTS, SPEC_DEFAULTS, isRecord, normalizeMountPath, readSource } from "./rules.js";
-import { LIVENESS_KEYS, READINESS_KEYS, parseConfigString, type ProbeDocument, type ServiceDocument } from "./schema.js";
+import { LIVENESS_KEYS, READINESS_KEYS, parseConfigString } from "./runtime-schema.js";
+import type { ProbeDocument, ServiceDocument } from "./schema.js";
 
 /** Why each accepted-but-ignored EAS field is ignored, by the object that holds it. */
 export const IGNORED_FIELDS = {

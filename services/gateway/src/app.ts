@@ -1,7 +1,7 @@
 import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
 import { gatewayConfigSpec } from "./config.js";
-import { createGatewayServer, StaticRouteTable } from "./proxy/index.js";
+import { createGatewayServer, LiveRouteTable } from "./proxy/index.js";
 import { traceUpstreamRequests } from "./proxy/upstream-tracing.js";
 import { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
 import { routesProjection, toRouteEntry } from "./routing/routes-projection.js";
@@ -14,7 +14,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   host.shutdown.installSignalHandlers();
 
   // The proxy reads a mutable table; the projection keeps it in step with the log, event by event.
-  const table = new StaticRouteTable();
+  const table = new LiveRouteTable();
   const routes = await host.runProjection(routesProjection, {
     checkpoint: false,
     onEvent: routeSyncOnEvent(table),

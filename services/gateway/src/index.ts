@@ -1,7 +1,7 @@
 export { gatewayConfigSpec } from "./config.js";
 export { routesProjection } from "./routing/routes-projection.js";
 export { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
-export { createGatewayServer, StaticRouteTable, RequestBodyTooLargeError, UnknownRouteError } from "./proxy/index.js";
+export { createGatewayServer, LiveRouteTable, RequestBodyTooLargeError, UnknownRouteError } from "./proxy/index.js";
 export type {
   GatewayServer,
   GatewayServerOptions,

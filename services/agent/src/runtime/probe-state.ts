@@ -18,12 +18,15 @@ export interface ProbeState {
 /** A change of verdict caused by one outcome. */
 export type ProbeTransition = "passed" | "failed" | undefined;
 
+/** The two probes an instance has: readiness gates traffic, liveness restarts the process. */
+export type ProbeKind = "readiness" | "liveness";
+
 /**
  * Readiness starts failing (not Ready until a probe passes); liveness starts passing
  * (the process is presumed alive until proven otherwise).
  */
-export function initialProbeState(role: "readiness" | "liveness"): ProbeState {
-  return { passing: role === "liveness", consecutiveFailures: 0 };
+export function initialProbeState(kind: ProbeKind): ProbeState {
+  return { passing: kind === "liveness", consecutiveFailures: 0 };
 }
 
 /**

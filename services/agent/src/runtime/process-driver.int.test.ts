@@ -126,6 +126,11 @@ describe("ProcessDriver with real child processes", () => {
     }));
     const exited = await t.until("Exited", (event) => event.status === "Exited");
     assert.match(exited.reason ?? "", /^liveness probe failed 2 times: HTTP 500 from GET \/healthz$/);
+    // The reason names the probe that failed; the readiness probe passed throughout.
+    assert.deepEqual(
+      t.events.filter((event) => /readiness/.test(event.reason ?? "")),
+      [],
+    );
     const ready = await t.until("Ready after restart", (event, i) => event.status === "Ready" && i > 2);
     assert.equal(ready.restartCount, 1);
     // The second run is healthy: no further restart.
@@ -270,6 +275,38 @@ describe("ProcessDriver with real child processes", () => {
     assert.ok(Date.now() - began < 1_000);
     assert.deepEqual(t.statuses(), ["Starting", "Exited", "Stopped"]);
     assert.equal(t.events.at(-1)!.reason, "stopped during restart back-off");
+  });
+
+  it("leaves no abort listeners behind over many starts and stops with busy probes", async () => {
+    // Each run's probes share one AbortSignal; a listener left per probe crossed Node's limit of 10 within a second.
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      if (warning.name === "MaxListenersExceededWarning") warnings.push(warning);
+    };
+    process.on("warning", onWarning);
+    try {
+      for (let round = 0; round < 6; round++) {
+        const t = await start(`listeners-${round}`, (port) => ({
+          command: `node ${FIXTURE}`,
+          env: fixtureEnv(port),
+          readiness: probe(round % 2 === 0 ? "tcp" : "http", port, "/ready", { periodMs: 10 }),
+          liveness: probe(round % 2 === 0 ? "tcp" : "http", port, "/healthz", { periodMs: 10 }),
+        }));
+        await t.until("Ready", (event) => event.status === "Ready");
+        // 30 readiness and 30 liveness probes on this run's signal.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await t.instance.stop(2_000);
+        assert.equal(t.statuses().at(-1), "Stopped");
+      }
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        warnings.map((warning) => warning.message),
+        [],
+      );
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 
   it("fails a command that cannot be spawned, with the spawn error as reason", async () => {

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import pidusage from "pidusage";
 import { LogTail, readableLogLine } from "./log-tail.js";
-import { groupPids, signalGroup, waitGroupGone } from "./process-group.js";
-import { initialProbeState, observeProbe, type ProbeOutcome } from "./probe-state.js";
-import { runProbe } from "./probes.js";
+import { groupPids } from "./process-group.js";
+import { probeFailureReason, runProbeLoop, type ProbeObservation } from "./probe-loop.js";
+import type { ProbeKind, ProbeOutcome } from "./probe-state.js";
+import { reapExited, spawnProcess, terminateProcess, type ExitInfo, type RunEnd, type SpawnedProcess } from "./process-run.js";
 import { DEFAULT_RESTART_POLICY, decideRestart } from "./restart-policy.js";
 import {
   InstanceStatus,
@@ -19,11 +19,8 @@ import {
   type RunningInstance,
   type RuntimeDriver,
 } from "./types.js";
+import { sleep } from "./wait.js";
 
-/** Readiness probe interval before an instance's first success. */
-const STARTUP_PROBE_INTERVAL_MS = 100;
-/** How long an exited run's output may take to arrive before its exit is reported. */
-const OUTPUT_DRAIN_MS = 500;
 /** An exit reason quotes at most this much of the process's last output line. */
 const LAST_WORDS_MAX = 200;
 
@@ -98,32 +95,10 @@ export class ProcessDriver implements RuntimeDriver {
   }
 }
 
-/** How one run of the process ended, or why we are ending it. */
-type RunEnd =
-  | { kind: "exit"; code: number | null; signal: NodeJS.Signals | null; error?: Error }
-  | { kind: "liveness"; detail: string }
-  | { kind: "start-timeout" }
-  | { kind: "stop" };
-
-interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
-/** One spawned process and everything tied to its life. */
-interface Run {
-  child: ChildProcess;
-  pgid: number | undefined;
-  /** Resolves when the main process has exited (or failed to spawn). */
-  exited: Promise<ExitInfo>;
-  /** Resolves when the process's stdout and stderr are closed: all its output has been read. */
-  outputClosed: Promise<void>;
+/** One spawned process and the supervision of its life. */
+interface Run extends SpawnedProcess {
   /** When the run was spawned: its own output lines are those from then on. */
   spawnedAt: number;
-  /** The first reason this run should end. */
-  end: Promise<RunEnd>;
-  settle(end: RunEnd): void;
   /** Aborted when the run ends: stops probe loops and in-flight probes. */
   abort: AbortController;
   tasks: Array<Promise<void>>;
@@ -232,13 +207,10 @@ class ProcessInstance implements RunningInstance {
         let exit: ExitInfo;
         if (end.kind === "exit") {
           exit = end;
-          // The main process is gone; like a container, nothing it started may outlive it.
-          if (run.pgid !== undefined && signalGroup(run.pgid, "SIGKILL")) await waitGroupGone(run.pgid, 2_000);
-          // Its last output lines explain the exit; they may still be in the pipe.
-          await withTimeout(run.outputClosed, OUTPUT_DRAIN_MS);
+          await reapExited(run);
         } else {
           const graceMs = end.kind === "stop" ? (this.#stopGraceMs ?? 0) : this.#options.killGracePeriodMs;
-          exit = await this.#terminate(run, graceMs);
+          exit = await terminateProcess(run, graceMs);
         }
         await Promise.all(run.tasks);
         this.#tail.flush(this.#options.now());
@@ -270,40 +242,10 @@ class ProcessInstance implements RunningInstance {
   }
 
   #spawn(): Run {
-    const resolved = this.#resolved;
-    const [file, args] = resolved.args ? [resolved.command, resolved.args] : ["/bin/sh", ["-c", resolved.command]];
-    const child = spawn(file, args, {
-      cwd: resolved.cwd,
-      env: resolved.env,
-      // Own process group (setsid): signals to -pgid reach the shell and its children.
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let settle!: (end: RunEnd) => void;
-    const end = new Promise<RunEnd>((resolve) => {
-      let done = false;
-      settle = (value) => {
-        if (!done) {
-          done = true;
-          resolve(value);
-        }
-      };
-    });
-    const exited = new Promise<ExitInfo>((resolve) => {
-      child.once("exit", (code, signal) => resolve({ code, signal }));
-      child.once("error", (error) => {
-        // A spawn failure has no exit event; a later error (a failed kill) changes nothing.
-        if (child.pid === undefined) resolve({ code: null, signal: null, error });
-      });
-    });
+    const spawned = spawnProcess(this.#resolved, (stream, chunk) => this.#output(stream, chunk));
     const run: Run = {
-      child,
-      pgid: child.pid,
-      exited,
-      outputClosed: new Promise<void>((resolve) => child.once("close", () => resolve())),
+      ...spawned,
       spawnedAt: this.#options.now(),
-      end,
-      settle,
       abort: new AbortController(),
       tasks: [],
       everReady: false,
@@ -313,18 +255,15 @@ class ProcessInstance implements RunningInstance {
       reportedNotReady: false,
       startTimer: undefined,
     };
-    void exited.then((exit) => settle({ kind: "exit", ...exit }));
-    child.stdout?.on("data", (chunk: Buffer) => this.#output("stdout", this.#stdout, chunk));
-    child.stderr?.on("data", (chunk: Buffer) => this.#output("stderr", this.#stderr, chunk));
     this.#run = run;
-    this.#emit({ status: InstanceStatus.Starting, ...(child.pid === undefined ? {} : { pid: child.pid }) });
-    run.startTimer = setTimeout(() => settle({ kind: "start-timeout" }), this.#options.startTimeoutMs);
-    run.tasks.push(this.#readinessLoop(run, this.#resolved.readiness));
+    this.#emit({ status: InstanceStatus.Starting, ...(run.child.pid === undefined ? {} : { pid: run.child.pid }) });
+    run.startTimer = setTimeout(() => run.settle({ kind: "start-timeout" }), this.#options.startTimeoutMs);
+    this.#startProbing(run, "readiness", this.#resolved.readiness);
     return run;
   }
 
-  #output(stream: LogLine["stream"], file: WriteStream, chunk: Buffer): void {
-    file.write(chunk);
+  #output(stream: LogLine["stream"], chunk: Buffer): void {
+    (stream === "stdout" ? this.#stdout : this.#stderr).write(chunk);
     this.#tail.push(stream, chunk.toString("utf8"), this.#options.now());
   }
 
@@ -344,77 +283,43 @@ class ProcessInstance implements RunningInstance {
     });
   }
 
-  async #readinessLoop(run: Run, probe: ProbeConfig): Promise<void> {
-    const signal = run.abort.signal;
-    let state = initialProbeState("readiness");
-    if (!(await sleep(probe.initialDelayMs, signal))) return;
-    while (!signal.aborted) {
-      const outcome = await runProbe(probe, { host: this.#options.probeHost, signal });
-      if (signal.aborted) return;
-      const next = observeProbe(state, outcome, probe.failureThreshold);
-      state = next.state;
-      if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
-      if (!run.everReady) this.#watchStartupAnswers(run, outcome, state.consecutiveFailures);
-      if (next.transition === "passed") {
-        if (!run.everReady) {
-          run.everReady = true;
-          clearTimeout(run.startTimer);
-          if (this.#resolved.liveness) run.tasks.push(this.#livenessLoop(run, this.#resolved.liveness));
-        }
-        run.readySince = this.#options.now();
-        this.#emit({ status: InstanceStatus.Ready, ...(run.child.pid === undefined ? {} : { pid: run.child.pid }) });
-      } else if (next.transition === "failed") {
-        run.readySince = undefined;
-        this.#emit({
-          status: InstanceStatus.Unhealthy,
-          reason: `readiness probe failed ${state.consecutiveFailures} times: ${state.lastFailure}`,
-        });
-      }
-      // Until the first success, probe quickly: a process that boots in 0.4 s should be Ready then,
-      // not a whole period later. After that, the configured period applies.
-      const wait = run.everReady ? probe.periodMs : Math.min(probe.periodMs, STARTUP_PROBE_INTERVAL_MS);
-      if (!(await sleep(wait, signal))) return;
-    }
+  #startProbing(run: Run, kind: ProbeKind, probe: ProbeConfig): void {
+    const loop = runProbeLoop(kind, probe, {
+      host: this.#options.probeHost,
+      signal: run.abort.signal,
+      onObservation: (observation) => this.#onProbe(run, observation),
+    });
+    run.tasks.push(loop);
   }
 
-  async #livenessLoop(run: Run, probe: ProbeConfig): Promise<void> {
-    const signal = run.abort.signal;
-    let state = initialProbeState("liveness");
-    if (!(await sleep(probe.initialDelayMs, signal))) return;
-    while (!signal.aborted) {
-      const outcome = await runProbe(probe, { host: this.#options.probeHost, signal });
-      if (signal.aborted) return;
-      const next = observeProbe(state, outcome, probe.failureThreshold);
-      state = next.state;
-      if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
-      if (!run.everReady) this.#watchStartupAnswers(run, outcome, state.consecutiveFailures);
-      if (next.transition === "failed") {
-        run.settle({ kind: "liveness", detail: `${state.consecutiveFailures} times: ${state.lastFailure}` });
-        return;
+  /** What a probe's verdict means for the run: readiness reports Ready and Unhealthy, liveness ends the run. */
+  #onProbe(run: Run, { kind, outcome, state, transition }: ProbeObservation): "stop" | undefined {
+    if (kind === "liveness") {
+      if (transition !== "failed") return undefined;
+      run.settle({ kind: "liveness", reason: probeFailureReason(kind, state) });
+      return "stop";
+    }
+    if (!outcome.ok) run.lastReadinessFailure = state.lastFailure;
+    if (!run.everReady) this.#watchStartupAnswers(run, outcome, state.consecutiveFailures);
+    if (transition === "passed") {
+      if (!run.everReady) {
+        run.everReady = true;
+        clearTimeout(run.startTimer);
+        if (this.#resolved.liveness) this.#startProbing(run, "liveness", this.#resolved.liveness);
       }
-      if (!(await sleep(probe.periodMs, signal))) return;
+      run.readySince = this.#options.now();
+      this.#emit({ status: InstanceStatus.Ready, ...(run.child.pid === undefined ? {} : { pid: run.child.pid }) });
+    } else if (transition === "failed") {
+      run.readySince = undefined;
+      this.#emit({ status: InstanceStatus.Unhealthy, reason: probeFailureReason(kind, state) });
     }
-  }
-
-  /** SIGTERM to the group; SIGKILL to what is left after `graceMs`; resolves when the group is gone. */
-  async #terminate(run: Run, graceMs: number): Promise<ExitInfo> {
-    if (run.pgid === undefined) return await run.exited;
-    const deadline = Date.now() + graceMs;
-    signalGroup(run.pgid, "SIGTERM");
-    await withTimeout(run.exited, graceMs);
-    const gone = await waitGroupGone(run.pgid, Math.max(0, deadline - Date.now()));
-    if (!gone) {
-      signalGroup(run.pgid, "SIGKILL");
-      await waitGroupGone(run.pgid, 5_000);
-    }
-    // SIGKILL cannot be ignored: the main process has exited by now, or will in a moment.
-    return (await withTimeout(run.exited, 5_000)) ?? { code: null, signal: null };
+    return undefined;
   }
 
   #describeEnd(end: RunEnd, exit: ExitInfo, run: Run): string {
     switch (end.kind) {
       case "liveness":
-        return `liveness probe failed ${end.detail}`;
+        return end.reason;
       case "start-timeout": {
         const last = run.lastReadinessFailure ? ` (last: ${run.lastReadinessFailure})` : "";
         return `readiness probe did not pass within ${Number((this.#options.startTimeoutMs / 1000).toFixed(1))}s${last}`;
@@ -447,35 +352,6 @@ class ProcessInstance implements RunningInstance {
     } catch {
       // A hook's failure must not take the supervisor down with it.
     }
-  }
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** `promise`'s value, or undefined once `ms` passed; the timer never outlives the wait. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const expired = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ms);
-    });
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -8,18 +8,9 @@ export {
   type EvictionInput,
   type EvictionPlan,
 } from "./eviction.js";
-export {
-  createStorageFetcher,
-  digestKey,
-  type CacheEvictionOptions,
-  type EvictionReport,
-  type MountedPath,
-  type ObjectInfoLike,
-  type ObjectStoreLike,
-  type ObjectStoreOpener,
-  type StorageFetcher,
-  type StorageFetcherOptions,
-} from "./fetcher.js";
+export { createStorageFetcher, type MountedPath, type StorageFetcher, type StorageFetcherOptions } from "./fetcher.js";
+export type { CacheEvictionOptions, EvictionReport } from "./cache-evictor.js";
+export { digestKey, type ObjectInfoLike, type ObjectStoreLike, type ObjectStoreOpener } from "./object-store.js";
 export {
   archiveKind,
   assertDisjointMounts,

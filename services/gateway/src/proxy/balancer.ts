@@ -1,9 +1,9 @@
 /** What the balancer needs to know about an instance. */
 export interface BalancedInstance {
   /** Requests sent to the instance and not yet finished. */
-  outstanding: number;
+  readonly outstanding: number;
   /** Time (same clock as `now`) until which the instance is skipped after a failed connection; 0 when healthy. */
-  ejectedUntil: number;
+  readonly ejectedUntil: number;
 }
 
 /**

@@ -4,6 +4,8 @@ import { pickLeastOutstanding, type BalancedInstance } from "./balancer.js";
 
 interface Named extends BalancedInstance {
   name: string;
+  /** The test keeps the counts itself. */
+  outstanding: number;
 }
 const instance = (name: string, outstanding: number, ejectedUntil = 0): Named => ({ name, outstanding, ejectedUntil });
 

@@ -1,3 +1,5 @@
+import type { ServerResponse } from "node:http";
+
 /** Error codes the gateway answers with, each with its HTTP status. */
 export const GatewayErrorCode = {
   BadRequest: "BadRequest",
@@ -43,4 +45,27 @@ export interface GatewayErrorBody {
 export function errorBody(code: GatewayErrorCode, message: string): Buffer {
   const body: GatewayErrorBody = { error: { code, message } };
   return Buffer.from(JSON.stringify(body));
+}
+
+/**
+ * Answers `res` with a gateway error (JSON body, `extraHeaders` as flat `[name, value, ...]`) unless
+ * a response has started already; `closeConnection` ends a kept-alive connection after it.
+ */
+export function sendError(
+  res: ServerResponse,
+  code: GatewayErrorCode,
+  message: string,
+  closeConnection: boolean,
+  extraHeaders?: readonly string[],
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const status = gatewayErrorStatus[code];
+  const body = errorBody(code, message);
+  const headers = ["content-type", "application/json", "content-length", String(body.length)];
+  if (extraHeaders) for (const item of extraHeaders) headers.push(item);
+  if (closeConnection) res.shouldKeepAlive = false;
+  const reason = reasonPhrase(status);
+  if (reason) res.writeHead(status, reason, headers);
+  else res.writeHead(status, headers);
+  res.end(body);
 }

@@ -36,6 +36,18 @@ describe("gateway: balancing, queueing, retries and route changes", () => {
     return backend;
   }
 
+  it("builds a service's route, instances included, when the route appears, not at its first request", async () => {
+    const backend = await backendOf(startBackend("early"));
+    const gw = await gateway([routeEntry("early", [backend.route()])]);
+    const expected = { queued: 0, instances: [{ id: "early", endpoint: backend.endpoint, outstanding: 0, ejected: false }], draining: [] };
+    assert.deepEqual(gw.gateway.snapshot("early"), expected);
+    gw.routes.set(routeEntry("later", [backend.route()]));
+    assert.deepEqual(gw.gateway.snapshot("later"), expected);
+    gw.routes.delete("later");
+    assert.equal(gw.gateway.snapshot("later"), undefined);
+    assert.equal(backend.hits, 0);
+  });
+
   it("spreads load over 3 instances by outstanding count", async () => {
     const backends = await Promise.all(["a", "b", "c"].map((id) => backendOf(holdingBackend(id))));
     const gw = await gateway([
@@ -81,10 +93,19 @@ describe("gateway: balancing, queueing, retries and route changes", () => {
   it("queues past maxConcurrency and answers 450 once the queue is full", async () => {
     const backend = await backendOf(holdingBackend("q"));
     const gw = await gateway([routeEntry("burst", [backend.route()], { maxConcurrency: 2, maxQueueSize: 3 })]);
-    const burst = Array.from({ length: 10 }, () => gw.call("/api/predict/burst"));
-    await waitFor("2 in flight and 3 queued", () => backend.held.length === 2 && gw.gateway.snapshot("burst")?.queued === 3, {
-      timeoutMs: 5_000,
-    });
+    let refused = 0;
+    const burst = Array.from({ length: 10 }, () =>
+      gw.call("/api/predict/burst").then((response) => {
+        if (response.status === 450) refused++;
+        return response;
+      }),
+    );
+    // Every request has arrived (a late one must not find a slot freed by the releases below).
+    await waitFor(
+      "2 in flight, 3 queued, 5 refused",
+      () => backend.held.length === 2 && gw.gateway.snapshot("burst")?.queued === 3 && refused === 5,
+      { timeoutMs: 5_000 },
+    );
     // Release in waves: each freed slot takes the next queued request.
     const release = setInterval(() => backend.releaseAll(), 20);
     const responses = await Promise.all(burst);

@@ -1,6 +1,10 @@
-export { createGatewayServer, RequestBodyTooLargeError } from "./gateway-server.js";
-export type { GatewayServer, GatewayServerOptions, GatewayLogger, GatewayMetricsSink, ServiceRoutingSnapshot } from "./gateway-server.js";
-export { StaticRouteTable, UnknownRouteError } from "./route-table.js";
+export { createGatewayServer } from "./gateway-server.js";
+export type { GatewayServer } from "./gateway-server.js";
+export type { GatewayServerOptions, GatewayLogger } from "./gateway-options.js";
+export type { GatewayMetricsSink } from "./observation.js";
+export type { ServiceRoutingSnapshot } from "./service-route.js";
+export { RequestBodyTooLargeError } from "./exchange.js";
+export { LiveRouteTable, UnknownRouteError } from "./route-table.js";
 export type { RouteEntry, RouteInstance, RouteState, RouteTable } from "./route-table.js";
 export { GatewayErrorCode, gatewayErrorStatus } from "./errors.js";
 export type { GatewayErrorBody } from "./errors.js";

@@ -29,15 +29,20 @@ export interface RouteEntry {
   state: RouteState;
 }
 
-/** The gateway's read model of routes; the lead's event-log projection implements it, tests use {@link StaticRouteTable}. */
+/** What the proxy reads routes from: {@link LiveRouteTable}, which `routing/route-sync.ts` keeps in step with the log. */
 export interface RouteTable {
   get(service: string): RouteEntry | undefined;
+  /** Every entry the table holds now. */
+  entries(): Iterable<RouteEntry>;
   /** Calls `listener` with the service name after its entry changed (added, replaced or removed). Returns an unsubscribe function. */
   onChange(listener: (service: string) => void): () => void;
 }
 
-/** An in-memory {@link RouteTable} for tests, benchmarks and static configurations. */
-export class StaticRouteTable implements RouteTable {
+/**
+ * The gateway's route table, in memory: in the gateway process `routing/route-sync.ts` writes each
+ * change of the `routes` projection into it as the event is applied; tests and benchmarks fill it by hand.
+ */
+export class LiveRouteTable implements RouteTable {
   readonly #entries = new Map<string, RouteEntry>();
   readonly #listeners = new Set<(service: string) => void>();
 
@@ -47,6 +52,10 @@ export class StaticRouteTable implements RouteTable {
 
   get(service: string): RouteEntry | undefined {
     return this.#entries.get(service);
+  }
+
+  entries(): Iterable<RouteEntry> {
+    return this.#entries.values();
   }
 
   /** Adds or replaces the entry of `entry.service` and notifies listeners. */
@@ -81,7 +90,7 @@ export class StaticRouteTable implements RouteTable {
   }
 }
 
-/** Thrown by {@link StaticRouteTable.update} for a service it does not hold. */
+/** Thrown by {@link LiveRouteTable.update} for a service it does not hold. */
 export class UnknownRouteError extends Error {
   override readonly name = "UnknownRouteError";
   constructor(readonly service: string) {

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Agent, request } from "undici";
-import { createGatewayServer, type GatewayServer, type GatewayServerOptions } from "./gateway-server.js";
-import { StaticRouteTable, type RouteEntry, type RouteInstance } from "./route-table.js";
+import type { GatewayServerOptions } from "./gateway-options.js";
+import { createGatewayServer, type GatewayServer } from "./gateway-server.js";
+import { LiveRouteTable, type RouteEntry, type RouteInstance } from "./route-table.js";
 
 /** A real HTTP server on 127.0.0.1 and a free port, standing in for an instance. */
 export interface TestBackend {
@@ -78,7 +79,7 @@ export function routeEntry(service: string, instances: RouteInstance[], override
 
 /** A gateway on a free port with its own route table and an HTTP client that talks to it. */
 export interface TestGateway {
-  readonly routes: StaticRouteTable;
+  readonly routes: LiveRouteTable;
   readonly gateway: GatewayServer;
   readonly url: string;
   readonly agent: Agent;
@@ -101,9 +102,9 @@ export interface CallResult {
   json<T = unknown>(): T;
 }
 
-/** Starts a gateway over a fresh {@link StaticRouteTable} holding `entries`. */
+/** Starts a gateway over a fresh {@link LiveRouteTable} holding `entries`. */
 export async function startGateway(entries: RouteEntry[], options: Partial<GatewayServerOptions> = {}): Promise<TestGateway> {
-  const routes = new StaticRouteTable(entries);
+  const routes = new LiveRouteTable(entries);
   const gateway = createGatewayServer({ routes, ...options });
   const { port } = await gateway.listen(0);
   const url = `http://127.0.0.1:${port}`;

@@ -1,5 +1,6 @@
-import type { IncomingMessage } from "node:http";
+import { STATUS_CODES, type IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
+import { reasonPhrase } from "./errors.js";
 
 /** What {@link tunnelUpgrade} needs to pass an Upgrade request through to an instance. */
 export interface TunnelOptions {
@@ -114,15 +115,8 @@ export function rejectUpgrade(socket: Socket, status: number, body: Buffer, extr
     socket.destroy();
     return;
   }
-  const reason = REASONS[status] ?? "Error";
+  const reason = reasonPhrase(status) ?? STATUS_CODES[status] ?? "Error";
   let head = `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n`;
   for (let k = 0; k + 1 < extraHeaders.length; k += 2) head += `${extraHeaders[k]}: ${extraHeaders[k + 1]}\r\n`;
   socket.end(Buffer.concat([Buffer.from(`${head}\r\n`), body]));
 }
-
-const REASONS: Record<number, string> = {
-  401: "Unauthorized",
-  404: "Not Found",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-};

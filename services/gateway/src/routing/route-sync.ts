@@ -1,10 +1,10 @@
 import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent } from "@eas/events";
-import type { StaticRouteTable } from "../proxy/index.js";
+import type { LiveRouteTable } from "../proxy/index.js";
 import { serviceOf, toRouteEntry, type RoutesState } from "./routes-projection.js";
 
 /** The part of a route table the projection writes to. */
-export type WritableRouteTable = Pick<StaticRouteTable, "set" | "delete">;
+export type WritableRouteTable = Pick<LiveRouteTable, "set" | "delete">;
 
 /** Makes the table's entry of `service` what the projection says: replaced when it knows the service, removed when not. */
 export function syncRoute(table: WritableRouteTable, state: RoutesState, service: string): void {

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { RecordedEvent } from "@eas/event-store";
 import { encodeEventData, event, instanceStream, serviceStream, type EasEvent } from "@eas/events";
 import { ServiceSpec } from "@eas/proto";
-import { StaticRouteTable } from "../proxy/index.js";
+import { LiveRouteTable } from "../proxy/index.js";
 import { routeSyncOnEvent, syncAllRoutes, syncRoute } from "./route-sync.js";
 import { routesProjection, type RoutesState } from "./routes-projection.js";
 
@@ -33,7 +33,7 @@ const ready = (instanceId: string, service: string): EasEvent[] => [
 ];
 
 /** Runs events through the projection and the sync the gateway wires as its onEvent, recording which services changed. */
-function follow(table: StaticRouteTable, events: EasEvent[], start: RoutesState = routesProjection.initialState()) {
+function follow(table: LiveRouteTable, events: EasEvent[], start: RoutesState = routesProjection.initialState()) {
   const changed: string[] = [];
   const unsubscribe = table.onChange((service) => changed.push(service));
   const onEvent = routeSyncOnEvent(table);
@@ -48,7 +48,7 @@ function follow(table: StaticRouteTable, events: EasEvent[], start: RoutesState 
 
 describe("route sync", () => {
   it("given an empty table, when a service is created and an instance is Ready, then the table holds the projection's entry", () => {
-    const table = new StaticRouteTable();
+    const table = new LiveRouteTable();
     const { changed } = follow(table, [created("iris"), ...ready("a", "iris")]);
     assert.deepEqual(
       table.get("iris")?.instances.map((i) => i.id),
@@ -59,7 +59,7 @@ describe("route sync", () => {
   });
 
   it("given a routed service, when it is deleted, then its entry leaves the table and other services stay", () => {
-    const table = new StaticRouteTable();
+    const table = new LiveRouteTable();
     const { state } = follow(table, [created("iris"), created("other"), ...ready("a", "iris")]);
     const { changed } = follow(table, [event("ServiceDeleted", { name: "iris", deletedAt: at })], state);
     assert.equal(table.get("iris"), undefined);
@@ -68,15 +68,15 @@ describe("route sync", () => {
   });
 
   it("given events of an unknown service, when they are applied, then the table is untouched", () => {
-    const table = new StaticRouteTable();
+    const table = new LiveRouteTable();
     const { changed } = follow(table, [...ready("x", "ghost"), event("ServiceStopped", { name: "ghost", stoppedAt: at })]);
     assert.equal(table.get("ghost"), undefined);
     assert.deepEqual(changed, []);
   });
 
   it("syncRoute replaces a stale entry and removes one the projection no longer holds", () => {
-    const state = follow(new StaticRouteTable(), [created("iris"), ...ready("a", "iris")]).state;
-    const table = new StaticRouteTable([
+    const state = follow(new LiveRouteTable(), [created("iris"), ...ready("a", "iris")]).state;
+    const table = new LiveRouteTable([
       { ...syncedEntry(state, "iris"), instances: [] },
       { ...syncedEntry(state, "iris"), service: "gone" },
     ]);
@@ -90,8 +90,8 @@ describe("route sync", () => {
   });
 
   it("syncAllRoutes copies every service of a state into a fresh table", () => {
-    const { state } = follow(new StaticRouteTable(), [created("iris"), created("other"), ...ready("a", "iris")]);
-    const table = new StaticRouteTable();
+    const { state } = follow(new LiveRouteTable(), [created("iris"), created("other"), ...ready("a", "iris")]);
+    const table = new LiveRouteTable();
     syncAllRoutes(table, state);
     assert.deepEqual(
       ["iris", "other"].map((name) => [name, table.get(name)?.state]),
@@ -104,7 +104,7 @@ describe("route sync", () => {
 });
 
 function syncedEntry(state: RoutesState, service: string) {
-  const table = new StaticRouteTable();
+  const table = new LiveRouteTable();
   syncRoute(table, state, service);
   return table.get(service)!;
 }

@@ -1,0 +1,96 @@
+import type { Socket } from "node:net";
+import { presentedToken, tokenMatches } from "./auth.js";
+import { GatewayErrorCode } from "./errors.js";
+import type { ServiceRoute } from "./service-route.js";
+
+/** Why a request is not admitted, and how to answer it. */
+export interface Rejection {
+  readonly code: GatewayErrorCode;
+  readonly message: string;
+  /** End a kept-alive connection after the answer (its body will not be read). */
+  readonly closeConnection: boolean;
+  /** Flat `[name, value, ...]` headers to add (`retry-after`). */
+  readonly headers?: readonly string[];
+}
+
+const kAuthMemo = Symbol("eas.authMemo");
+type AuthCachingSocket = Socket & { [kAuthMemo]?: { digest: Buffer; header: string } };
+
+/**
+ * Admission: what a request to a known service must pass before it is sent or queued, the same for
+ * plain requests and upgrades (WebSocket), so both get the same answers. A new kind of answer at the
+ * door (holding a request while a service scales up from zero, handing it to an async queue) is a
+ * new outcome here.
+ */
+export class Admission {
+  readonly #maxBodyBytes: number;
+  readonly #retryAfter: string;
+
+  /** @param retryAfter the `Retry-After` value sent with a 503 for a service without a Ready instance. */
+  constructor(maxBodyBytes: number, retryAfter: string) {
+    this.#maxBodyBytes = maxBodyBytes;
+    this.#retryAfter = retryAfter;
+  }
+
+  /**
+   * Checks, in this order: the token (401), the declared body size (413), a Ready instance (503),
+   * the rate limit (429, taking a token when it admits). Undefined when the request is admitted.
+   * `contentLength` is -1 when the request declares none.
+   */
+  check<W>(
+    route: ServiceRoute<W>,
+    socket: Socket,
+    authorization: string | undefined,
+    contentLength: number,
+    now: number,
+  ): Rejection | undefined {
+    if (!this.#authorized(socket as AuthCachingSocket, authorization, route.tokenDigest)) {
+      return {
+        code: GatewayErrorCode.Unauthorized,
+        message: "missing or invalid token in the Authorization header",
+        closeConnection: false,
+      };
+    }
+    if (contentLength > this.#maxBodyBytes) {
+      return {
+        code: GatewayErrorCode.PayloadTooLarge,
+        message: `request body of ${contentLength} bytes exceeds ${this.#maxBodyBytes}`,
+        closeConnection: true,
+      };
+    }
+    if (!route.routable) {
+      return {
+        code: GatewayErrorCode.ServiceUnavailable,
+        message: `service ${route.name} has no ready instance (${route.entry.state})`,
+        closeConnection: false,
+        headers: ["retry-after", this.#retryAfter],
+      };
+    }
+    const bucket = route.bucket;
+    if (bucket && !bucket.tryTake(now)) {
+      return {
+        code: GatewayErrorCode.RateLimited,
+        message: `service ${route.name} is limited to ${route.entry.rateLimit} requests/s`,
+        closeConnection: false,
+        headers: ["retry-after", String(bucket.retryAfterSeconds())],
+      };
+    }
+    return undefined;
+  }
+
+  /**
+   * Token check, with a per-connection memo: a keep-alive client that proved
+   * the token once on this connection is not hashed again while it sends the
+   * identical header value for the same token. The memo only ever holds a
+   * value this very connection sent and that was valid, so comparing against
+   * it reveals nothing to the sender it did not already know; any other
+   * value takes the constant-time path.
+   */
+  #authorized(socket: AuthCachingSocket, authorization: string | undefined, digest: Buffer): boolean {
+    const memo = socket[kAuthMemo];
+    if (memo !== undefined && authorization !== undefined && memo.digest === digest && memo.header === authorization) return true;
+    if (!tokenMatches(presentedToken(authorization), digest)) return false;
+    if (authorization !== undefined) socket[kAuthMemo] = { digest, header: authorization };
+    return true;
+  }
+}
