@@ -5,7 +5,7 @@ export {
   CAPACITY_CLASSES,
   CapacityClass,
   capacityClassOf,
-  FREE,
+  FREE_RATES,
   InvalidRatesError,
   parseRate,
   parseRatesFile,

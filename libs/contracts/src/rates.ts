@@ -25,7 +25,7 @@ export interface HourlyRates {
   readonly gpuHourMicros: number;
 }
 
-export const FREE: HourlyRates = { cpuCoreHourMicros: 0, memoryGibHourMicros: 0, gpuHourMicros: 0 };
+export const FREE_RATES: HourlyRates = { cpuCoreHourMicros: 0, memoryGibHourMicros: 0, gpuHourMicros: 0 };
 
 /** Default rates per class of capacity, as a rates file gives them; a class it leaves out is free. */
 export type RatesTable = Readonly<Partial<Record<CapacityClass, HourlyRates>>>;
@@ -94,7 +94,7 @@ function parseRatesEntry(entry: unknown, path: string): HourlyRates {
   if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
     throw new InvalidRatesError(path, `must be an object with ${Object.keys(RATE_KEYS).join(", ")}`);
   }
-  const rates: Record<keyof HourlyRates, number> = { ...FREE };
+  const rates: Record<keyof HourlyRates, number> = { ...FREE_RATES };
   for (const [key, value] of Object.entries(entry)) {
     const target = (RATE_KEYS as Record<string, keyof HourlyRates>)[key];
     if (!target) throw new InvalidRatesError(`${path}.${key}`, `is not a rate (${Object.keys(RATE_KEYS).join(", ")})`);

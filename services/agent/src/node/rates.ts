@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { capacityClassOf, FREE, parseRatesFile, type HourlyRates, type RatesTable } from "@eas/contracts";
+import { capacityClassOf, FREE_RATES, parseRatesFile, type HourlyRates, type RatesTable } from "@eas/contracts";
 import type { ConfigOf } from "@eas/service-kit";
 import type { agentConfigSpec } from "../config.js";
 
@@ -14,7 +14,7 @@ type RatesConfig = Pick<
  * replaced by its EAS_NODE_RATE_* variable when that is set; free when neither gives one.
  */
 export function nodeRates(config: RatesConfig, table: RatesTable): HourlyRates {
-  const base = table[capacityClassOf({ spot: config.spot, dedicated: config.resourceGroup !== "" })] ?? FREE;
+  const base = table[capacityClassOf({ spot: config.spot, dedicated: config.resourceGroup !== "" })] ?? FREE_RATES;
   return {
     cpuCoreHourMicros: config.cpuCoreHourRate ?? base.cpuCoreHourMicros,
     memoryGibHourMicros: config.memoryGibHourRate ?? base.memoryGibHourMicros,

@@ -1,4 +1,4 @@
-import { capacityClassOf, FREE, type CapacityClass, type HourlyRates } from "@eas/contracts";
+import { capacityClassOf, FREE_RATES, type CapacityClass, type HourlyRates } from "@eas/contracts";
 import type { EasEvent } from "@eas/events";
 import {
   absentInstance,
@@ -65,7 +65,7 @@ export function meterEvent(state: MeterState, event: EasEvent, recordedAtMs: num
   if (isInstanceEvent(event)) return meterInstanceEvent(state, event, recordedAtMs);
   switch (event.type) {
     case "eas.v1.NodeRegistered":
-      state.nodes[event.data.nodeId] = { ...FREE, ...event.data.rates };
+      state.nodes[event.data.nodeId] = { ...FREE_RATES, ...event.data.rates };
       return state;
     case "eas.v1.ServiceCreated":
       state.services[event.data.name] = true;
@@ -92,7 +92,7 @@ function meterInstanceEvent(state: MeterState, event: InstanceEvent, recordedAtM
       cpuMillis: data.resources?.cpuMillis ?? 0,
       memoryMib: data.resources?.memoryMib ?? 0,
       gpu: data.resources?.gpu ?? 0,
-      rates: state.nodes[data.nodeId] ?? FREE,
+      rates: state.nodes[data.nodeId] ?? FREE_RATES,
       startMs: atMs,
       endMs: null,
     };

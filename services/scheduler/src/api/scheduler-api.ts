@@ -1,4 +1,4 @@
-import { FREE, rateViolations, resourceIdProblem } from "@eas/contracts";
+import { FREE_RATES, rateViolations, resourceIdProblem } from "@eas/contracts";
 import { NotFoundError, PreconditionFailedError, ValidationError, type FieldViolation } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
 import { instanceStream, nodeStream } from "@eas/events";
@@ -107,7 +107,7 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
           pricePerHour: request.pricePerHour,
           agentAddress: request.agentAddress,
           labels: request.labels,
-          rates: { ...FREE, ...request.rates },
+          rates: { ...FREE_RATES, ...request.rates },
           now: new Date(now).toISOString(),
         },
         source,

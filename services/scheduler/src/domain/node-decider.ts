@@ -1,4 +1,4 @@
-import { FREE, isResourceId, RESOURCE_ID_RULE, rateViolations, type HourlyRates } from "@eas/contracts";
+import { FREE_RATES, isResourceId, RESOURCE_ID_RULE, rateViolations, type HourlyRates } from "@eas/contracts";
 import { NotFoundError, PreconditionFailedError, ValidationError, type Decider, type DomainError } from "@eas/decider";
 import { event } from "@eas/events";
 import type { Resources } from "@eas/proto";
@@ -156,7 +156,7 @@ export function evolveNode(node: NodeState | undefined, event: NodeEvent): NodeS
         pricePerHour: data.pricePerHour,
         agentAddress: data.agentAddress,
         labels: { ...data.labels },
-        rates: { ...FREE, ...data.rates },
+        rates: { ...FREE_RATES, ...data.rates },
         status: lost ? NodeStatus.Ready : node.status,
         statusReason: lost ? "" : node.statusReason,
         registeredAt: at,
