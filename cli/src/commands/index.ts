@@ -5,6 +5,7 @@ import { nodesCommands } from "./nodes.js";
 import { instancesCommands } from "./instances.js";
 import { uploadCommands } from "./upload.js";
 import { eventsCommands } from "./events.js";
+import { monitorCommands } from "./monitor.js";
 import { billingCommands } from "./billing.js";
 
 export type { CommandGroup } from "./registry.js";
@@ -17,5 +18,6 @@ export const commandGroups: readonly CommandGroup[] = [
   instancesCommands,
   uploadCommands,
   eventsCommands,
+  monitorCommands,
   billingCommands,
 ];

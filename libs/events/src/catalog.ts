@@ -1,4 +1,10 @@
 import {
+  AlertFired,
+  AlertResolved,
+  AlertRuleCreated,
+  AlertRuleDeleted,
+  AlertWebhookDelivered,
+  AlertWebhookFailed,
   BudgetDeleted,
   BudgetSet,
   BudgetThresholdReached,
@@ -48,6 +54,12 @@ export interface EventMessages {
   NodeCordoned: typeof NodeCordoned;
   NodeUncordoned: typeof NodeUncordoned;
   NodeLost: typeof NodeLost;
+  AlertRuleCreated: typeof AlertRuleCreated;
+  AlertRuleDeleted: typeof AlertRuleDeleted;
+  AlertFired: typeof AlertFired;
+  AlertResolved: typeof AlertResolved;
+  AlertWebhookDelivered: typeof AlertWebhookDelivered;
+  AlertWebhookFailed: typeof AlertWebhookFailed;
   BudgetSet: typeof BudgetSet;
   BudgetDeleted: typeof BudgetDeleted;
   BudgetThresholdReached: typeof BudgetThresholdReached;
@@ -76,6 +88,13 @@ export const EVENT_MESSAGES: EventMessages = {
   NodeCordoned,
   NodeUncordoned,
   NodeLost,
+  // The monitor's events (proto/eas/v1/monitor_events.proto).
+  AlertRuleCreated,
+  AlertRuleDeleted,
+  AlertFired,
+  AlertResolved,
+  AlertWebhookDelivered,
+  AlertWebhookFailed,
   BudgetSet,
   BudgetDeleted,
   BudgetThresholdReached,

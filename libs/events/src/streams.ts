@@ -3,6 +3,7 @@ export const StreamCategory = {
   service: "service",
   instance: "instance",
   node: "node",
+  alert: "alert",
   budget: "budget",
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
@@ -10,4 +11,6 @@ export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory
 export const serviceStream = (name: string): string => `${StreamCategory.service}-${name}`;
 export const instanceStream = (id: string): string => `${StreamCategory.instance}-${id}`;
 export const nodeStream = (id: string): string => `${StreamCategory.node}-${id}`;
+/** One alert rule and its episodes, written by the monitor. */
+export const alertStream = (ruleId: string): string => `${StreamCategory.alert}-${ruleId}`;
 export const budgetStream = (service: string): string => `${StreamCategory.budget}-${service}`;

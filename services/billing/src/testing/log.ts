@@ -38,7 +38,7 @@ export const log = {
   nodeLost: (nodeId: string, clock: string) => event("NodeLost", { nodeId, reason: "missed heartbeats for 5000 ms", at: at(clock) }),
   serviceCreated(name: string, clock: string, instance = 1) {
     const spec = ServiceSpec.fromPartial({ name, instance });
-    return event("ServiceCreated", { name, spec, version: 1, token: "t0k", createdAt: at(clock) });
+    return event("ServiceCreated", { name, spec, version: 1, token: "", tokenSha256: "", createdAt: at(clock) });
   },
   scheduled(
     instanceId: string,

@@ -10,7 +10,7 @@ import { withDefaults, type GatewayServerOptions } from "./gateway-options.js";
 import { scanRequestHeaders, splitPredictUrl } from "./headers.js";
 import { InFlight } from "./in-flight.js";
 import { RequestObservation } from "./observation.js";
-import type { ServiceRoutingSnapshot } from "./service-route.js";
+import type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-route.js";
 import { ServiceRoutes } from "./service-routes.js";
 import { rejectUpgrade, tunnelUpgrade } from "./upgrade.js";
 
@@ -22,6 +22,8 @@ export interface GatewayServer {
   close(): Promise<void>;
   /** Routing state of `service`, or undefined when the gateway holds none. */
   snapshot(service: string): ServiceRoutingSnapshot | undefined;
+  /** Services with requests queued or in flight now (for the monitor's per-second samples). */
+  load(): ServiceLoadSnapshot[];
   readonly server: Server;
 }
 
@@ -111,7 +113,9 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
 
     // Admitted: a client waiting on Expect: 100-continue may send its body now (a rejected one never had to).
     if (scanned.expectContinue) res.writeContinue();
-    dispatcher.admit(new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body), upstream);
+    const exchange = new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body);
+    if (scanned.contentLength > 0) exchange.bytesIn = scanned.contentLength;
+    dispatcher.admit(exchange, upstream);
   }
 
   /** WebSocket (and any other Upgrade) on /api/predict/{service}/...: admitted like a request, then tunnelled as raw TCP. */
@@ -208,6 +212,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return closing;
     },
     snapshot: (service) => routes.get(service)?.snapshot(now()),
+    load: () => routes.load(),
   };
 }
 

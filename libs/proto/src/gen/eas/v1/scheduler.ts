@@ -49,6 +49,12 @@ export interface NodeInfo {
   status: string;
   instanceCount: number;
   lastHeartbeat: string;
+  /**
+   * Whether this scheduler process has heard from the agent at agent_address since it started (the
+   * agent registered, or sent a heartbeat naming that address). After a restart over an old log the
+   * address of the previous run is not current until then: nothing is placed or started there.
+   */
+  agentConnected: boolean;
   rates: ResourceRates | undefined;
 }
 
@@ -430,6 +436,7 @@ function createBaseNodeInfo(): NodeInfo {
     status: "",
     instanceCount: 0,
     lastHeartbeat: "",
+    agentConnected: false,
     rates: undefined,
   };
 }
@@ -466,8 +473,11 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.lastHeartbeat !== "") {
       writer.uint32(82).string(message.lastHeartbeat);
     }
+    if (message.agentConnected !== false) {
+      writer.uint32(88).bool(message.agentConnected);
+    }
     if (message.rates !== undefined) {
-      ResourceRates.encode(message.rates, writer.uint32(90).fork()).join();
+      ResourceRates.encode(message.rates, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -566,7 +576,15 @@ export const NodeInfo: MessageFns<NodeInfo> = {
             continue;
           }
           case 11: {
-            if (tag !== 90) {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.agentConnected = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
               break;
             }
 
@@ -621,6 +639,11 @@ export const NodeInfo: MessageFns<NodeInfo> = {
         : isSet(object.last_heartbeat)
         ? globalThis.String(object.last_heartbeat)
         : "",
+      agentConnected: isSet(object.agentConnected)
+        ? globalThis.Boolean(object.agentConnected)
+        : isSet(object.agent_connected)
+        ? globalThis.Boolean(object.agent_connected)
+        : false,
       rates: isSet(object.rates) ? ResourceRates.fromJSON(object.rates) : undefined,
     };
   },
@@ -657,6 +680,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.lastHeartbeat !== "") {
       obj.lastHeartbeat = message.lastHeartbeat;
     }
+    if (message.agentConnected !== false) {
+      obj.agentConnected = message.agentConnected;
+    }
     if (message.rates !== undefined) {
       obj.rates = ResourceRates.toJSON(message.rates);
     }
@@ -682,6 +708,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     message.status = object.status ?? "";
     message.instanceCount = object.instanceCount ?? 0;
     message.lastHeartbeat = object.lastHeartbeat ?? "";
+    message.agentConnected = object.agentConnected ?? false;
     message.rates = (object.rates !== undefined && object.rates !== null)
       ? ResourceRates.fromPartial(object.rates)
       : undefined;
