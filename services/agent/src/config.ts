@@ -40,6 +40,17 @@ export const agentConfigSpec = {
   cpuCoreHourRate: rateVar("EAS_NODE_RATE_CPU_CORE_HOUR", "price of one CPU core for one hour, e.g. 0.04 (overrides the rates file)"),
   memoryGibHourRate: rateVar("EAS_NODE_RATE_MEMORY_GIB_HOUR", "price of one GiB of memory for one hour (overrides the rates file)"),
   gpuHourRate: rateVar("EAS_NODE_RATE_GPU_HOUR", "price of one GPU for one hour (overrides the rates file)"),
+  instanceType: envVar.string(
+    "EAS_NODE_INSTANCE_TYPE",
+    "",
+    "cloud instance type of the node, matched against cloud.computing.instances[].type",
+  ),
+  reclaimNoticeFile: envVar.string(
+    "EAS_RECLAIM_NOTICE_FILE",
+    "",
+    "file a cloud metadata watcher writes a spot reclaim notice into (default <data dir>/agents/<node>/reclaim-notice.json)",
+  ),
+  reclaimSignalNoticeMs: envVar.int("EAS_RECLAIM_SIGNAL_NOTICE_MS", 30_000, "the reclaim notice a SIGUSR2 to the agent stands for, in ms"),
   cacheMaxBytes: envVar.int(
     "EAS_AGENT_CACHE_MAX_BYTES",
     0,

@@ -39,6 +39,7 @@ export function nodeRegistration(config: ConfigOf<typeof agentConfigSpec>, agent
     agentAddress,
     labels: {},
     rates: { ...rates },
+    instanceType: config.instanceType,
   };
 }
 

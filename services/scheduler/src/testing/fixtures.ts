@@ -30,6 +30,7 @@ export interface NodeSpec {
   readonly group?: string;
   readonly spot?: boolean;
   readonly price?: number;
+  readonly instanceType?: string;
   readonly at?: number;
 }
 
@@ -50,6 +51,7 @@ export function registered(spec: NodeSpec): EventOf<"eas.v1.NodeRegistered"> {
     labels: {},
     rates: { cpuCoreHourMicros: 0, memoryGibHourMicros: 0, gpuHourMicros: 0 },
     at: iso(spec.at ?? T0),
+    ...(spec.instanceType === undefined ? {} : { instanceType: spec.instanceType }),
   });
 }
 
@@ -102,6 +104,7 @@ export function request(spec: RequestSpec = {}): PlacementRequest {
     resourceBurstable: false,
     spotAllowed: false,
     maxSpotPrice: 0,
+    instanceTypes: [],
     ...rest,
   };
 }
