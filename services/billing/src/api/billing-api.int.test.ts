@@ -134,20 +134,20 @@ describe("Billing API: the scripted day from a real log", () => {
       assert.deepEqual(
         bill.lines.map((l) => [l.key, l.capacityClass, l.usage?.costMicros]),
         [
-          ["j1", "dedicated", 3_226_720],
+          ["j1", "dedicated", 4_059_104],
           ["j2", "dedicated", 9_863_726],
         ],
       );
       assert.deepEqual(
         bill.services.map((s) => [s.service, s.usage?.costMicros, s.monthToDateMicros]),
-        [["bert", 13_090_446, 13_090_446]],
+        [["bert", 13_922_830, 13_922_830]],
       );
       assert.equal(bill.month, "2026-12");
-      // 50,404 s with a GPU
-      assert.ok(Math.abs(bill.total!.gpuHours - 50_404 / 3600) < 1e-9);
+      // 54,120 s with a GPU
+      assert.ok(Math.abs(bill.total!.gpuHours - 54_120 / 3600) < 1e-9);
       // The default range is the month so far: the same day here.
       assert.deepEqual(classLines(await getBill(billing, { service: "bert" })), [
-        { service: "bert", capacityClass: "dedicated", costMicros: 13_090_446n },
+        { service: "bert", capacityClass: "dedicated", costMicros: 13_922_830n },
       ]);
     } finally {
       await billing.stop();

@@ -15,6 +15,7 @@ function costs(events: readonly EasEvent[], now = "24:00:00"): Record<string, bi
 
 const public10 = log.nodeRegistered("n1", "07:00:00", { rates: rates(36_000, 3_600) }); // 1 core 10/s, 1 GiB 1/s
 const small = resources(1000, 1024); // 11/s on n1
+const spotNode = log.nodeRegistered("n1", "07:00:00", { spot: true, rates: rates(36_000, 3_600) }); // the spot line of the rates file
 
 describe("metering: when an interval opens and closes", () => {
   const cases: { name: string; events: EasEvent[]; now?: string; expected: Record<string, bigint> }[] = [
@@ -83,20 +84,81 @@ describe("metering: when an interval opens and closes", () => {
       expected: { a: 100n * 11n },
     },
     {
-      name: "its node lost: closed by the InstanceFailed the scheduler records at the loss",
+      name: "InstanceLost does not close it: billed on, its process may still run (only its own end closes it)",
       events: [
         public10,
         log.scheduled("a", "s", "n1", "08:00:00", small),
         log.nodeLost("n1", "08:01:40"),
-        log.failed("a", "s", "08:01:40"),
+        log.lost("a", "s", "n1", "08:01:40"),
       ],
-      expected: { a: 100n * 11n },
-    },
-    {
-      name: "its node lost and the instance not ended: billed on, its process may still run (only its own end closes it)",
-      events: [public10, log.scheduled("a", "s", "n1", "08:00:00", small), log.nodeLost("n1", "08:01:40")],
       now: "08:10:00",
       expected: { a: 600n * 11n },
+    },
+    {
+      name: "lost, replaced and then stopped by the deployer: the lost one until its Stopped, the replacement from its own Scheduled",
+      events: [
+        public10,
+        ...startedInstance("a", "s", "n1", "08:00:00", "08:00:05", small),
+        log.nodeLost("n1", "08:01:40"),
+        log.lost("a", "s", "n1", "08:01:40"),
+        ...startedInstance("b", "s", "n1", "08:01:41", "08:01:50", small),
+        log.draining("a", "s", "08:01:50"),
+        log.stopped("a", "s", "", "08:02:00"),
+        log.lost("a", "s", "n1", "08:03:00"),
+      ],
+      now: "08:05:00",
+      expected: { a: 120n * 11n, b: 199n * 11n },
+    },
+    {
+      name: "lost and its agent back (Lost -> Ready): the same interval, never a second one",
+      events: [
+        public10,
+        ...startedInstance("a", "s", "n1", "08:00:00", "08:00:05", small),
+        log.lost("a", "s", "n1", "08:01:00"),
+        log.ready("a", "s", "n1", "08:01:30"),
+        log.scheduled("a", "s", "n1", "08:01:30", small),
+        log.stopped("a", "s", "n1", "08:05:00"),
+      ],
+      now: "09:00:00",
+      expected: { a: 300n * 11n },
+    },
+    {
+      name: "a reclaim notice moves nothing by itself: drained before the deadline, billed to its Stopped",
+      events: [
+        spotNode,
+        ...startedInstance("a", "s", "n1", "08:00:00", "08:00:05", small, { spot: true }),
+        log.reclaimNoticed("n1", "08:00:30", "08:01:00"),
+        log.moveForReclaim("a", "s", "n1", "08:00:30", "08:01:00"),
+        log.draining("a", "s", "08:00:40"),
+        log.stopped("a", "s", "n1", "08:00:50"),
+        log.reclaimed("n1", "08:01:00"),
+      ],
+      now: "09:00:00",
+      expected: { a: 50n * 11n },
+    },
+    {
+      name: "still on the node at the reclaim: billed to the deadline, the `at` of its InstanceFailed, not to when it was written",
+      events: [
+        spotNode,
+        ...startedInstance("a", "s", "n1", "08:00:00", "08:00:05", small, { spot: true }),
+        log.reclaimNoticed("n1", "08:00:30", "08:01:00"),
+        log.moveForReclaim("a", "s", "n1", "08:00:30", "08:01:00"),
+        log.reclaimed("n1", "08:01:00"),
+        log.failed("a", "s", "08:01:00", "node n1 reclaimed"),
+        log.stopped("a", "s", "n1", "08:01:07"),
+      ],
+      now: "09:00:00",
+      expected: { a: 60n * 11n },
+    },
+    {
+      name: "NodeReclaimed alone does not close an instance: only the instance's own end does",
+      events: [
+        spotNode,
+        ...startedInstance("a", "s", "n1", "08:00:00", "08:00:05", small, { spot: true }),
+        log.reclaimed("n1", "08:01:00"),
+      ],
+      now: "08:02:00",
+      expected: { a: 120n * 11n },
     },
     {
       name: "priced at the rates its node had when it was scheduled, not at a later registration's",

@@ -58,7 +58,8 @@ function fromTuple(t: IntervalTuple): BillableInterval {
  */
 export const meteringProjection: Projection<MeterState> = {
   name: "metering",
-  version: 1,
+  // 2: the instance lifecycle kept in `open` gained Lost and the move mark; an older snapshot is replayed.
+  version: 2,
   categories: [StreamCategory.instance, StreamCategory.node, StreamCategory.service],
   initialState: emptyMeter,
   evolve(state: MeterState, recorded: RecordedEvent): MeterState {

@@ -36,6 +36,10 @@ export const log = {
     });
   },
   nodeLost: (nodeId: string, clock: string) => event("NodeLost", { nodeId, reason: "missed heartbeats for 5000 ms", at: at(clock) }),
+  reclaimNoticed: (nodeId: string, clock: string, deadlineClock: string) =>
+    event("NodeReclaimNoticed", { nodeId, deadline: at(deadlineClock), reason: "eas nodes reclaim", at: at(clock) }),
+  /** Written at the deadline of the notice: `at` is the deadline, whenever the scheduler's check notices it. */
+  reclaimed: (nodeId: string, deadlineClock: string) => event("NodeReclaimed", { nodeId, reason: "reclaimed", at: at(deadlineClock) }),
   serviceCreated(name: string, clock: string, instance = 1) {
     const spec = ServiceSpec.fromPartial({ name, instance });
     return event("ServiceCreated", { name, spec, version: 1, token: "", tokenSha256: "", createdAt: at(clock) });
@@ -70,6 +74,20 @@ export const log = {
     event("InstanceStopped", { instanceId, service, nodeId, reason: "stopped", at: at(clock) }),
   failed: (instanceId: string, service: string, clock: string, reason = "node lost") =>
     event("InstanceFailed", { instanceId, service, reason, at: at(clock) }),
+  /** Its node stopped heartbeating: not an end, the process may run on (ADR 0022). */
+  lost: (instanceId: string, service: string, nodeId: string, clock: string) =>
+    event("InstanceLost", { instanceId, service, nodeId, reason: `node ${nodeId} lost`, at: at(clock) }),
+  /** Its spot node is reclaimed at `deadlineClock`: a mark, the instance serves on until replaced (ADR 0024). */
+  moveForReclaim: (instanceId: string, service: string, nodeId: string, clock: string, deadlineClock: string) =>
+    event("InstanceMoveRequested", {
+      instanceId,
+      service,
+      nodeId,
+      cause: "reclaim",
+      reason: `spot node ${nodeId} is reclaimed`,
+      deadline: at(deadlineClock),
+      at: at(clock),
+    }),
 };
 
 /** An instance's usual life up to Ready: Scheduled, Starting one second later, Ready at `readyClock`. */
