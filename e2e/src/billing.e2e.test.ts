@@ -133,4 +133,19 @@ describe("billing: a service's bill from the log", { timeout: 300_000 }, () => {
       return true;
     });
   });
+
+  it("refuses bad input through the CLI with the field named, and records no budget", async () => {
+    const refused = async (args: string[], message: RegExp) =>
+      assert.rejects(eas(...args), (error: Error & { stderr?: string; code?: number }) => {
+        assert.notEqual(error.code, 0);
+        assert.match(error.stderr ?? "", message);
+        return true;
+      });
+    const budgetEvents = async () => (await readEvents(t.client, 0, "eas.v1.BudgetSet")).length;
+    const before = await budgetEvents();
+    await refused(["bill", "--from", "2026-12-02T00:00:00Z", "--to", "2026-12-01T00:00:00Z"], /from: must be before to/);
+    await refused(["bill", "no_such_service"], /service: unknown service "no_such_service"/);
+    await refused(["budget", "set", "echo_demo", "-5"], /amountMicros: must not be negative/);
+    assert.equal(await budgetEvents(), before, "a refused budget records nothing");
+  });
 });
