@@ -12,9 +12,9 @@ import {
 /**
  * The time one instance held resources on a node, and what they cost per hour there. It opens at the
  * instance's InstanceScheduled (the scheduler reserves its resources on the node) and closes at its
- * InstanceStopped or InstanceFailed (the reservation is released): a lost node's instances are failed by
- * the scheduler at the loss, a reclaimed spot node's at the reclaim (docs/billing.md, ADR 0025). One
- * interval per instance id, ever.
+ * InstanceStopped or InstanceFailed (the reservation is released). InstanceLost does not close it (the process
+ * may serve on; the deployer stops it once replaced); a reclaimed spot node's instances are drained, or failed
+ * at the reclaim's deadline (docs/billing.md, ADR 0025). One interval per instance id, ever.
  */
 export interface BillableInterval {
   readonly instanceId: string;
