@@ -5,6 +5,9 @@ import {
   AlertRuleDeleted,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  BudgetDeleted,
+  BudgetSet,
+  BudgetThresholdReached,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -91,6 +94,9 @@ export interface EventMessages {
   ServiceGroupCreated: typeof ServiceGroupCreated;
   ServiceGroupUpdated: typeof ServiceGroupUpdated;
   ServiceGroupDeleted: typeof ServiceGroupDeleted;
+  BudgetSet: typeof BudgetSet;
+  BudgetDeleted: typeof BudgetDeleted;
+  BudgetThresholdReached: typeof BudgetThresholdReached;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -141,6 +147,9 @@ export const EVENT_MESSAGES: EventMessages = {
   ServiceGroupCreated,
   ServiceGroupUpdated,
   ServiceGroupDeleted,
+  BudgetSet,
+  BudgetDeleted,
+  BudgetThresholdReached,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

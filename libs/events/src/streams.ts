@@ -5,6 +5,7 @@ export const StreamCategory = {
   node: "node",
   alert: "alert",
   group: "group",
+  budget: "budget",
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
@@ -15,3 +16,4 @@ export const nodeStream = (id: string): string => `${StreamCategory.node}-${id}`
 export const alertStream = (ruleId: string): string => `${StreamCategory.alert}-${ruleId}`;
 /** A service group: several services behind one endpoint, written by the deployer. */
 export const groupStream = (name: string): string => `${StreamCategory.group}-${name}`;
+export const budgetStream = (service: string): string => `${StreamCategory.budget}-${service}`;
