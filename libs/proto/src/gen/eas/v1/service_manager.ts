@@ -1041,7 +1041,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
       writer.uint32(138).string(v!);
     }
     if (message.canary !== undefined) {
-      CanaryInfo.encode(message.canary, writer.uint32(146).fork()).join();
+      CanaryInfo.encode(message.canary, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -1195,8 +1195,8 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.placementWarnings.push(reader.string());
             continue;
           }
-          case 18: {
-            if (tag !== 146) {
+          case 20: {
+            if (tag !== 162) {
               break;
             }
 
