@@ -26,6 +26,11 @@ import {
   ServiceStarted,
   ServiceStopped,
   ServiceUpdated,
+  StressStepCompleted,
+  StressTaskCreated,
+  StressTaskFinished,
+  StressTaskStarted,
+  StressTaskStopRequested,
 } from "@eas/proto";
 
 /** Typed explicitly: the generated MessageFns interface is not exported, so declarations could not name it. */
@@ -57,6 +62,11 @@ export interface EventMessages {
   AlertResolved: typeof AlertResolved;
   AlertWebhookDelivered: typeof AlertWebhookDelivered;
   AlertWebhookFailed: typeof AlertWebhookFailed;
+  StressTaskCreated: typeof StressTaskCreated;
+  StressTaskStarted: typeof StressTaskStarted;
+  StressStepCompleted: typeof StressStepCompleted;
+  StressTaskStopRequested: typeof StressTaskStopRequested;
+  StressTaskFinished: typeof StressTaskFinished;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -89,6 +99,12 @@ export const EVENT_MESSAGES: EventMessages = {
   AlertResolved,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  // Stress tests and their results (proto/eas/v1/stress_events.proto), written by the monitor.
+  StressTaskCreated,
+  StressTaskStarted,
+  StressStepCompleted,
+  StressTaskStopRequested,
+  StressTaskFinished,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

@@ -4,6 +4,7 @@ export const StreamCategory = {
   instance: "instance",
   node: "node",
   alert: "alert",
+  stress: "stress",
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
@@ -12,3 +13,5 @@ export const instanceStream = (id: string): string => `${StreamCategory.instance
 export const nodeStream = (id: string): string => `${StreamCategory.node}-${id}`;
 /** One alert rule and its episodes, written by the monitor. */
 export const alertStream = (ruleId: string): string => `${StreamCategory.alert}-${ruleId}`;
+/** One stress test task and its results, written by the monitor. */
+export const stressStream = (taskId: string): string => `${StreamCategory.stress}-${taskId}`;

@@ -101,6 +101,8 @@ export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
   const startup = new AbortController();
   let closing = false;
   let closed: Promise<void> | undefined;
+  // The one stall's window in performance.now() time, set when the server starts listening.
+  let stallWindow: { from: number; to: number } | undefined;
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -154,7 +156,11 @@ export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
       sendJson(res, 413, JSON.stringify({ error: error.message, code: "body_too_large" }));
       return;
     }
-    const delay = config.latencyMs + (config.latencyJitterMs > 0 ? settings.random() * config.latencyJitterMs : 0);
+    let delay = config.latencyMs + (config.latencyJitterMs > 0 ? settings.random() * config.latencyJitterMs : 0);
+    if (stallWindow) {
+      const now = performance.now();
+      if (now >= stallWindow.from && now < stallWindow.to) delay += stallWindow.to - now;
+    }
     const mode = modeOf(path, req.headers.accept);
     // Only requests that wait get an abort signal (it stops their timers when the client
     // goes away); the zero-latency JSON path stays allocation-light for benchmarks.
@@ -245,7 +251,12 @@ export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
         }
       }
       if (closing) throw new EchoServerClosedError();
-      return await listenOn(server, port, host, "echo");
+      const bound = await listenOn(server, port, host, "echo");
+      if (config.stallMs > 0) {
+        const from = performance.now() + config.stallAfterMs;
+        stallWindow = { from, to: from + config.stallMs };
+      }
+      return bound;
     },
     close() {
       closed ??= shutdown();
