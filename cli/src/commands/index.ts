@@ -6,6 +6,7 @@ import { instancesCommands } from "./instances.js";
 import { uploadCommands } from "./upload.js";
 import { eventsCommands } from "./events.js";
 import { monitorCommands } from "./monitor.js";
+import { stressCommands } from "./stress.js";
 
 export type { CommandGroup } from "./registry.js";
 
@@ -18,4 +19,5 @@ export const commandGroups: readonly CommandGroup[] = [
   uploadCommands,
   eventsCommands,
   monitorCommands,
+  stressCommands,
 ];

@@ -32,7 +32,8 @@ function latenciesMs(buckets: SecondBuckets): number[] {
   for (const second of buckets.close(Number.POSITIVE_INFINITY)) {
     const histogram = decodeLatencyHistogram(second.latencyHistogramUs);
     // Each recorded value, from the histogram's own iteration, rounded to whole ms.
-    for (let p = 0; p < histogram.totalCount; p++) values.push(Math.round(histogram.getValueAtPercentile(((p + 1) / histogram.totalCount) * 100) / 1000));
+    for (let p = 0; p < histogram.totalCount; p++)
+      values.push(Math.round(histogram.getValueAtPercentile(((p + 1) / histogram.totalCount) * 100) / 1000));
   }
   return values.sort((a, b) => a - b);
 }

@@ -80,7 +80,8 @@ export function nextLoad(spec: StressTaskSpec, steps: readonly StressStep[]): Pl
   const verdict = last.verdict as Verdict;
   switch (spec.mode) {
     case "concurrency":
-      if (verdict !== "ok" && spec.faultAction === "stop") return { kind: "finish", reason: `fault tolerance exceeded: ${explain(verdict, last, spec)}` };
+      if (verdict !== "ok" && spec.faultAction === "stop")
+        return { kind: "finish", reason: `fault tolerance exceeded: ${explain(verdict, last, spec)}` };
       return { kind: "hold" };
     case "scan":
       return nextScanLoad(spec, steps, last, verdict);
@@ -90,7 +91,9 @@ export function nextLoad(spec: StressTaskSpec, steps: readonly StressStep[]): Pl
       if (verdict === "ok") return { kind: "hold" };
       if (spec.faultAction === "stop") return { kind: "finish", reason: `fault tolerance exceeded: ${explain(verdict, last, spec)}` };
       const lowered = Math.max(spec.minQps > 0 ? spec.minQps : spec.qpsGrowthDelta, last.offeredQps - spec.qpsGrowthDelta);
-      return lowered < last.offeredQps ? { kind: "change", load: { rate: round(lowered), concurrency: 0, closedLoop: false } } : { kind: "hold" };
+      return lowered < last.offeredQps
+        ? { kind: "change", load: { rate: round(lowered), concurrency: 0, closedLoop: false } }
+        : { kind: "hold" };
     }
   }
 }
@@ -116,7 +119,10 @@ function nextScanLoad(spec: StressTaskSpec, steps: readonly StressStep[], last: 
   if (last.offeredQps >= spec.maxQps) {
     return { kind: "finish", reason: `reached maxQPS ${spec.maxQps} req/s without passing a limit`, kneeQps: last.offeredQps };
   }
-  return { kind: "change", load: { rate: round(Math.min(last.offeredQps + spec.qpsGrowthDelta, spec.maxQps)), concurrency: 0, closedLoop: false } };
+  return {
+    kind: "change",
+    load: { rate: round(Math.min(last.offeredQps + spec.qpsGrowthDelta, spec.maxQps)), concurrency: 0, closedLoop: false },
+  };
 }
 
 function nextAutoLoad(spec: StressTaskSpec, steps: readonly StressStep[]): PlanDecision {
@@ -126,11 +132,17 @@ function nextAutoLoad(spec: StressTaskSpec, steps: readonly StressStep[]): PlanD
   const firstBad = failures.length > 0 ? failures.reduce((a, b) => (b.offeredQps < a.offeredQps ? b : a)) : undefined;
   if (good === undefined) {
     return firstBad
-      ? { kind: "finish", reason: `the first step already failed: ${explain(firstBad.verdict as Verdict, firstBad, spec)}`, limitQps: firstBad.offeredQps, limitReason: firstBad.verdict as Verdict }
+      ? {
+          kind: "finish",
+          reason: `the first step already failed: ${explain(firstBad.verdict as Verdict, firstBad, spec)}`,
+          limitQps: firstBad.offeredQps,
+          limitReason: firstBad.verdict as Verdict,
+        }
       : { kind: "change", load: firstLoad(spec) };
   }
   if (!firstBad) {
-    if (good >= spec.maxQps) return { kind: "finish", reason: `reached maxQPS ${spec.maxQps} req/s without passing a limit`, kneeQps: good };
+    if (good >= spec.maxQps)
+      return { kind: "finish", reason: `reached maxQPS ${spec.maxQps} req/s without passing a limit`, kneeQps: good };
     return { kind: "change", load: { rate: round(Math.min(good * 2, spec.maxQps)), concurrency: 0, closedLoop: false } };
   }
   const resolution = Math.max(spec.qpsGrowthDelta, good * 0.05);

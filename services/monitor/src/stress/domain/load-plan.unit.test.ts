@@ -29,14 +29,19 @@ describe("step verdict", () => {
     it(`${when}: ${expected}`, () => assert.equal(verdictOf(spec, given), expected));
   }
   it("without maxRT, latency never fails a step", () => assert.equal(verdictOf(specOf({ maxRtMs: 0 }), figures({ p99Ms: 10_000 })), "ok"));
-  it("error ratio is errors over everything that ended", () => assert.equal(errorRatio({ completed: 90, errors: 20, connectionErrors: 10 }), 0.2));
+  it("error ratio is errors over everything that ended", () =>
+    assert.equal(errorRatio({ completed: 90, errors: 20, connectionErrors: 10 }), 0.2));
 });
 
 describe("scan: step up until a limit, report the knee", () => {
   const scan = specOf({ mode: "scan", minQps: 100, maxQps: 400, qpsGrowthDelta: 50, maxRtMs: 100 });
   const cases: Array<{ when: string; steps: ReturnType<typeof stepsOf>; spec?: ReturnType<typeof specOf>; then: PlanDecision }> = [
     { when: "no step yet", steps: [], then: { kind: "change", load: { rate: 100, concurrency: 0, closedLoop: false } } },
-    { when: "a step passed", steps: stepsOf([100, "ok"]), then: { kind: "change", load: { rate: 150, concurrency: 0, closedLoop: false } } },
+    {
+      when: "a step passed",
+      steps: stepsOf([100, "ok"]),
+      then: { kind: "change", load: { rate: 150, concurrency: 0, closedLoop: false } },
+    },
     {
       when: "the next step would pass maxQPS",
       steps: stepsOf([300, "ok"], [380, "ok"]),
@@ -50,17 +55,34 @@ describe("scan: step up until a limit, report the knee", () => {
     {
       when: "latency failed after passes",
       steps: stepsOf([100, "ok"], [150, "ok"], [200, "latency"]),
-      then: { kind: "finish", reason: "limit found: p99 500.0 ms above maxRT 100 ms at 200 req/s", kneeQps: 150, limitQps: 200, limitReason: "latency" },
+      then: {
+        kind: "finish",
+        reason: "limit found: p99 500.0 ms above maxRT 100 ms at 200 req/s",
+        kneeQps: 150,
+        limitQps: 200,
+        limitReason: "latency",
+      },
     },
     {
       when: "errors failed after passes",
       steps: stepsOf([100, "ok"], [150, "errors"]),
-      then: { kind: "finish", reason: "limit found: error ratio 5.00% above faultTolerate 0.10% at 150 req/s", kneeQps: 100, limitQps: 150, limitReason: "errors" },
+      then: {
+        kind: "finish",
+        reason: "limit found: error ratio 5.00% above faultTolerate 0.10% at 150 req/s",
+        kneeQps: 100,
+        limitQps: 150,
+        limitReason: "errors",
+      },
     },
     {
       when: "the first step failed",
       steps: stepsOf([100, "latency"]),
-      then: { kind: "finish", reason: "the first step already failed: p99 500.0 ms above maxRT 100 ms at 100 req/s", limitQps: 100, limitReason: "latency" },
+      then: {
+        kind: "finish",
+        reason: "the first step already failed: p99 500.0 ms above maxRT 100 ms at 100 req/s",
+        limitQps: 100,
+        limitReason: "latency",
+      },
     },
     {
       when: "revise: a limit found settles on the knee",
@@ -81,14 +103,36 @@ describe("scan: step up until a limit, report the knee", () => {
 describe("auto: double, then bisect", () => {
   const auto = specOf({ mode: "auto", minQps: 100, maxQps: 10_000, qpsGrowthDelta: 10, maxRtMs: 100 });
   const cases: Array<[string, ReturnType<typeof stepsOf>, PlanDecision]> = [
-    ["doubles while steps pass", stepsOf([100, "ok"], [200, "ok"]), { kind: "change", load: { rate: 400, concurrency: 0, closedLoop: false } }],
-    ["bisects after the first failure", stepsOf([100, "ok"], [200, "ok"], [400, "latency"]), { kind: "change", load: { rate: 300, concurrency: 0, closedLoop: false } }],
-    ["narrows from above", stepsOf([100, "ok"], [200, "ok"], [400, "latency"], [300, "errors"]), { kind: "change", load: { rate: 250, concurrency: 0, closedLoop: false } }],
-    ["narrows from below", stepsOf([100, "ok"], [200, "ok"], [400, "latency"], [300, "ok"]), { kind: "change", load: { rate: 350, concurrency: 0, closedLoop: false } }],
+    [
+      "doubles while steps pass",
+      stepsOf([100, "ok"], [200, "ok"]),
+      { kind: "change", load: { rate: 400, concurrency: 0, closedLoop: false } },
+    ],
+    [
+      "bisects after the first failure",
+      stepsOf([100, "ok"], [200, "ok"], [400, "latency"]),
+      { kind: "change", load: { rate: 300, concurrency: 0, closedLoop: false } },
+    ],
+    [
+      "narrows from above",
+      stepsOf([100, "ok"], [200, "ok"], [400, "latency"], [300, "errors"]),
+      { kind: "change", load: { rate: 250, concurrency: 0, closedLoop: false } },
+    ],
+    [
+      "narrows from below",
+      stepsOf([100, "ok"], [200, "ok"], [400, "latency"], [300, "ok"]),
+      { kind: "change", load: { rate: 350, concurrency: 0, closedLoop: false } },
+    ],
     [
       "stops once pass and failure are within 5% (or the delta)",
       stepsOf([100, "ok"], [200, "ok"], [400, "latency"], [300, "ok"], [350, "latency"], [325, "ok"], [337.5, "latency"]),
-      { kind: "finish", reason: "limit found: p99 500.0 ms above maxRT 100 ms at 337.5 req/s", kneeQps: 325, limitQps: 337.5, limitReason: "latency" },
+      {
+        kind: "finish",
+        reason: "limit found: p99 500.0 ms above maxRT 100 ms at 337.5 req/s",
+        kneeQps: 325,
+        limitQps: 337.5,
+        limitReason: "latency",
+      },
     ],
   ];
   for (const [when, steps, then] of cases) it(when, () => assert.deepEqual(nextLoad(auto, steps), then));

@@ -45,13 +45,27 @@ export type StressState = { exists: false } | { exists: true; taskId: string; st
 function decide(command: StressCommand, state: StressState): StressEvent[] {
   if (command.type === "CreateTask") {
     if (state.exists) throw new AlreadyExistsError("stress task", command.taskId);
-    return [event("StressTaskCreated", { taskId: command.taskId, spec: command.spec, workerService: command.workerService, createdAt: command.now })];
+    return [
+      event("StressTaskCreated", {
+        taskId: command.taskId,
+        spec: command.spec,
+        workerService: command.workerService,
+        createdAt: command.now,
+      }),
+    ];
   }
   if (!state.exists) throw new NotFoundError("stress task", command.taskId);
   switch (command.type) {
     case "StartLoad":
       if (state.status !== TaskStatus.starting) return [];
-      return [event("StressTaskStarted", { taskId: state.taskId, workerIds: command.workerIds, loadStartsAtMs: command.loadStartsAtMs, startedAt: command.now })];
+      return [
+        event("StressTaskStarted", {
+          taskId: state.taskId,
+          workerIds: command.workerIds,
+          loadStartsAtMs: command.loadStartsAtMs,
+          startedAt: command.now,
+        }),
+      ];
     case "CompleteStep":
       // Steps come in order; a repeat (a retried write) adds nothing, nor does a step after the end.
       if (isEnded(state.status) || command.step.index <= state.lastStep) return [];

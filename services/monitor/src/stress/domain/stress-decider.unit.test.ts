@@ -40,8 +40,12 @@ describe("Stress task decider", () => {
     given([created]).when({ type: "CreateTask", taskId: "t1", spec, workerService: "stress_t1", now: T0 }).thenThrows(AlreadyExistsError);
   });
   it("starts the load once", () => {
-    given([created]).when({ type: "StartLoad", taskId: "t1", workerIds: ["a", "b"], loadStartsAtMs: 1_000, now: T0 }).then([started]);
-    given([created, started]).when({ type: "StartLoad", taskId: "t1", workerIds: ["a"], loadStartsAtMs: 2_000, now: T0 }).then([]);
+    given([created])
+      .when({ type: "StartLoad", taskId: "t1", workerIds: ["a", "b"], loadStartsAtMs: 1_000, now: T0 })
+      .then([started]);
+    given([created, started])
+      .when({ type: "StartLoad", taskId: "t1", workerIds: ["a"], loadStartsAtMs: 2_000, now: T0 })
+      .then([]);
   });
   it("records each step once, in order", () => {
     given([created, started]).when({ type: "CompleteStep", taskId: "t1", step: step1! }).then([stepped]);
@@ -50,12 +54,16 @@ describe("Stress task decider", () => {
   it("a stop is asked once, and refused after the end", () => {
     given([created, started]).when({ type: "RequestStop", taskId: "t1", reason: "by the user", now: T1 }).then([stopAsked]);
     given([created, started, stopAsked]).when({ type: "RequestStop", taskId: "t1", reason: "again", now: T1 }).then([]);
-    given([created, started, stopAsked, finished]).when({ type: "RequestStop", taskId: "t1", reason: "late", now: T1 }).thenThrows(PreconditionFailedError);
+    given([created, started, stopAsked, finished])
+      .when({ type: "RequestStop", taskId: "t1", reason: "late", now: T1 })
+      .thenThrows(PreconditionFailedError);
   });
   it("finishes once; nothing is recorded after", () => {
     given([created, started, stopAsked]).when(finish).then([finished]);
     given([created, started, stopAsked, finished]).when(finish).then([]);
-    given([created, started, finished]).when({ type: "CompleteStep", taskId: "t1", step: { ...step1!, index: 2 } }).then([]);
+    given([created, started, finished])
+      .when({ type: "CompleteStep", taskId: "t1", step: { ...step1!, index: 2 } })
+      .then([]);
   });
   it("refuses commands on a task that does not exist", () => {
     given([]).when({ type: "RequestStop", taskId: "t9", reason: "x", now: T1 }).thenThrows(NotFoundError);

@@ -14,10 +14,7 @@ export type StressMode = (typeof STRESS_MODES)[number];
 
 /** Where the request bodies come from, as the document says (resolved by the API: a file's bytes come with the request). */
 export type DataSource =
-  | { kind: "none" }
-  | { kind: "content"; bytes: Buffer }
-  | { kind: "file"; path: string }
-  | { kind: "object"; url: string };
+  { kind: "none" } | { kind: "content"; bytes: Buffer } | { kind: "file"; path: string } | { kind: "object"; url: string };
 
 /** A valid task: the spec that goes into the log, and what must stay out of it. */
 export interface ParsedTask {
@@ -25,13 +22,18 @@ export interface ParsedTask {
   data: DataSource;
   /** The task's own token and Authorization header, kept in memory only. */
   secrets: { token: string | undefined; headers: Record<string, string> };
+  /** The field that named the service, for errors about it. */
+  serviceField: "service.serviceName" | "service.url";
 }
 
 export type ParseResult = { ok: true; task: ParsedTask } | { ok: false; violations: FieldViolation[] };
 
 const positive = (what: string) => z.number({ error: `must be ${what}` }).positive({ error: `must be ${what}` });
 const count = (what: string, min: number) =>
-  z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` }).min(min, { error: `must be ${what}` });
+  z
+    .number({ error: `must be ${what}` })
+    .int({ error: `must be ${what}` })
+    .min(min, { error: `must be ${what}` });
 
 // Sections are strict: a misspelt key ("maxQps") would otherwise run the default without a word.
 const documentSchema = z.strictObject(
@@ -70,7 +72,9 @@ const documentSchema = z.strictObject(
     http: z
       .strictObject(
         {
-          method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], { error: "must be GET, POST, PUT, PATCH, DELETE or HEAD" }).optional(),
+          method: z
+            .enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], { error: "must be GET, POST, PUT, PATCH, DELETE or HEAD" })
+            .optional(),
           headers: z.record(z.string(), z.string({ error: "must be a string" }), { error: "must be an object of strings" }).optional(),
           timeout: count("a whole number of milliseconds >= 1", 1).optional(),
         },
@@ -84,7 +88,10 @@ const documentSchema = z.strictObject(
           adjustInterval: count("a whole number of seconds >= 1", 1).optional(),
           minQPS: positive("a number > 0").optional(),
           maxQPS: positive("a number > 0").optional(),
-          maxRT: z.number({ error: "must be a number of milliseconds >= 0" }).min(0, { error: "must be a number of milliseconds >= 0" }).optional(),
+          maxRT: z
+            .number({ error: "must be a number of milliseconds >= 0" })
+            .min(0, { error: "must be a number of milliseconds >= 0" })
+            .optional(),
           qpsGrowthDelta: positive("a number > 0").optional(),
           faultTolerate: z
             .number({ error: "must be a ratio in [0, 1]" })
@@ -122,7 +129,10 @@ function issuesToViolations(issues: readonly z.core.$ZodIssue[]): FieldViolation
   return issues.map((issue) => {
     const path = issue.path.map(String).join(".");
     if (issue.code === "unrecognized_keys") {
-      return { path, message: `unknown ${issue.keys.length === 1 ? "key" : "keys"} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}` };
+      return {
+        path,
+        message: `unknown ${issue.keys.length === 1 ? "key" : "keys"} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`,
+      };
     }
     const missing = issue.code === "invalid_type" && (issue as { input?: unknown }).input === undefined;
     return { path, message: missing ? `is required (${issue.message.replace(/^must be /, "")})` : issue.message };
@@ -152,7 +162,8 @@ export function parseStressTask(text: string, limits: TaskLimits): ParseResult {
   const closedLoop = mode === "concurrency";
   const scanning = mode === "scan" || mode === "auto";
 
-  if (doc.base.duration > limits.maxDurationSeconds) add("base.duration", `must be at most ${limits.maxDurationSeconds} seconds on this cluster`);
+  if (doc.base.duration > limits.maxDurationSeconds)
+    add("base.duration", `must be at most ${limits.maxDurationSeconds} seconds on this cluster`);
   const qps = doc.base.qps;
   if (!closedLoop && !scanning && qps === undefined) add("base.qps", "is required (requests per second, > 0)");
   if (qps !== undefined && !(qps > 0)) add("base.qps", "must be a number of requests per second > 0");
@@ -162,10 +173,14 @@ export function parseStressTask(text: string, limits: TaskLimits): ParseResult {
   const minQps = doc.optional?.minQPS ?? (scanning && qps ? qps : TASK_DEFAULTS.minQps);
   const maxQps = doc.optional?.maxQPS ?? Math.max(TASK_DEFAULTS.maxQps, minQps);
   if (doc.optional?.maxQPS !== undefined && maxQps < minQps) {
-    add("optional.maxQPS", `must be >= optional.minQPS (${minQps})${doc.optional.minQPS === undefined ? ", which defaults to base.qps or 100" : ""}`);
+    add(
+      "optional.maxQPS",
+      `must be >= optional.minQPS (${minQps})${doc.optional.minQPS === undefined ? ", which defaults to base.qps or 100" : ""}`,
+    );
   }
   const highest = closedLoop ? 0 : scanning ? maxQps : (qps ?? 0);
-  if (highest > limits.maxQps) add(scanning ? "optional.maxQPS" : "base.qps", `must be at most ${limits.maxQps} requests per second on this cluster`);
+  if (highest > limits.maxQps)
+    add(scanning ? "optional.maxQPS" : "base.qps", `must be at most ${limits.maxQps} requests per second on this cluster`);
 
   let serviceName = doc.service.serviceName ?? "";
   let requestPath = doc.service.requestPath ?? "";
@@ -178,9 +193,13 @@ export function parseStressTask(text: string, limits: TaskLimits): ParseResult {
     }
     const match = PREDICT_PATH.exec(path);
     if (path && !match) {
-      add("service.url", "only services of this cluster can be targeted: give service.serviceName, or a URL ending in /api/predict/<service>");
+      add(
+        "service.url",
+        "only services of this cluster can be targeted: give service.serviceName, or a URL ending in /api/predict/<service>",
+      );
     } else if (match) {
-      if (serviceName && serviceName !== match[1]) add("service.url", `names service "${match[1]}" but service.serviceName is "${serviceName}"`);
+      if (serviceName && serviceName !== match[1])
+        add("service.url", `names service "${match[1]}" but service.serviceName is "${serviceName}"`);
       serviceName = match[1]!;
       if (!requestPath && match[2]) requestPath = match[2];
     }
@@ -193,13 +212,15 @@ export function parseStressTask(text: string, limits: TaskLimits): ParseResult {
   let data: DataSource = { kind: "none" };
   if (doc.data?.content !== undefined && doc.data.path !== undefined) add("data", "give content or path, not both");
   else if (doc.data?.content !== undefined) {
-    const bytes = dataType === "binary" && !doc.data.multiLine ? Buffer.from(doc.data.content, "base64") : Buffer.from(doc.data.content, "utf8");
+    const bytes =
+      dataType === "binary" && !doc.data.multiLine ? Buffer.from(doc.data.content, "base64") : Buffer.from(doc.data.content, "utf8");
     data = bytes.length > 0 ? { kind: "content", bytes } : { kind: "none" };
   } else if (doc.data?.path !== undefined) {
     if (!doc.data.path.trim()) add("data.path", "is empty");
     else data = doc.data.path.startsWith("obj://") ? { kind: "object", url: doc.data.path } : { kind: "file", path: doc.data.path };
   }
-  if ((method === "GET" || method === "HEAD") && data.kind !== "none") add("http.method", `${method} requests carry no body: remove data or use POST`);
+  if ((method === "GET" || method === "HEAD") && data.kind !== "none")
+    add("http.method", `${method} requests carry no body: remove data or use POST`);
 
   // Secrets stay out of the log: the token, and any Authorization header given with the task.
   const headers: Record<string, string> = {};
@@ -239,5 +260,6 @@ export function parseStressTask(text: string, limits: TaskLimits): ParseResult {
     faultTolerate: doc.optional?.faultTolerate ?? TASK_DEFAULTS.faultTolerate,
     faultAction: doc.optional?.faultAction ?? TASK_DEFAULTS.faultAction,
   };
-  return { ok: true, task: { spec, data, secrets: { token: doc.service.token, headers: secretHeaders } } };
+  const serviceField = doc.service.serviceName === undefined ? "service.url" : "service.serviceName";
+  return { ok: true, task: { spec, data, secrets: { token: doc.service.token, headers: secretHeaders }, serviceField } };
 }

@@ -29,7 +29,16 @@ describe("stress task document", () => {
       service: { serviceName: "echo", endpointType: "direct" },
       data: { path: "obj://datasets/requests.jsonl", type: "text", multiLine: true },
       http: { method: "POST", headers: { "Content-Type": "application/json", Authorization: "secret" }, timeout: 5_000 },
-      optional: { mode: "scan", adjustInterval: 10, minQPS: 50, maxQPS: 800, maxRT: 200, qpsGrowthDelta: 25, faultTolerate: 0.01, faultAction: "revise" },
+      optional: {
+        mode: "scan",
+        adjustInterval: 10,
+        minQPS: 50,
+        maxQPS: 800,
+        maxRT: 200,
+        qpsGrowthDelta: 25,
+        faultTolerate: 0.01,
+        faultAction: "revise",
+      },
     });
     assert.ok(result.ok, JSON.stringify(violations(result)));
     const { spec, data, secrets } = result.task;
@@ -65,10 +74,18 @@ describe("stress task document", () => {
       "service.url: only services of this cluster can be targeted: give service.serviceName, or a URL ending in /api/predict/<service>",
     ],
     ["a misspelt key", { ...base, optional: { maxQps: 10 } }, 'optional: unknown key "maxQps"'],
-    ["a duration over the cluster's limit", { ...base, base: { duration: 7_200, qps: 10 } }, "base.duration: must be at most 3600 seconds on this cluster"],
+    [
+      "a duration over the cluster's limit",
+      { ...base, base: { duration: 7_200, qps: 10 } },
+      "base.duration: must be at most 3600 seconds on this cluster",
+    ],
     ["a missing duration", { ...base, base: { qps: 10 } }, "base.duration: is required (a whole number of seconds >= 1)"],
     ["both content and path", { ...base, data: { content: "x", path: "a.txt" } }, "data: give content or path, not both"],
-    ["a body with GET", { ...base, data: { content: "x" }, http: { method: "GET" } }, "http.method: GET requests carry no body: remove data or use POST"],
+    [
+      "a body with GET",
+      { ...base, data: { content: "x" }, http: { method: "GET" } },
+      "http.method: GET requests carry no body: remove data or use POST",
+    ],
     ["an unknown mode", { ...base, optional: { mode: "turbo" } }, "optional.mode: must be one of manual, scan, auto, concurrency"],
     ["not JSON at all", "{", "task: is not valid JSON"],
   ] as const) {

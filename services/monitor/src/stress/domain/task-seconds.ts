@@ -86,7 +86,8 @@ export class TaskSeconds {
     second.bytesIn += report.bytesIn;
     second.inFlight += report.inFlight;
     second.backlog += report.backlog;
-    for (const [code, count] of Object.entries(report.responsesByCode)) second.codes.set(Number(code), (second.codes.get(Number(code)) ?? 0) + count);
+    for (const [code, count] of Object.entries(report.responsesByCode))
+      second.codes.set(Number(code), (second.codes.get(Number(code)) ?? 0) + count);
     if (report.latencyHistogramUs.length > 0) {
       second.histograms.push(report.latencyHistogramUs);
       if (second.closed) second.histograms = [mergeEncodedLatencies(second.histograms)];
@@ -95,7 +96,9 @@ export class TaskSeconds {
 
   /** Seconds ending at or before `throughMs` not closed yet, oldest first; each is returned once. */
   close(throughMs: number): TaskSecond[] {
-    const closing = [...this.#seconds.values()].filter((s) => !s.closed && s.startMs + 1000 <= throughMs).sort((a, b) => a.startMs - b.startMs);
+    const closing = [...this.#seconds.values()]
+      .filter((s) => !s.closed && s.startMs + 1000 <= throughMs)
+      .sort((a, b) => a.startMs - b.startMs);
     for (const second of closing) {
       second.closed = true;
       second.histograms = second.histograms.length > 0 ? [mergeEncodedLatencies(second.histograms)] : [];

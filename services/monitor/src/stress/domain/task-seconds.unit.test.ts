@@ -4,7 +4,13 @@ import { createLatencyHistogram, encodeLatencyHistogram, recordLatencyUs } from 
 import type { StressWorkerReport } from "@eas/proto";
 import { TaskSeconds } from "./task-seconds.js";
 
-function report(workerId: string, startMs: number, latenciesMs: number[], codes: Record<number, number>, extra: Partial<StressWorkerReport> = {}): StressWorkerReport {
+function report(
+  workerId: string,
+  startMs: number,
+  latenciesMs: number[],
+  codes: Record<number, number>,
+  extra: Partial<StressWorkerReport> = {},
+): StressWorkerReport {
   const histogram = createLatencyHistogram();
   for (const ms of latenciesMs) recordLatencyUs(histogram, ms * 1000);
   return {
