@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parseStressTask, type ParseResult } from "./task-schema.js";
 
@@ -103,5 +104,19 @@ describe("stress task document", () => {
     const result = parse({ ...base, data: { path: "./requests.txt", multiLine: true } });
     assert.ok(result.ok);
     assert.deepEqual(result.task.data, { kind: "file", path: "./requests.txt" });
+  });
+});
+
+describe("the documented tasks", () => {
+  const root = new URL("../../../../../", import.meta.url);
+  const docs = readFileSync(new URL("docs/stress-tests.md", root), "utf8");
+  const documented = [...docs.matchAll(/```json example\n([\s\S]*?)```/g)].map((match) => match[1]!);
+  const files = ["examples/stress-fixed.json", "examples/stress-scan.json"].map((file) => readFileSync(new URL(file, root), "utf8"));
+  it("docs/stress-tests.md and examples/stress-*.json are valid tasks", () => {
+    assert.ok(documented.length >= 1);
+    for (const text of [...documented, ...files]) {
+      const result = parseStressTask(text, LIMITS);
+      assert.ok(result.ok, JSON.stringify(violations(result)));
+    }
   });
 });

@@ -52,7 +52,7 @@ interface CurrentStep {
 }
 
 /** How long after a second ends it is closed: the time the workers' reports have to arrive. */
-const FINALIZE_DELAY_MS = 700;
+const FINALIZE_DELAY_MS = 500;
 const TICK_MS = 200;
 /** A running task whose workers all fell silent this long has lost them. */
 const WORKERS_SILENT_MS = 5_000;

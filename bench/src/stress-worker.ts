@@ -1,0 +1,189 @@
+/**
+ * Stress-test load worker vs wrk: the highest rate one loadgen process sustains against the echo
+ * processor, next to wrk's on the same target in the same run, and how exactly it holds a rate.
+ *
+ *   node --conditions=source --import tsx bench/src/stress-worker.ts [--duration 8] [--connections 64] [--rates 1000,5000]
+ *
+ * 1. wrk (one thread, `--connections` connections, closed loop: as fast as the target answers) against
+ *    the echo processor: W req/s.
+ * 2. One loadgen process (processors/loadgen, started as the agent starts it), closed loop with the same
+ *    connections: L req/s, and L / W.
+ * 3. The same process open loop (its real mode): rates stepped up from 50 % of W; the highest whose
+ *    achieved rate stays within 1 % of the offered one and whose backlog does not grow is its sustained
+ *    open-loop rate.
+ * 4. Accuracy: open loop at each of `--rates`: achieved vs offered over the run, and the spread of the
+ *    requests sent in each second.
+ *
+ * The bench is the controller: it publishes the workers' control messages on NATS and reads their
+ * per-second reports, as the monitor does. Loopback only; every process is stopped at the end.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { connectBus, type Bus } from "@eas/bus";
+import { LatencyCounts, stressControl, stressReports } from "@eas/metrics";
+import { startNatsServer } from "@eas/process-kit";
+import type { StressWorkerControl, StressWorkerReport } from "@eas/proto";
+
+const run = promisify(execFile);
+const repoRoot = new URL("../..", import.meta.url).pathname;
+
+function option(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1]! : fallback;
+}
+const DURATION_S = Number(option("duration", "8"));
+const CONNECTIONS = Number(option("connections", "64"));
+const RATES = option("rates", "1000,5000").split(",").map(Number);
+
+const children: ChildProcess[] = [];
+function startProcessor(name: string, env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", join(repoRoot, "processors", name, "src/main.ts")], {
+    env: { PATH: process.env.PATH ?? "", PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (const line of buffered.split("\n").slice(0, -1)) {
+        const entry = JSON.parse(line.startsWith("{") ? line : "{}") as { msg?: string; port?: number };
+        if (entry.msg === "listening" && entry.port) resolve({ child, port: entry.port });
+      }
+      buffered = buffered.slice(buffered.lastIndexOf("\n") + 1);
+    });
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+}
+
+async function wrk(url: string): Promise<number> {
+  const { stdout } = await run("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, url], { timeout: (DURATION_S + 30) * 1000 });
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]);
+}
+
+interface Measured {
+  offered: number;
+  achieved: number;
+  sentPerSecond: number[];
+  p50Ms: number;
+  p99Ms: number;
+  backlogEnd: number;
+}
+
+let phase = 0;
+async function measure(bus: Bus, url: string, load: { rate: number; closedLoop: boolean }): Promise<Measured> {
+  const reports: StressWorkerReport[] = [];
+  const subscription = bus.subscribe(stressReports.with("bench"), (report) => {
+    reports.push(report);
+  });
+  const fromMs = Math.ceil((Date.now() + 600) / 1000) * 1000;
+  const endAtMs = fromMs + DURATION_S * 1000;
+  phase++;
+  const control: StressWorkerControl = {
+    taskId: "bench",
+    sentAtMs: Date.now(),
+    stop: false,
+    endAtMs,
+    target: {
+      urls: [url],
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      timeoutMs: 10_000,
+      dataUrl: "",
+      binary: false,
+      multiLine: false,
+      connections: CONNECTIONS,
+    },
+    workerIds: ["w1"],
+    load: { phase, fromMs, rate: load.rate, closedLoop: load.closedLoop, concurrency: CONNECTIONS },
+  };
+  const timer = setInterval(() => bus.publish(stressControl.with("bench"), { ...control, sentAtMs: Date.now() }), 300);
+  bus.publish(stressControl.with("bench"), control);
+  while (Date.now() < endAtMs + 2_500) await new Promise((resolve) => setTimeout(resolve, 200));
+  clearInterval(timer);
+  subscription.unsubscribe();
+  // Skip the first second (connections opening) and count whole seconds within the load.
+  const seconds = reports.filter((r) => r.startMs >= fromMs + 1000 && r.startMs < endAtMs);
+  const latency = new LatencyCounts();
+  for (const r of seconds) latency.addEncoded(r.latencyHistogramUs);
+  const sum = (pick: (r: StressWorkerReport) => number) => seconds.reduce((total, r) => total + pick(r), 0);
+  const span = Math.max(1, seconds.length);
+  return {
+    offered: sum((r) => r.planned) / span,
+    achieved: sum((r) => r.completed) / span,
+    sentPerSecond: seconds.map((r) => r.sent),
+    p50Ms: latency.valueAtPercentile(50) / 1000,
+    p99Ms: latency.valueAtPercentile(99) / 1000,
+    backlogEnd: seconds.at(-1)?.backlog ?? 0,
+  };
+}
+
+/** A loadgen process per measurement, so each starts fresh (the worker follows one task and one load). */
+async function withWorker<T>(natsUrl: string, body: (bus: Bus) => Promise<T>): Promise<T> {
+  const worker = await startProcessor("loadgen", {
+    EAS_PROCESSOR_CONFIG: JSON.stringify({ task: "bench", nats_url: natsUrl }),
+    EAS_INSTANCE_ID: "w1",
+  });
+  const bus = await connectBus({ servers: natsUrl, name: "bench-controller" });
+  try {
+    return await body(bus);
+  } finally {
+    await bus.close();
+    worker.child.kill("SIGTERM");
+    await new Promise((resolve) => worker.child.once("exit", resolve));
+  }
+}
+
+const fmt = (n: number) => n.toFixed(0).padStart(7);
+
+async function main(): Promise<void> {
+  console.log(
+    `stress worker bench: ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}, ${DURATION_S} s per run, ${CONNECTIONS} connections`,
+  );
+  const nats = await startNatsServer({});
+  const echo = await startProcessor("echo", { EAS_PROCESSOR_CONFIG: "{}" });
+  const url = `http://127.0.0.1:${echo.port}/predict`;
+  try {
+    const wrkRate = await wrk(url);
+    const closed = await withWorker(nats.url, (bus) => measure(bus, url, { rate: 0, closedLoop: true }));
+    console.log(`wrk -t1 -c${CONNECTIONS} (closed loop):        ${fmt(wrkRate)} req/s`);
+    console.log(
+      `loadgen closed loop, ${CONNECTIONS} in flight:   ${fmt(closed.achieved)} req/s   x${(closed.achieved / wrkRate).toFixed(2)} of wrk   p50 ${closed.p50Ms.toFixed(2)} ms`,
+    );
+
+    let sustained = 0;
+    for (let fraction = 0.5; fraction <= 1.2; fraction += 0.1) {
+      const rate = Math.round((wrkRate * fraction) / 100) * 100;
+      const open = await withWorker(nats.url, (bus) => measure(bus, url, { rate, closedLoop: false }));
+      // Holding a rate: the achieved rate within 1 % of it, and the schedule kept (no queue in the tool: p99 stays low).
+      const holds = Math.abs(open.achieved - rate) <= 0.01 * rate && open.backlogEnd < rate * 0.01 && open.p99Ms < 50;
+      console.log(
+        `loadgen open loop at ${fmt(rate)} req/s: achieved ${fmt(open.achieved)}  p50 ${open.p50Ms.toFixed(2)} ms  p99 ${open.p99Ms.toFixed(2)} ms  backlog ${open.backlogEnd}  ${holds ? "holds" : "falls behind"}`,
+      );
+      if (!holds) break;
+      sustained = rate;
+    }
+    console.log(`highest sustained open-loop rate: ${fmt(sustained)} req/s   x${(sustained / wrkRate).toFixed(2)} of wrk`);
+
+    for (const rate of RATES) {
+      const open = await withWorker(nats.url, (bus) => measure(bus, url, { rate, closedLoop: false }));
+      const spread = open.sentPerSecond.length ? `${Math.min(...open.sentPerSecond)}..${Math.max(...open.sentPerSecond)}` : "-";
+      console.log(
+        `accuracy at ${fmt(rate)} req/s: achieved ${open.achieved.toFixed(1)} (${(((open.achieved - rate) / rate) * 100).toFixed(2)} %), sent per second ${spread}, p50 ${open.p50Ms.toFixed(2)} ms, p99 ${open.p99Ms.toFixed(2)} ms`,
+      );
+    }
+  } finally {
+    for (const child of children) child.kill("SIGTERM");
+    await nats.stop();
+  }
+}
+
+const deadline = setTimeout(() => {
+  console.error("bench took too long; stopping");
+  for (const child of children) child.kill("SIGKILL");
+  process.exit(2);
+}, 20 * 60_000);
+deadline.unref();
+await main();
