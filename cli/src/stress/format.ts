@@ -4,24 +4,38 @@ const ms = (value: number | undefined) => (value === undefined ? "-" : value >= 
 const rate = (value: number) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
 const time = (epochMs: number) => new Date(epochMs).toISOString().slice(11, 19);
 
+const COLUMNS: Array<[label: string, width: number]> = [
+  ["time", 8],
+  ["target", 8],
+  ["sent/s", 8],
+  ["achieved/s", 11],
+  ["p50 ms", 7],
+  ["p99 ms", 7],
+  ["max ms", 7],
+  ["errors/s", 9],
+  ["in-flight", 10],
+  ["step", 5],
+];
+
 /** The columns of the live view, one line a second. */
-export const LIVE_HEADER = "time      target   sent/s  achieved/s  p50 ms  p99 ms  max ms  errors/s  in-flight  step";
+export const LIVE_HEADER = COLUMNS.map(([label, width], i) => (i === 0 ? label.padEnd(width) : label.padStart(width))).join(" ");
 
 /** One second of a task as a line of the live view. */
 export function liveLine(point: StressPoint): string {
   const target = point.targetConcurrency > 0 ? `c=${point.targetConcurrency}` : rate(point.targetQps);
-  return [
-    time(point.timeMs).padEnd(8),
-    target.padStart(8),
-    String(point.sent).padStart(8),
-    String(point.completed).padStart(11),
-    ms(point.p50Ms).padStart(7),
-    ms(point.p99Ms).padStart(7),
-    ms(point.maxMs).padStart(7),
-    String(point.errors).padStart(9),
-    String(point.inFlight + point.backlog).padStart(10),
-    String(point.step || "-").padStart(5),
-  ].join(" ");
+  const cells = [
+    time(point.timeMs),
+    target,
+    String(point.sent),
+    String(point.completed),
+    ms(point.p50Ms),
+    ms(point.p99Ms),
+    ms(point.maxMs),
+    String(point.errors),
+    String(point.inFlight + point.backlog),
+    String(point.step || "-"),
+  ];
+  return cells.map((cell, i) => (i === 0 ? cell.padEnd(COLUMNS[i]![1]) : cell.padStart(COLUMNS[i]![1]))).join(" ");
 }
 
 export function modeLabel(info: StressTaskInfo): string {
