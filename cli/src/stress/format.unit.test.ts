@@ -59,7 +59,7 @@ describe("stress live view", () => {
       maxMs: 1,
       closedLoop: false,
       limitReason: "",
-      latencyHistogramUs: new Uint8Array(0),
+      latencyHistogramUs: Buffer.alloc(0),
     };
     assert.ok(!summaryRows(summary).some(([label]) => label === "Knee"));
     assert.ok(summaryRows({ ...summary, kneeQps: 90 }).some(([label, value]) => label === "Knee" && value === "90.0 req/s"));
