@@ -1,7 +1,8 @@
 import type { StressPoint, StressTaskInfo, StressTaskSpec } from "@eas/proto";
 import type { StressCommand } from "../domain/stress-decider.js";
 import { isEnded, TaskStatus, type TaskStatus as Status } from "../domain/stress-decider.js";
-import { TaskRunner, type RunnerContext, type TaskSecrets } from "./task-runner.js";
+import { TaskRunner, type RunnerContext } from "./task-runner.js";
+import type { TaskSecrets } from "./target.js";
 
 /**
  * The stress tasks this monitor runs: one {@link TaskRunner} each. Only one monitor runs at a time, so a

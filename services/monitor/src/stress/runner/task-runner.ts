@@ -1,7 +1,6 @@
 import type { Bus, BusSubscription } from "@eas/bus";
 import { stressControl, stressReports } from "@eas/metrics";
 import type {
-  ServiceInfo,
   StressPoint,
   StressStep,
   StressSummary,
@@ -18,6 +17,7 @@ import type { StressCommand, EndStatus } from "../domain/stress-decider.js";
 import { TaskStatus } from "../domain/stress-decider.js";
 import { periodAt, TaskSeconds, type LoadPeriod } from "../domain/task-seconds.js";
 import type { DeployerPort } from "./deployer-client.js";
+import { resolveTarget, workerServiceSpec, type TaskSecrets } from "./target.js";
 
 /** What every task runner shares: the process's bus, the deployer, the log, the clock. */
 export interface RunnerContext {
@@ -38,12 +38,6 @@ export interface RunnerContext {
   now(): number;
 }
 
-/** The task's secrets, held in memory only. */
-export interface TaskSecrets {
-  token: string | undefined;
-  headers: Record<string, string>;
-}
-
 interface CurrentStep {
   index: number;
   fromMs: number;
@@ -60,22 +54,6 @@ const WORKERS_SILENT_MS = 5_000;
 const MAX_DRAIN_MS = 10_000;
 
 const wholeSecondAfter = (ms: number) => Math.ceil(ms / 1000) * 1000;
-
-/** The worker service's document: `agentCount` instances of the loadgen processor, pointed at this task. */
-export function workerServiceSpec(
-  taskId: string,
-  workerService: string,
-  spec: StressTaskSpec,
-  context: Pick<RunnerContext, "workerNatsUrl" | "workerCpu" | "workerMemoryMib">,
-): string {
-  return JSON.stringify({
-    name: workerService,
-    metadata: { instance: spec.agentCount, cpu: context.workerCpu, memory: context.workerMemoryMib },
-    processor: "loadgen",
-    processor_config: { task: taskId, nats_url: context.workerNatsUrl },
-    labels: { "eas.stress/task": taskId, "eas.stress/target": spec.serviceName },
-  });
-}
 
 /**
  * Runs one stress task: starts its load workers through the deployer (an internal service of the
@@ -149,7 +127,7 @@ export class TaskRunner {
     this.#subscription = this.#context.bus.subscribe(stressReports.with(this.taskId), (report) => this.#onReport(report));
     let target: StressTarget;
     try {
-      target = await this.#resolveTarget();
+      target = await resolveTarget(this.#context.deployer, this.#spec, this.#secrets, this.#context.gatewayUrl);
       await this.#context.deployer.createService(workerServiceSpec(this.taskId, this.#workerService, this.#spec, this.#context));
     } catch (error) {
       await this.#finish(TaskStatus.failed, `could not start the load workers: ${describeError(error)}`);
@@ -387,28 +365,6 @@ export class TaskRunner {
 
   #emit(update: StressUpdate): void {
     for (const listener of this.#listeners) listener(update);
-  }
-
-  async #resolveTarget(): Promise<StressTarget> {
-    const service: ServiceInfo | undefined = await this.#context.deployer.getService(this.#spec.serviceName);
-    if (!service) throw new Error(`service "${this.#spec.serviceName}" no longer exists`);
-    const path = this.#spec.requestPath;
-    const urls =
-      this.#spec.endpointType === "direct"
-        ? service.instances.filter((i) => i.status === "Ready" && i.endpoint).map((i) => `http://${i.endpoint}${path}`)
-        : [`${this.#context.gatewayUrl.replace(/\/+$/, "")}/api/predict/${service.name}${path}`];
-    if (urls.length === 0) throw new Error(`service "${service.name}" has no Ready instance to reach directly`);
-    const authorization = this.#secrets.headers.authorization ?? this.#secrets.token ?? service.token;
-    return {
-      urls,
-      method: this.#spec.method,
-      headers: { ...this.#spec.headers, ...(authorization ? { authorization } : {}) },
-      timeoutMs: this.#spec.timeoutMs,
-      dataUrl: this.#spec.data?.objectUrl ?? "",
-      binary: this.#spec.data?.type === "binary",
-      multiLine: this.#spec.data?.multiLine ?? false,
-      connections: this.#spec.concurrency,
-    };
   }
 }
 
