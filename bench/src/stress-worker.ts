@@ -154,11 +154,12 @@ async function main(): Promise<void> {
     );
 
     let sustained = 0;
-    for (let fraction = 0.5; fraction <= 1.2; fraction += 0.1) {
+    for (let fraction = 0.6; fraction <= 1.2; fraction += 0.05) {
       const rate = Math.round((wrkRate * fraction) / 100) * 100;
       const open = await withWorker(nats.url, (bus) => measure(bus, url, { rate, closedLoop: false }));
-      // Holding a rate: the achieved rate within 1 % of it, and the schedule kept (no queue in the tool: p99 stays low).
-      const holds = Math.abs(open.achieved - rate) <= 0.01 * rate && open.backlogEnd < rate * 0.01 && open.p99Ms < 50;
+      // Holding a rate: the achieved rate within 1 % of it, and no queue left in the worker at the end. (Latency
+      // near the top is the backend's: on one machine the worker and the echo share the cores.)
+      const holds = Math.abs(open.achieved - rate) <= 0.01 * rate && open.backlogEnd < rate * 0.01;
       console.log(
         `loadgen open loop at ${fmt(rate)} req/s: achieved ${fmt(open.achieved)}  p50 ${open.p50Ms.toFixed(2)} ms  p99 ${open.p99Ms.toFixed(2)} ms  backlog ${open.backlogEnd}  ${holds ? "holds" : "falls behind"}`,
       );
