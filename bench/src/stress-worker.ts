@@ -2,12 +2,12 @@
  * Stress-test load worker vs wrk: the highest rate one loadgen process sustains against the echo
  * processor, next to wrk's on the same target in the same run, and how exactly it holds a rate.
  *
- *   node --conditions=source --import tsx bench/src/stress-worker.ts [--duration 8] [--connections 64] [--rates 1000,5000]
+ *   node --conditions=source --import tsx bench/src/stress-worker.ts [--duration 8] [--connections 64] [--rates 1000,5000] [--rounds 3]
  *
  * 1. wrk (one thread, `--connections` connections, closed loop: as fast as the target answers) against
  *    the echo processor: W req/s.
  * 2. One loadgen process (processors/loadgen, started as the agent starts it), closed loop with the same
- *    connections: L req/s, and L / W.
+ *    connections: L req/s, and L / W. Steps 1 and 2 take turns `--rounds` times; the medians are compared.
  * 3. The same process open loop (its real mode): rates stepped up from 50 % of W; the highest whose
  *    achieved rate stays within 1 % of the offered one and whose backlog does not grow is its sustained
  *    open-loop rate.
@@ -36,6 +36,7 @@ function option(name: string, fallback: string): string {
 const DURATION_S = Number(option("duration", "8"));
 const CONNECTIONS = Number(option("connections", "64"));
 const RATES = option("rates", "1000,5000").split(",").map(Number);
+const ROUNDS = Number(option("rounds", "3"));
 
 const children: ChildProcess[] = [];
 function startProcessor(name: string, env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
@@ -137,6 +138,7 @@ async function withWorker<T>(natsUrl: string, body: (bus: Bus) => Promise<T>): P
 }
 
 const fmt = (n: number) => n.toFixed(0).padStart(7);
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
   console.log(
@@ -146,11 +148,24 @@ async function main(): Promise<void> {
   const echo = await startProcessor("echo", { EAS_PROCESSOR_CONFIG: "{}" });
   const url = `http://127.0.0.1:${echo.port}/predict`;
   try {
-    const wrkRate = await wrk(url);
-    const closed = await withWorker(nats.url, (bus) => measure(bus, url, { rate: 0, closedLoop: true }));
-    console.log(`wrk -t1 -c${CONNECTIONS} (closed loop):        ${fmt(wrkRate)} req/s`);
+    // wrk and the worker take turns, `--rounds` times: on a shared machine the load of the moment moves both.
+    const wrkRates: number[] = [];
+    const closedRates: number[] = [];
+    let closedP50Ms = 0;
+    for (let round = 1; round <= ROUNDS; round++) {
+      wrkRates.push(await wrk(url));
+      const closed = await withWorker(nats.url, (bus) => measure(bus, url, { rate: 0, closedLoop: true }));
+      closedRates.push(closed.achieved);
+      closedP50Ms = closed.p50Ms;
+      console.log(
+        `round ${round}: wrk -t1 -c${CONNECTIONS} ${fmt(wrkRates.at(-1)!)} req/s, loadgen closed loop ${fmt(closed.achieved)} req/s   x${(closed.achieved / wrkRates.at(-1)!).toFixed(2)}`,
+      );
+    }
+    const wrkRate = median(wrkRates);
+    const closedRate = median(closedRates);
+    console.log(`wrk -t1 -c${CONNECTIONS} (closed loop), median:        ${fmt(wrkRate)} req/s`);
     console.log(
-      `loadgen closed loop, ${CONNECTIONS} in flight:   ${fmt(closed.achieved)} req/s   x${(closed.achieved / wrkRate).toFixed(2)} of wrk   p50 ${closed.p50Ms.toFixed(2)} ms`,
+      `loadgen closed loop, ${CONNECTIONS} in flight, median:   ${fmt(closedRate)} req/s   x${(closedRate / wrkRate).toFixed(2)} of wrk   p50 ${closedP50Ms.toFixed(2)} ms`,
     );
 
     let sustained = 0;
