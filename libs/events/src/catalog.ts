@@ -8,6 +8,8 @@ import {
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
+  InstanceLost,
+  InstanceMoveRequested,
   InstanceReady,
   InstanceScheduled,
   InstanceStarting,
@@ -15,6 +17,8 @@ import {
   InstanceUnhealthy,
   NodeCordoned,
   NodeLost,
+  NodeReclaimed,
+  NodeReclaimNoticed,
   NodeRegistered,
   NodeUncordoned,
   ServiceCreated,
@@ -52,10 +56,14 @@ export interface EventMessages {
   InstanceDraining: typeof InstanceDraining;
   InstanceStopped: typeof InstanceStopped;
   InstanceFailed: typeof InstanceFailed;
+  InstanceLost: typeof InstanceLost;
+  InstanceMoveRequested: typeof InstanceMoveRequested;
   NodeRegistered: typeof NodeRegistered;
   NodeCordoned: typeof NodeCordoned;
   NodeUncordoned: typeof NodeUncordoned;
   NodeLost: typeof NodeLost;
+  NodeReclaimNoticed: typeof NodeReclaimNoticed;
+  NodeReclaimed: typeof NodeReclaimed;
   AlertRuleCreated: typeof AlertRuleCreated;
   AlertRuleDeleted: typeof AlertRuleDeleted;
   AlertFired: typeof AlertFired;
@@ -88,10 +96,14 @@ export const EVENT_MESSAGES: EventMessages = {
   InstanceDraining,
   InstanceStopped,
   InstanceFailed,
+  InstanceLost,
+  InstanceMoveRequested,
   NodeRegistered,
   NodeCordoned,
   NodeUncordoned,
   NodeLost,
+  NodeReclaimNoticed,
+  NodeReclaimed,
   // The monitor's events (proto/eas/v1/monitor_events.proto).
   AlertRuleCreated,
   AlertRuleDeleted,
