@@ -2,7 +2,9 @@
  * Stress tests on the local cluster, with load workers started on the agents like any instance:
  * a fixed rate of 500 req/s for 20 s against the echo processor is achieved within 2 % with the echo's
  * latency as p50; a scan against an echo whose instance takes 10 requests at a time (100 ms each: 100 req/s)
- * finds its knee within 15 %; a stop ends the load within a second; bad input starts nothing.
+ * finds its knee within 15 %; the report opens in headless Chromium; a stop ends the load within a second; bad
+ * input starts nothing; against an echo that stalls 1 s during the load, the open loop's p99 and max show the
+ * stall and a closed loop's p99 does not (coordinated omission).
  * One cluster for the file (CI time); the tasks run one after the other so they do not share the CPU.
  */
 import assert from "node:assert/strict";
@@ -15,6 +17,7 @@ import { promisify } from "node:util";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { MonitorClient, StressClient, unaryCall, type StressTaskInfo } from "@eas/proto";
 import { waitFor } from "@eas/testing";
+import { colouredPixels, launchHeadlessChromium, openLocalPage } from "@eas/testing/chromium";
 import { readEvents, startTestCluster, type TestCluster } from "./cluster-harness.js";
 
 const run = promisify(execFile);
@@ -22,7 +25,38 @@ const repoRoot = new URL("../..", import.meta.url).pathname;
 const ECHO_LATENCY_MS = 20;
 const KNEE_LATENCY_MS = 100;
 const KNEE_CONCURRENCY = 10;
+const STALL_MS = 1_000;
+const STALL_ECHO_LATENCY_MS = 5;
 const ENDED = new Set(["Completed", "Stopped", "Failed"]);
+
+/** The report `eas stress report` wrote, in headless Chromium: no script error, its three charts drawn, a screenshot. */
+async function assertReportOpensInChromium(file: string, completed: number): Promise<void> {
+  const browser = await launchHeadlessChromium();
+  try {
+    const { page, errors } = await openLocalPage(browser, file);
+    await page.waitForSelector("body[data-charts-ready]", { timeout: 15_000 });
+    const screenshot = await page.screenshot({ fullPage: true });
+    if (process.env.EAS_KEEP_REPORT_SCREENSHOT) writeFileSync(process.env.EAS_KEEP_REPORT_SCREENSHOT, screenshot);
+    assert.deepEqual(errors, []);
+    const charts = await page.$$eval(".uplot .u-title", (titles) => titles.map((title) => title.textContent ?? ""));
+    assert.deepEqual(
+      charts.map((title) => title.split(":")[0]!.split(" (")[0]),
+      ["Rate", "Latency percentiles", "Errors per second"],
+      JSON.stringify(charts),
+    );
+    // Rate and latency have lines (the errors chart of a clean run is a line at zero on the axis).
+    const [rate, latency] = await colouredPixels(page, ".uplot canvas");
+    assert.ok(rate! > 100 && latency! > 100, `coloured pixels: rate ${rate}, latency ${latency}`);
+    const statuses = await page.$$eval("table.statuses tbody tr", (rows) => rows.map((row) => row.textContent ?? ""));
+    assert.ok(
+      statuses.length === 1 && statuses[0]!.startsWith("200") && statuses[0]!.includes(String(completed)),
+      JSON.stringify(statuses),
+    );
+    assert.ok(screenshot.length > 20_000, `screenshot of ${screenshot.length} bytes`);
+  } finally {
+    await browser.close();
+  }
+}
 
 describe("stress tests on the local cluster", { timeout: 900_000 }, () => {
   let t: TestCluster;
@@ -68,6 +102,13 @@ describe("stress tests on the local cluster", { timeout: 900_000 }, () => {
         metadata: { instance: 1, cpu: 0.5, memory: 256, rpc: { worker_threads: 32 } },
         processor: "echo",
         processor_config: { latency_ms: ECHO_LATENCY_MS },
+      }),
+      // Stalls 1 s whenever POST /_echo/stall reaches it (and once as it starts listening, before it is Ready).
+      createService({
+        name: "st_stall",
+        metadata: { instance: 1, cpu: 0.5, memory: 256, rpc: { worker_threads: 32 } },
+        processor: "echo",
+        processor_config: { latency_ms: STALL_ECHO_LATENCY_MS, stall_ms: STALL_MS },
       }),
       createService({
         name: "st_knee",
@@ -155,7 +196,7 @@ describe("stress tests on the local cluster", { timeout: 900_000 }, () => {
       report.points.reduce((sum, p) => sum + p.completed, 0),
       summary.completed,
     );
-    assert.match(readFileSync(join(dir, `${created.id}.html`), "utf8"), /uPlot/);
+    await assertReportOpensInChromium(join(dir, `${created.id}.html`), summary.completed);
     await waitFor(
       "the load workers' service deleted",
       async () => !(await unaryCall(t.client, t.client.listServices, {})).services.some((s) => s.name === info.workerService),
@@ -190,6 +231,45 @@ describe("stress tests on the local cluster", { timeout: 900_000 }, () => {
     );
     assert.ok(info.steps.length >= 4 && info.steps.at(-1)!.verdict !== "ok");
     assert.match(info.reason, /limit found/);
+  });
+
+  it("coordinated omission: a 1 s stall shows in the open loop's p99 and max; a closed loop in the same conditions hides it from its p99", async () => {
+    const service = await unaryCall(t.client, t.client.getService, { name: "st_stall" });
+    // Runs a task and stalls the echo 3 s into its load (8 s): the open loop has ~100 requests due during the stall.
+    const runWithStall = async (task: object) => {
+      const created = await create({ service: { serviceName: "st_stall" }, http: { timeout: 5_000 }, ...task });
+      await waitFor(
+        "load running for 3 s",
+        async () => {
+          const info = await unaryCall(stress, stress.getTask, { id: created.id });
+          if (ENDED.has(info.status)) throw new Error(`task ended before the stall: ${info.status} ${info.reason}`);
+          return info.status === "Running" && info.loadStartsAtMs > 0 && Date.now() >= info.loadStartsAtMs + 3_000;
+        },
+        { timeoutMs: 90_000, intervalMs: 100 },
+      );
+      const stall = await fetch(`${t.cluster.gatewayUrl}/api/predict/st_stall/_echo/stall`, {
+        method: "POST",
+        headers: { authorization: service.token },
+        signal: AbortSignal.timeout(5_000),
+      });
+      assert.equal(stall.status, 200, await stall.text());
+      const info = await ended(created.id, 60_000);
+      assert.equal(info.status, "Completed", info.reason);
+      return info.summary!;
+    };
+    const open = await runWithStall({ base: { duration: 8, qps: 100, concurrency: 20, agentCount: 1 } });
+    const closed = await runWithStall({ base: { duration: 8, concurrency: 2, agentCount: 1 }, optional: { mode: "concurrency" } });
+    const figures = `open loop p50 ${open.p50Ms} p99 ${open.p99Ms} max ${open.maxMs} ms; closed loop p50 ${closed.p50Ms} p99 ${closed.p99Ms} max ${closed.maxMs} ms`;
+    // Open loop (as wrk2): each request due during the stall waited from its planned time, ~1 s down to ~0, so
+    // the top 1 % of the 800 requests carry most of the stall.
+    assert.equal(open.closedLoop, false);
+    assert.equal(open.planned, 800);
+    assert.ok(open.p99Ms > 0.8 * STALL_MS, figures);
+    assert.ok(open.maxMs >= 0.9 * STALL_MS && open.maxMs < 2 * STALL_MS, figures);
+    // Closed loop: only the 2 requests in flight saw the stall; the rest were never sent during it.
+    assert.equal(closed.closedLoop, true);
+    assert.ok(closed.maxMs >= 0.9 * STALL_MS, figures);
+    assert.ok(closed.p99Ms < 0.3 * STALL_MS && closed.p99Ms * 3 < open.p99Ms, figures);
   });
 
   it("stop: every worker stops within a second, the task ends Stopped with a report", async () => {

@@ -4,29 +4,18 @@
  * error and draw every chart. `scripts/bootstrap.sh --tests` installs chromium.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { chromium, type Browser } from "playwright-core";
 import { createLatencyHistogram, encodeLatencyHistogram, recordLatencyUs } from "@eas/metrics";
 import type { StressTaskInfo, StressWorkerReport } from "@eas/proto";
+import { colouredPixels, launchHeadlessChromium, openLocalPage, type Browser } from "@eas/testing/chromium";
 import { buildReportModel } from "../domain/report-model.js";
 import { TaskSeconds, type LoadPeriod } from "../domain/task-seconds.js";
 import { specOf, stepsOf } from "../domain/test-support.js";
 import { loadChartAssets } from "./chart-assets.js";
 import { renderReportHtml } from "./report-html.js";
-
-const CHROMIUM = process.env.EAS_CHROMIUM ?? "/usr/bin/chromium";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 function scanInfoAndPoints() {
   const seconds = new TaskSeconds();
@@ -86,8 +75,7 @@ describe("the HTML report in headless Chromium", { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "eas-report-"));
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap.sh --tests does)`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+    browser = await launchHeadlessChromium();
   });
   after(async () => {
     await browser?.close();
@@ -100,15 +88,7 @@ describe("the HTML report in headless Chromium", { timeout: 120_000 }, () => {
     const file = join(dir, "report.html");
     writeFileSync(file, html);
 
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const errors: string[] = [];
-    page.on("pageerror", (error) => errors.push(error.message));
-    page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
-    // Offline: any request leaving the page fails the test.
-    await page.route("**/*", (route) =>
-      route.request().url().startsWith("file://") ? route.continue() : (errors.push(`network: ${route.request().url()}`), route.abort()),
-    );
-    await page.goto(`file://${file}`);
+    const { page, errors } = await openLocalPage(browser, file);
     await page.waitForSelector("body[data-charts-ready]", { timeout: 10_000 });
 
     const screenshot = await page.screenshot({ fullPage: true });
@@ -118,21 +98,7 @@ describe("the HTML report in headless Chromium", { timeout: 120_000 }, () => {
     assert.equal(charts.length, 4, `charts: ${JSON.stringify(charts)}`);
     assert.ok(charts.some((title) => title.startsWith("Latency vs offered rate")));
     // Every chart drew something: its canvas has coloured pixels.
-    const painted = await page.$$eval(".uplot canvas", (canvases) =>
-      canvases.map((canvas) => {
-        // The DOM types are not in this package's lib: the canvas, as far as this reads it.
-        const c = canvas as unknown as {
-          width: number;
-          height: number;
-          getContext(kind: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
-        };
-        const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-        let colored = 0;
-        for (let i = 0; i < data.length; i += 4)
-          if (data[i + 3]! > 0 && !(data[i] === data[i + 1] && data[i + 1] === data[i + 2])) colored++;
-        return colored;
-      }),
-    );
+    const painted = await colouredPixels(page, ".uplot canvas");
     assert.ok(painted.length >= 4 && painted.every((count) => count > 100), `coloured pixels per chart: ${painted.join(", ")}`);
     const statuses = await page.$$eval("table.statuses tbody tr", (rows) => rows.map((row) => row.textContent ?? ""));
     assert.ok(statuses.some((row) => row.startsWith("200")) && statuses.some((row) => row.startsWith("503")));
