@@ -181,8 +181,10 @@ describe("stress tests on the local cluster", { timeout: 900_000 }, () => {
     assert.equal(info.workerIds.length, 2);
     const summary = info.summary!;
     assert.equal(summary.planned, 10_000, "exactly rate x duration were due: nothing after the end");
-    assert.ok(Math.abs(summary.achievedQps - 500) / 500 <= 0.02, `achieved ${summary.achievedQps} req/s`);
-    assert.equal(summary.ok, summary.completed, JSON.stringify(summary.responsesByCode));
+    const { latencyHistogramUs: _histogram, ...figures } = summary;
+    // Achieved: answered requests over the 20 s (a timed-out request is not achieved).
+    assert.ok(Math.abs(summary.achievedQps - 500) / 500 <= 0.02, `achieved ${summary.achievedQps} req/s: ${JSON.stringify(figures)}`);
+    assert.equal(summary.ok, summary.completed, JSON.stringify(figures));
     assert.ok(summary.p50Ms >= ECHO_LATENCY_MS && summary.p50Ms <= ECHO_LATENCY_MS + 10, `p50 ${summary.p50Ms} ms`);
     assert.equal(summary.closedLoop, false);
 

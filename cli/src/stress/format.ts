@@ -27,7 +27,7 @@ export function liveLine(point: StressPoint): string {
     time(point.timeMs),
     target,
     String(point.sent),
-    String(point.completed),
+    String(point.completed - point.timeouts),
     ms(point.p50Ms),
     ms(point.p99Ms),
     ms(point.maxMs),

@@ -31,6 +31,13 @@ describe("stress live view", () => {
     const line = liveLine(point);
     assert.deepEqual(line.trim().split(/ +/), ["10:04:17", "500", "500", "498", "20.6", "22.9", "125", "1", "11", "1"]);
     assert.equal(line.length, LIVE_HEADER.length);
+    // Timed-out requests ended but were not served: not achieved.
+    assert.equal(
+      liveLine({ ...point, timeouts: 8 })
+        .trim()
+        .split(/ +/)[3],
+      "490",
+    );
   });
   it("closed loop shows the concurrency asked, and a second without answers shows dashes", () => {
     const { p50Ms: _p50, p99Ms: _p99, maxMs: _max, ...rest } = point;

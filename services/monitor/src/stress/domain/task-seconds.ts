@@ -149,13 +149,15 @@ export class TaskSeconds {
     const latency = this.#merge(seconds);
     const sum = (pick: (s: TaskSecond) => number) => seconds.reduce((total, s) => total + pick(s), 0);
     const completed = sum((s) => s.completed);
+    // Achieved: requests answered, whatever the status; a timed-out request was not served.
+    const answered = completed - sum((s) => s.timeouts);
     const spanSeconds = Math.max(1, (toMs - fromMs) / 1000);
     return {
       sent: sum((s) => s.sent),
       completed,
       errors: sum(errorsOf),
       connectionErrors: sum((s) => s.connectionErrors),
-      achievedQps: completed / spanSeconds,
+      achievedQps: answered / spanSeconds,
       p50Ms: latency.valueAtPercentile(50) / 1000,
       p99Ms: latency.valueAtPercentile(99) / 1000,
       maxMs: latency.max / 1000,
@@ -185,7 +187,7 @@ export class TaskSeconds {
       responsesByCode: Object.fromEntries(codes),
       durationMs: Math.round(loadMs),
       offeredQps: sum((s) => s.planned) / durationS,
-      achievedQps: completed / durationS,
+      achievedQps: (completed - sum((s) => s.timeouts)) / durationS,
       meanMs: latency.mean / 1000,
       p50Ms: latency.valueAtPercentile(50) / 1000,
       p90Ms: latency.valueAtPercentile(90) / 1000,

@@ -75,4 +75,14 @@ describe("task seconds", () => {
     assert.equal(figures.errors, 3);
     assert.equal(figures.connectionErrors, 2);
   });
+
+  it("achieved counts the answers only: a timed-out request was not served", () => {
+    const seconds = new TaskSeconds();
+    seconds.add(report("a", 0, [10, 10, 10, 5_000], { 200: 2, 503: 1 }, { timeouts: 1 }));
+    seconds.add(report("a", 1_000, [10, 5_000, 5_000, 5_000], { 200: 1 }, { timeouts: 3 }));
+    assert.equal(seconds.figures(0, 2_000).achievedQps, 2);
+    const summary = seconds.summary(0, 2_000, false);
+    assert.equal(summary.completed, 8);
+    assert.equal(summary.achievedQps, 2);
+  });
 });

@@ -79,7 +79,7 @@ const CHART_CODE = `
   chart("chart-rate", closed ? "Rate (closed loop: in flight asked, requests sent and answered)" : "Rate: offered vs achieved", "seconds", "req/s", x, [
     closed ? { label: "in flight asked", data: col("targetConcurrency") } : { label: "offered", data: col("targetQps") },
     { label: "sent", data: col("sent") },
-    { label: "achieved (answered)", data: col("completed") },
+    { label: "achieved (answered)", data: points.map(function (p) { return (p.completed || 0) - (p.timeouts || 0); }) },
   ]);
   chart("chart-latency", closed ? "Latency percentiles (closed loop: from each actual send)" : "Latency percentiles (from the planned send time)", "seconds", "ms", x, [
     { label: "p50", data: col("p50Ms") },

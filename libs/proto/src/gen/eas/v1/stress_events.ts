@@ -84,6 +84,7 @@ export interface StressStep {
   fromMs: number;
   toMs: number;
   requests: number;
+  /** Answered requests (any status; not the timeouts) per second of the step. */
   achievedQps: number;
   p50Ms: number;
   p99Ms: number;
@@ -109,6 +110,7 @@ export interface StressSummary {
   /** From the first to the last second with load. */
   durationMs: number;
   offeredQps: number;
+  /** Answered requests (any status; not the timeouts) over the load's duration. */
   achievedQps: number;
   meanMs: number;
   p50Ms: number;
