@@ -14,10 +14,14 @@
  * 4. Accuracy: open loop at each of `--rates`: achieved vs offered over the run, and the spread of the
  *    requests sent in each second.
  *
+ * Beside the rates, each run's CPU per request (wrk's from bash's `times`, the worker's from /proc): on a
+ * machine shared with other work it moves far less than the rates do.
+ *
  * The bench is the controller: it publishes the workers' control messages on NATS and reads their
  * per-second reports, as the monitor does. Loopback only; every process is stopped at the end.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -60,9 +64,30 @@ function startProcessor(name: string, env: Record<string, string>): Promise<{ ch
   });
 }
 
-async function wrk(url: string): Promise<number> {
-  const { stdout } = await run("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, url], { timeout: (DURATION_S + 30) * 1000 });
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]);
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** wrk's rate and its CPU per request (bash's `times`: the CPU its children used). */
+async function wrk(url: string): Promise<{ rate: number; cpuUsPerRequest: number }> {
+  const { stdout } = await run("bash", ["-c", `wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s ${url}; times`], {
+    timeout: (DURATION_S + 30) * 1000,
+  });
+  const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]);
+  const requests = Number(/(\d+) requests in/.exec(stdout)![1]);
+  const [user, system] = stdout
+    .trim()
+    .split("\n")
+    .at(-1)!
+    .split(/\s+/)
+    .map((t) => {
+      const [, minutes, seconds] = /(\d+)m([\d.]+)s/.exec(t)!;
+      return Number(minutes) * 60 + Number(seconds);
+    });
+  return { rate, cpuUsPerRequest: ((user! + system!) * 1e6) / requests };
 }
 
 interface Measured {
@@ -72,10 +97,13 @@ interface Measured {
   p50Ms: number;
   p99Ms: number;
   backlogEnd: number;
+  /** The worker's CPU per answered request, µs. */
+  cpuUsPerRequest: number;
 }
 
 let phase = 0;
-async function measure(bus: Bus, url: string, load: { rate: number; closedLoop: boolean }): Promise<Measured> {
+async function measure(bus: Bus, pid: number, url: string, load: { rate: number; closedLoop: boolean }): Promise<Measured> {
+  const cpuBefore = cpuSecondsOf(pid);
   const reports: StressWorkerReport[] = [];
   const subscription = bus.subscribe(stressReports.with("bench"), (report) => {
     reports.push(report);
@@ -106,6 +134,7 @@ async function measure(bus: Bus, url: string, load: { rate: number; closedLoop: 
   while (Date.now() < endAtMs + 2_500) await new Promise((resolve) => setTimeout(resolve, 200));
   clearInterval(timer);
   subscription.unsubscribe();
+  const cpuSeconds = cpuSecondsOf(pid) - cpuBefore;
   // Every answer of the run, the first second's included, over the run's duration: a worker that fell behind
   // and caught up later is not credited twice. The spread of sends is read over whole seconds after the first.
   const seconds = reports.filter((r) => r.startMs >= fromMs + 1000 && r.startMs < endAtMs);
@@ -119,18 +148,24 @@ async function measure(bus: Bus, url: string, load: { rate: number; closedLoop: 
     p50Ms: latency.valueAtPercentile(50) / 1000,
     p99Ms: latency.valueAtPercentile(99) / 1000,
     backlogEnd: seconds.at(-1)?.backlog ?? 0,
+    cpuUsPerRequest:
+      (cpuSeconds * 1e6) /
+      Math.max(
+        1,
+        all((r) => r.completed),
+      ),
   };
 }
 
 /** A loadgen process per measurement, so each starts fresh (the worker follows one task and one load). */
-async function withWorker<T>(natsUrl: string, body: (bus: Bus) => Promise<T>): Promise<T> {
+async function withWorker<T>(natsUrl: string, body: (bus: Bus, pid: number) => Promise<T>): Promise<T> {
   const worker = await startProcessor("loadgen", {
     EAS_PROCESSOR_CONFIG: JSON.stringify({ task: "bench", nats_url: natsUrl }),
     EAS_INSTANCE_ID: "w1",
   });
   const bus = await connectBus({ servers: natsUrl, name: "bench-controller" });
   try {
-    return await body(bus);
+    return await body(bus, worker.child.pid!);
   } finally {
     await bus.close();
     worker.child.kill("SIGTERM");
@@ -152,14 +187,19 @@ async function main(): Promise<void> {
     // wrk and the worker take turns, `--rounds` times: on a shared machine the load of the moment moves both.
     const wrkRates: number[] = [];
     const closedRates: number[] = [];
+    const wrkCpu: number[] = [];
+    const closedCpu: number[] = [];
     let closedP50Ms = 0;
     for (let round = 1; round <= ROUNDS; round++) {
-      wrkRates.push(await wrk(url));
-      const closed = await withWorker(nats.url, (bus) => measure(bus, url, { rate: 0, closedLoop: true }));
+      const w = await wrk(url);
+      wrkRates.push(w.rate);
+      wrkCpu.push(w.cpuUsPerRequest);
+      const closed = await withWorker(nats.url, (bus, pid) => measure(bus, pid, url, { rate: 0, closedLoop: true }));
       closedRates.push(closed.achieved);
+      closedCpu.push(closed.cpuUsPerRequest);
       closedP50Ms = closed.p50Ms;
       console.log(
-        `round ${round}: wrk -t1 -c${CONNECTIONS} ${fmt(wrkRates.at(-1)!)} req/s, loadgen closed loop ${fmt(closed.achieved)} req/s   x${(closed.achieved / wrkRates.at(-1)!).toFixed(2)}`,
+        `round ${round}: wrk -t1 -c${CONNECTIONS} ${fmt(wrkRates.at(-1)!)} req/s, loadgen closed loop ${fmt(closed.achieved)} req/s   x${(closed.achieved / wrkRates.at(-1)!).toFixed(2)}; CPU per request wrk ${w.cpuUsPerRequest.toFixed(1)} µs, loadgen ${closed.cpuUsPerRequest.toFixed(1)} µs`,
       );
     }
     const wrkRate = median(wrkRates);
@@ -168,6 +208,9 @@ async function main(): Promise<void> {
     console.log(
       `loadgen closed loop, ${CONNECTIONS} in flight, median:   ${fmt(closedRate)} req/s   x${(closedRate / wrkRate).toFixed(2)} of wrk   p50 ${closedP50Ms.toFixed(2)} ms`,
     );
+    console.log(
+      `CPU per request, median: wrk ${median(wrkCpu).toFixed(1)} µs, loadgen ${median(closedCpu).toFixed(1)} µs   x${(median(closedCpu) / median(wrkCpu)).toFixed(2)}`,
+    );
 
     // Bisection between nothing and a little above what the closed loop reached (an open loop cannot hold more
     // than the target answers): `--steps` measurements, each rate rounded to 100 req/s.
@@ -175,12 +218,12 @@ async function main(): Promise<void> {
     let above = Math.round((closedRate * 1.1) / 100) * 100;
     for (let step = 0; step < STEPS && above - sustained > 100; step++) {
       const rate = Math.round((sustained + above) / 2 / 100) * 100;
-      const open = await withWorker(nats.url, (bus) => measure(bus, url, { rate, closedLoop: false }));
+      const open = await withWorker(nats.url, (bus, pid) => measure(bus, pid, url, { rate, closedLoop: false }));
       // Holding a rate: the achieved rate within 1 % of it, and no queue left in the worker at the end. (Latency
       // near the top is the backend's: on one machine the worker and the echo share the cores.)
       const holds = Math.abs(open.achieved - rate) <= 0.01 * rate && open.backlogEnd < rate * 0.01;
       console.log(
-        `loadgen open loop at ${fmt(rate)} req/s: achieved ${fmt(open.achieved)}  p50 ${open.p50Ms.toFixed(2)} ms  p99 ${open.p99Ms.toFixed(2)} ms  backlog ${open.backlogEnd}  ${holds ? "holds" : "falls behind"}`,
+        `loadgen open loop at ${fmt(rate)} req/s: achieved ${fmt(open.achieved)}  p50 ${open.p50Ms.toFixed(2)} ms  p99 ${open.p99Ms.toFixed(2)} ms  backlog ${open.backlogEnd}  CPU ${open.cpuUsPerRequest.toFixed(1)} µs/request  ${holds ? "holds" : "falls behind"}`,
       );
       if (holds) sustained = rate;
       else above = rate;
@@ -188,10 +231,10 @@ async function main(): Promise<void> {
     console.log(`highest sustained open-loop rate: ${fmt(sustained)} req/s   x${(sustained / wrkRate).toFixed(2)} of wrk`);
 
     for (const rate of RATES) {
-      const open = await withWorker(nats.url, (bus) => measure(bus, url, { rate, closedLoop: false }));
+      const open = await withWorker(nats.url, (bus, pid) => measure(bus, pid, url, { rate, closedLoop: false }));
       const spread = open.sentPerSecond.length ? `${Math.min(...open.sentPerSecond)}..${Math.max(...open.sentPerSecond)}` : "-";
       console.log(
-        `accuracy at ${fmt(rate)} req/s: achieved ${open.achieved.toFixed(1)} (${(((open.achieved - rate) / rate) * 100).toFixed(2)} %), sent per second ${spread}, p50 ${open.p50Ms.toFixed(2)} ms, p99 ${open.p99Ms.toFixed(2)} ms`,
+        `accuracy at ${fmt(rate)} req/s: achieved ${open.achieved.toFixed(1)} (${(((open.achieved - rate) / rate) * 100).toFixed(2)} %), sent per second ${spread}, p50 ${open.p50Ms.toFixed(2)} ms, p99 ${open.p99Ms.toFixed(2)} ms, CPU ${open.cpuUsPerRequest.toFixed(1)} µs/request`,
       );
     }
   } finally {
