@@ -7,6 +7,7 @@ import { uploadCommands } from "./upload.js";
 import { eventsCommands } from "./events.js";
 import { monitorCommands } from "./monitor.js";
 import { billingCommands } from "./billing.js";
+import { stressCommands } from "./stress.js";
 
 export type { CommandGroup } from "./registry.js";
 
@@ -20,4 +21,5 @@ export const commandGroups: readonly CommandGroup[] = [
   eventsCommands,
   monitorCommands,
   billingCommands,
+  stressCommands,
 ];

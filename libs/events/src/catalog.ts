@@ -33,6 +33,11 @@ import {
   ServiceStarted,
   ServiceStopped,
   ServiceUpdated,
+  StressStepCompleted,
+  StressTaskCreated,
+  StressTaskFinished,
+  StressTaskStarted,
+  StressTaskStopRequested,
 } from "@eas/proto";
 
 /** Typed explicitly: the generated MessageFns interface is not exported, so declarations could not name it. */
@@ -71,6 +76,11 @@ export interface EventMessages {
   BudgetSet: typeof BudgetSet;
   BudgetDeleted: typeof BudgetDeleted;
   BudgetThresholdReached: typeof BudgetThresholdReached;
+  StressTaskCreated: typeof StressTaskCreated;
+  StressTaskStarted: typeof StressTaskStarted;
+  StressStepCompleted: typeof StressStepCompleted;
+  StressTaskStopRequested: typeof StressTaskStopRequested;
+  StressTaskFinished: typeof StressTaskFinished;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -110,6 +120,12 @@ export const EVENT_MESSAGES: EventMessages = {
   BudgetSet,
   BudgetDeleted,
   BudgetThresholdReached,
+  // Stress tests and their results (proto/eas/v1/stress_events.proto), written by the monitor.
+  StressTaskCreated,
+  StressTaskStarted,
+  StressStepCompleted,
+  StressTaskStopRequested,
+  StressTaskFinished,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

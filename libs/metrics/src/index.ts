@@ -21,3 +21,4 @@ export {
   gatewaySamples,
   instanceSamples,
 } from "./subjects.js";
+export { StressSubjects, stressControl, stressReports } from "./stress-subjects.js";

@@ -8,4 +8,7 @@ export * from "./gen/eas/v1/monitor.js";
 export * from "./gen/eas/v1/monitor_events.js";
 export * from "./gen/eas/v1/billing_events.js";
 export * from "./gen/eas/v1/billing.js";
+export * from "./gen/eas/v1/stress.js";
+export * from "./gen/eas/v1/stress_events.js";
+export * from "./gen/eas/v1/stress_worker.js";
 export { unaryCall } from "./unary-call.js";

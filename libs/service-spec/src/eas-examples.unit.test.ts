@@ -82,7 +82,7 @@ describe("a real EAS processor-mode service.json", () => {
     const issues = issuesOf(parseServiceDocument(testdata("eas-processor.json")));
     assert.equal(
       formatIssues(issues),
-      'processor: processor "tensorflow_cpu_1.12" is not built in; available: onnx, echo (for other frameworks, use containers with your own start command)',
+      'processor: processor "tensorflow_cpu_1.12" is not built in; available: onnx, echo, loadgen (for other frameworks, use containers with your own start command)',
     );
   });
 

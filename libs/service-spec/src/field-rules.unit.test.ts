@@ -268,14 +268,14 @@ const cases: Case[] = [
     base: processorDoc,
     change: (d) => (d.processor = "tensorflow_cpu_1.12"),
     path: "processor",
-    says: 'processor "tensorflow_cpu_1.12" is not built in; available: onnx, echo',
+    says: 'processor "tensorflow_cpu_1.12" is not built in; available: onnx, echo, loadgen',
   },
   {
     when: "the processor is pmml",
     base: processorDoc,
     change: (d) => (d.processor = "pmml"),
     path: "processor",
-    says: "is not built in; available: onnx, echo",
+    says: "is not built in; available: onnx, echo, loadgen",
   },
   {
     when: "the processor is spelled in capitals",
