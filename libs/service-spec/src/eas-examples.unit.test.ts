@@ -45,6 +45,7 @@ const expectedContainerSpec: ServiceSpec = {
   ],
   cloud: { spotAllowed: false, maxSpotPrice: 0 },
   labels: {},
+  async: undefined,
 };
 
 const expectedContainerWarnings = [
@@ -101,6 +102,7 @@ describe("a real EAS processor-mode service.json", () => {
       storage: [],
       cloud: { spotAllowed: true, maxSpotPrice: 0.3 },
       labels: { team: "vision", model: "resnet50" },
+      async: undefined,
     };
     assert.deepEqual(value, expected);
     assert.deepEqual(warnings, [

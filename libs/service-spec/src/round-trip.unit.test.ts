@@ -145,6 +145,15 @@ function randomSpec(seed: number): ServiceSpec {
     storage,
     cloud: { spotAllowed, maxSpotPrice: spotAllowed ? r.pick([0, 0.25, 3]) : 0 },
     labels: r.bool() ? { team: "t", "app.kubernetes.io/name": `svc${seed}` } : {},
+    async: r.bool()
+      ? {
+          maxLength: r.int(1, 100_000),
+          maxPayloadBytes: r.int(1, 960) * 1024,
+          maxAttempts: r.int(1, 10),
+          requestTimeoutMs: r.int(1, 3_600_000),
+          resultRetentionSeconds: r.int(1, 30 * 86_400),
+        }
+      : undefined,
   };
 }
 
