@@ -1,2 +1,21 @@
 export { heartbeatSchema, heartbeatSubject, InvalidHeartbeatError, type HeartbeatMessage } from "./heartbeat.js";
 export { isResourceId, RESOURCE_ID_PATTERN, RESOURCE_ID_RULE, resourceIdProblem } from "./identifiers.js";
+export {
+  ASYNC_DEAD_LETTER_STREAM_PREFIX,
+  ASYNC_QUEUE_STREAM_PREFIX,
+  ASYNC_RESULTS_BUCKET_PREFIX,
+  AsyncRequestHeader,
+  AsyncResultState,
+  CALLBACK_URL_HEADER,
+  MAX_REQUEST_ID_LENGTH,
+  REQUEST_ID_HEADER,
+  REQUEST_ID_PATTERN,
+  asyncQueueLayout,
+  asyncResultView,
+  decodeAsyncResult,
+  encodeAsyncResult,
+  isOutcome,
+  isRequestId,
+  type AsyncQueueLayout,
+  type AsyncResultView,
+} from "./async-queue.js";

@@ -1,4 +1,8 @@
 import {
+  BatchJobCancelled,
+  BatchJobCompleted,
+  BatchJobFailed,
+  BatchJobSubmitted,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -45,6 +49,10 @@ export interface EventMessages {
   NodeCordoned: typeof NodeCordoned;
   NodeUncordoned: typeof NodeUncordoned;
   NodeLost: typeof NodeLost;
+  BatchJobSubmitted: typeof BatchJobSubmitted;
+  BatchJobCompleted: typeof BatchJobCompleted;
+  BatchJobFailed: typeof BatchJobFailed;
+  BatchJobCancelled: typeof BatchJobCancelled;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -70,6 +78,11 @@ export const EVENT_MESSAGES: EventMessages = {
   NodeCordoned,
   NodeUncordoned,
   NodeLost,
+  // Offline batch jobs, written by the async-queue (proto/eas/v1/batch_events.proto).
+  BatchJobSubmitted,
+  BatchJobCompleted,
+  BatchJobFailed,
+  BatchJobCancelled,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

@@ -1,5 +1,6 @@
 import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
+import { createAsyncRequests } from "./async/async-requests.js";
 import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, LiveRouteTable } from "./proxy/index.js";
 import { traceUpstreamRequests } from "./proxy/upstream-tracing.js";
@@ -38,6 +39,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
     routes: table,
     logger: host.logger,
     maxBodyBytes: config.maxBodyBytes,
+    // Async services: requests are published to their JetStream queue, results read from their KV bucket.
+    asyncRequests: await createAsyncRequests({ nats: host.bus, logger: host.logger }),
     metrics: { observe: (service, code, ms) => latency.observe({ route_service: service, code: String(code) }, ms / 1000) },
   });
   const { port } = await gateway.listen(config.port, config.bindHost);

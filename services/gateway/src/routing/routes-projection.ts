@@ -2,7 +2,8 @@ import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, StreamCategory, type EasEvent } from "@eas/events";
 import { absentInstance, evolveInstance, hasEnded, InstancePhase, isInstanceEvent, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
-import type { RouteEntry } from "../proxy/index.js";
+import type { AsyncConfig } from "@eas/proto";
+import type { AsyncRoute, RouteEntry } from "../proxy/index.js";
 
 interface RoutedService {
   token: string;
@@ -10,6 +11,8 @@ interface RoutedService {
   maxConcurrency: number;
   maxQueueSize: number;
   rateLimit: number;
+  /** Present for an async service (`metadata.type: "Async"`). */
+  async?: AsyncRoute;
   stopped: boolean;
   /**
    * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: only Ready ones are
@@ -30,6 +33,18 @@ function rpcOf(spec: { rpc?: { keepaliveMs: number; maxConcurrency: number; maxQ
     maxConcurrency: rpc?.maxConcurrency || RPC_DEFAULTS.maxConcurrency,
     maxQueueSize: rpc?.maxQueueSize ?? RPC_DEFAULTS.maxQueueSize,
     rateLimit: rpc?.rateLimit ?? RPC_DEFAULTS.rateLimit,
+  };
+}
+
+function asyncOf(spec: { async?: AsyncConfig | undefined } | undefined): { async?: AsyncRoute } {
+  const config = spec?.async;
+  if (!config) return {};
+  return {
+    async: {
+      maxPayloadBytes: config.maxPayloadBytes,
+      maxLength: config.maxLength,
+      resultRetentionSeconds: config.resultRetentionSeconds,
+    },
   };
 }
 
@@ -54,7 +69,7 @@ export function serviceOf(event: EasEvent): string | undefined {
 /** The gateway's routing table as a projection: tokens, rpc limits and the Ready instances of each service. */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 2,
+  version: 3,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
@@ -62,10 +77,15 @@ export const routesProjection: Projection<RoutesState> = {
     if (!e) return state;
     switch (e.type) {
       case "eas.v1.ServiceCreated":
-        return { ...state, [e.data.name]: { token: e.data.token, ...rpcOf(e.data.spec), stopped: false, instances: {} } };
+        return {
+          ...state,
+          [e.data.name]: { token: e.data.token, ...rpcOf(e.data.spec), ...asyncOf(e.data.spec), stopped: false, instances: {} },
+        };
       case "eas.v1.ServiceUpdated": {
         const routed = state[e.data.name];
-        return routed ? { ...state, [e.data.name]: { ...routed, ...rpcOf(e.data.spec) } } : state;
+        if (!routed) return state;
+        const { async: _previous, ...rest } = routed;
+        return { ...state, [e.data.name]: { ...rest, ...rpcOf(e.data.spec), ...asyncOf(e.data.spec) } };
       }
       case "eas.v1.ServiceStopped":
       case "eas.v1.ServiceStarted": {
@@ -96,5 +116,6 @@ export function toRouteEntry(service: string, routed: RoutedService): RouteEntry
     rateLimit: routed.rateLimit,
     instances,
     state: routed.stopped ? "stopped" : instances.length > 0 ? "running" : "starting",
+    ...(routed.async ? { async: routed.async } : {}),
   };
 }
