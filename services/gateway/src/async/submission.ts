@@ -8,7 +8,7 @@ export interface Submission {
   readonly path: string;
   /** Where to POST the result, from `X-Eas-Callback-Url`. */
   readonly callbackUrl: string | undefined;
-  /** The headers to send the instance, as `[name, value]` pairs (the callback header removed). */
+  /** The headers to send the instance, as `[name, value]` pairs: no token (it is not stored), no callback, no length. */
   readonly headers: [string, string][];
 }
 
@@ -19,6 +19,8 @@ export interface SubmissionProblem {
 
 const PRIORITY_PARAM = "_priority_";
 const CALLBACK_HEADER = CALLBACK_URL_HEADER.toLowerCase();
+/** Not kept with a queued request: the service's token stays out of the queue, the length is the body's own. */
+const DROPPED = new Set(["authorization", "content-length"]);
 
 /**
  * Reads a submission: `_priority_` from the query (`1`/`true`, or any integer above 0, is a priority request;
@@ -47,10 +49,12 @@ export function readSubmission(path: string, forward: readonly string[]): Submis
   for (let k = 0; k + 1 < forward.length; k += 2) {
     const name = forward[k] as string;
     const value = forward[k + 1] as string;
-    if (name.toLowerCase() === CALLBACK_HEADER) {
+    const lower = name.toLowerCase();
+    if (lower === CALLBACK_HEADER) {
       callbackUrl = value;
       continue;
     }
+    if (DROPPED.has(lower)) continue;
     headers.push([name, value]);
   }
   if (callbackUrl !== undefined && !isHttpUrl(callbackUrl)) {
