@@ -39,6 +39,9 @@ interface Slot {
   readonly client: InstanceClient;
   concurrency: number;
   inFlight: number;
+  /** Until when (monotonic ms) it is skipped while another instance has room: its last attempt could not reach it. */
+  ejectedUntil: number;
+  readonly ejected: boolean;
   /** No new requests: the instance is draining or unhealthy; its running attempts finish. */
   retired: boolean;
   readonly running: Set<Running>;
@@ -54,6 +57,23 @@ type ConsumerKind = "priority" | "normal";
 /** A pull waits this long for requests when the queue is empty. */
 const PULL_EXPIRES_MS = 2_000;
 const SHUTDOWN = "the async-queue is stopping";
+/** How long an instance that could not be reached gets requests only when no other can take them. */
+const EJECT_MS = 2_000;
+
+function newSlot(target: DispatchTarget, concurrency: number): Slot {
+  return {
+    id: target.id,
+    client: new InstanceClient(target.endpoint, concurrency),
+    concurrency,
+    inFlight: 0,
+    ejectedUntil: 0,
+    get ejected() {
+      return this.ejectedUntil > performance.now();
+    },
+    retired: false,
+    running: new Set(),
+  };
+}
 
 /**
  * Dispatches one async service's queue (ADR 0030): pulls requests from the priority consumer and the normal one,
@@ -86,7 +106,7 @@ export class ServiceDispatcher {
     this.#config = config;
     this.#settings = settings;
     this.#log = settings.logger.child({ service: layout.service });
-    this.#keepAlive = setInterval(() => this.#touchHeld(), Math.max(1_000, Math.floor(settings.ackWaitMs / 3)));
+    this.#keepAlive = setInterval(() => this.#touchHeld(), Math.max(250, Math.floor(settings.ackWaitMs / 3)));
   }
 
   /** Applies the service's settings and its Ready instances; `leaving` says why each instance that left did. */
@@ -106,14 +126,7 @@ export class ServiceDispatcher {
         continue;
       }
       if (slot) this.#release(slot, `instance ${slot.id} moved to ${target.endpoint}`);
-      this.#slots.set(target.id, {
-        id: target.id,
-        client: new InstanceClient(target.endpoint, concurrency),
-        concurrency,
-        inFlight: 0,
-        retired: false,
-        running: new Set(),
-      });
+      this.#slots.set(target.id, newSlot(target, concurrency));
     }
     for (const slot of [...this.#slots.values()]) {
       if (readyIds.has(slot.id)) continue;
@@ -187,7 +200,9 @@ export class ServiceDispatcher {
   #refill(): void {
     if (this.#stopping) return;
     const waiting = this.#waiting.priority.length + this.#waiting.normal.length;
-    const sizes = pullSizes(freeSlots(this.#pickable()), waiting, {
+    const pickable = this.#pickable();
+    const slots = pickable.reduce((sum, slot) => sum + slot.concurrency, 0);
+    const sizes = pullSizes(slots, freeSlots(pickable), waiting, {
       priority: this.#pulling.priority !== undefined,
       normal: this.#pulling.normal !== undefined,
     });
@@ -290,6 +305,7 @@ export class ServiceDispatcher {
       msg.nak();
       return;
     }
+    if (outcome.kind === "failed" && !signal.aborted) slot.ejectedUntil = performance.now() + EJECT_MS;
     const decision = decideAfterAttempt(outcome, failedBefore, maxAttempts, this.#settings.backoff);
     const now = this.#settings.clock();
     if (decision.kind === "store" && answer) {
