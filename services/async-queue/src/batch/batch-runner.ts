@@ -321,7 +321,7 @@ export class BatchRunner {
   /** Writes the output from the staging, chunk by chunk, in order. */
   async #writeOutput(): Promise<void> {
     const consumer = await this.#deps.js.consumers.get(BATCH_OUTPUT_STREAM, {
-      filter_subjects: [batchOutputSubject(this.job.jobId)],
+      filter_subjects: batchOutputSubject(this.job.jobId),
       deliver_policy: DeliverPolicy.All,
     });
     const lastSeq = this.#lastSeq;

@@ -79,6 +79,8 @@ export class QueueTopology {
       num_replicas: this.#settings.replicas,
       max_age: BATCH_OUTPUT_MAX_AGE_MS * NANOS_PER_MS,
       duplicate_window: 120_000 * NANOS_PER_MS,
+      // A runner that starts again reads its job's last staged chunk by subject.
+      allow_direct: true,
     });
   }
 
