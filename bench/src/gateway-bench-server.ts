@@ -5,10 +5,16 @@
  * With `--workers N` (N > 1) it runs N gateway processes sharing the port
  * through node:cluster, for the separate multi-process figure.
  *
- *   node --conditions=source --import tsx bench/src/gateway-bench-server.ts <backendPort> [--workers N]
+ * With `--sampling` it also counts every request for the monitor as the gateway's app does (GatewaySampler:
+ * per-instance counters and HDR histograms, versions and totals merged and one sample encoded per second);
+ * the samples go nowhere (one NATS publish a second is not what this measures).
+ *
+ *   node --conditions=source --import tsx bench/src/gateway-bench-server.ts <backendPort> [--workers N] [--sampling]
  */
 import cluster from "node:cluster";
-import { createGatewayServer, LiveRouteTable } from "@eas/gateway";
+import { createHash } from "node:crypto";
+import { createGatewayServer, GatewaySampler, LiveRouteTable, type GatewayServer } from "@eas/gateway";
+import { encodeGatewaySample } from "@eas/metrics";
 
 /** The token the benchmark sends (gateway-vs-nginx.ts). */
 const BENCH_TOKEN = "bench-token";
@@ -43,16 +49,39 @@ if (workers > 1 && cluster.isPrimary) {
   const routes = new LiveRouteTable([
     {
       service: "bench",
-      token: BENCH_TOKEN,
+      tokenSha256: createHash("sha256").update(BENCH_TOKEN).digest("hex"),
       keepaliveMs: 30_000,
       maxConcurrency: 0,
       maxQueueSize: 1_000,
       rateLimit: 0,
       instances: [{ id: "bench-0", endpoint: `127.0.0.1:${backendPort}`, version: 1 }],
       state: "running",
+      stateReason: "",
     },
   ]);
-  const gateway = createGatewayServer({ routes });
+  const sampling: { sampler?: GatewaySampler } = {};
+  const gateway: GatewayServer = createGatewayServer({
+    routes,
+    ...(process.argv.includes("--sampling")
+      ? {
+          metrics: {
+            observe: (service, code, ms, instanceId = "", bytesIn = 0, bytesOut = 0) =>
+              sampling.sampler?.record(service, instanceId, code, ms, bytesIn, bytesOut),
+          },
+        }
+      : {}),
+  });
+  if (process.argv.includes("--sampling")) {
+    let published = 0;
+    sampling.sampler = new GatewaySampler({
+      source: "bench",
+      publish: (sample) => (published += encodeGatewaySample(sample).length),
+      load: () => gateway.load(),
+      versionOf: (service, id) => routes.get(service)?.instances.find((instance) => instance.id === id)?.version ?? 0,
+    });
+    sampling.sampler.start();
+    process.on("exit", () => process.stderr.write(`sampler published ${published} bytes\n`));
+  }
   // In a cluster, port 0 is resolved once by the primary and shared by every worker.
   const { port } = await gateway.listen(0, "127.0.0.1");
   if (cluster.isWorker) process.send?.({ ready: port });

@@ -7,6 +7,9 @@
  *     [--duration 10] [--warmup 2] [--threads 2] [--connections 64] [--rounds 1] \
  *     [--targets direct,gateway,nginx] [--json out.json] [--nginx-access-log] [--gateway-workers 2]
  *
+ * `gateway-sampled` is the gateway with the monitor's per-second sampling on (GatewaySampler); with both
+ * `gateway` and `gateway-sampled` it prints the sampling on/off ratio (goal >= 0.97).
+ *
  * Extra targets: `gateway-cluster` (the gateway as `--gateway-workers`
  * processes sharing the port, default 2: a separate multi-process figure,
  * not the one-process comparison), `proxy-stream`, `proxy-request`, `proxy-dispatch`,
@@ -30,6 +33,7 @@ import { connect } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { GatewaySampler } from "@eas/gateway";
 import { freePort } from "@eas/testing";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -103,6 +107,7 @@ function parseOptions(argv: string[]): Options {
     const known =
       target === "direct" ||
       target === "gateway" ||
+      target === "gateway-sampled" ||
       target === "gateway-cluster" ||
       target === "nginx" ||
       PROXY_VARIANTS.some((v) => target === `proxy-${v}`);
@@ -371,6 +376,10 @@ async function main(): Promise<void> {
       const gateway = await startNodeChild("gateway-bench-server.ts", [String(backend.port)], "gateway");
       urls.set("gateway", { url: `http://127.0.0.1:${gateway.port}/api/predict/bench`, pid: gateway.child.pid });
     }
+    if (options.targets.includes("gateway-sampled")) {
+      const sampled = await startNodeChild("gateway-bench-server.ts", [String(backend.port), "--sampling"], "gateway-sampled");
+      urls.set("gateway-sampled", { url: `http://127.0.0.1:${sampled.port}/api/predict/bench`, pid: sampled.child.pid });
+    }
     if (options.targets.includes("gateway-cluster")) {
       const cluster = await startNodeChild(
         "gateway-bench-server.ts",
@@ -431,6 +440,26 @@ async function main(): Promise<void> {
         `gateway / ${reference}: throughput x${ratios[`throughput_vs_${reference}`]?.toFixed(2)}, p99 x${ratios[`p99_vs_${reference}`]?.toFixed(2)}\n`,
       );
     }
+    const sampled = byName.get("gateway-sampled");
+    if (gateway && sampled) {
+      const pairs = (perTarget.get("gateway") ?? []).map(
+        (off, i) => (perTarget.get("gateway-sampled")?.[i]?.requestsPerSecond ?? 0) / off.requestsPerSecond,
+      );
+      ratios["sampling_on_vs_off_throughput_paired_median"] = median(pairs);
+      const recordNs = samplerRecordNs();
+      ratios["sampler_record_ns"] = recordNs;
+      process.stdout.write(
+        `sampler record(): ${recordNs.toFixed(0)} ns per request in this process, ${((recordNs / 1000 / (gateway.cpuUsPerRequest ?? Number.NaN)) * 100).toFixed(2)}% of the gateway's CPU per request; ` +
+          `paired median of the rounds' on/off throughput x${median(pairs).toFixed(3)}\n`,
+      );
+      ratios["sampling_on_vs_off_throughput"] = sampled.requestsPerSecond / gateway.requestsPerSecond;
+      if (sampled.cpuUsPerRequest !== undefined && gateway.cpuUsPerRequest !== undefined) {
+        ratios["sampling_on_vs_off_cpu_per_request"] = sampled.cpuUsPerRequest / gateway.cpuUsPerRequest;
+      }
+      process.stdout.write(
+        `sampling on / off: throughput x${ratios["sampling_on_vs_off_throughput"]?.toFixed(3)}, CPU per request x${ratios["sampling_on_vs_off_cpu_per_request"]?.toFixed(3)} (goal: throughput >= x0.97)\n`,
+      );
+    }
     process.stdout.write(
       `load average after: ${loadAfter.map((l) => l.toFixed(2)).join(" ")} (wrk, the backend and the proxy share these CPUs; figures from other runs are not comparable)\n`,
     );
@@ -449,6 +478,16 @@ async function main(): Promise<void> {
     await stopChildren();
     rmSync(prefix, { recursive: true, force: true });
   }
+}
+
+/** Cost of GatewaySampler.record on the request path: ns per call, over a second's worth of flushes. */
+function samplerRecordNs(): number {
+  const sampler = new GatewaySampler({ source: "bench", publish: () => undefined, load: () => [], versionOf: () => 1 });
+  const calls = 2_000_000;
+  for (let i = 0; i < 100_000; i++) sampler.record("bench", "bench-0", 200, 1 + (i % 50), 100, 100);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) sampler.record("bench", "bench-0", i % 100 === 0 ? 500 : 200, 0.5 + (i % 97) / 10, 100, 100);
+  return Number(process.hrtime.bigint() - start) / calls;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -142,3 +142,72 @@ export function steadyLoad(t: TestCluster, info: { name: string; token: string }
     },
   };
 }
+
+export interface PacedAnswer {
+  sentAt: number;
+  endedAt: number;
+  status: number;
+}
+
+export interface PacedLoad {
+  readonly answers: readonly PacedAnswer[];
+  /** Requests sent so far. */
+  readonly sent: number;
+  /** Sends the next requests to this sub path of the service (e.g. "healthz"), with `method` (GET: no body). */
+  setPath(subPath: string, method?: "GET" | "POST"): void;
+  /** Stops sending and waits for the requests in flight. */
+  stop(): Promise<PacedAnswer[]>;
+}
+
+/**
+ * Open-loop load: sends `ratePerSecond` requests a second through the gateway on a fixed schedule,
+ * whatever the answers (a slow service does not slow the sender down, as real clients do not).
+ */
+export function pacedLoad(t: TestCluster, info: { name: string; token: string }, ratePerSecond: number, body: unknown = {}): PacedLoad {
+  const answers: PacedAnswer[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const startedAt = Date.now();
+  let sent = 0;
+  let url = `${t.cluster.gatewayUrl}/api/predict/${info.name}`;
+  let method: "GET" | "POST" = "POST";
+  const payload = JSON.stringify(body);
+  const send = () => {
+    const sentAt = Date.now();
+    const request = fetch(url, {
+      method,
+      headers: { Authorization: info.token, "Content-Type": "application/json" },
+      ...(method === "POST" ? { body: payload } : {}),
+    })
+      .then(async (response) => {
+        await response.arrayBuffer();
+        answers.push({ sentAt, endedAt: Date.now(), status: response.status });
+      })
+      .catch(() => {
+        answers.push({ sentAt, endedAt: Date.now(), status: 0 });
+      });
+    inFlight.add(request);
+    void request.finally(() => inFlight.delete(request));
+  };
+  const timer = setInterval(() => {
+    const due = Math.floor(((Date.now() - startedAt) * ratePerSecond) / 1000);
+    while (sent < due) {
+      sent++;
+      send();
+    }
+  }, 5);
+  return {
+    answers,
+    get sent() {
+      return sent;
+    },
+    setPath(subPath, nextMethod = "POST") {
+      url = `${t.cluster.gatewayUrl}/api/predict/${info.name}/${subPath}`;
+      method = nextMethod;
+    },
+    async stop() {
+      clearInterval(timer);
+      await Promise.all([...inFlight]);
+      return answers;
+    },
+  };
+}

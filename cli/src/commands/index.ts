@@ -5,6 +5,7 @@ import { nodesCommands } from "./nodes.js";
 import { instancesCommands } from "./instances.js";
 import { uploadCommands } from "./upload.js";
 import { eventsCommands } from "./events.js";
+import { monitorCommands } from "./monitor.js";
 
 export type { CommandGroup } from "./registry.js";
 
@@ -16,4 +17,5 @@ export const commandGroups: readonly CommandGroup[] = [
   instancesCommands,
   uploadCommands,
   eventsCommands,
+  monitorCommands,
 ];

@@ -1,4 +1,10 @@
 import {
+  AlertFired,
+  AlertResolved,
+  AlertRuleCreated,
+  AlertRuleDeleted,
+  AlertWebhookDelivered,
+  AlertWebhookFailed,
   BatchJobCancelled,
   BatchJobCompleted,
   BatchJobFailed,
@@ -49,6 +55,12 @@ export interface EventMessages {
   NodeCordoned: typeof NodeCordoned;
   NodeUncordoned: typeof NodeUncordoned;
   NodeLost: typeof NodeLost;
+  AlertRuleCreated: typeof AlertRuleCreated;
+  AlertRuleDeleted: typeof AlertRuleDeleted;
+  AlertFired: typeof AlertFired;
+  AlertResolved: typeof AlertResolved;
+  AlertWebhookDelivered: typeof AlertWebhookDelivered;
+  AlertWebhookFailed: typeof AlertWebhookFailed;
   BatchJobSubmitted: typeof BatchJobSubmitted;
   BatchJobCompleted: typeof BatchJobCompleted;
   BatchJobFailed: typeof BatchJobFailed;
@@ -78,6 +90,13 @@ export const EVENT_MESSAGES: EventMessages = {
   NodeCordoned,
   NodeUncordoned,
   NodeLost,
+  // The monitor's events (proto/eas/v1/monitor_events.proto).
+  AlertRuleCreated,
+  AlertRuleDeleted,
+  AlertFired,
+  AlertResolved,
+  AlertWebhookDelivered,
+  AlertWebhookFailed,
   // Offline batch jobs, written by the async-queue (proto/eas/v1/batch_events.proto).
   BatchJobSubmitted,
   BatchJobCompleted,

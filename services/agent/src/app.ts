@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
+import { instanceSamples } from "@eas/metrics";
 import { AgentService, SchedulerClient } from "@eas/proto";
 import { createServiceHost, readConfig } from "@eas/service-kit";
 import type { Telemetry } from "@eas/telemetry";
@@ -11,6 +12,7 @@ import { InstanceSupervisor } from "./instances/supervisor.js";
 import { startInstanceMetrics } from "./node/instance-metrics.js";
 import { nodeRegistration, startNodePresence } from "./node/presence.js";
 import { ProcessDriver } from "./runtime/index.js";
+import { startInstanceSampler } from "./sampling/instance-sampler.js";
 import { createStorageFetcher } from "./storage/index.js";
 
 const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..");
@@ -71,6 +73,14 @@ export async function run(telemetry: Telemetry): Promise<void> {
   host.shutdown.onShutdown("instance-events", () => failedElsewhere.close(), "stop-accepting");
 
   const stopMetrics = startInstanceMetrics(supervisor, host.metrics);
+  // CPU and memory of each instance every second, for the monitor (eas.metrics.instance.<service>.<id>).
+  const instanceSampler = startInstanceSampler({
+    nodeId: config.nodeId,
+    usage: () => supervisor.stats(),
+    publish: (sample) => host.bus.publish(instanceSamples.with(sample.service, sample.instanceId), sample),
+    onError: (error) => host.logger.warn({ err: error }, "could not measure the instances"),
+  });
+  host.shutdown.onShutdown("instance-samples", () => instanceSampler.stop(), "stop-accepting");
   host.shutdown.onShutdown(
     "heartbeats",
     () => {

@@ -1,3 +1,4 @@
+import { gatewaySamples } from "@eas/metrics";
 import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
 import { createAsyncRequests } from "./async/async-requests.js";
@@ -6,6 +7,7 @@ import { createGatewayServer, LiveRouteTable } from "./proxy/index.js";
 import { traceUpstreamRequests } from "./proxy/upstream-tracing.js";
 import { routeSyncOnEvent, syncAllRoutes } from "./routing/route-sync.js";
 import { routesProjection, toRouteEntry } from "./routing/routes-projection.js";
+import { GatewaySampler } from "./sampling/gateway-sampler.js";
 import type { Telemetry } from "@eas/telemetry";
 
 /** Wires the gateway: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
@@ -35,14 +37,32 @@ export async function run(telemetry: Telemetry): Promise<void> {
   });
   // Upstream spans and the traceparent instances join, only where spans go somewhere (they cost per request).
   if (telemetry.spanExport !== "none") host.shutdown.onShutdown("upstream tracing", traceUpstreamRequests(), "close-connections");
+  // Per-second samples for the monitor (eas.metrics.gateway.<service>), besides the Prometheus histogram.
+  const sampling: { sampler?: GatewaySampler } = {};
   const gateway = createGatewayServer({
     routes: table,
     logger: host.logger,
     maxBodyBytes: config.maxBodyBytes,
     // Async services: requests are published to their JetStream queue, results read from their KV bucket.
     asyncRequests: await createAsyncRequests({ nats: host.bus, logger: host.logger }),
-    metrics: { observe: (service, code, ms) => latency.observe({ route_service: service, code: String(code) }, ms / 1000) },
+    metrics: {
+      observe: (service, code, ms, instanceId = "", bytesIn = 0, bytesOut = 0) => {
+        latency.observe({ route_service: service, code: String(code) }, ms / 1000);
+        sampling.sampler?.record(service, instanceId, code, ms, bytesIn, bytesOut);
+      },
+    },
   });
+  if (config.sampling) {
+    const sampler = new GatewaySampler({
+      source: `gateway-${host.instanceId}`,
+      publish: (sample) => host.bus.publish(gatewaySamples.with(sample.service), sample),
+      load: () => gateway.load(),
+      versionOf: (service, instanceId) => table.get(service)?.instances.find((instance) => instance.id === instanceId)?.version ?? 0,
+    });
+    sampling.sampler = sampler;
+    sampler.start();
+    host.shutdown.onShutdown("sampler", () => sampler.stop(), "close-connections");
+  }
   const { port } = await gateway.listen(config.port, config.bindHost);
   host.shutdown.onShutdown("gateway-http", () => gateway.close(), "stop-accepting");
   host.logger.info({ port }, "gateway data plane listening");

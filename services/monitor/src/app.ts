@@ -1,11 +1,129 @@
-import { createServiceHost, readConfig } from "@eas/service-kit";
-import { monitorConfigSpec } from "./config.js";
+import { alertStream } from "@eas/events";
+import { MonitorService } from "@eas/proto";
+import { createServiceHost, executeCommand, readConfig } from "@eas/service-kit";
 import type { Telemetry } from "@eas/telemetry";
+import { Counter, Gauge } from "prom-client";
+import { createWebhookNotifier } from "./alerts/webhook-notifier.js";
+import { createAlertEvaluator } from "./alerts/evaluator.js";
+import { createMonitorApi } from "./api/monitor-api.js";
+import { monitorConfigSpec } from "./config.js";
+import { alertDecider, type AlertCommand } from "./domain/alert-decider.js";
+import { SecondAggregator } from "./domain/second-aggregator.js";
+import { LiveHub } from "./pipeline/live-hub.js";
+import { createPrometheusExporter } from "./pipeline/prometheus-exporter.js";
+import { recoverRecentPoints, startSecondLoop } from "./pipeline/second-loop.js";
+import { alertsProjection } from "./projections/alerts.js";
+import { fleetProjection, readyInstances } from "./projections/fleet.js";
+import { subscribeToSamples } from "./series/intake.js";
+import { RecentPoints } from "./series/recent-points.js";
+import { createSeriesReader } from "./series/series-reader.js";
+import { createSeriesStore } from "./series/series-store.js";
 
 /** Wires the monitor: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
 export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(monitorConfigSpec);
   const host = await createServiceHost({ name: "monitor", telemetry, config });
   host.shutdown.installSignalHandlers();
+  const source = `eas/monitor/${host.instanceId}`;
+  const now = () => new Date();
+  const retentionMs = { "1s": config.secondRetentionSeconds * 1000, "1m": config.minuteRetentionDays * 86_400_000 };
+
+  const fleet = await host.runProjection(fleetProjection, { describe: (state) => Object.keys(state).length });
+  const knownService = (service: string) => service in fleet.state;
+  const instancesReady = (service: string) => readyInstances(fleet.state, service);
+
+  const execute = async (ruleId: string, command: AlertCommand) =>
+    (await executeCommand({ store: host.store, stream: alertStream(ruleId), decider: alertDecider, command, source })).position;
+  const notifier = createWebhookNotifier({
+    policy: {
+      timeoutMs: config.webhookTimeoutMs,
+      attempts: config.webhookAttempts,
+      backoffMs: config.webhookBackoffMs,
+      maxBackoffMs: 60_000,
+    },
+    execute: async (ruleId, command) => void (await execute(ruleId, command)),
+    logger: host.logger,
+    now,
+  });
+  const notifyOnEvent = { ready: false };
+  const alerts = await host.runProjection(alertsProjection, {
+    onEvent: (_event, state) => notifyOnEvent.ready && notifier.sync(state),
+    describe: (state) => Object.values(state).map((view) => ({ id: view.rule.id, service: view.rule.service, firing: !!view.firing })),
+  });
+  host.shutdown.onShutdown("webhooks", () => notifier.stop(), "drain");
+
+  // Series: JetStream for history, memory for the last minutes, reloaded at start so a restart keeps them.
+  const store = createSeriesStore({ bus: host.bus, retentionMs, replicas: config.jetStreamReplicas });
+  await store.ensureStreams();
+  const startedAt = Date.now();
+  const recent = new RecentPoints(config.recentSeconds * 1000, startedAt);
+  const recovered = await recoverRecentPoints(recent, store, startedAt);
+  host.logger.info(recovered, "reloaded recent points");
+
+  const aggregator = new SecondAggregator(Math.floor(Date.now() / 1000) * 1000);
+  const samples = new Counter({
+    name: "eas_monitor_samples_total",
+    help: "Samples received, by kind (gateway, instance) and outcome (accepted, late, future, invalid)",
+    labelNames: ["kind", "outcome"],
+    registers: [host.metrics],
+  });
+  const intake = subscribeToSamples(host.bus, aggregator, (kind, outcome) => samples.inc({ kind, outcome }));
+  host.shutdown.onShutdown("samples", () => intake.close(), "stop-accepting");
+  new Gauge({
+    name: "eas_monitor_recent_points_bytes",
+    help: "Memory held by the 1-second points kept in memory",
+    registers: [host.metrics],
+    collect() {
+      this.set(recent.bytes);
+    },
+  });
+
+  const live = new LiveHub(instancesReady);
+  const loop = startSecondLoop({
+    aggregator,
+    recent,
+    store,
+    fleet: { instancesReady },
+    finalizeDelayMs: config.finalizeDelayMs,
+    listeners: [
+      live.onSecond,
+      createPrometheusExporter(host.metrics, instancesReady),
+      createAlertEvaluator({
+        alerts,
+        knownService,
+        instancesReady,
+        execute: async (id, c) => void (await execute(id, c)),
+        logger: host.logger,
+        now,
+      }),
+    ],
+    onError: (error, what) => host.logger.error({ err: error }, `monitor loop: ${what} failed`),
+  });
+  host.shutdown.onShutdown("second-loop", () => loop.stop(), "drain");
+
+  host.addGrpcService(
+    MonitorService,
+    createMonitorApi({
+      alerts,
+      knownService,
+      reader: createSeriesReader(recent, store),
+      live,
+      queryContext: () => ({
+        nowMs: Date.now(),
+        closedThroughMs: aggregator.closedThroughMs,
+        secondRetentionMs: retentionMs["1s"],
+        minuteRetentionMs: retentionMs["1m"],
+      }),
+      execute,
+      logger: host.logger,
+      now,
+    }),
+  );
+  host.addDebugEndpoint("series", () => ({ services: recent.services().length, recentBytes: recent.bytes, watchers: live.watcherCount }));
   await host.listen();
+
+  // Webhooks owed from before a restart go out once the alert history is known.
+  await alerts.caughtUp;
+  notifyOnEvent.ready = true;
+  notifier.sync(alerts.state);
 }

@@ -211,12 +211,12 @@ export class InstanceSupervisor {
     return managed.running?.tail(lines) ?? [];
   }
 
-  async stats(): Promise<{ instanceId: string; service: string; cpuPercent: number; memoryBytes: number }[]> {
+  async stats(): Promise<{ instanceId: string; service: string; version: number; cpuPercent: number; memoryBytes: number }[]> {
     const rows = [];
     for (const m of this.#instances.values()) {
       if (!m.running) continue;
       const s = await m.running.stats().catch(() => ({ cpuPercent: 0, memoryBytes: 0 }));
-      rows.push({ instanceId: m.instanceId, service: m.service, ...s });
+      rows.push({ instanceId: m.instanceId, service: m.service, version: m.version, ...s });
     }
     return rows;
   }

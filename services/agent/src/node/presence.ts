@@ -76,7 +76,12 @@ export function startNodePresence(options: NodePresenceOptions): NodePresence {
 
   const beat = setInterval(() => {
     if (!registered) return;
-    bus.publish(heartbeatSubject.with(nodeId), { nodeId, at: new Date().toISOString(), instances: options.instanceCount() });
+    bus.publish(heartbeatSubject.with(nodeId), {
+      nodeId,
+      at: new Date().toISOString(),
+      instances: options.instanceCount(),
+      agentAddress: registration.agentAddress,
+    });
   }, options.heartbeatMs ?? 1_000);
 
   return {

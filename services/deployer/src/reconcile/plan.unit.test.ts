@@ -28,7 +28,7 @@ function instance(id: string, version: number, phase: InstanceView["phase"], sin
 function service(overrides: Partial<ServiceView>, instances: InstanceView[]): ServiceView {
   return {
     name: "iris",
-    token: "t",
+    tokenSha256: "ab12",
     versions: [],
     currentVersion: 1,
     latestVersion: 1,
@@ -42,6 +42,7 @@ function service(overrides: Partial<ServiceView>, instances: InstanceView[]): Se
     failuresSinceReady: 0,
     lastFailureReason: "",
     lastFailureAt: "",
+    converging: "",
     instances: Object.fromEntries(instances.map((i) => [i.instanceId, i])),
     ...overrides,
   };

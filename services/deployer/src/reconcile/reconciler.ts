@@ -56,10 +56,15 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
     return client;
   };
 
-  const agentOf = async (nodeId: string): Promise<AgentClient | undefined> => {
+  /**
+   * The node's agent at its current address: the scheduler has heard from it there in this run. After a
+   * restart the address of the previous run is not it (nobody listens there): undefined until the agent is back.
+   */
+  const agentOf = async (nodeId: string): Promise<{ agent?: AgentClient; known: boolean }> => {
     const { nodes } = await unaryCall(scheduler, scheduler.listNodes, {}, 5_000);
     const node = nodes.find((n) => n.nodeId === nodeId && n.status !== "Lost");
-    return node ? agentAt(node.agentAddress) : undefined;
+    if (!node) return { known: false };
+    return node.agentConnected ? { agent: agentAt(node.agentAddress), known: true } : { known: true };
   };
 
   /** Drains or records an instance stopped through the lifecycle decider; waits until the view has it. */
@@ -148,8 +153,10 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
           now: new Date(now()).toISOString(),
         });
       case "stop": {
-        const agent = await agentOf(action.nodeId);
-        if (!agent) return recordStopped(view.name, action.instanceId, "its node is gone");
+        const { agent, known } = await agentOf(action.nodeId);
+        if (!known) return recordStopped(view.name, action.instanceId, "its node is gone");
+        // Its agent is not back yet (a restart): stop it once it is; its next run reports what it left.
+        if (!agent) return;
         try {
           await unaryCall(agent, agent.stopInstance, { instanceId: action.instanceId, gracePeriodMs: 10_000 }, 20_000);
         } catch (error) {
@@ -160,7 +167,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
         return;
       }
       case "start": {
-        const agent = await agentOf(action.nodeId);
+        const { agent } = await agentOf(action.nodeId);
         if (agent) await startOnAgent(agent, view, action.instanceId, action.version);
         return;
       }

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { presentedToken, tokenMatches } from "./auth.js";
 import { GatewayErrorCode } from "./errors.js";
+import { unavailableReason } from "./route-table.js";
 import type { ServiceRoute } from "./service-route.js";
 
 /** Why a request is not admitted, and how to answer it. */
@@ -81,7 +82,7 @@ export class Admission {
     if (queue ? route.entry.state === "stopped" : !route.routable) {
       return reject({
         code: GatewayErrorCode.ServiceUnavailable,
-        message: `service ${route.name} has no ready instance (${route.entry.state})`,
+        message: `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
         closeConnection: false,
         headers: ["retry-after", this.#retryAfter],
       });

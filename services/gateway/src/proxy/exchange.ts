@@ -69,6 +69,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   readonly options: Dispatcher.DispatchOptions;
   /** Content-Length of the upstream response, -1 when it streams without one (written by `responseHeaders`). */
   contentLength = -1;
+  /** Body bytes received from the client (its Content-Length) and sent to it, for the metrics. */
+  bytesIn = 0;
+  bytesOut = 0;
   #upstream: Upstream | null = null;
   #node: QueueNode<Exchange> | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -181,6 +184,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   }
 
   onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
     const res = this.res;
     if (res.destroyed) return true;
     if (this.#held === null && chunk.length === this.contentLength) {

@@ -12,7 +12,7 @@ import { scanRequestHeaders, splitPredictUrl, type ScannedRequestHeaders } from 
 import { InFlight } from "./in-flight.js";
 import { RequestObservation } from "./observation.js";
 import type { RouteEntry } from "./route-table.js";
-import type { ServiceRoutingSnapshot } from "./service-route.js";
+import type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-route.js";
 import { ServiceRoutes } from "./service-routes.js";
 import { rejectUpgrade, tunnelUpgrade } from "./upgrade.js";
 
@@ -24,6 +24,8 @@ export interface GatewayServer {
   close(): Promise<void>;
   /** Routing state of `service`, or undefined when the gateway holds none. */
   snapshot(service: string): ServiceRoutingSnapshot | undefined;
+  /** Services with requests queued or in flight now (for the monitor's per-second samples). */
+  load(): ServiceLoadSnapshot[];
   readonly server: Server;
 }
 
@@ -128,7 +130,9 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
 
     // Admitted: a client waiting on Expect: 100-continue may send its body now (a rejected one never had to).
     if (scanned.expectContinue) res.writeContinue();
-    dispatcher.admit(new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body), upstream);
+    const exchange = new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body);
+    if (scanned.contentLength > 0) exchange.bytesIn = scanned.contentLength;
+    dispatcher.admit(exchange, upstream);
   }
 
   /** A request to an async service: queued, or reading results, by the gateway's async requests. */
@@ -267,6 +271,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return closing;
     },
     snapshot: (service) => routes.get(service)?.snapshot(now()),
+    load: () => routes.load(),
   };
 }
 

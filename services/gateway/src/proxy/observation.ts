@@ -1,6 +1,10 @@
-/** Hook for request metrics (the gateway process attaches prom-client). Called once per answered request of a known service. */
+/**
+ * Hook for request metrics (the gateway process attaches prom-client and the monitor's sampler). Called once
+ * per answered request of a known service; `instanceId` is empty when the gateway answered without an
+ * instance (401, 413, 429, 450, 503), the bytes are the request's and the response's bodies.
+ */
 export interface GatewayMetricsSink {
-  observe(service: string, statusCode: number, latencyMs: number): void;
+  observe(service: string, statusCode: number, latencyMs: number, instanceId?: string, bytesIn?: number, bytesOut?: number): void;
 }
 
 /**
@@ -19,8 +23,8 @@ export class RequestObservation {
     this.#now = now;
   }
 
-  /** A request to `service` that arrived at `start` (the gateway's clock) was answered with `status`. */
-  answered(service: string, status: number, start: number): void {
-    if (this.#metrics) this.#metrics.observe(service, status, this.#now() - start);
+  /** A request to `service` that arrived at `start` (the gateway's clock) was answered with `status`, by `instanceId` if one answered. */
+  answered(service: string, status: number, start: number, instanceId = "", bytesIn = 0, bytesOut = 0): void {
+    if (this.#metrics) this.#metrics.observe(service, status, this.#now() - start, instanceId, bytesIn, bytesOut);
   }
 }

@@ -1,4 +1,3 @@
-import { tokenDigest } from "./auth.js";
 import { pickLeastOutstanding } from "./balancer.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import type { GatewayLogger } from "./gateway-options.js";
@@ -12,6 +11,13 @@ export interface ServiceRoutingSnapshot {
   instances: { id: string; endpoint: string; outstanding: number; ejected: boolean }[];
   /** Instances removed from the table that still have requests in flight. */
   draining: { id: string; endpoint: string; outstanding: number }[];
+}
+
+/** Requests a service has queued and in flight in this gateway right now. */
+export interface ServiceLoadSnapshot {
+  service: string;
+  queued: number;
+  instances: { id: string; inFlight: number }[];
 }
 
 /**
@@ -42,7 +48,7 @@ export class ServiceRoute<Waiting> {
     this.name = entry.service;
     this.#logger = logger;
     this.#entry = entry;
-    this.#tokenDigest = tokenDigest(entry.token);
+    this.#tokenDigest = Buffer.from(entry.tokenSha256, "hex");
     this.#bucket = entry.rateLimit > 0 ? new TokenBucket(entry.rateLimit, now) : null;
     this.queue = new BoundedQueue(entry.maxQueueSize);
     this.#syncUpstreams(entry);
@@ -74,7 +80,7 @@ export class ServiceRoute<Waiting> {
 
   /** Applies a new entry of the same service: kept instances keep their counts and pools, new ones get a pool now. */
   update(entry: RouteEntry, now: number): void {
-    if (this.#entry.token !== entry.token) this.#tokenDigest = tokenDigest(entry.token);
+    if (this.#entry.tokenSha256 !== entry.tokenSha256) this.#tokenDigest = Buffer.from(entry.tokenSha256, "hex");
     if (this.#entry.rateLimit !== entry.rateLimit) this.#bucket = entry.rateLimit > 0 ? new TokenBucket(entry.rateLimit, now) : null;
     this.queue.capacity = entry.maxQueueSize;
     this.#entry = entry;
@@ -126,6 +132,17 @@ export class ServiceRoute<Waiting> {
   /** Cuts every connection of the route's instances (gateway shutdown). */
   destroy(): Promise<void>[] {
     return this.#upstreams.map((upstream) => upstream.destroy());
+  }
+
+  /** Requests queued and in flight (removed instances still draining included); undefined when there are none. */
+  load(): ServiceLoadSnapshot | undefined {
+    const instances: { id: string; inFlight: number }[] = [];
+    for (const upstream of this.#upstreams)
+      if (upstream.outstanding > 0) instances.push({ id: upstream.id, inFlight: upstream.outstanding });
+    for (const upstream of this.#draining)
+      if (upstream.outstanding > 0) instances.push({ id: upstream.id, inFlight: upstream.outstanding });
+    if (instances.length === 0 && this.queue.size === 0) return undefined;
+    return { service: this.name, queued: this.queue.size, instances };
   }
 
   snapshot(now: number): ServiceRoutingSnapshot {

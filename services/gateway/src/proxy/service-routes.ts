@@ -1,6 +1,6 @@
 import type { GatewayLogger } from "./gateway-options.js";
 import type { RouteTable } from "./route-table.js";
-import { ServiceRoute } from "./service-route.js";
+import { ServiceRoute, type ServiceLoadSnapshot } from "./service-route.js";
 
 /**
  * Every service of the route table as a {@link ServiceRoute}, kept in step with the table: a route
@@ -29,6 +29,16 @@ export class ServiceRoutes<Waiting> {
   /** The route of `service`, undefined when the table has none. */
   get(service: string): ServiceRoute<Waiting> | undefined {
     return this.#routes.get(service);
+  }
+
+  /** Services with requests queued or in flight now. */
+  load(): ServiceLoadSnapshot[] {
+    const loads: ServiceLoadSnapshot[] = [];
+    for (const route of this.#routes.values()) {
+      const load = route.load();
+      if (load) loads.push(load);
+    }
+    return loads;
   }
 
   /** Stops following the table and hands over every route, forgetting them (gateway shutdown). */

@@ -1,12 +1,13 @@
 import type { RecordedEvent } from "@eas/event-store";
-import { decodeEvent, StreamCategory, type EasEvent } from "@eas/events";
+import { decodeEvent, serviceTokenSha256, StreamCategory, type EasEvent } from "@eas/events";
 import { absentInstance, evolveInstance, hasEnded, InstancePhase, isInstanceEvent, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
 import type { AsyncConfig } from "@eas/proto";
 import type { AsyncRoute, RouteEntry } from "../proxy/index.js";
 
 interface RoutedService {
-  token: string;
+  /** SHA-256 (hex) of the token: all the gateway ever knows of it (ADR 0027). */
+  tokenSha256: string;
   keepaliveMs: number;
   maxConcurrency: number;
   maxQueueSize: number;
@@ -14,6 +15,10 @@ interface RoutedService {
   /** Present for an async service (`metadata.type: "Async"`). */
   async?: AsyncRoute;
   stopped: boolean;
+  /** The replica count the service wants (0: scaled to zero). */
+  desiredReplicas: number;
+  /** The scheduler's reason why an instance cannot be placed, until one is placed. */
+  placementBlocked: string;
   /**
    * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: only Ready ones are
    * routed, and no late event brings back a Draining or ended one.
@@ -57,7 +62,10 @@ function withInstanceEvent(state: RoutesState, e: EasEvent): RoutesState {
   const after = evolveInstance(before, e);
   if (after === before) return state;
   const { [instanceId]: _old, ...others } = routed.instances;
-  return { ...state, [e.data.service]: { ...routed, instances: hasEnded(after.phase) ? others : { ...others, [instanceId]: after } } };
+  const instances = hasEnded(after.phase) ? others : { ...others, [instanceId]: after };
+  // A placement ends the block, as in the deployer's view.
+  const placementBlocked = e.type === "eas.v1.InstanceScheduled" ? "" : routed.placementBlocked;
+  return { ...state, [e.data.service]: { ...routed, instances, placementBlocked } };
 }
 
 /** The service an event concerns, for route-change notifications. */
@@ -66,10 +74,13 @@ export function serviceOf(event: EasEvent): string | undefined {
   return data.service ?? data.name;
 }
 
-/** The gateway's routing table as a projection: tokens, rpc limits and the Ready instances of each service. */
+/**
+ * The gateway's routing table as a projection: token digests, rpc limits, the Ready instances of each service,
+ * and why a service has none (stopped, scaled to zero, not placeable, starting), for the 503 it answers.
+ */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 3,
+  version: 4,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
@@ -79,13 +90,31 @@ export const routesProjection: Projection<RoutesState> = {
       case "eas.v1.ServiceCreated":
         return {
           ...state,
-          [e.data.name]: { token: e.data.token, ...rpcOf(e.data.spec), ...asyncOf(e.data.spec), stopped: false, instances: {} },
+          [e.data.name]: {
+            tokenSha256: serviceTokenSha256(e.data),
+            ...rpcOf(e.data.spec),
+            ...asyncOf(e.data.spec),
+            stopped: false,
+            desiredReplicas: e.data.spec?.instance ?? 0,
+            placementBlocked: "",
+            instances: {},
+          },
         };
       case "eas.v1.ServiceUpdated": {
+        // The deployer writes the replica count into every new version's spec (a merge keeps the scaled one).
         const routed = state[e.data.name];
         if (!routed) return state;
+        const desiredReplicas = e.data.spec?.instance ?? routed.desiredReplicas;
         const { async: _previous, ...rest } = routed;
-        return { ...state, [e.data.name]: { ...rest, ...rpcOf(e.data.spec), ...asyncOf(e.data.spec) } };
+        return { ...state, [e.data.name]: { ...rest, ...rpcOf(e.data.spec), ...asyncOf(e.data.spec), desiredReplicas } };
+      }
+      case "eas.v1.ServiceScaled": {
+        const routed = state[e.data.name];
+        return routed ? { ...state, [e.data.name]: { ...routed, desiredReplicas: e.data.toReplicas } } : state;
+      }
+      case "eas.v1.ServicePlacementBlocked": {
+        const routed = state[e.data.name];
+        return routed ? { ...state, [e.data.name]: { ...routed, placementBlocked: e.data.reason } } : state;
       }
       case "eas.v1.ServiceStopped":
       case "eas.v1.ServiceStarted": {
@@ -109,13 +138,22 @@ export function toRouteEntry(service: string, routed: RoutedService): RouteEntry
     .map((i) => ({ id: i.instanceId, endpoint: i.endpoint, version: i.version }));
   return {
     service,
-    token: routed.token,
+    tokenSha256: routed.tokenSha256,
     keepaliveMs: routed.keepaliveMs,
     maxConcurrency: routed.maxConcurrency,
     maxQueueSize: routed.maxQueueSize,
     rateLimit: routed.rateLimit,
     instances,
-    state: routed.stopped ? "stopped" : instances.length > 0 ? "running" : "starting",
+    ...routeState(routed, instances.length),
     ...(routed.async ? { async: routed.async } : {}),
   };
+}
+
+/** Why the service has (no) Ready instance, most telling first: what the user did, then what blocks it. */
+function routeState(routed: RoutedService, ready: number): Pick<RouteEntry, "state" | "stateReason"> {
+  if (routed.stopped) return { state: "stopped", stateReason: "" };
+  if (ready > 0) return { state: "running", stateReason: "" };
+  if (routed.desiredReplicas === 0) return { state: "scaled-to-zero", stateReason: "" };
+  if (routed.placementBlocked) return { state: "waiting", stateReason: routed.placementBlocked };
+  return { state: "starting", stateReason: "" };
 }

@@ -5,7 +5,10 @@ import { connectBus, type Bus } from "@eas/bus";
 import { decodeEvent, instanceStream, nodeStream } from "@eas/events";
 import type { PlaceInstanceRequest, PlaceInstanceResponse } from "@eas/proto";
 import { createLogger } from "@eas/telemetry";
-import { startNatsServer, type NatsServerHandle } from "@eas/testing";
+import { heartbeatSubject } from "@eas/contracts";
+import { executeCommand } from "@eas/service-kit";
+import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
+import { NodeCommandType, nodeDecider } from "../domain/index.js";
 import { registration, resources, startSchedulerFixture, type SchedulerFixture } from "../testing/scheduler-fixture.js";
 
 let nats: NatsServerHandle;
@@ -200,6 +203,52 @@ describe("Scheduler API: placement", () => {
     await rejectsWith(placeInstance({ instanceId: "" }), status.INVALID_ARGUMENT, /instanceId: is required/);
     await rejectsWith(placeInstance({ instanceId: "a b" }), status.INVALID_ARGUMENT, /instanceId/);
     await rejectsWith(placeInstance({ instanceId: "ok-1", service: "" }), status.INVALID_ARGUMENT, /service: is required/);
+  });
+});
+
+describe("Scheduler API: a node's address from a previous run", () => {
+  /** What the log holds after a cluster restart: the node registered by the previous run, at its address then. */
+  const registeredInPreviousRun = async (nodeId: string, agentAddress: string) => {
+    await executeCommand({
+      store: scheduler.store,
+      stream: nodeStream(nodeId),
+      decider: nodeDecider,
+      command: {
+        type: NodeCommandType.RegisterNode,
+        ...registration(nodeId, { agentAddress }),
+        capacity: resources({ cpuMillis: 4000, memoryMib: 8192 }),
+        now: new Date().toISOString(),
+      },
+      source: "eas/scheduler/previous-run",
+    });
+    await scheduler.cluster.waitForPosition(await scheduler.store.headPosition());
+  };
+
+  it("is not current: nothing is placed there until the agent registers again, at its new address", async () => {
+    await registeredInPreviousRun("n1", "127.0.0.1:36791");
+    const blocked = await placeInstance({ instanceId: "svc-1" });
+    assert.deepEqual([blocked.placed, blocked.reason], [false, "0/1 nodes: 1 agent not connected"]);
+    assert.equal((await listNodes())[0]?.agentConnected, false);
+
+    await register("n1", { agentAddress: "127.0.0.1:41001" });
+    const placed = await placeInstance({ instanceId: "svc-1" });
+    assert.deepEqual([placed.placed, placed.agentAddress], [true, "127.0.0.1:41001"]);
+    assert.equal((await listNodes())[0]?.agentConnected, true);
+  });
+
+  it("is current once a heartbeat names it (the scheduler restarted, the agent did not)", async () => {
+    await scheduler.stop();
+    scheduler = await startSchedulerFixture(bus, { natsUrl: nats.url, lostNodes: { heartbeatTimeoutMs: 60_000, intervalMs: 60_000 } });
+    await registeredInPreviousRun("n1", "127.0.0.1:41002");
+    // A heartbeat from another address (an agent that moved, not registered yet) confirms nothing.
+    bus.publish(heartbeatSubject.with("n1"), { nodeId: "n1", at: new Date().toISOString(), instances: 0, agentAddress: "127.0.0.1:1" });
+    await bus.flush();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await placeInstance({ instanceId: "svc-2" })).placed, false);
+    bus.publish(heartbeatSubject.with("n1"), { nodeId: "n1", at: new Date().toISOString(), instances: 0, agentAddress: "127.0.0.1:41002" });
+    await bus.flush();
+    await waitFor("the heartbeat to be recorded", async () => (await listNodes())[0]?.agentConnected === true);
+    assert.deepEqual((await placeInstance({ instanceId: "svc-2" })).agentAddress, "127.0.0.1:41002");
   });
 });
 

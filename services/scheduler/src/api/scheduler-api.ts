@@ -21,7 +21,14 @@ import { createMutex, executeCommand, unary } from "@eas/service-kit";
 import type { Logger } from "@eas/telemetry";
 import { NodeCommandType, NodeStatus, nodeDecider, zeroResources, type NodeCommand } from "../domain/index.js";
 import type { HeartbeatTracker } from "../heartbeats/tracker.js";
-import { defaultPlacementPolicy, place, scheduleInstance, type PlacementPolicy, type PlacementRequest } from "../placement/index.js";
+import {
+  defaultPlacementPolicy,
+  place,
+  scheduleInstance,
+  withConnectedAgents,
+  type PlacementPolicy,
+  type PlacementRequest,
+} from "../placement/index.js";
 import { placementOf, toNodeInfo, type ClusterState } from "../projections/evolve-cluster.js";
 
 /** Reason of the InstanceStopped that ReleaseInstance records. */
@@ -73,7 +80,10 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
     const node = cluster.state.nodes.get(nodeId);
     if (node === undefined) throw new NotFoundError("node", nodeId);
     const lastSeen = heartbeats.lastSeen(nodeId) ?? 0;
-    return toNodeInfo(lastSeen > node.lastHeartbeatAt ? { ...node, lastHeartbeatAt: lastSeen } : node);
+    return toNodeInfo(
+      lastSeen > node.lastHeartbeatAt ? { ...node, lastHeartbeatAt: lastSeen } : node,
+      heartbeats.heardAt(nodeId, node.agentAddress),
+    );
   };
 
   const runNodeCommand = async (command: NodeCommand): Promise<NodeInfo> => {
@@ -110,8 +120,8 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
         },
         source,
       });
-      // A registration is a sign of life: it restarts the node's heartbeat clock.
-      heartbeats.record(request.nodeId, now);
+      // A registration is a sign of life: it restarts the node's heartbeat clock, and its address is current.
+      heartbeats.record(request.nodeId, now, request.agentAddress);
       await settle(result.position);
       return nodeInfo(request.nodeId);
     },
@@ -154,7 +164,12 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
       return placements.run(async () => {
         await settle(undefined);
         const state = cluster.state;
-        const decision = place(placement, state, policy);
+        // Only on agents heard from at their registered address in this run (never at a stale one).
+        const decision = place(
+          placement,
+          state,
+          withConnectedAgents(policy, (node) => heartbeats.heardAt(node.id, node.agentAddress)),
+        );
         if (!decision.placed) return { placed: false, nodeId: "", agentAddress: "", pool: "", reason: decision.reason };
         // Through the instance lifecycle: an instance is scheduled once, as the first event of its stream.
         // A retry of a placement already written decides nothing and answers the placement the stream holds;

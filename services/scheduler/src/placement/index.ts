@@ -22,3 +22,4 @@ export {
 } from "./filters.js";
 export { cheaperFirstScorer, dedicatedBeforePublicScorer, defaultScorers, leastAllocatedScorer, spreadReplicasScorer } from "./scorers.js";
 export { NO_NODES_REASON, defaultPlacementPolicy, place, scheduleInstance, summarizeRejections } from "./place.js";
+export { AGENT_NOT_CONNECTED, agentConnectedFilter, withConnectedAgents } from "./connected.js";

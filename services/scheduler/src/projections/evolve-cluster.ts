@@ -149,8 +149,11 @@ export function allocationsOn(cluster: ClusterState, nodeId: string): Allocation
   return [...(cluster.nodes.get(nodeId)?.allocations.values() ?? [])];
 }
 
-/** The node in the shape of the Scheduler API's NodeInfo. */
-export function toNodeInfo(node: NodeState): NodeInfo {
+/**
+ * The node in the shape of the Scheduler API's NodeInfo. `agentConnected`: whether the scheduler heard from
+ * the agent at its registered address in this run (not a fact of the log: the caller knows).
+ */
+export function toNodeInfo(node: NodeState, agentConnected = false): NodeInfo {
   return {
     nodeId: node.id,
     capacity: { ...node.capacity },
@@ -162,5 +165,6 @@ export function toNodeInfo(node: NodeState): NodeInfo {
     status: node.status,
     instanceCount: node.allocations.size,
     lastHeartbeat: new Date(node.lastHeartbeatAt).toISOString(),
+    agentConnected,
   };
 }

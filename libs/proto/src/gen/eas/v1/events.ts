@@ -12,9 +12,18 @@ export interface ServiceCreated {
   name: string;
   spec: ServiceSpec | undefined;
   version: number;
-  /** Bearer token for the gateway, generated at create time. */
+  /**
+   * Never written since ADR 0027: events written before it hold the service's token here in clear.
+   * Readers take the digest of it when token_sha256 is empty (the gateway still accepts that token).
+   */
   token: string;
   createdAt: string;
+  /**
+   * SHA-256 (lowercase hex) of the token generated at create time: what the gateway checks a presented
+   * token against. The token itself is no event's business: the deployer keeps it (NATS KV bucket
+   * eas_service_tokens) and only the ServiceManager API returns it (docs/adr/0027-tokens-out-of-events.md).
+   */
+  tokenSha256: string;
 }
 
 export interface ServiceUpdated {
@@ -179,7 +188,7 @@ export interface NodeLost {
 }
 
 function createBaseServiceCreated(): ServiceCreated {
-  return { name: "", spec: undefined, version: 0, token: "", createdAt: "" };
+  return { name: "", spec: undefined, version: 0, token: "", createdAt: "", tokenSha256: "" };
 }
 
 export const ServiceCreated: MessageFns<ServiceCreated> = {
@@ -198,6 +207,9 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
     }
     if (message.createdAt !== "") {
       writer.uint32(42).string(message.createdAt);
+    }
+    if (message.tokenSha256 !== "") {
+      writer.uint32(50).string(message.tokenSha256);
     }
     return writer;
   },
@@ -255,6 +267,14 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
             message.createdAt = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tokenSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -278,6 +298,11 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
         : isSet(object.created_at)
         ? globalThis.String(object.created_at)
         : "",
+      tokenSha256: isSet(object.tokenSha256)
+        ? globalThis.String(object.tokenSha256)
+        : isSet(object.token_sha256)
+        ? globalThis.String(object.token_sha256)
+        : "",
     };
   },
 
@@ -298,6 +323,9 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
     if (message.createdAt !== "") {
       obj.createdAt = message.createdAt;
     }
+    if (message.tokenSha256 !== "") {
+      obj.tokenSha256 = message.tokenSha256;
+    }
     return obj;
   },
 
@@ -313,6 +341,7 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
     message.version = object.version ?? 0;
     message.token = object.token ?? "";
     message.createdAt = object.createdAt ?? "";
+    message.tokenSha256 = object.tokenSha256 ?? "";
     return message;
   },
 };

@@ -47,6 +47,12 @@ export interface NodeInfo {
   status: string;
   instanceCount: number;
   lastHeartbeat: string;
+  /**
+   * Whether this scheduler process has heard from the agent at agent_address since it started (the
+   * agent registered, or sent a heartbeat naming that address). After a restart over an old log the
+   * address of the previous run is not current until then: nothing is placed or started there.
+   */
+  agentConnected: boolean;
 }
 
 export interface ListNodesRequest {
@@ -408,6 +414,7 @@ function createBaseNodeInfo(): NodeInfo {
     status: "",
     instanceCount: 0,
     lastHeartbeat: "",
+    agentConnected: false,
   };
 }
 
@@ -442,6 +449,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     }
     if (message.lastHeartbeat !== "") {
       writer.uint32(82).string(message.lastHeartbeat);
+    }
+    if (message.agentConnected !== false) {
+      writer.uint32(88).bool(message.agentConnected);
     }
     return writer;
   },
@@ -539,6 +549,14 @@ export const NodeInfo: MessageFns<NodeInfo> = {
             message.lastHeartbeat = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.agentConnected = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -587,6 +605,11 @@ export const NodeInfo: MessageFns<NodeInfo> = {
         : isSet(object.last_heartbeat)
         ? globalThis.String(object.last_heartbeat)
         : "",
+      agentConnected: isSet(object.agentConnected)
+        ? globalThis.Boolean(object.agentConnected)
+        : isSet(object.agent_connected)
+        ? globalThis.Boolean(object.agent_connected)
+        : false,
     };
   },
 
@@ -622,6 +645,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.lastHeartbeat !== "") {
       obj.lastHeartbeat = message.lastHeartbeat;
     }
+    if (message.agentConnected !== false) {
+      obj.agentConnected = message.agentConnected;
+    }
     return obj;
   },
 
@@ -644,6 +670,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     message.status = object.status ?? "";
     message.instanceCount = object.instanceCount ?? 0;
     message.lastHeartbeat = object.lastHeartbeat ?? "";
+    message.agentConnected = object.agentConnected ?? false;
     return message;
   },
 };

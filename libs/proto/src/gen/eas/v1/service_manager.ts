@@ -59,7 +59,10 @@ export interface InstanceInfo {
   instanceId: string;
   version: number;
   nodeId: string;
-  /** Scheduled, Starting, Ready, Unhealthy, Draining, Stopped, Failed. */
+  /**
+   * Scheduled, Starting (also while it waits to be restarted after an exit), Ready, Unhealthy, Draining.
+   * Stopped and Failed instances leave the list.
+   */
   status: string;
   endpoint: string;
   restartCount: number;
@@ -68,22 +71,54 @@ export interface InstanceInfo {
 
 export interface ServiceInfo {
   name: string;
-  /** Creating, Waiting, Running, Updating, Stopped, Failed, Deleting. */
+  /**
+   * One of EAS's service states (docs/service-status.md):
+   *   Creating  the first instances are on their way up, none has served yet
+   *   Starting  after `start`, or when every instance of a service that served went down and is coming back
+   *   Running   every wanted instance of the current version is Ready (or some serve while others restart:
+   *             reason says which instance is not Ready and why)
+   *   Updating  a new version (an update or a rollback) is rolling out; the old instances serve meanwhile
+   *   Scaling   instances are added or removed after `scale` (to 0 included)
+   *   Waiting   an instance cannot be placed: reason is the scheduler's, e.g. "0/2 nodes: 2 insufficient cpu"
+   *   Stopping  after `stop`, until its last instance has stopped
+   *   Stopped   nothing runs and nothing serves: stopped by `stop`, or reason "scaled to zero" (scale 0)
+   *   Failed    the current version cannot start (a crash loop, a missing model): reason says why
+   *   Deleting  the answer to DeleteService
+   */
   status: string;
   reason: string;
   currentVersion: number;
   latestVersion: number;
+  /**
+   * The instances the service wants now: its replica count (set by create, by an update that names
+   * metadata.instance, by scale; kept by rollback), or 0 while it is stopped.
+   */
   desiredInstances: number;
+  /** Ready instances, of every version (during an update the old version's instances serve too). */
   runningInstances: number;
+  /**
+   * Instances on their way to Ready (scheduled, starting, restarting, unhealthy); Draining ones are in
+   * total_instances only.
+   */
   pendingInstances: number;
   totalInstances: number;
   endpoint: string;
+  /** The token callers present to the gateway. Only this API returns it; no event carries it. */
   token: string;
-  /** The current version's normalized spec as JSON. */
+  /**
+   * The current version's normalized spec as JSON, with "instance" set to the service's replica count
+   * (the count `scale` set, which a rollback keeps): what the service runs when it runs. ListVersions
+   * shows each version's spec as it was submitted.
+   */
   specJson: string;
   createdAt: string;
   updatedAt: string;
   instances: InstanceInfo[];
+  /**
+   * What the spec just sent asks for that EAS records but does not do (e.g. a container image under the
+   * process driver), as "path: message". Only in the answers of CreateService and UpdateService.
+   */
+  warnings: string[];
 }
 
 export interface ListServicesResponse {
@@ -849,6 +884,7 @@ function createBaseServiceInfo(): ServiceInfo {
     createdAt: "",
     updatedAt: "",
     instances: [],
+    warnings: [],
   };
 }
 
@@ -898,6 +934,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     }
     for (const v of message.instances) {
       InstanceInfo.encode(v!, writer.uint32(122).fork()).join();
+    }
+    for (const v of message.warnings) {
+      writer.uint32(130).string(v!);
     }
     return writer;
   },
@@ -1035,6 +1074,14 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.instances.push(InstanceInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1102,6 +1149,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
       instances: globalThis.Array.isArray(object?.instances)
         ? object.instances.map((e: any) => InstanceInfo.fromJSON(e))
         : [],
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1152,6 +1202,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.instances?.length) {
       obj.instances = message.instances.map((e) => InstanceInfo.toJSON(e));
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
     return obj;
   },
 
@@ -1175,6 +1228,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.createdAt = object.createdAt ?? "";
     message.updatedAt = object.updatedAt ?? "";
     message.instances = object.instances?.map((e) => InstanceInfo.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => e) || [];
     return message;
   },
 };

@@ -1,0 +1,23 @@
+export {
+  LATENCY_HISTOGRAM_RANGE,
+  createLatencyHistogram,
+  recordLatencyUs,
+  encodeLatencyHistogram,
+  decodeLatencyHistogram,
+  mergeEncodedLatencies,
+  summarizeLatency,
+} from "./latency-histogram.js";
+export type { LatencyHistogram, LatencySummaryMs } from "./latency-histogram.js";
+export { TrafficRecorder } from "./traffic.js";
+export { LatencyCounts } from "./latency-counts.js";
+export {
+  MetricsSubjects,
+  gatewaySampleSubject,
+  instanceSampleSubject,
+  encodeGatewaySample,
+  decodeGatewaySample,
+  encodeInstanceSample,
+  decodeInstanceSample,
+  gatewaySamples,
+  instanceSamples,
+} from "./subjects.js";
