@@ -20,4 +20,8 @@ export {
   decodeInstanceSample,
   gatewaySamples,
   instanceSamples,
+  queueSampleSubject,
+  encodeQueueSample,
+  decodeQueueSample,
+  queueSamples,
 } from "./subjects.js";

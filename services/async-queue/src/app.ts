@@ -1,9 +1,11 @@
+import { queueSamples } from "@eas/metrics";
 import { AsyncQueueService } from "@eas/proto";
 import { createServiceHost, readConfig } from "@eas/service-kit";
-import { createAsyncQueueApi } from "./api/async-queue-api.js";
+import { createAsyncQueueApi, queueStatus } from "./api/async-queue-api.js";
 import { BatchFiles } from "./batch/batch-io.js";
 import { BatchJobs } from "./batch/batch-jobs.js";
 import { asyncQueueConfigSpec } from "./config.js";
+import { QueueSampler } from "./metrics/queue-sampler.js";
 import { asyncServicesProjection, serviceOfEvent } from "./projections/async-services.js";
 import { batchJobsProjection } from "./projections/batch-jobs.js";
 import { CallbackWorker } from "./queues/callbacks.js";
@@ -81,10 +83,20 @@ export async function run(telemetry: Telemetry): Promise<void> {
   host.shutdown.onShutdown("batch jobs", () => batches.stop(), "drain");
 
   const deadLetters = new DeadLetters(js, jsm, kvm);
-  host.addGrpcService(
-    AsyncQueueService,
-    createAsyncQueueApi({ jsm, services: () => services.state, dispatchers, deadLetters, batches, logger: host.logger, clock }),
-  );
+  const queues = { jsm, services: () => services.state, dispatchers, deadLetters, clock };
+  host.addGrpcService(AsyncQueueService, createAsyncQueueApi({ ...queues, batches, logger: host.logger }));
+
+  // Per-second backlog samples (eas.metrics.queue.<service>), what the autoscaler scales async services on.
+  const sampler = new QueueSampler({
+    source: `async-queue-${host.instanceId}`,
+    services: () => dispatchers.services(),
+    status: (service) => queueStatus(queues, service),
+    failedAttempts: (service) => dispatchers.get(service)?.stats.failedAttempts ?? 0,
+    publish: (sample) => host.bus.publish(queueSamples.with(sample.service), sample),
+    registry: host.metrics,
+    logger: host.logger,
+  });
+  host.shutdown.onShutdown("queue sampler", () => sampler.stop(), "stop-accepting");
   host.addDebugEndpoint("queues", () =>
     Object.fromEntries(
       dispatchers.services().map((name) => [name, { ...dispatchers.get(name)?.snapshot(), ...dispatchers.get(name)?.stats }]),
@@ -97,5 +109,6 @@ export async function run(telemetry: Telemetry): Promise<void> {
   await dispatchers.syncAll();
   callbacks.start();
   batches.resumeAll();
+  sampler.start();
   host.logger.info({ queues: dispatchers.services().length }, "async-queue dispatching");
 }

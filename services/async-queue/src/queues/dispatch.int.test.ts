@@ -13,6 +13,11 @@ import {
   type QueueFixture,
   type TestInstance,
 } from "../testing/queue-fixture.js";
+import { queueSamples } from "@eas/metrics";
+import type { QueueSample } from "@eas/proto";
+import { Registry } from "prom-client";
+import { queueStatus } from "../api/async-queue-api.js";
+import { QueueSampler } from "../metrics/queue-sampler.js";
 import { CallbackWorker } from "./callbacks.js";
 import { DeadLetters } from "./dead-letters.js";
 
@@ -181,13 +186,44 @@ describe("async-queue: dispatching a service's queue", () => {
     await waitFor("the queue empty", async () => (await fx.queued("race")) === 0);
   });
 
-  it("keeps requests queued while the service has no instance, and dispatches them once one is Ready", async () => {
+  it("keeps requests queued while the service has no instance, shows the backlog in the per-second samples, and dispatches them once one is Ready", async () => {
     let state = asyncService("zero", {});
     const dispatchers = fx.dispatchers(() => state);
     await dispatchers.syncAll();
     const ids = await Promise.all(Array.from({ length: 5 }, () => fx.submit("zero", "{}")));
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(await fx.queued("zero"), 5);
+
+    const samples: QueueSample[] = [];
+    const subscription = fx.bus.subscribe(queueSamples, (sample) => void samples.push(sample));
+    const queues = {
+      jsm: fx.jsm,
+      services: () => state,
+      dispatchers,
+      deadLetters: new DeadLetters(fx.js, fx.jsm, fx.kvm),
+      clock: Date.now,
+    };
+    const registry = new Registry();
+    const sampler = new QueueSampler({
+      source: "test",
+      services: () => ["zero"],
+      status: (service) => queueStatus(queues, service),
+      failedAttempts: () => 0,
+      publish: (sample) => fx.bus.publish(queueSamples.with(sample.service), sample),
+      registry,
+      logger: fx.logger,
+    });
+    sampler.start();
+    const backlog = await waitFor("a sample of the backlog", () => samples.find((sample) => sample.service === "zero"));
+    await sampler.stop();
+    subscription.unsubscribe();
+    assert.deepEqual(
+      [backlog.length, backlog.readyInstances, backlog.inFlight, backlog.maxLength, backlog.durationMs, backlog.startMs % 1_000],
+      [5, 0, 0, TEST_QUEUE.maxLength, 1_000, 0],
+    );
+    assert.ok(backlog.oldestAgeMs >= 300, `the oldest request waited ${backlog.oldestAgeMs} ms`);
+    assert.match(await registry.metrics(), /eas_async_queue_length\{queue_service="zero"\} 5/);
+
     const late = await instance("late");
     state = asyncService("zero", { late: late.endpoint });
     await dispatchers.sync("zero");
