@@ -17,7 +17,7 @@ import type { Telemetry } from "@eas/telemetry";
 /** Wires the async-queue: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
 export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(asyncQueueConfigSpec);
-  const host = await createServiceHost({ name: "async-queue", telemetry, config });
+  const host = await createServiceHost({ name: "async-queue", telemetry, config, noAsyncTraces: true });
   host.shutdown.installSignalHandlers();
   const clock = Date.now;
   const js = host.bus.jetstream();

@@ -13,7 +13,7 @@ import type { Telemetry } from "@eas/telemetry";
 /** Wires the gateway: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
 export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(gatewayConfigSpec);
-  const host = await createServiceHost({ name: "gateway", telemetry, config });
+  const host = await createServiceHost({ name: "gateway", telemetry, config, noAsyncTraces: true });
   host.shutdown.installSignalHandlers();
 
   // The proxy reads a mutable table; the projection keeps it in step with the log, event by event.

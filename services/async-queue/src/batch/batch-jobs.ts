@@ -49,7 +49,7 @@ export class BatchJobs {
   /** Starts a runner for every job the log says is running (after a restart). */
   resumeAll(): void {
     for (const job of Object.values(this.#options.jobs())) {
-      if (job.status === BatchJobStatus.running) this.#run(job);
+      if (job.status === BatchJobStatus.running) this.#run(job, { fresh: false });
     }
   }
 
@@ -79,7 +79,7 @@ export class BatchJobs {
       now: this.#now(),
     });
     this.#log.info({ job: jobId, service: request.service, lines: totalLines }, "batch job submitted");
-    this.#run(state);
+    this.#run(state, { fresh: true });
     return this.view(state);
   }
 
@@ -135,7 +135,7 @@ export class BatchJobs {
     };
   }
 
-  #run(job: BatchJobState, crashes = 0): void {
+  #run(job: BatchJobState, { fresh, crashes = 0 }: { fresh: boolean; crashes?: number }): void {
     if (this.#stopped || this.#runners.has(job.jobId)) return;
     const runner = new BatchRunner(
       {
@@ -144,6 +144,7 @@ export class BatchJobs {
         input: parseLocation(job.input, "input"),
         output: parseLocation(job.output, "output"),
         totalLines: job.totalLines,
+        fresh,
       },
       this.#options.runner,
     );
@@ -159,7 +160,7 @@ export class BatchJobs {
           return;
         }
         this.#log.warn({ job: job.jobId, err: reason }, "batch runner failed; starting it again in 2 s");
-        setTimeout(() => this.#run(job, crashes + 1), 2_000).unref();
+        setTimeout(() => this.#run(job, { fresh: false, crashes: crashes + 1 }), 2_000).unref();
       },
     );
   }

@@ -34,6 +34,8 @@ export interface BatchJobSpec {
   readonly input: BatchLocation;
   readonly output: BatchLocation;
   readonly totalLines: number;
+  /** Submitted just now by this process: nothing of it can have been queued before, lines need no look-up. */
+  readonly fresh: boolean;
 }
 
 export interface BatchRunnerDeps {
@@ -217,7 +219,7 @@ export class BatchRunner {
       if (this.#ready.has(line)) continue;
       const lineNumber = line;
       const publish = (async () => {
-        if (lineNumber < resumedAt + this.#deps.window && (await this.#knownToQueue(results, lineNumber))) return;
+        if (!this.job.fresh && lineNumber < resumedAt + this.#deps.window && (await this.#knownToQueue(results, lineNumber))) return;
         await this.#queueLine(lineNumber, input.body);
       })().catch((error: unknown) => {
         failure ??= error;

@@ -48,7 +48,7 @@ export interface QueueFixture {
 
 export async function startQueueFixture(options: { ackWaitMs?: number } = {}): Promise<QueueFixture> {
   const nats = await startNatsServer();
-  const bus = await connectBus({ servers: nats.url, name: "async-queue-test" });
+  const bus = await connectBus({ servers: nats.url, name: "async-queue-test", connectionOptions: { noAsyncTraces: true } });
   const js = bus.jetstream();
   const jsm = await bus.jetstreamManager();
   const kvm = bus.keyValue();
