@@ -95,12 +95,18 @@ describe("mergeServiceDocuments: merge", () => {
     assert.deepEqual(merged(containerService, { cloud: { computing: { spot_strategy: "NoSpot" } } }).cloud, {
       spotAllowed: false,
       maxSpotPrice: 0,
+      instances: [],
     });
     assert.deepEqual(merged(containerService, { cloud: { computing: { spot_strategy: "SpotAsPriceGo" } } }).cloud, {
       spotAllowed: true,
       maxSpotPrice: 0,
+      instances: [],
     });
-    assert.deepEqual(merged(containerService, { cloud: { computing: { max_price: 3 } } }).cloud, { spotAllowed: true, maxSpotPrice: 3 });
+    assert.deepEqual(merged(containerService, { cloud: { computing: { max_price: 3 } } }).cloud, {
+      spotAllowed: true,
+      maxSpotPrice: 3,
+      instances: [],
+    });
   });
 
   it("accepts the current name, at either place", () => {

@@ -49,6 +49,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
     schedulerAddress: config.schedulerAddress,
     logger: host.logger,
     source,
+    rebalanceIntervalMs: config.rebalanceIntervalMs,
   });
   viewChanged.nudge = reconciler.nudge;
   host.shutdown.onShutdown("reconciler", () => reconciler.stop(), "stop-accepting");

@@ -38,6 +38,7 @@ export function nodeRegistration(config: ConfigOf<typeof agentConfigSpec>, agent
     pricePerHour: config.pricePerHour,
     agentAddress,
     labels: {},
+    instanceType: config.instanceType,
   };
 }
 

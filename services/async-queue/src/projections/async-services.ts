@@ -1,6 +1,6 @@
 import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, StreamCategory, type EasEvent } from "@eas/events";
-import { absentInstance, evolveInstance, hasEnded, InstancePhase, isInstanceEvent, type InstanceLifecycle } from "@eas/instance-lifecycle";
+import { absentInstance, evolveInstance, hasEnded, isInstanceEvent, isRoutable, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { AsyncConfig, ServiceSpec } from "@eas/proto";
 
 /** A service as the async-queue sees it. Standard services are kept too, so a batch job on one is refused by name. */
@@ -39,7 +39,7 @@ function withInstanceEvent(state: AsyncServicesState, e: EasEvent): AsyncService
 /** The services, their queue settings and, for async ones, their live instances. */
 export const asyncServicesProjection = {
   name: "async-services",
-  version: 1,
+  version: 2,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: (): AsyncServicesState => ({}),
   evolve(state: AsyncServicesState, recorded: RecordedEvent): AsyncServicesState {
@@ -75,7 +75,10 @@ export function serviceOfEvent(recorded: RecordedEvent): string | undefined {
   return data.service ?? data.name;
 }
 
-/** The instances requests may be sent to: Ready ones with an endpoint. */
+/**
+ * The instances requests may be sent to, the same ones the gateway routes to: Ready, or Lost after Ready (the
+ * process may still answer; an attempt that fails is redelivered to another instance), with an endpoint.
+ */
 export function readyInstances(service: QueuedService): InstanceLifecycle[] {
-  return Object.values(service.instances).filter((i) => i.phase === InstancePhase.Ready && i.endpoint !== "");
+  return Object.values(service.instances).filter((i) => isRoutable(i) && i.endpoint !== "");
 }

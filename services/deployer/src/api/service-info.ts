@@ -1,6 +1,6 @@
 import { ServiceSpec, type InstanceInfo, type ServiceInfo, type VersionInfo } from "@eas/proto";
 import type { ServiceView } from "../projections/service-views.js";
-import { instanceStatus, summarizeStatus } from "../projections/status.js";
+import { instanceStatus, serviceWarnings, summarizeStatus } from "../projections/status.js";
 
 /**
  * Maps the read model to the public API message. `token` is the clear token, which the view does not hold
@@ -17,7 +17,11 @@ export function toServiceInfo(view: ServiceView, gatewayUrl: string, token: stri
     endpoint: i.endpoint,
     restartCount: i.restartCount,
     reason: i.reason,
+    pool: i.pool,
+    spot: i.spot,
+    moving: i.moveCause === "" ? "" : `${i.moveCause}: ${i.moveReason}`,
   }));
+  const rebalanceDisabled = current ? ServiceSpec.fromJSON(current.spec).rebalanceDisabled : false;
   return {
     name: view.name,
     status: summary.status,
@@ -35,6 +39,7 @@ export function toServiceInfo(view: ServiceView, gatewayUrl: string, token: stri
     updatedAt: view.updatedAt,
     instances,
     warnings: [],
+    placementWarnings: serviceWarnings(view, rebalanceDisabled),
   };
 }
 

@@ -105,10 +105,16 @@ const NO_CRASH_LOOP = { failuresSinceReady: 0, lastFailureReason: "", lastFailur
  * A failure (Exited or Failed) counts toward the current version's crash loop when that version's instance
  * was not Ready when it happened: a launch that failed, a process that exits (or times out) before its
  * readiness probe passes, restarts given up on. A Ready instance that crashes or is lost with its node or
- * agent, an instance being drained, or one of an older version says nothing about the version now wanted.
+ * agent, an instance being drained or Lost, or one of an older version says nothing about the version now wanted.
  */
 function countsAsCrashLoop(instance: InstanceView, view: ServiceView): boolean {
-  return instance.version === view.currentVersion && instance.phase !== InstancePhase.Ready && instance.phase !== InstancePhase.Draining;
+  return (
+    instance.version === view.currentVersion &&
+    instance.phase !== InstancePhase.Ready &&
+    instance.phase !== InstancePhase.Draining &&
+    // A node lost says nothing about the version either.
+    instance.phase !== InstancePhase.Lost
+  );
 }
 
 /**
@@ -141,7 +147,7 @@ function evolveInstanceOf(views: ServiceViews, e: InstanceEvent): ServiceViews {
 /** The deployer's read model: every service with its versions and instances, for Get/List and the reconciler. */
 export const serviceViewsProjection: Projection<ServiceViews> = {
   name: "service-views",
-  version: 6,
+  version: 7,
   categories: [StreamCategory.service, StreamCategory.instance],
   initialState: () => ({}),
   evolve(views: ServiceViews, recorded: RecordedEvent): ServiceViews {

@@ -57,6 +57,28 @@ export function notReadyReason(view: ServiceView): string {
   return `${subject} (${instanceStatus(telling)}${restarts}): ${telling.reason}`;
 }
 
+/** Why an instance is being replaced, in words: `replacing <id> (rebalance): <reason>`. */
+export function movingReason(instance: InstanceView): string {
+  const cause = instance.phase === InstancePhase.Lost ? "lost" : instance.moveCause;
+  const why = instance.phase === InstancePhase.Lost ? instance.reason : instance.moveReason;
+  return `replacing ${instance.instanceId} (${cause})${why ? `: ${why}` : ""}`;
+}
+
+/**
+ * What the owner should know beyond the status: replicas that all run on one node (one node loss stops the
+ * service), with the way out when the service opted out of rebalancing.
+ */
+export function serviceWarnings(view: ServiceView, rebalanceDisabled: boolean): string[] {
+  const live = Object.values(view.instances).filter((i) => i.phase !== InstancePhase.Draining && i.nodeId !== "");
+  const nodes = new Set(live.map((i) => i.nodeId));
+  if (live.length < 2 || nodes.size !== 1) return [];
+  const [node] = nodes;
+  const hint = rebalanceDisabled
+    ? "metadata.rebalance is false, so they stay there"
+    : "they are moved apart once another node fits one (or add a node)";
+  return [`all ${live.length} replicas run on node ${node}: losing it stops the service; ${hint}`];
+}
+
 /**
  * Derives EAS's service status from the desired state and the instances, as `eas desc` shows it.
  *
@@ -85,7 +107,9 @@ export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   if (readyCurrent === 0 && view.failuresSinceReady >= CRASH_LOOP_FAILURES) return summary("Failed", view.lastFailureReason);
   // A stuck rollout (a new version that crashes or never passes its probe) says which instance and why.
   if (instances.some((i) => i.version !== view.currentVersion)) return summary("Updating", notReadyReason(view));
-  // Nothing asked for is under way: an instance crashed, or was lost with its node, and is being replaced.
+  // Nothing asked for is under way: an instance crashed, was lost with its node, or moves, and is being replaced.
   const recovering: ServiceStatus = running > 0 ? "Running" : "Starting";
-  return summary(view.converging || recovering, notReadyReason(view));
+  const moving = instances.find((i) => i.moveCause !== "" || i.phase === InstancePhase.Lost);
+  const why = moving && running >= view.desiredReplicas ? movingReason(moving) : notReadyReason(view);
+  return summary(view.converging || recovering, why);
 }

@@ -1,6 +1,6 @@
 import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, serviceTokenSha256, StreamCategory, type EasEvent } from "@eas/events";
-import { absentInstance, evolveInstance, hasEnded, InstancePhase, isInstanceEvent, type InstanceLifecycle } from "@eas/instance-lifecycle";
+import { absentInstance, evolveInstance, hasEnded, isInstanceEvent, isRoutable, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
 import type { AsyncConfig } from "@eas/proto";
 import type { AsyncRoute, RouteEntry } from "../proxy/index.js";
@@ -20,8 +20,10 @@ interface RoutedService {
   /** The scheduler's reason why an instance cannot be placed, until one is placed. */
   placementBlocked: string;
   /**
-   * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: only Ready ones are
-   * routed, and no late event brings back a Draining or ended one.
+   * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: Ready ones are routed, and
+   * so are those that were Ready when their node was lost (they may well still answer; one that refuses a
+   * connection is ejected and the request retried elsewhere) until they are drained. No late event brings
+   * back a Draining or ended one.
    */
   instances: Record<string, InstanceLifecycle>;
 }
@@ -75,8 +77,9 @@ export function serviceOf(event: EasEvent): string | undefined {
 }
 
 /**
- * The gateway's routing table as a projection: token digests, rpc limits, the Ready instances of each service,
- * and why a service has none (stopped, scaled to zero, not placeable, starting), for the 503 it answers.
+ * The gateway's routing table as a projection: token digests, rpc limits, the routable instances of each
+ * service (Ready, or Lost after Ready), and why a service has none (stopped, scaled to zero, not placeable,
+ * starting), for the 503 it answers.
  */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
@@ -134,7 +137,7 @@ export const routesProjection: Projection<RoutesState> = {
 /** The proxy's view of one service. */
 export function toRouteEntry(service: string, routed: RoutedService): RouteEntry {
   const instances = Object.values(routed.instances)
-    .filter((i) => i.phase === InstancePhase.Ready)
+    .filter(isRoutable)
     .map((i) => ({ id: i.instanceId, endpoint: i.endpoint, version: i.version }));
   return {
     service,

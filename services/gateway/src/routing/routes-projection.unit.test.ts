@@ -292,6 +292,33 @@ describe("routes projection: instances leaving the route", () => {
     });
   }
 
+  it("given the only Ready instance, when its node is lost, then it is still routed (it may answer) until it is drained", () => {
+    const lostEvent = event("InstanceLost", { instanceId: "a", service: "iris", nodeId: "n1", reason: "node n1 lost", at: at(4) });
+    const state = when(given([created(), ...ready("a")]), lostEvent);
+    assert.deepEqual(entry(state)?.instances, [{ id: "a", endpoint: "127.0.0.1:9000", version: 1 }]);
+    assert.equal(entry(state)?.state, "running");
+    assert.deepEqual(instanceIds(when(state, draining("a"))), [], "drained once its replacement is Ready");
+    assert.deepEqual(instanceIds(when(state, exited("a"))), [], "an exit reported by its agent ends the route");
+  });
+
+  it("given an instance lost before it was Ready, then it is not routed (it never served)", () => {
+    const lostEvent = event("InstanceLost", { instanceId: "a", service: "iris", nodeId: "n1", reason: "node n1 lost", at: at(4) });
+    assert.deepEqual(instanceIds(when(given([created(), ready("a")[0]!]), lostEvent)), []);
+  });
+
+  it("given a Ready instance, when a move is requested, then it keeps being routed (make-before-break)", () => {
+    const move = event("InstanceMoveRequested", {
+      instanceId: "a",
+      service: "iris",
+      nodeId: "n1",
+      cause: "rebalance",
+      reason: "spread",
+      deadline: "",
+      at: at(4),
+    });
+    assert.deepEqual(instanceIds(when(given([created(), ...ready("a")]), move)), ["a"]);
+  });
+
   it("given the last Ready instance, when it stops, then the service is starting again (no instance to route to)", () => {
     assert.equal(entry(when(given([created(), ...ready("a")]), stopped("a")))?.state, "starting");
   });

@@ -14,6 +14,7 @@ const request: PlacementRequest = {
   resourceBurstable: false,
   spotAllowed: false,
   maxSpotPrice: 0,
+  instanceTypes: [],
 };
 
 describe("agentConnectedFilter", () => {

@@ -60,13 +60,19 @@ export interface InstanceInfo {
   version: number;
   nodeId: string;
   /**
-   * Scheduled, Starting (also while it waits to be restarted after an exit), Ready, Unhealthy, Draining.
-   * Stopped and Failed instances leave the list.
+   * Scheduled, Starting (also while it waits to be restarted after an exit), Ready, Unhealthy, Lost (its
+   * node went silent; still routed while it answers, until replaced), Draining. Stopped and Failed
+   * instances leave the list.
    */
   status: string;
   endpoint: string;
   restartCount: number;
   reason: string;
+  /** "dedicated" or "public": where it was placed. */
+  pool: string;
+  spot: boolean;
+  /** Set while it is being replaced on another node: "rebalance", "reclaim" or "orphaned", with the reason. */
+  moving: string;
 }
 
 export interface ServiceInfo {
@@ -119,6 +125,11 @@ export interface ServiceInfo {
    * process driver), as "path: message". Only in the answers of CreateService and UpdateService.
    */
   warnings: string[];
+  /**
+   * Where the replicas run that the owner should know, e.g. "all 2 replicas run on node node-1: losing it
+   * stops the service; ...". In every answer.
+   */
+  placementWarnings: string[];
 }
 
 export interface ListServicesResponse {
@@ -691,7 +702,18 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
 };
 
 function createBaseInstanceInfo(): InstanceInfo {
-  return { instanceId: "", version: 0, nodeId: "", status: "", endpoint: "", restartCount: 0, reason: "" };
+  return {
+    instanceId: "",
+    version: 0,
+    nodeId: "",
+    status: "",
+    endpoint: "",
+    restartCount: 0,
+    reason: "",
+    pool: "",
+    spot: false,
+    moving: "",
+  };
 }
 
 export const InstanceInfo: MessageFns<InstanceInfo> = {
@@ -716,6 +738,15 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
     }
     if (message.reason !== "") {
       writer.uint32(58).string(message.reason);
+    }
+    if (message.pool !== "") {
+      writer.uint32(66).string(message.pool);
+    }
+    if (message.spot !== false) {
+      writer.uint32(72).bool(message.spot);
+    }
+    if (message.moving !== "") {
+      writer.uint32(82).string(message.moving);
     }
     return writer;
   },
@@ -789,6 +820,30 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
             message.reason = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.spot = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.moving = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -822,6 +877,9 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
         ? globalThis.Number(object.restart_count)
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      spot: isSet(object.spot) ? globalThis.Boolean(object.spot) : false,
+      moving: isSet(object.moving) ? globalThis.String(object.moving) : "",
     };
   },
 
@@ -848,6 +906,15 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
+    if (message.spot !== false) {
+      obj.spot = message.spot;
+    }
+    if (message.moving !== "") {
+      obj.moving = message.moving;
+    }
     return obj;
   },
 
@@ -863,6 +930,9 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
     message.endpoint = object.endpoint ?? "";
     message.restartCount = object.restartCount ?? 0;
     message.reason = object.reason ?? "";
+    message.pool = object.pool ?? "";
+    message.spot = object.spot ?? false;
+    message.moving = object.moving ?? "";
     return message;
   },
 };
@@ -885,6 +955,7 @@ function createBaseServiceInfo(): ServiceInfo {
     updatedAt: "",
     instances: [],
     warnings: [],
+    placementWarnings: [],
   };
 }
 
@@ -937,6 +1008,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     }
     for (const v of message.warnings) {
       writer.uint32(130).string(v!);
+    }
+    for (const v of message.placementWarnings) {
+      writer.uint32(138).string(v!);
     }
     return writer;
   },
@@ -1082,6 +1156,14 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.warnings.push(reader.string());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.placementWarnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1152,6 +1234,11 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
       warnings: globalThis.Array.isArray(object?.warnings)
         ? object.warnings.map((e: any) => globalThis.String(e))
         : [],
+      placementWarnings: globalThis.Array.isArray(object?.placementWarnings)
+        ? object.placementWarnings.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.placement_warnings)
+        ? object.placement_warnings.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1205,6 +1292,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.warnings?.length) {
       obj.warnings = message.warnings;
     }
+    if (message.placementWarnings?.length) {
+      obj.placementWarnings = message.placementWarnings;
+    }
     return obj;
   },
 
@@ -1229,6 +1319,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.updatedAt = object.updatedAt ?? "";
     message.instances = object.instances?.map((e) => InstanceInfo.fromPartial(e)) || [];
     message.warnings = object.warnings?.map((e) => e) || [];
+    message.placementWarnings = object.placementWarnings?.map((e) => e) || [];
     return message;
   },
 };
