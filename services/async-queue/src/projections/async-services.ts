@@ -79,6 +79,6 @@ export function serviceOfEvent(recorded: RecordedEvent): string | undefined {
  * The instances requests may be sent to, the same ones the gateway routes to: Ready, or Lost after Ready (the
  * process may still answer; an attempt that fails is redelivered to another instance), with an endpoint.
  */
-export function readyInstances(service: QueuedService): InstanceLifecycle[] {
+export function servingInstances(service: QueuedService): InstanceLifecycle[] {
   return Object.values(service.instances).filter((i) => isRoutable(i) && i.endpoint !== "");
 }

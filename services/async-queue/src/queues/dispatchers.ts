@@ -1,10 +1,10 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Kvm } from "@nats-io/kv";
 import { asyncQueueLayout } from "@eas/contracts";
-import { InstancePhase } from "@eas/instance-lifecycle";
+import { InstancePhase, isRoutable } from "@eas/instance-lifecycle";
 import { createKeyedMutex } from "@eas/service-kit";
 import type { Logger } from "@eas/telemetry";
-import { readyInstances, type AsyncServicesState, type QueuedService } from "../projections/async-services.js";
+import { servingInstances, type AsyncServicesState, type QueuedService } from "../projections/async-services.js";
 import { OutcomeStore } from "./outcome-store.js";
 import { ServiceDispatcher, type DispatcherSettings } from "./service-dispatcher.js";
 import type { QueueTopology } from "./topology.js";
@@ -112,12 +112,12 @@ export class QueueDispatchers {
   }
 }
 
-/** The Ready instances of a service, and for each other live instance whether its attempts may finish (undefined) or not (a reason). */
+/** The instances a service's requests go to, and for each other live instance whether its attempts may finish (undefined) or not (a reason). */
 function targetsOf(service: QueuedService): { ready: { id: string; endpoint: string }[]; leaving: Map<string, string | undefined> } {
-  const ready = service.stopped ? [] : readyInstances(service).map((i) => ({ id: i.instanceId, endpoint: i.endpoint }));
+  const ready = service.stopped ? [] : servingInstances(service).map((i) => ({ id: i.instanceId, endpoint: i.endpoint }));
   const leaving = new Map<string, string | undefined>();
   for (const instance of Object.values(service.instances)) {
-    if (instance.phase === InstancePhase.Ready && !service.stopped) continue;
+    if (isRoutable(instance) && !service.stopped) continue;
     const processGone = instance.phase === InstancePhase.Exited;
     leaving.set(instance.instanceId, processGone ? `${instance.phase}: ${instance.reason}` : undefined);
   }
