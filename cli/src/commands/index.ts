@@ -1,3 +1,4 @@
+import { asyncCommands } from "./async.js";
 import type { CommandGroup } from "./registry.js";
 import { servicesCommands } from "./services.js";
 import { invokeCommands } from "./invoke.js";
@@ -19,6 +20,7 @@ export const commandGroups: readonly CommandGroup[] = [
   instancesCommands,
   uploadCommands,
   eventsCommands,
+  asyncCommands,
   monitorCommands,
   billingCommands,
   stressCommands,

@@ -14,3 +14,22 @@ export {
   type HourlyRates,
   type RatesTable,
 } from "./rates.js";
+export {
+  ASYNC_DEAD_LETTER_STREAM_PREFIX,
+  ASYNC_QUEUE_STREAM_PREFIX,
+  ASYNC_RESULTS_BUCKET_PREFIX,
+  AsyncRequestHeader,
+  AsyncResultState,
+  CALLBACK_URL_HEADER,
+  MAX_REQUEST_ID_LENGTH,
+  REQUEST_ID_HEADER,
+  REQUEST_ID_PATTERN,
+  asyncQueueLayout,
+  asyncResultView,
+  decodeAsyncResult,
+  encodeAsyncResult,
+  isOutcome,
+  isRequestId,
+  type AsyncQueueLayout,
+  type AsyncResultView,
+} from "./async-queue.js";

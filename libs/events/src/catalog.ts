@@ -8,6 +8,10 @@ import {
   BudgetDeleted,
   BudgetSet,
   BudgetThresholdReached,
+  BatchJobCancelled,
+  BatchJobCompleted,
+  BatchJobFailed,
+  BatchJobSubmitted,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -81,6 +85,10 @@ export interface EventMessages {
   StressStepCompleted: typeof StressStepCompleted;
   StressTaskStopRequested: typeof StressTaskStopRequested;
   StressTaskFinished: typeof StressTaskFinished;
+  BatchJobSubmitted: typeof BatchJobSubmitted;
+  BatchJobCompleted: typeof BatchJobCompleted;
+  BatchJobFailed: typeof BatchJobFailed;
+  BatchJobCancelled: typeof BatchJobCancelled;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -126,6 +134,11 @@ export const EVENT_MESSAGES: EventMessages = {
   StressStepCompleted,
   StressTaskStopRequested,
   StressTaskFinished,
+  // Offline batch jobs, written by the async-queue (proto/eas/v1/batch_events.proto).
+  BatchJobSubmitted,
+  BatchJobCompleted,
+  BatchJobFailed,
+  BatchJobCancelled,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

@@ -6,6 +6,7 @@ export const StreamCategory = {
   alert: "alert",
   budget: "budget",
   stress: "stress",
+  batch: "batch",
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
@@ -17,3 +18,5 @@ export const alertStream = (ruleId: string): string => `${StreamCategory.alert}-
 export const budgetStream = (service: string): string => `${StreamCategory.budget}-${service}`;
 /** One stress test task and its results, written by the monitor. */
 export const stressStream = (taskId: string): string => `${StreamCategory.stress}-${taskId}`;
+/** One offline batch job, written by the async-queue. */
+export const batchStream = (jobId: string): string => `${StreamCategory.batch}-${jobId}`;

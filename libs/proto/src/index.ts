@@ -3,6 +3,8 @@ export * from "./gen/eas/v1/events.js";
 export * from "./gen/eas/v1/service_manager.js";
 export * from "./gen/eas/v1/scheduler.js";
 export * from "./gen/eas/v1/agent.js";
+export * from "./gen/eas/v1/async_queue.js";
+export * from "./gen/eas/v1/batch_events.js";
 export * from "./gen/eas/v1/metrics.js";
 export * from "./gen/eas/v1/monitor.js";
 export * from "./gen/eas/v1/monitor_events.js";

@@ -3,13 +3,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { Admission, type Rejection } from "./admission.js";
+import { isResultsRead, type AsyncExchange } from "./async-requests.js";
 import { RequestDispatcher } from "./dispatcher.js";
 import { errorBody, GatewayErrorCode, gatewayErrorStatus, sendError } from "./errors.js";
 import { ByteLimit, Exchange } from "./exchange.js";
 import { withDefaults, type GatewayServerOptions } from "./gateway-options.js";
-import { scanRequestHeaders, splitPredictUrl } from "./headers.js";
+import { scanRequestHeaders, splitPredictUrl, type ScannedRequestHeaders } from "./headers.js";
 import { InFlight } from "./in-flight.js";
 import { RequestObservation } from "./observation.js";
+import type { RouteEntry } from "./route-table.js";
 import type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-route.js";
 import { ServiceRoutes } from "./service-routes.js";
 import { rejectUpgrade, tunnelUpgrade } from "./upgrade.js";
@@ -50,6 +52,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const dispatcher = new RequestDispatcher(settings, inFlight, observation);
   const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => dispatcher.pump(route));
   const admission = new Admission(maxBodyBytes, settings.retryAfter);
+  const asyncRequests = settings.asyncRequests;
   const tunnels = new Set<Socket>();
 
   /** Answers a request that was not admitted; observed like any other answer. */
@@ -80,9 +83,23 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return;
     }
     const scanned = scanRequestHeaders(req.rawHeaders);
-    const rejection = admission.check(route, req.socket, scanned.authorization, scanned.contentLength, start);
-    if (rejection) {
-      reject(route.name, res, start, rejection);
+    const readsResults = route.entry.async !== undefined && isResultsRead(req.method, target.path);
+    const outcome = admission.check(route, req.socket, scanned.authorization, scanned.contentLength, start, readsResults);
+    if (outcome.kind === "reject") {
+      reject(route.name, res, start, outcome.rejection);
+      return;
+    }
+    if (outcome.kind !== "proxy") {
+      handOverAsync(
+        outcome.kind,
+        outcome.kind === "enqueue" ? outcome.maxBodyBytes : 0,
+        route.entry,
+        req,
+        res,
+        target.path,
+        scanned,
+        start,
+      );
       return;
     }
     const upstream = route.pick(start);
@@ -118,6 +135,41 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     dispatcher.admit(exchange, upstream);
   }
 
+  /** A request to an async service: queued, or reading results, by the gateway's async requests. */
+  function handOverAsync(
+    kind: "enqueue" | "results",
+    maxBody: number,
+    entry: RouteEntry,
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    scanned: ScannedRequestHeaders,
+    start: number,
+  ): void {
+    if (!asyncRequests) {
+      reject(entry.service, res, start, {
+        code: GatewayErrorCode.ServiceUnavailable,
+        message: `service ${entry.service} is async, and this gateway serves no async requests`,
+        closeConnection: false,
+      });
+      return;
+    }
+    if (scanned.expectContinue) res.writeContinue();
+    const exchange: AsyncExchange = {
+      route: entry,
+      req,
+      res,
+      path,
+      headers: scanned.forward,
+      contentLength: scanned.chunked ? -1 : scanned.contentLength,
+      maxBodyBytes: maxBody,
+      closing: inFlight.closing,
+      answered: (status) => observation.answered(entry.service, status, start),
+    };
+    if (kind === "enqueue") asyncRequests.enqueue(exchange);
+    else asyncRequests.readResults(exchange);
+  }
+
   /** WebSocket (and any other Upgrade) on /api/predict/{service}/...: admitted like a request, then tunnelled as raw TCP. */
   function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const start = now();
@@ -133,8 +185,15 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return;
     }
     const scanned = scanRequestHeaders(req.rawHeaders);
+    const outcome = admission.check(route, socket, scanned.authorization, scanned.contentLength, start);
     const rejection =
-      admission.check(route, socket, scanned.authorization, scanned.contentLength, start) ?? (inFlight.closing ? SHUTTING_DOWN : undefined);
+      outcome.kind === "reject"
+        ? outcome.rejection
+        : outcome.kind !== "proxy"
+          ? ASYNC_UPGRADE
+          : inFlight.closing
+            ? SHUTTING_DOWN
+            : undefined;
     if (rejection) {
       refuseUpgrade(route.name, socket, start, rejection);
       return;
@@ -169,7 +228,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     inFlight.startClosing();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    await inFlight.drained(settings.drainTimeoutMs);
+    await Promise.all([inFlight.drained(settings.drainTimeoutMs), asyncRequests?.close()]);
     const remaining = routes.close();
     for (const socket of tunnels) socket.destroy();
     server.closeAllConnections();
@@ -216,6 +275,11 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   };
 }
 
+const ASYNC_UPGRADE: Rejection = {
+  code: GatewayErrorCode.BadRequest,
+  message: "an async service takes requests to queue and streams results with GET .../results (text/event-stream), not upgrades",
+  closeConnection: true,
+};
 const SHUTTING_DOWN: Rejection = { code: GatewayErrorCode.ShuttingDown, message: "gateway is shutting down", closeConnection: true };
 
 function notFoundMessage(method: string | undefined, url: string): string {

@@ -123,6 +123,17 @@ describe("routes projection: a service's lifecycle", () => {
     );
   });
 
+  it("given an async spec, when the service is created and updated, then its route carries the queue's limits", () => {
+    const queue = { maxLength: 100, maxPayloadBytes: 64 * 1024, maxAttempts: 3, requestTimeoutMs: 1_000, resultRetentionSeconds: 60 };
+    const spec = ServiceSpec.fromPartial({ name: "gen", rpc, async: queue });
+    const state = given([event("ServiceCreated", { name: "gen", spec, version: 1, token: "", createdAt: at(0), tokenSha256: "ab" })]);
+    assert.deepEqual(entry(state, "gen")?.async, { maxPayloadBytes: 64 * 1024, maxLength: 100, resultRetentionSeconds: 60 });
+    const grown = { ...spec, async: { ...queue, maxLength: 500 } };
+    const after = when(state, event("ServiceUpdated", { name: "gen", spec: grown, version: 2, updateType: "merge", updatedAt: at(5) }));
+    assert.equal(entry(after, "gen")?.async?.maxLength, 500);
+    assert.equal(entry(given([created()]))?.async, undefined);
+  });
+
   it("given a created service, when an instance is Ready, then the service runs and routes to its endpoint and version", () => {
     const state = when(given([created()]), ...ready("a", 9001));
     assert.equal(entry(state)?.state, "running");
