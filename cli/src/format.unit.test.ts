@@ -20,6 +20,8 @@ function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
     createdAt: "2026-11-30T10:00:00.000Z",
     updatedAt: "2026-11-30T11:00:00.000Z",
     instances: [],
+    lastScale: undefined,
+    autoscaling: "",
     ...overrides,
   };
 }

@@ -5,6 +5,11 @@ import {
   AlertRuleDeleted,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  AutoscalerPolicyDeleted,
+  AutoscalerPolicySet,
+  CronScaleJobRan,
+  CronScaleJobsDeleted,
+  CronScaleJobsSet,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -21,6 +26,7 @@ import {
   ServiceDeleted,
   ServiceDeploymentFailed,
   ServicePlacementBlocked,
+  ScaleDecided,
   ServiceRolledBack,
   ServiceScaled,
   ServiceStarted,
@@ -57,6 +63,12 @@ export interface EventMessages {
   AlertResolved: typeof AlertResolved;
   AlertWebhookDelivered: typeof AlertWebhookDelivered;
   AlertWebhookFailed: typeof AlertWebhookFailed;
+  AutoscalerPolicySet: typeof AutoscalerPolicySet;
+  AutoscalerPolicyDeleted: typeof AutoscalerPolicyDeleted;
+  ScaleDecided: typeof ScaleDecided;
+  CronScaleJobsSet: typeof CronScaleJobsSet;
+  CronScaleJobsDeleted: typeof CronScaleJobsDeleted;
+  CronScaleJobRan: typeof CronScaleJobRan;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -89,6 +101,13 @@ export const EVENT_MESSAGES: EventMessages = {
   AlertResolved,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  // The autoscaler's events (proto/eas/v1/autoscaler_events.proto).
+  AutoscalerPolicySet,
+  AutoscalerPolicyDeleted,
+  ScaleDecided,
+  CronScaleJobsSet,
+  CronScaleJobsDeleted,
+  CronScaleJobRan,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

@@ -6,4 +6,6 @@ export * from "./gen/eas/v1/agent.js";
 export * from "./gen/eas/v1/metrics.js";
 export * from "./gen/eas/v1/monitor.js";
 export * from "./gen/eas/v1/monitor_events.js";
+export * from "./gen/eas/v1/autoscaler.js";
+export * from "./gen/eas/v1/autoscaler_events.js";
 export { unaryCall } from "./unary-call.js";

@@ -31,6 +31,8 @@ export function toServiceInfo(view: ServiceView, gatewayUrl: string): ServiceInf
     createdAt: view.createdAt,
     updatedAt: view.updatedAt,
     instances,
+    lastScale: view.lastScale,
+    autoscaling: view.autoscaling ? `min ${view.autoscaling.minReplicas}, max ${view.autoscaling.maxReplicas}` : "",
   };
 }
 

@@ -2,11 +2,14 @@ import { AlreadyExistsError, NotFoundError, PreconditionFailedError, ValidationE
 import { event, type EventOf } from "@eas/events";
 import type { ServiceSpec } from "@eas/proto";
 
+/** Who asked for a scale (ADR 0014). */
+export type ScaleCause = "user" | "autoscaler" | "cron";
+
 /** Commands on the Service aggregate. Time and the generated token arrive with the command. */
 export type ServiceCommand =
   | { type: "CreateService"; spec: ServiceSpec; token: string; now: string }
   | { type: "UpdateService"; spec: ServiceSpec; updateType: "merge" | "replace"; now: string }
-  | { type: "ScaleService"; name: string; replicas: number; cause: "user" | "autoscaler" | "cron"; now: string }
+  | { type: "ScaleService"; name: string; replicas: number; cause: ScaleCause; reason?: string; now: string }
   | { type: "StopService"; name: string; now: string }
   | { type: "StartService"; name: string; now: string }
   | { type: "DeleteService"; name: string; now: string }
@@ -91,6 +94,7 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
           toReplicas: command.replicas,
           cause: command.cause,
           scaledAt: command.now,
+          reason: command.reason ?? "",
         }),
       ];
     }

@@ -40,6 +40,8 @@ export interface ServiceScaled {
   /** Who asked: "user", "autoscaler", "cron". */
   cause: string;
   scaledAt: string;
+  /** Why, in words, from whoever asked (the autoscaler's decision, the cron job); empty for a plain user scale. */
+  reason: string;
 }
 
 export interface ServiceStopped {
@@ -590,7 +592,7 @@ export const ServiceRolledBack: MessageFns<ServiceRolledBack> = {
 };
 
 function createBaseServiceScaled(): ServiceScaled {
-  return { name: "", fromReplicas: 0, toReplicas: 0, cause: "", scaledAt: "" };
+  return { name: "", fromReplicas: 0, toReplicas: 0, cause: "", scaledAt: "", reason: "" };
 }
 
 export const ServiceScaled: MessageFns<ServiceScaled> = {
@@ -609,6 +611,9 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
     }
     if (message.scaledAt !== "") {
       writer.uint32(42).string(message.scaledAt);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
     }
     return writer;
   },
@@ -666,6 +671,14 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
             message.scaledAt = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -697,6 +710,7 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
         : isSet(object.scaled_at)
         ? globalThis.String(object.scaled_at)
         : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
   },
 
@@ -717,6 +731,9 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
     if (message.scaledAt !== "") {
       obj.scaledAt = message.scaledAt;
     }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
     return obj;
   },
 
@@ -730,6 +747,7 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
     message.toReplicas = object.toReplicas ?? 0;
     message.cause = object.cause ?? "";
     message.scaledAt = object.scaledAt ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };

@@ -45,6 +45,13 @@ export interface ServiceRef {
 export interface ScaleServiceRequest {
   name: string;
   replicas: number;
+  /**
+   * Who asks: "user" (the default, what an empty field means), "autoscaler" or "cron" (ADR 0014). A user's
+   * scale of a service with an autoscaling policy is refused (FAILED_PRECONDITION): change the policy's bounds.
+   */
+  cause: string;
+  /** Why, in words ("qps 480 over 2 instances, target 100 -> 5"); copied into ServiceScaled.reason. */
+  reason: string;
 }
 
 export interface RollbackServiceRequest {
@@ -84,6 +91,21 @@ export interface ServiceInfo {
   createdAt: string;
   updatedAt: string;
   instances: InstanceInfo[];
+  /** The latest change of the replica count, and why. */
+  lastScale:
+    | LastScale
+    | undefined;
+  /** The autoscaling policy's bounds, e.g. "min 1, max 10"; empty when the service has none. */
+  autoscaling: string;
+}
+
+export interface LastScale {
+  fromReplicas: number;
+  toReplicas: number;
+  /** "user", "autoscaler" or "cron". */
+  cause: string;
+  reason: string;
+  at: string;
 }
 
 export interface ListServicesResponse {
@@ -434,7 +456,7 @@ export const ServiceRef: MessageFns<ServiceRef> = {
 };
 
 function createBaseScaleServiceRequest(): ScaleServiceRequest {
-  return { name: "", replicas: 0 };
+  return { name: "", replicas: 0, cause: "", reason: "" };
 }
 
 export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
@@ -444,6 +466,12 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     }
     if (message.replicas !== 0) {
       writer.uint32(16).uint32(message.replicas);
+    }
+    if (message.cause !== "") {
+      writer.uint32(26).string(message.cause);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
     }
     return writer;
   },
@@ -477,6 +505,22 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
             message.replicas = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -493,6 +537,8 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       replicas: isSet(object.replicas) ? globalThis.Number(object.replicas) : 0,
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
   },
 
@@ -504,6 +550,12 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     if (message.replicas !== 0) {
       obj.replicas = Math.round(message.replicas);
     }
+    if (message.cause !== "") {
+      obj.cause = message.cause;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
     return obj;
   },
 
@@ -514,6 +566,8 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     const message = createBaseScaleServiceRequest();
     message.name = object.name ?? "";
     message.replicas = object.replicas ?? 0;
+    message.cause = object.cause ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -849,6 +903,8 @@ function createBaseServiceInfo(): ServiceInfo {
     createdAt: "",
     updatedAt: "",
     instances: [],
+    lastScale: undefined,
+    autoscaling: "",
   };
 }
 
@@ -898,6 +954,12 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     }
     for (const v of message.instances) {
       InstanceInfo.encode(v!, writer.uint32(122).fork()).join();
+    }
+    if (message.lastScale !== undefined) {
+      LastScale.encode(message.lastScale, writer.uint32(130).fork()).join();
+    }
+    if (message.autoscaling !== "") {
+      writer.uint32(138).string(message.autoscaling);
     }
     return writer;
   },
@@ -1035,6 +1097,22 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.instances.push(InstanceInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.lastScale = LastScale.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.autoscaling = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1102,6 +1180,12 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
       instances: globalThis.Array.isArray(object?.instances)
         ? object.instances.map((e: any) => InstanceInfo.fromJSON(e))
         : [],
+      lastScale: isSet(object.lastScale)
+        ? LastScale.fromJSON(object.lastScale)
+        : isSet(object.last_scale)
+        ? LastScale.fromJSON(object.last_scale)
+        : undefined,
+      autoscaling: isSet(object.autoscaling) ? globalThis.String(object.autoscaling) : "",
     };
   },
 
@@ -1152,6 +1236,12 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.instances?.length) {
       obj.instances = message.instances.map((e) => InstanceInfo.toJSON(e));
     }
+    if (message.lastScale !== undefined) {
+      obj.lastScale = LastScale.toJSON(message.lastScale);
+    }
+    if (message.autoscaling !== "") {
+      obj.autoscaling = message.autoscaling;
+    }
     return obj;
   },
 
@@ -1175,6 +1265,151 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.createdAt = object.createdAt ?? "";
     message.updatedAt = object.updatedAt ?? "";
     message.instances = object.instances?.map((e) => InstanceInfo.fromPartial(e)) || [];
+    message.lastScale = (object.lastScale !== undefined && object.lastScale !== null)
+      ? LastScale.fromPartial(object.lastScale)
+      : undefined;
+    message.autoscaling = object.autoscaling ?? "";
+    return message;
+  },
+};
+
+function createBaseLastScale(): LastScale {
+  return { fromReplicas: 0, toReplicas: 0, cause: "", reason: "", at: "" };
+}
+
+export const LastScale: MessageFns<LastScale> = {
+  encode(message: LastScale, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromReplicas !== 0) {
+      writer.uint32(8).uint32(message.fromReplicas);
+    }
+    if (message.toReplicas !== 0) {
+      writer.uint32(16).uint32(message.toReplicas);
+    }
+    if (message.cause !== "") {
+      writer.uint32(26).string(message.cause);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.at !== "") {
+      writer.uint32(42).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LastScale {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLastScale();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromReplicas = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.toReplicas = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LastScale {
+    return {
+      fromReplicas: isSet(object.fromReplicas)
+        ? globalThis.Number(object.fromReplicas)
+        : isSet(object.from_replicas)
+        ? globalThis.Number(object.from_replicas)
+        : 0,
+      toReplicas: isSet(object.toReplicas)
+        ? globalThis.Number(object.toReplicas)
+        : isSet(object.to_replicas)
+        ? globalThis.Number(object.to_replicas)
+        : 0,
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: LastScale): unknown {
+    const obj: any = {};
+    if (message.fromReplicas !== 0) {
+      obj.fromReplicas = Math.round(message.fromReplicas);
+    }
+    if (message.toReplicas !== 0) {
+      obj.toReplicas = Math.round(message.toReplicas);
+    }
+    if (message.cause !== "") {
+      obj.cause = message.cause;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LastScale>): LastScale {
+    return LastScale.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LastScale>): LastScale {
+    const message = createBaseLastScale();
+    message.fromReplicas = object.fromReplicas ?? 0;
+    message.toReplicas = object.toReplicas ?? 0;
+    message.cause = object.cause ?? "";
+    message.reason = object.reason ?? "";
+    message.at = object.at ?? "";
     return message;
   },
 };

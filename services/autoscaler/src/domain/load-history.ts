@@ -1,0 +1,123 @@
+/** What one second of a service's load adds up to, across every gateway and instance that reported it. */
+export interface SecondLoad {
+  /** Requests answered that instances could serve (the gateway's own 401, 413 and 429 left out). */
+  requests: number;
+  /** Requests in flight on instances or queued in gateways (held at zero included). */
+  concurrency: number;
+  /** CPU of the Ready instances, percent of one core, summed over the instance samples of the second. */
+  cpuPercent: number;
+  /** Instance samples that second (about the Ready instances). */
+  cpuSamples: number;
+  /** Async services: work items waiting, the latest value reported that second; -1 when none was. */
+  backlog: number;
+}
+
+/** A window's averages. Seconds without a gateway sample count as idle; CPU averages only seconds that had samples. */
+export interface WindowLoad {
+  /** Seconds the window spans (shorter than asked while the autoscaler has not observed that long). */
+  seconds: number;
+  /** Average requests per second. */
+  qps: number;
+  /** Average concurrency (in flight + queued). */
+  concurrency: number;
+  /** Average over the seconds with samples of the summed CPU percent (of one core); undefined without any. */
+  cpuPercent: number | undefined;
+  /** Average instance samples per second, over the seconds with samples. */
+  cpuInstances: number;
+  /** Average backlog over the seconds that reported one; undefined when none did. */
+  backlog: number | undefined;
+  /** Nothing at all in the window: no request, nothing in flight or queued, no backlog. */
+  idle: boolean;
+}
+
+const emptySecond = (): SecondLoad => ({ requests: 0, concurrency: 0, cpuPercent: 0, cpuSamples: 0, backlog: -1 });
+
+/**
+ * The last minutes of one service's load, second by second, in memory (samples are telemetry: a restarted
+ * autoscaler starts a new history and waits for a full window before scaling in). Pure: times come in.
+ */
+export class LoadHistory {
+  readonly #seconds = new Map<number, SecondLoad>();
+  readonly #keepSeconds: number;
+
+  constructor(keepSeconds: number) {
+    this.#keepSeconds = keepSeconds;
+  }
+
+  #second(atMs: number): SecondLoad {
+    const key = Math.floor(atMs / 1000);
+    let second = this.#seconds.get(key);
+    if (!second) {
+      second = emptySecond();
+      this.#seconds.set(key, second);
+    }
+    return second;
+  }
+
+  /** Adds one gateway's traffic for the second starting at `startMs` (several gateways add up). */
+  addTraffic(startMs: number, requests: number, concurrency: number): void {
+    const second = this.#second(startMs);
+    second.requests += requests;
+    second.concurrency += concurrency;
+  }
+
+  /** Adds one instance's CPU sample measured at `atMs`. */
+  addCpu(atMs: number, cpuPercent: number): void {
+    const second = this.#second(atMs);
+    second.cpuPercent += cpuPercent;
+    second.cpuSamples += 1;
+  }
+
+  /** Sets the backlog reported at `atMs` (a gauge: the latest report of a second wins). */
+  setBacklog(atMs: number, backlog: number): void {
+    this.#second(atMs).backlog = backlog;
+  }
+
+  /** Averages over the `seconds` whole seconds before `endMs` (a multiple of 1000: the end of the last closed second). */
+  window(endMs: number, seconds: number): WindowLoad {
+    const last = Math.floor(endMs / 1000) - 1;
+    let requests = 0;
+    let concurrency = 0;
+    let cpu = 0;
+    let cpuSamples = 0;
+    let cpuSeconds = 0;
+    let backlog = 0;
+    let backlogSeconds = 0;
+    let idle = true;
+    for (let key = last - seconds + 1; key <= last; key++) {
+      const second = this.#seconds.get(key);
+      if (!second) continue;
+      requests += second.requests;
+      concurrency += second.concurrency;
+      if (second.cpuSamples > 0) {
+        cpu += second.cpuPercent;
+        cpuSamples += second.cpuSamples;
+        cpuSeconds++;
+      }
+      if (second.backlog >= 0) {
+        backlog += second.backlog;
+        backlogSeconds++;
+      }
+      if (second.requests > 0 || second.concurrency > 0 || second.backlog > 0) idle = false;
+    }
+    return {
+      seconds,
+      qps: requests / seconds,
+      concurrency: concurrency / seconds,
+      cpuPercent: cpuSeconds > 0 ? cpu / cpuSeconds : undefined,
+      cpuInstances: cpuSeconds > 0 ? cpuSamples / cpuSeconds : 0,
+      backlog: backlogSeconds > 0 ? backlog / backlogSeconds : undefined,
+      idle,
+    };
+  }
+
+  /** Forgets seconds older than the history keeps. */
+  prune(nowMs: number): void {
+    const oldest = Math.floor(nowMs / 1000) - this.#keepSeconds;
+    for (const key of this.#seconds.keys()) if (key < oldest) this.#seconds.delete(key);
+  }
+
+  get size(): number {
+    return this.#seconds.size;
+  }
+}
