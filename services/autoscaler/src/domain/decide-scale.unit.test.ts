@@ -28,7 +28,9 @@ function history(segments: Segment[]): LoadHistory {
   return h;
 }
 
-function inputs(over: Partial<ScaleInputs> & { policy?: Partial<ResolvedPolicy> }): ScaleInputs {
+type Given = Partial<Omit<ScaleInputs, "policy">> & { policy?: Partial<ResolvedPolicy> };
+
+function inputs(over: Given): ScaleInputs {
   return {
     history: new LoadHistory(60),
     current: 1,
@@ -46,7 +48,7 @@ function inputs(over: Partial<ScaleInputs> & { policy?: Partial<ResolvedPolicy> 
 describe("decideScale: one decision", () => {
   const rows: {
     name: string;
-    given: Partial<ScaleInputs> & { policy?: Partial<ResolvedPolicy> };
+    given: Given;
     memory?: ScalerMemory;
     desired: number;
     mode?: string;
