@@ -130,6 +130,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     EAS_DATA_DIR: dataDir,
     EAS_LOG_LEVEL: options.logLevel ?? process.env.EAS_LOG_LEVEL ?? "info",
     EAS_SCHEDULER_ADDR: schedulerAddress,
+    EAS_DEPLOYER_ADDR: deployerAddress,
     EAS_GATEWAY_URL: gatewayUrl,
     ...options.extraEnv,
   };
