@@ -6,6 +6,8 @@ import { instancesCommands } from "./instances.js";
 import { uploadCommands } from "./upload.js";
 import { eventsCommands } from "./events.js";
 import { monitorCommands } from "./monitor.js";
+import { autoscaleCommands } from "./autoscale.js";
+import { cronscaleCommands } from "./cronscale.js";
 
 export type { CommandGroup } from "./registry.js";
 
@@ -18,4 +20,6 @@ export const commandGroups: readonly CommandGroup[] = [
   uploadCommands,
   eventsCommands,
   monitorCommands,
+  autoscaleCommands,
+  cronscaleCommands,
 ];
