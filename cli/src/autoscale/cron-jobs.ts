@@ -4,7 +4,9 @@ import type { CronScaleJob } from "@eas/proto";
 export function parseJobOption(text: string): CronScaleJob {
   const parts = text.split("=").map((part) => part.trim());
   if (parts.length < 3 || parts.length > 4) {
-    throw new Error(`cannot read job "${text}": expected "<name>=<schedule>=<size>[=<time zone>]", e.g. "morning=0 0 8 * * *=5=Asia/Shanghai"`);
+    throw new Error(
+      `cannot read job "${text}": expected "<name>=<schedule>=<size>[=<time zone>]", e.g. "morning=0 0 8 * * *=5=Asia/Shanghai"`,
+    );
   }
   const [name, schedule, size, timeZone] = parts as [string, string, string, string | undefined];
   const targetSize = Number(size);
@@ -20,7 +22,12 @@ export function parseEasCronJson(text: string): { jobs: CronScaleJob[]; excludeD
     if (typeof job.Name !== "string" || typeof job.Schedule !== "string" || typeof job.TargetSize !== "number") {
       throw new Error(`ScaleJobs[${index}] needs Name, Schedule and TargetSize`);
     }
-    return { name: job.Name, schedule: job.Schedule, targetSize: job.TargetSize, timeZone: typeof job.TimeZone === "string" ? job.TimeZone : "" };
+    return {
+      name: job.Name,
+      schedule: job.Schedule,
+      targetSize: job.TargetSize,
+      timeZone: typeof job.TimeZone === "string" ? job.TimeZone : "",
+    };
   });
   const excludeDates = Array.isArray(raw.ExcludeDates) ? raw.ExcludeDates.map(String) : [];
   return { jobs, excludeDates };

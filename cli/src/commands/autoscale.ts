@@ -89,9 +89,15 @@ export function describePolicyInfo(info: PolicyInfo): string {
     ["Targets per instance", targets.join(", ")],
     ["Windows", `stable ${p.stableWindowSeconds}s, panic ${p.panicWindowSeconds}s (at ${p.panicThreshold}x), tolerance ${p.tolerance}`],
     ["Stabilization", `up ${p.scaleUpStabilizationSeconds}s, down ${p.scaleDownStabilizationSeconds}s`],
-    ["Scale to zero", p.minReplicas === 0 ? `after ${p.scaleToZeroGraceSeconds}s idle; ${p.activationReplicas} on the first request` : "off (min > 0)"],
+    [
+      "Scale to zero",
+      p.minReplicas === 0 ? `after ${p.scaleToZeroGraceSeconds}s idle; ${p.activationReplicas} on the first request` : "off (min > 0)",
+    ],
     ["Now", status ? `${status.desiredReplicas} desired, ${status.readyInstances} ready${status.mode ? `, ${status.mode}` : ""}` : ""],
-    ["Readings", (status?.readings ?? []).map((r) => `${r.metric} ${Number(r.observed.toFixed(2))} (wants ${r.desired})`).join(", ") || "-"],
+    [
+      "Readings",
+      (status?.readings ?? []).map((r) => `${r.metric} ${Number(r.observed.toFixed(2))} (wants ${r.desired})`).join(", ") || "-",
+    ],
     [
       "Last decision",
       status?.lastDecision
@@ -140,7 +146,10 @@ export const autoscaleCommands: CommandGroup = {
           return unaryCall(client, client.setPolicy, { service, policy: { ...current?.policy, ...flags }, easJson: "" });
         });
         if (options.delete) {
-          context.print(info, () => `deleted the autoscaling policy of ${service} (the replica count stays at ${info.status?.desiredReplicas ?? "?"})`);
+          context.print(
+            info,
+            () => `deleted the autoscaling policy of ${service} (the replica count stays at ${info.status?.desiredReplicas ?? "?"})`,
+          );
           return;
         }
         context.print(info, () => describePolicyInfo(info));

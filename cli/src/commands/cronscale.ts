@@ -51,7 +51,10 @@ export const cronscaleCommands: CommandGroup = {
       .option("--show", "print the jobs with their last run, state, message and next run")
       .option("--delete", "remove every job")
       .action(
-        async (service: string, options: { autoscaler: string; job?: CronScaleJob[]; exclude?: string[]; file?: string; show?: boolean; delete?: boolean }) => {
+        async (
+          service: string,
+          options: { autoscaler: string; job?: CronScaleJob[]; exclude?: string[]; file?: string; show?: boolean; delete?: boolean },
+        ) => {
           const info = await withAutoscaler(options.autoscaler, async (client) => {
             if (options.delete) return unaryCall(client, client.deleteCronJobs, { service });
             if (options.file) {
@@ -63,7 +66,8 @@ export const cronscaleCommands: CommandGroup = {
               }
               return unaryCall(client, client.setCronJobs, { service, ...parsed });
             }
-            if (options.job) return unaryCall(client, client.setCronJobs, { service, jobs: options.job, excludeDates: options.exclude ?? [] });
+            if (options.job)
+              return unaryCall(client, client.setCronJobs, { service, jobs: options.job, excludeDates: options.exclude ?? [] });
             return unaryCall(client, client.getCronJobs, { service });
           });
           if (options.delete) context.print(info, () => `deleted the scheduled scaling jobs of ${service}`);

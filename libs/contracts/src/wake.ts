@@ -27,7 +27,8 @@ export const wakeSchema: Schema<WakeMessage> = {
     if (typeof input !== "object" || input === null) throw new InvalidWakeError("body", "must be a JSON object");
     const { service, held, at } = input as Record<string, unknown>;
     if (typeof service !== "string" || service === "") throw new InvalidWakeError("service", "must be a non-empty string");
-    if (typeof held !== "number" || !Number.isInteger(held) || held < 0) throw new InvalidWakeError("held", "must be a non-negative integer");
+    if (typeof held !== "number" || !Number.isInteger(held) || held < 0)
+      throw new InvalidWakeError("held", "must be a non-negative integer");
     if (typeof at !== "string" || Number.isNaN(Date.parse(at))) throw new InvalidWakeError("at", "must be an ISO time");
     return { service, held, at };
   },

@@ -64,7 +64,10 @@ async function stop(proc: Proc): Promise<void> {
 }
 
 async function startAutoscaler(): Promise<Proc> {
-  const proc = await startService("autoscaler", { EAS_DEPLOYER_ADDR: `127.0.0.1:${deployer.grpcPort}`, EAS_AUTOSCALER_LEASE_TTL_MS: "1500" });
+  const proc = await startService("autoscaler", {
+    EAS_DEPLOYER_ADDR: `127.0.0.1:${deployer.grpcPort}`,
+    EAS_AUTOSCALER_LEASE_TTL_MS: "1500",
+  });
   autoscalers.push(proc);
   return proc;
 }
@@ -81,7 +84,9 @@ async function eventsOf(stream: string) {
 }
 
 async function scaledEvents(service: string) {
-  return (await eventsOf(serviceStream(service))).filter((e) => e.type === "eas.v1.ServiceScaled").map((e) => e.data as unknown as Record<string, unknown>);
+  return (await eventsOf(serviceStream(service)))
+    .filter((e) => e.type === "eas.v1.ServiceScaled")
+    .map((e) => e.data as unknown as Record<string, unknown>);
 }
 
 /** Publishes, every second, one gateway's sample of `service` with `qps` requests, until stopped. */
@@ -94,7 +99,17 @@ function publishLoad(service: string, qps: () => number): { stop(): void } {
     const total = recorder.flush();
     nc.publish(
       gatewaySampleSubject(service),
-      encodeGatewaySample({ service, source: "test-gateway", startMs, durationMs: 1000, total, versions: {}, instances: {}, inFlight: 0, queued: 0 }),
+      encodeGatewaySample({
+        service,
+        source: "test-gateway",
+        startMs,
+        durationMs: 1000,
+        total,
+        versions: {},
+        instances: {},
+        inFlight: 0,
+        queued: 0,
+      }),
     );
   }, 1000);
   return { stop: () => clearInterval(timer) };
@@ -117,7 +132,8 @@ before(async () => {
   const first = await startAutoscaler();
   client = new AutoscalerClient(`127.0.0.1:${first.grpcPort}`, credentials.createInsecure());
   await waitFor("the autoscaler holds the lease", () => active(first), { timeoutMs: 10_000, intervalMs: 100 });
-  for (const name of ["loaded", "cronned", "invalid", "eas"]) await unaryCall(deployerClient, deployerClient.createService, { spec: spec(name) });
+  for (const name of ["loaded", "cronned", "invalid", "eas"])
+    await unaryCall(deployerClient, deployerClient.createService, { spec: spec(name) });
 });
 
 after(async () => {
@@ -137,21 +153,48 @@ describe("autoscaler", () => {
       [policy({ minReplicas: 5, maxReplicas: 2, targetQps: 10 }), /policy\.min_replicas: must not exceed max_replicas/],
       [policy({ targetQps: -1 }), /policy\.target_qps: must be at least 0/],
       [policy({}), /at least one target is required/],
-      [grpcCode(unaryCall(client, client.setPolicy, { service: "nope", policy: { targetQps: 10 }, easJson: "" })), /service: unknown service "nope"/],
       [
-        grpcCode(unaryCall(client, client.setPolicy, { service: "invalid", policy: undefined, easJson: '{"min": 1, "scaleStrategies": [{"metricName": "gpu", "threshold": 5}]}' })),
+        grpcCode(unaryCall(client, client.setPolicy, { service: "nope", policy: { targetQps: 10 }, easJson: "" })),
+        /service: unknown service "nope"/,
+      ],
+      [
+        grpcCode(
+          unaryCall(client, client.setPolicy, {
+            service: "invalid",
+            policy: undefined,
+            easJson: '{"min": 1, "scaleStrategies": [{"metricName": "gpu", "threshold": 5}]}',
+          }),
+        ),
         /eas_json\.scaleStrategies\[0\]\.metricName: unknown metric "gpu"/,
       ],
       [
-        grpcCode(unaryCall(client, client.setCronJobs, { service: "invalid", jobs: [{ name: "a", schedule: "0 8 * * *", targetSize: 1, timeZone: "" }], excludeDates: [] })),
+        grpcCode(
+          unaryCall(client, client.setCronJobs, {
+            service: "invalid",
+            jobs: [{ name: "a", schedule: "0 8 * * *", targetSize: 1, timeZone: "" }],
+            excludeDates: [],
+          }),
+        ),
         /jobs\[0\]\.schedule: must have six fields/,
       ],
       [
-        grpcCode(unaryCall(client, client.setCronJobs, { service: "invalid", jobs: [{ name: "a", schedule: "61 * * * * *", targetSize: 1, timeZone: "" }], excludeDates: [] })),
+        grpcCode(
+          unaryCall(client, client.setCronJobs, {
+            service: "invalid",
+            jobs: [{ name: "a", schedule: "61 * * * * *", targetSize: 1, timeZone: "" }],
+            excludeDates: [],
+          }),
+        ),
         /jobs\[0\]\.schedule: .*second/,
       ],
       [
-        grpcCode(unaryCall(client, client.setCronJobs, { service: "invalid", jobs: [{ name: "a", schedule: "0 0 8 * * *", targetSize: 1, timeZone: "Mars/Olympus" }], excludeDates: ["2026-02-30"] })),
+        grpcCode(
+          unaryCall(client, client.setCronJobs, {
+            service: "invalid",
+            jobs: [{ name: "a", schedule: "0 0 8 * * *", targetSize: 1, timeZone: "Mars/Olympus" }],
+            excludeDates: ["2026-02-30"],
+          }),
+        ),
         /jobs\[0\]\.time_zone: unknown time zone "Mars\/Olympus".*exclude_dates\[0\]/,
       ],
     ];
@@ -171,8 +214,15 @@ describe("autoscaler", () => {
       easJson: JSON.stringify({
         min: 1,
         max: 5,
-        scaleStrategies: [{ metricName: "qps", threshold: 10 }, { metricName: "cpu", threshold: 50 }],
-        behavior: { scaleUp: { stabilizationWindowSeconds: 0 }, scaleDown: { stabilizationWindowSeconds: 120 }, onZero: { scaleDownGracePeriodSeconds: 600, scaleUpActivationReplicas: 1 } },
+        scaleStrategies: [
+          { metricName: "qps", threshold: 10 },
+          { metricName: "cpu", threshold: 50 },
+        ],
+        behavior: {
+          scaleUp: { stabilizationWindowSeconds: 0 },
+          scaleDown: { stabilizationWindowSeconds: 120 },
+          onZero: { scaleDownGracePeriodSeconds: 600, scaleUpActivationReplicas: 1 },
+        },
       }),
     });
     assert.equal(info.policy?.targetQps, 10);
@@ -182,13 +232,21 @@ describe("autoscaler", () => {
   });
 
   it("scales on gateway samples through the deployer, with the decision's reason; a user's scale is then refused", async () => {
-    await unaryCall(client, client.setPolicy, { service: "loaded", policy: { minReplicas: 1, maxReplicas: 8, targetQps: 100 }, easJson: "" });
+    await unaryCall(client, client.setPolicy, {
+      service: "loaded",
+      policy: { minReplicas: 1, maxReplicas: 8, targetQps: 100 },
+      easJson: "",
+    });
     const load = publishLoad("loaded", () => 400);
     try {
-      await waitFor("the autoscaler's scale to 4", async () => (await scaledEvents("loaded")).some((e) => e.cause === "autoscaler" && e.toReplicas === 4), {
-        timeoutMs: 10_000,
-        intervalMs: 100,
-      });
+      await waitFor(
+        "the autoscaler's scale to 4",
+        async () => (await scaledEvents("loaded")).some((e) => e.cause === "autoscaler" && e.toReplicas === 4),
+        {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+        },
+      );
     } finally {
       load.stop();
     }
@@ -203,7 +261,9 @@ describe("autoscaler", () => {
     assert.equal(info.lastScale?.cause, "autoscaler");
     assert.equal(info.autoscaling, "min 1, max 8");
 
-    const refused = await grpcCode(unaryCall(deployerClient, deployerClient.scaleService, { name: "loaded", replicas: 2, cause: "", reason: "" }));
+    const refused = await grpcCode(
+      unaryCall(deployerClient, deployerClient.scaleService, { name: "loaded", replicas: 2, cause: "", reason: "" }),
+    );
     assert.equal(refused.code, status.FAILED_PRECONDITION);
     assert.match(refused.details, /autoscaled \(min 1, max 8\).*eas autoscale loaded --min N --max M/);
   });
@@ -215,19 +275,29 @@ describe("autoscaler", () => {
       excludeDates: [],
     });
     assert.equal(info.jobs[0]?.state, "Waiting");
-    await waitFor("the cron job's scale", async () => (await scaledEvents("cronned")).some((e) => e.cause === "cron" && e.toReplicas === 3), {
-      timeoutMs: 8_000,
-      intervalMs: 100,
-    });
+    await waitFor(
+      "the cron job's scale",
+      async () => (await scaledEvents("cronned")).some((e) => e.cause === "cron" && e.toReplicas === 3),
+      {
+        timeoutMs: 8_000,
+        intervalMs: 100,
+      },
+    );
     const scaled = (await scaledEvents("cronned")).find((e) => e.cause === "cron")!;
     assert.equal(scaled.reason, "cron job up -> 3");
-    await waitFor("the run's state", async () => (await unaryCall(client, client.getCronJobs, { service: "cronned" })).jobs[0]?.state === "Succeeded", {
-      timeoutMs: 5_000,
-      intervalMs: 100,
-    });
+    await waitFor(
+      "the run's state",
+      async () => (await unaryCall(client, client.getCronJobs, { service: "cronned" })).jobs[0]?.state === "Succeeded",
+      {
+        timeoutMs: 5_000,
+        intervalMs: 100,
+      },
+    );
     // Each scheduled time is recorded once.
     await new Promise((resolve) => setTimeout(resolve, 3_500));
-    const runs = (await eventsOf(cronScaleStream("cronned"))).filter((e) => e.type === "eas.v1.CronScaleJobRan").map((e) => (e.data as { scheduledAt: string }).scheduledAt);
+    const runs = (await eventsOf(cronScaleStream("cronned")))
+      .filter((e) => e.type === "eas.v1.CronScaleJobRan")
+      .map((e) => (e.data as { scheduledAt: string }).scheduledAt);
     assert.ok(runs.length >= 2, JSON.stringify(runs));
     assert.equal(new Set(runs).size, runs.length, `no time twice: ${JSON.stringify(runs)}`);
     await unaryCall(client, client.deleteCronJobs, { service: "cronned" });

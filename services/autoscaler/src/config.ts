@@ -3,7 +3,11 @@ import { commonConfigSpec, envVar } from "@eas/service-kit";
 /** Every environment variable the autoscaler reads. */
 export const autoscalerConfigSpec = {
   ...commonConfigSpec({ grpcPort: 50053, httpPort: 9103 }),
-  deployerAddress: envVar.string("EAS_DEPLOYER_ADDR", "127.0.0.1:50051", "the deployer's gRPC address: every scale goes through its ScaleService"),
+  deployerAddress: envVar.string(
+    "EAS_DEPLOYER_ADDR",
+    "127.0.0.1:50051",
+    "the deployer's gRPC address: every scale goes through its ScaleService",
+  ),
   leaseTtlMs: envVar.int(
     "EAS_AUTOSCALER_LEASE_TTL_MS",
     10_000,

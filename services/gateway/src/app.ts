@@ -1,3 +1,4 @@
+import { wakeSubject } from "@eas/contracts";
 import { gatewaySamples } from "@eas/metrics";
 import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
@@ -42,6 +43,12 @@ export async function run(telemetry: Telemetry): Promise<void> {
     routes: table,
     logger: host.logger,
     maxBodyBytes: config.maxBodyBytes,
+    // A request for a service at zero is held, and the autoscaler told at once (not on its next tick).
+    coldStart: {
+      maxHeldRequests: config.holdMaxRequests,
+      maxWaitMs: config.holdMaxWaitMs,
+      onHold: (service, held) => host.bus.publish(wakeSubject.with(service), { service, held, at: new Date().toISOString() }),
+    },
     metrics: {
       observe: (service, code, ms, instanceId = "", bytesIn = 0, bytesOut = 0) => {
         latency.observe({ route_service: service, code: String(code) }, ms / 1000);

@@ -126,7 +126,9 @@ export function createAutoscalerApi(deps: AutoscalerApiDeps): AutoscalerServer {
     deletePolicy: unary(logger, async (request) => {
       known(request.service);
       const before = policyInfo(request.service);
-      await settle(await deps.executePolicy(request.service, { type: "DeletePolicy", service: request.service, now: deps.now().toISOString() }));
+      await settle(
+        await deps.executePolicy(request.service, { type: "DeletePolicy", service: request.service, now: deps.now().toISOString() }),
+      );
       return before;
     }),
     listPolicies: unary(logger, async () => ({
@@ -139,7 +141,11 @@ export function createAutoscalerApi(deps: AutoscalerApiDeps): AutoscalerServer {
       const violations = serviceViolations(request.service);
       violations.push(...cronJobViolations(request.jobs, request.excludeDates));
       if (violations.length > 0) throw new ValidationError(violations);
-      const jobs = request.jobs.map((job) => ({ ...job, schedule: job.schedule.trim().split(/\s+/).join(" "), timeZone: job.timeZone || "UTC" }));
+      const jobs = request.jobs.map((job) => ({
+        ...job,
+        schedule: job.schedule.trim().split(/\s+/).join(" "),
+        timeZone: job.timeZone || "UTC",
+      }));
       const position = await deps.executeCron(request.service, {
         type: "SetCronJobs",
         service: request.service,
@@ -157,7 +163,9 @@ export function createAutoscalerApi(deps: AutoscalerApiDeps): AutoscalerServer {
     deleteCronJobs: unary(logger, async (request) => {
       known(request.service);
       const before = cronInfo(request.service);
-      await settle(await deps.executeCron(request.service, { type: "DeleteCronJobs", service: request.service, now: deps.now().toISOString() }));
+      await settle(
+        await deps.executeCron(request.service, { type: "DeleteCronJobs", service: request.service, now: deps.now().toISOString() }),
+      );
       return before;
     }),
   } satisfies AutoscalerServer & UntypedServiceImplementation;

@@ -25,7 +25,11 @@ export function demandOf(sample: GatewaySample): { requests: number; concurrency
  * instance's CPU sample, and the gateways' wake messages for services at zero. Plain NATS subscriptions,
  * no monitor in between: a load step reaches the decision as soon as the second it happened in closes.
  */
-export function subscribeToLoad(bus: Bus, scaler: Scaler, isReadyInstance: (service: string, instanceId: string) => boolean): BusSubscription[] {
+export function subscribeToLoad(
+  bus: Bus,
+  scaler: Scaler,
+  isReadyInstance: (service: string, instanceId: string) => boolean,
+): BusSubscription[] {
   return [
     bus.subscribe(gatewaySamples, (sample) => {
       const demand = demandOf(sample);

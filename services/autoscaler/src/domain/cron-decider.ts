@@ -34,7 +34,9 @@ function decide(command: CronCommand, state: CronState): CronEvent[] {
   switch (command.type) {
     case "SetCronJobs":
       if (state.jobs && sameJobs(state.jobs, command.jobs, state.excludeDates, command.excludeDates)) return [];
-      return [event("CronScaleJobsSet", { service: command.service, jobs: command.jobs, excludeDates: command.excludeDates, setAt: command.now })];
+      return [
+        event("CronScaleJobsSet", { service: command.service, jobs: command.jobs, excludeDates: command.excludeDates, setAt: command.now }),
+      ];
     case "DeleteCronJobs":
       if (!state.jobs) throw new NotFoundError("scheduled scaling jobs of service", command.service);
       return [event("CronScaleJobsDeleted", { service: command.service, deletedAt: command.now })];

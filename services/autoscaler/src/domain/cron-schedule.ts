@@ -52,7 +52,11 @@ export function cronJobViolations(jobs: CronScaleJob[], excludeDates: string[]):
     }
   });
   excludeDates.forEach((date, index) => {
-    if (!DATE.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`)) || new Date(`${date}T00:00:00Z`).toISOString().slice(0, 10) !== date) {
+    if (
+      !DATE.test(date) ||
+      Number.isNaN(Date.parse(`${date}T00:00:00Z`)) ||
+      new Date(`${date}T00:00:00Z`).toISOString().slice(0, 10) !== date
+    ) {
       violations.push({ path: `exclude_dates[${index}]`, message: `must be a date YYYY-MM-DD, got "${date}"` });
     }
   });
@@ -79,9 +83,7 @@ export function localDate(at: Date, zone: string): string {
 
 /** What to do about one job at `now`. */
 export type CronDue =
-  | { kind: "none" }
-  | { kind: "run"; scheduledAt: Date; late: boolean }
-  | { kind: "skip"; scheduledAt: Date; message: string };
+  { kind: "none" } | { kind: "run"; scheduledAt: Date; late: boolean } | { kind: "skip"; scheduledAt: Date; message: string };
 
 /**
  * Whether a job is due at `now`: its latest scheduled time after both its latest recorded run and the time

@@ -61,12 +61,7 @@ function reading(metric: MetricName, observed: number, target: number, current: 
 }
 
 /** The readings of every metric the policy targets that the window has data for. */
-export function readWindow(
-  policy: ResolvedPolicy,
-  window: WindowLoad,
-  current: number,
-  cpuCoresPerInstance: number,
-): MetricReading[] {
+export function readWindow(policy: ResolvedPolicy, window: WindowLoad, current: number, cpuCoresPerInstance: number): MetricReading[] {
   const readings: MetricReading[] = [];
   for (const { metric, key } of METRIC_TARGETS) {
     const target = policy[key];
@@ -83,7 +78,8 @@ export function readWindow(
   return readings;
 }
 
-const most = (readings: MetricReading[]) => readings.reduce<MetricReading | undefined>((a, b) => (!a || b.desired > a.desired ? b : a), undefined);
+const most = (readings: MetricReading[]) =>
+  readings.reduce<MetricReading | undefined>((a, b) => (!a || b.desired > a.desired ? b : a), undefined);
 
 function round(value: number): string {
   return Number.isInteger(value) ? String(value) : value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
@@ -210,7 +206,10 @@ export function decideScale(inputs: ScaleInputs, memory: ScalerMemory): ScaleDec
   let reason: string;
   if (mode === "to-zero") reason = `idle for ${p.scaleToZeroGraceSeconds}s (no request, nothing in flight or queued) -> 0`;
   else if (mode === "from-zero") {
-    reason = cause && cause.desired >= desired ? describeReading(cause, current) : `demand at zero (${woken ? "a request is held" : "load seen"}) -> ${desired}`;
+    reason =
+      cause && cause.desired >= desired
+        ? describeReading(cause, current)
+        : `demand at zero (${woken ? "a request is held" : "load seen"}) -> ${desired}`;
   } else if (cause && cause.desired !== current) reason = describeReading(cause, current);
   else reason = `${mode} -> ${desired}`;
   if (mode === "panic") reason = `panic: ${reason}`;

@@ -92,7 +92,12 @@ describe("decideScale: one decision", () => {
     },
     {
       name: "concurrency target",
-      given: { policy: { targetQps: 0, targetConcurrency: 4 }, current: 2, ready: 2, history: history([{ from: 0, to: 120, concurrency: 20 }]) },
+      given: {
+        policy: { targetQps: 0, targetConcurrency: 4 },
+        current: 2,
+        ready: 2,
+        history: history([{ from: 0, to: 120, concurrency: 20 }]),
+      },
       desired: 5,
     },
     {
@@ -148,19 +153,34 @@ describe("decideScale: one decision", () => {
     },
     {
       name: "min 0, idle for the grace period: to zero",
-      given: { policy: { minReplicas: 0, scaleToZeroGraceSeconds: 60 }, current: 2, ready: 2, history: history([{ from: 0, to: 50, qps: 30 }]) },
+      given: {
+        policy: { minReplicas: 0, scaleToZeroGraceSeconds: 60 },
+        current: 2,
+        ready: 2,
+        history: history([{ from: 0, to: 50, qps: 30 }]),
+      },
       desired: 0,
       mode: "to-zero",
       reason: /idle for 60s/,
     },
     {
       name: "min 0, idle but shorter than the grace period: keeps one",
-      given: { policy: { minReplicas: 0, scaleToZeroGraceSeconds: 60 }, current: 1, ready: 1, history: history([{ from: 0, to: 70, qps: 30 }]) },
+      given: {
+        policy: { minReplicas: 0, scaleToZeroGraceSeconds: 60 },
+        current: 1,
+        ready: 1,
+        history: history([{ from: 0, to: 70, qps: 30 }]),
+      },
       desired: 1,
     },
     {
       name: "min 0 with requests still queued: not idle",
-      given: { policy: { minReplicas: 0, scaleToZeroGraceSeconds: 10 }, current: 1, ready: 1, history: history([{ from: 115, to: 116, concurrency: 1 }]) },
+      given: {
+        policy: { minReplicas: 0, scaleToZeroGraceSeconds: 10 },
+        current: 1,
+        ready: 1,
+        history: history([{ from: 115, to: 116, concurrency: 1 }]),
+      },
       desired: 1,
     },
     {
@@ -172,7 +192,12 @@ describe("decideScale: one decision", () => {
     },
     {
       name: "at zero with a burst waiting: the burst's size",
-      given: { policy: { minReplicas: 0, targetQps: 0, targetConcurrency: 4 }, current: 0, ready: 0, history: history([{ from: 119, to: 120, concurrency: 20 }]) },
+      given: {
+        policy: { minReplicas: 0, targetQps: 0, targetConcurrency: 4 },
+        current: 0,
+        ready: 0,
+        history: history([{ from: 119, to: 120, concurrency: 20 }]),
+      },
       desired: 4,
       reason: /^concurrency 20 over 0 instances, target 4 -> 5 \(step limit \+4; now 4\)$/,
     },
@@ -183,7 +208,14 @@ describe("decideScale: one decision", () => {
     },
     {
       name: "a 10x step within the panic window: panic, without waiting for the stable window",
-      given: { current: 1, ready: 1, history: history([{ from: 0, to: 118, qps: 20 }, { from: 118, to: 120, qps: 400 }]) },
+      given: {
+        current: 1,
+        ready: 1,
+        history: history([
+          { from: 0, to: 118, qps: 20 },
+          { from: 118, to: 120, qps: 400 },
+        ]),
+      },
       desired: 4,
       mode: "panic",
       reason: /^panic: qps 400 over 1 instance, target 100 -> 4$/,
@@ -211,7 +243,14 @@ function simulate(
   const changes: { at: number; from: number; to: number; reason: string }[] = [];
   for (let t = options.from; t <= options.to; t++) {
     const decision = decideScale(
-      inputs({ policy: options.policy ?? {}, history: h, current, ready: current, nowMs: s(t), observingSinceMs: s(options.observingFrom ?? 0) }),
+      inputs({
+        policy: options.policy ?? {},
+        history: h,
+        current,
+        ready: current,
+        nowMs: s(t),
+        observingSinceMs: s(options.observingFrom ?? 0),
+      }),
       memory,
     );
     memory = decision.memory;
@@ -246,7 +285,10 @@ describe("decideScale: over time", () => {
     assert.equal(changes[0]!.from, 1);
     const reached = changes.find((c) => c.to >= 4);
     assert.ok(reached && reached.at <= 104, JSON.stringify(changes));
-    assert.ok(changes.every((c) => c.to > c.from), `no scale-in while the load stays: ${JSON.stringify(changes)}`);
+    assert.ok(
+      changes.every((c) => c.to > c.from),
+      `no scale-in while the load stays: ${JSON.stringify(changes)}`,
+    );
   });
 
   it("the load drops: scale-in waits for the stable and scale-down windows, then goes down in bounded steps", () => {
@@ -259,7 +301,10 @@ describe("decideScale: over time", () => {
     );
     const downs = changes.filter((c) => c.to < c.from);
     assert.ok(downs.length >= 1, JSON.stringify(changes));
-    assert.ok(downs[0]!.at >= 100 + POLICY_DEFAULTS.scaleDownStabilizationSeconds - 1, `not before the scale-down window: ${JSON.stringify(downs)}`);
+    assert.ok(
+      downs[0]!.at >= 100 + POLICY_DEFAULTS.scaleDownStabilizationSeconds - 1,
+      `not before the scale-down window: ${JSON.stringify(downs)}`,
+    );
     assert.equal(changes.at(-1)!.to, 1);
     for (const down of downs) assert.ok(down.from - down.to <= Math.max(1, Math.floor(down.from / 2)), JSON.stringify(down));
   });

@@ -20,7 +20,8 @@ export type PolicyCommand =
       now: string;
     };
 
-export type PolicyEvent = EventOf<"eas.v1.AutoscalerPolicySet"> | EventOf<"eas.v1.AutoscalerPolicyDeleted"> | EventOf<"eas.v1.ScaleDecided">;
+export type PolicyEvent =
+  EventOf<"eas.v1.AutoscalerPolicySet"> | EventOf<"eas.v1.AutoscalerPolicyDeleted"> | EventOf<"eas.v1.ScaleDecided">;
 
 export type PolicyState = { policy: ResolvedPolicy | undefined; setAt: string };
 

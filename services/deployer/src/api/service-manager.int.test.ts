@@ -122,7 +122,8 @@ const api = {
   remove: (name: string) => unaryCall(fx.client, fx.client.deleteService, { name }, CALL_TIMEOUT_MS),
   start: (name: string) => unaryCall(fx.client, fx.client.startService, { name }, CALL_TIMEOUT_MS),
   stop: (name: string) => unaryCall(fx.client, fx.client.stopService, { name }, CALL_TIMEOUT_MS),
-  scale: (name: string, replicas: number) => unaryCall(fx.client, fx.client.scaleService, { name, replicas, cause: "", reason: "" }, CALL_TIMEOUT_MS),
+  scale: (name: string, replicas: number) =>
+    unaryCall(fx.client, fx.client.scaleService, { name, replicas, cause: "", reason: "" }, CALL_TIMEOUT_MS),
   versions: async (name: string) => (await unaryCall(fx.client, fx.client.listVersions, { name }, CALL_TIMEOUT_MS)).versions,
   rollback: (name: string, version: number) => unaryCall(fx.client, fx.client.rollbackService, { name, version }, CALL_TIMEOUT_MS),
 };

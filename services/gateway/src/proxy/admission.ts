@@ -3,6 +3,9 @@ import { presentedToken, tokenMatches } from "./auth.js";
 import { GatewayErrorCode } from "./errors.js";
 import type { ServiceRoute } from "./service-route.js";
 
+/** Admitted, but to wait for a first instance: the service is at zero and scales up on demand (`cold-start.ts`). */
+export const HOLD = Symbol("eas.hold");
+
 /** Why a request is not admitted, and how to answer it. */
 export interface Rejection {
   readonly code: GatewayErrorCode;
@@ -34,7 +37,8 @@ export class Admission {
 
   /**
    * Checks, in this order: the token (401), the declared body size (413), a Ready instance (503),
-   * the rate limit (429, taking a token when it admits). Undefined when the request is admitted.
+   * the rate limit (429, taking a token when it admits). Undefined when the request is admitted; {@link HOLD}
+   * when it is to wait for the first instance of a service that scales from zero.
    * `contentLength` is -1 when the request declares none.
    */
   check<W>(
@@ -43,7 +47,7 @@ export class Admission {
     authorization: string | undefined,
     contentLength: number,
     now: number,
-  ): Rejection | undefined {
+  ): Rejection | typeof HOLD | undefined {
     if (!this.#authorized(socket as AuthCachingSocket, authorization, route.tokenDigest)) {
       return {
         code: GatewayErrorCode.Unauthorized,
@@ -58,6 +62,7 @@ export class Admission {
         closeConnection: true,
       };
     }
+    if (route.holdsRequests) return HOLD;
     if (!route.routable) {
       return {
         code: GatewayErrorCode.ServiceUnavailable,

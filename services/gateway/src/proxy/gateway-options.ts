@@ -1,3 +1,4 @@
+import type { ColdStartOptions } from "./cold-start.js";
 import type { GatewayMetricsSink } from "./observation.js";
 import type { RouteTable } from "./route-table.js";
 
@@ -24,6 +25,8 @@ export interface GatewayServerOptions {
   unavailableRetryAfterSeconds?: number;
   /** Longest wait in `GatewayServer.close` for in-flight requests before cutting them; default 30 s. */
   drainTimeoutMs?: number;
+  /** Holding requests for services at zero instances that scale up on demand (`cold-start.ts`). */
+  coldStart?: ColdStartOptions;
 }
 
 /** {@link GatewayServerOptions} with every default filled in, as the gateway's parts read them. */
@@ -37,6 +40,7 @@ export interface GatewaySettings {
   /** The `Retry-After` value sent with a 503 for a service without a Ready instance. */
   readonly retryAfter: string;
   readonly drainTimeoutMs: number;
+  readonly coldStart: ColdStartOptions;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -53,5 +57,6 @@ export function withDefaults(options: GatewayServerOptions): GatewaySettings {
     ejectMs: options.ejectMs ?? 2000,
     retryAfter: String(options.unavailableRetryAfterSeconds ?? 1),
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
+    coldStart: options.coldStart ?? {},
   };
 }

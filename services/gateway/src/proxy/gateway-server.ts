@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
-import { Admission, type Rejection } from "./admission.js";
+import { Admission, HOLD, type Rejection } from "./admission.js";
+import { ColdStart } from "./cold-start.js";
 import { RequestDispatcher } from "./dispatcher.js";
 import { errorBody, GatewayErrorCode, gatewayErrorStatus, sendError } from "./errors.js";
 import { ByteLimit, Exchange } from "./exchange.js";
@@ -48,7 +49,11 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const inFlight = new InFlight();
   const observation = new RequestObservation(settings.metrics, now);
   const dispatcher = new RequestDispatcher(settings, inFlight, observation);
-  const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => dispatcher.pump(route));
+  const coldStart = new ColdStart(settings.coldStart, settings.retryAfter);
+  const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => {
+    if (!route.holdsRequests) coldStart.forget(route.name);
+    dispatcher.pump(route);
+  });
   const admission = new Admission(maxBodyBytes, settings.retryAfter);
   const tunnels = new Set<Socket>();
 
@@ -80,13 +85,23 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return;
     }
     const scanned = scanRequestHeaders(req.rawHeaders);
-    const rejection = admission.check(route, req.socket, scanned.authorization, scanned.contentLength, start);
-    if (rejection) {
-      reject(route.name, res, start, rejection);
+    const admitted = admission.check(route, req.socket, scanned.authorization, scanned.contentLength, start);
+    const held = admitted === HOLD;
+    if (held && !coldStart.hasRoom(route)) {
+      reject(route.name, res, start, {
+        code: GatewayErrorCode.ServiceUnavailable,
+        message: coldStart.fullMessage(route),
+        closeConnection: false,
+        headers: ["retry-after", coldStart.retryAfter],
+      });
       return;
     }
-    const upstream = route.pick(start);
-    if (!upstream && route.queue.isFull) {
+    if (admitted && !held) {
+      reject(route.name, res, start, admitted);
+      return;
+    }
+    const upstream = held ? undefined : route.pick(start);
+    if (!held && !upstream && route.queue.isFull) {
       reject(route.name, res, start, {
         code: GatewayErrorCode.QueueFull,
         message: `service ${route.name} queue is full (${route.entry.maxQueueSize} waiting)`,
@@ -115,7 +130,8 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     if (scanned.expectContinue) res.writeContinue();
     const exchange = new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body);
     if (scanned.contentLength > 0) exchange.bytesIn = scanned.contentLength;
-    dispatcher.admit(exchange, upstream);
+    if (held) dispatcher.admitHeld(exchange, (waiting) => coldStart.hold(waiting, Date.now()));
+    else dispatcher.admit(exchange, upstream);
   }
 
   /** WebSocket (and any other Upgrade) on /api/predict/{service}/...: admitted like a request, then tunnelled as raw TCP. */
@@ -133,8 +149,11 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return;
     }
     const scanned = scanRequestHeaders(req.rawHeaders);
+    const admitted = admission.check(route, socket, scanned.authorization, scanned.contentLength, start);
+    // A tunnel is not held at zero: it is refused like a request without an instance, and the service woken.
+    if (admitted === HOLD) settings.coldStart.onHold?.(route.name, 0);
     const rejection =
-      admission.check(route, socket, scanned.authorization, scanned.contentLength, start) ?? (inFlight.closing ? SHUTTING_DOWN : undefined);
+      admitted === HOLD ? scalingUp(route.name, settings.retryAfter) : (admitted ?? (inFlight.closing ? SHUTTING_DOWN : undefined));
     if (rejection) {
       refuseUpgrade(route.name, socket, start, rejection);
       return;
@@ -213,6 +232,15 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     },
     snapshot: (service) => routes.get(service)?.snapshot(now()),
     load: () => routes.load(),
+  };
+}
+
+function scalingUp(service: string, retryAfter: string): Rejection {
+  return {
+    code: GatewayErrorCode.ServiceUnavailable,
+    message: `service ${service} is scaling up from zero; retry the upgrade shortly`,
+    closeConnection: true,
+    headers: ["retry-after", retryAfter],
   };
 }
 

@@ -27,6 +27,11 @@ export interface RouteEntry {
   /** Ready instances only. */
   instances: RouteInstance[];
   state: RouteState;
+  /**
+   * The service may be scaled to zero and woken by a request (an autoscaling policy with min 0): with no Ready
+   * instance, requests are held until one is Ready instead of answered 503 (`cold-start.ts`). Absent: false.
+   */
+  scaleFromZero?: boolean;
 }
 
 /** What the proxy reads routes from: {@link LiveRouteTable}, which `routing/route-sync.ts` keeps in step with the log. */

@@ -74,6 +74,14 @@ export class ServiceRoute<Waiting> {
     return this.#routable;
   }
 
+  /**
+   * No Ready instance, but one is coming when asked: the service scales from zero (and is not stopped or
+   * deleted). Requests then wait in the queue for the first Ready instance instead of getting a 503.
+   */
+  get holdsRequests(): boolean {
+    return !this.#routable && !this.#removed && this.#entry.scaleFromZero === true && this.#entry.state !== "stopped";
+  }
+
   /** Deleted from the route table: the route is no longer in use. */
   get removed(): boolean {
     return this.#removed;

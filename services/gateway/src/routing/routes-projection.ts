@@ -11,6 +11,8 @@ interface RoutedService {
   maxQueueSize: number;
   rateLimit: number;
   stopped: boolean;
+  /** An autoscaling policy with min 0 applies: requests at zero instances are held, not refused. */
+  scaleFromZero?: boolean;
   /**
    * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: only Ready ones are
    * routed, and no late event brings back a Draining or ended one.
@@ -54,8 +56,8 @@ export function serviceOf(event: EasEvent): string | undefined {
 /** The gateway's routing table as a projection: tokens, rpc limits and the Ready instances of each service. */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 2,
-  categories: [StreamCategory.service, StreamCategory.instance],
+  version: 3,
+  categories: [StreamCategory.service, StreamCategory.instance, StreamCategory.autoscaler],
   initialState: () => ({}),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
     const e = decodeEvent(recorded);
@@ -75,6 +77,13 @@ export const routesProjection: Projection<RoutesState> = {
       case "eas.v1.ServiceDeleted": {
         const { [e.data.name]: _deleted, ...rest } = state;
         return rest;
+      }
+      case "eas.v1.AutoscalerPolicySet":
+      case "eas.v1.AutoscalerPolicyDeleted": {
+        const routed = state[e.data.service];
+        if (!routed) return state;
+        const scaleFromZero = e.type === "eas.v1.AutoscalerPolicySet" && e.data.policy?.minReplicas === 0;
+        return { ...state, [e.data.service]: { ...routed, scaleFromZero } };
       }
       default:
         return withInstanceEvent(state, e);
@@ -96,5 +105,6 @@ export function toRouteEntry(service: string, routed: RoutedService): RouteEntry
     rateLimit: routed.rateLimit,
     instances,
     state: routed.stopped ? "stopped" : instances.length > 0 ? "running" : "starting",
+    scaleFromZero: routed.scaleFromZero === true,
   };
 }

@@ -76,7 +76,7 @@ const instanceIds = (state: RoutesState, service = "iris") =>
 describe("routes projection: a service's lifecycle", () => {
   it("given nothing, when the service is created, then it is routable by its token but starting, with the spec's rpc limits", () => {
     const state = given([created()]);
-    assert.deepEqual(entry(state), { service: "iris", token: "tok-iris", ...rpc, instances: [], state: "starting" });
+    assert.deepEqual(entry(state), { service: "iris", token: "tok-iris", ...rpc, instances: [], state: "starting", scaleFromZero: false });
   });
 
   it("given a spec without rpc settings, when the service is created, then the gateway's defaults apply", () => {
@@ -125,7 +125,17 @@ describe("routes projection: a service's lifecycle", () => {
         { id: "b", endpoint: "127.0.0.1:9001", version: 1 },
       ],
       state: "running",
+      scaleFromZero: false,
     });
+  });
+
+  it("given a service, when an autoscaling policy with min 0 is set, then requests at zero are held; min 1 or no policy: not", () => {
+    const policy = (minReplicas: number) =>
+      event("AutoscalerPolicySet", { service: "iris", policy: { minReplicas, maxReplicas: 3, targetQps: 10 }, setAt: at(2) });
+    const deleted = event("AutoscalerPolicyDeleted", { service: "iris", deletedAt: at(3) });
+    assert.equal(entry(when(given([created()]), policy(0)))?.scaleFromZero, true);
+    assert.equal(entry(when(given([created()]), policy(1)))?.scaleFromZero, false);
+    assert.equal(entry(when(given([created(), policy(0)]), deleted))?.scaleFromZero, false);
   });
 
   it("given a running service, when it is deleted, then it has no route and other services keep theirs", () => {
