@@ -8,16 +8,17 @@ import type { Scaler } from "./scaler.js";
 const NOT_DEMAND = [401, 413, 429] as const;
 
 /** A gateway's second of a service as the scaler reads it: the requests instances could serve, and the concurrency. */
-export function demandOf(sample: GatewaySample): { requests: number; concurrency: number } {
+export function demandOf(sample: GatewaySample): { requests: number; pending: number; concurrency: number } {
   const total = sample.total;
-  if (!total) return { requests: 0, concurrency: sample.inFlight + sample.queued };
+  const pending = sample.inFlight + sample.queued;
+  if (!total) return { requests: 0, pending, concurrency: pending };
   let requests = total.requests;
   for (const code of NOT_DEMAND) requests -= total.responsesByCode[code] ?? 0;
   // The end-of-second snapshot misses what came and went within the second; Little's law (requests x mean
   // latency) misses what has not ended yet. The larger of the two is the better estimate of both.
   const mean = total.latencyHistogramUs.length > 0 ? (summarizeLatency(total.latencyHistogramUs, [])?.mean ?? 0) : 0;
   const littlesLaw = (total.requests * mean) / Math.max(sample.durationMs, 1);
-  return { requests: Math.max(0, requests), concurrency: Math.max(sample.inFlight + sample.queued, littlesLaw) };
+  return { requests: Math.max(0, requests), pending, concurrency: Math.max(pending, littlesLaw) };
 }
 
 /**
@@ -33,7 +34,7 @@ export function subscribeToLoad(
   return [
     bus.subscribe(gatewaySamples, (sample) => {
       const demand = demandOf(sample);
-      scaler.traffic(sample.service, sample.startMs, demand.requests, demand.concurrency);
+      scaler.traffic(sample.service, sample.startMs, demand);
     }),
     bus.subscribe(instanceSamples, (sample) => {
       if (isReadyInstance(sample.service, sample.instanceId)) scaler.cpu(sample.service, sample.atMs, sample.cpuPercent);

@@ -80,9 +80,9 @@ export class Scaler {
   }
 
   /** One gateway's second of a service's traffic. */
-  traffic(service: string, startMs: number, requests: number, concurrency: number): void {
+  traffic(service: string, startMs: number, demand: { requests: number; pending: number; concurrency: number }): void {
     if (!(service in this.#deps.view())) return;
-    this.#of(service).history.addTraffic(startMs, requests, concurrency);
+    this.#of(service).history.addTraffic(startMs, demand.requests, demand.concurrency, demand.pending);
     this.#trigger(service);
   }
 

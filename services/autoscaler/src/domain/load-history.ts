@@ -2,6 +2,8 @@
 export interface SecondLoad {
   /** Requests answered that instances could serve (the gateway's own 401, 413 and 429 left out). */
   requests: number;
+  /** Requests in flight or queued (held at zero included) at the end of the second, summed over gateways. */
+  pending: number;
   /** Requests in flight on instances or queued in gateways (held at zero included). */
   concurrency: number;
   /** CPU of the Ready instances, percent of one core, summed over the instance samples of the second. */
@@ -16,7 +18,10 @@ export interface SecondLoad {
 export interface WindowLoad {
   /** Seconds the window spans (shorter than asked while the autoscaler has not observed that long). */
   seconds: number;
-  /** Average requests per second. */
+  /**
+   * Average requests arriving per second: those answered plus the growth of those pending. Answers alone
+   * cannot exceed what the instances serve, so a saturated service would hide its demand in its queue.
+   */
   qps: number;
   /** Average concurrency (in flight + queued). */
   concurrency: number;
@@ -30,7 +35,7 @@ export interface WindowLoad {
   idle: boolean;
 }
 
-const emptySecond = (): SecondLoad => ({ requests: 0, concurrency: 0, cpuPercent: 0, cpuSamples: 0, backlog: -1 });
+const emptySecond = (): SecondLoad => ({ requests: 0, pending: 0, concurrency: 0, cpuPercent: 0, cpuSamples: 0, backlog: -1 });
 
 /**
  * The last minutes of one service's load, second by second, in memory (samples are telemetry: a restarted
@@ -54,10 +59,14 @@ export class LoadHistory {
     return second;
   }
 
-  /** Adds one gateway's traffic for the second starting at `startMs` (several gateways add up). */
-  addTraffic(startMs: number, requests: number, concurrency: number): void {
+  /**
+   * Adds one gateway's traffic for the second starting at `startMs` (several gateways add up): requests
+   * answered, requests pending at the end of the second, and the concurrency estimate.
+   */
+  addTraffic(startMs: number, requests: number, concurrency: number, pending = 0): void {
     const second = this.#second(startMs);
     second.requests += requests;
+    second.pending += pending;
     second.concurrency += concurrency;
   }
 
@@ -76,7 +85,9 @@ export class LoadHistory {
   /** Averages over the `seconds` whole seconds before `endMs` (a multiple of 1000: the end of the last closed second). */
   window(endMs: number, seconds: number): WindowLoad {
     const last = Math.floor(endMs / 1000) - 1;
-    let requests = 0;
+    const first = last - seconds + 1;
+    // Arrivals = answered + pending at the end - pending before the window (the sum telescopes).
+    let requests = (this.#seconds.get(last)?.pending ?? 0) - (this.#seconds.get(first - 1)?.pending ?? 0);
     let concurrency = 0;
     let cpu = 0;
     let cpuSamples = 0;
@@ -84,7 +95,7 @@ export class LoadHistory {
     let backlog = 0;
     let backlogSeconds = 0;
     let idle = true;
-    for (let key = last - seconds + 1; key <= last; key++) {
+    for (let key = first; key <= last; key++) {
       const second = this.#seconds.get(key);
       if (!second) continue;
       requests += second.requests;
@@ -98,11 +109,11 @@ export class LoadHistory {
         backlog += second.backlog;
         backlogSeconds++;
       }
-      if (second.requests > 0 || second.concurrency > 0 || second.backlog > 0) idle = false;
+      if (second.requests > 0 || second.pending > 0 || second.concurrency > 0 || second.backlog > 0) idle = false;
     }
     return {
       seconds,
-      qps: requests / seconds,
+      qps: Math.max(0, requests) / seconds,
       concurrency: concurrency / seconds,
       cpuPercent: cpuSeconds > 0 ? cpu / cpuSeconds : undefined,
       cpuInstances: cpuSeconds > 0 ? cpuSamples / cpuSeconds : 0,

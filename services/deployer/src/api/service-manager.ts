@@ -181,7 +181,7 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
     scaleService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
       if (request.replicas > MAX_INSTANCES) throw new ValidationError([{ path: "replicas", message: `must be at most ${MAX_INSTANCES}` }]);
-      const cause = scaleCause(request.cause);
+      const cause = scaleCause(request.cause ?? "");
       const autoscaling = views.state[name]?.autoscaling;
       // A service with a policy has one owner of its count: a user changes the policy's bounds instead (ADR 0032).
       if (cause === "user" && autoscaling) {

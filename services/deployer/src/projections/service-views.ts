@@ -174,7 +174,7 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
             fromReplicas: e.data.fromReplicas,
             toReplicas: e.data.toReplicas,
             cause: e.data.cause,
-            reason: e.data.reason,
+            reason: e.data.reason ?? "",
             at: e.data.scaledAt,
           },
         }));

@@ -41,7 +41,7 @@ export interface ServiceScaled {
   cause: string;
   scaledAt: string;
   /** Why, in words, from whoever asked (the autoscaler's decision, the cron job); empty for a plain user scale. */
-  reason: string;
+  reason?: string | undefined;
 }
 
 export interface ServiceStopped {
@@ -592,7 +592,7 @@ export const ServiceRolledBack: MessageFns<ServiceRolledBack> = {
 };
 
 function createBaseServiceScaled(): ServiceScaled {
-  return { name: "", fromReplicas: 0, toReplicas: 0, cause: "", scaledAt: "", reason: "" };
+  return { name: "", fromReplicas: 0, toReplicas: 0, cause: "", scaledAt: "", reason: undefined };
 }
 
 export const ServiceScaled: MessageFns<ServiceScaled> = {
@@ -612,7 +612,7 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
     if (message.scaledAt !== "") {
       writer.uint32(42).string(message.scaledAt);
     }
-    if (message.reason !== "") {
+    if (message.reason !== undefined) {
       writer.uint32(50).string(message.reason);
     }
     return writer;
@@ -710,7 +710,7 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
         : isSet(object.scaled_at)
         ? globalThis.String(object.scaled_at)
         : "",
-      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
     };
   },
 
@@ -731,7 +731,7 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
     if (message.scaledAt !== "") {
       obj.scaledAt = message.scaledAt;
     }
-    if (message.reason !== "") {
+    if (message.reason !== undefined) {
       obj.reason = message.reason;
     }
     return obj;
@@ -747,7 +747,7 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
     message.toReplicas = object.toReplicas ?? 0;
     message.cause = object.cause ?? "";
     message.scaledAt = object.scaledAt ?? "";
-    message.reason = object.reason ?? "";
+    message.reason = object.reason ?? undefined;
     return message;
   },
 };

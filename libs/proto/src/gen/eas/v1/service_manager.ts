@@ -49,9 +49,11 @@ export interface ScaleServiceRequest {
    * Who asks: "user" (the default, what an empty field means), "autoscaler" or "cron" (ADR 0014). A user's
    * scale of a service with an autoscaling policy is refused (FAILED_PRECONDITION): change the policy's bounds.
    */
-  cause: string;
+  cause?:
+    | string
+    | undefined;
   /** Why, in words ("qps 480 over 2 instances, target 100 -> 5"); copied into ServiceScaled.reason. */
-  reason: string;
+  reason?: string | undefined;
 }
 
 export interface RollbackServiceRequest {
@@ -96,7 +98,7 @@ export interface ServiceInfo {
     | LastScale
     | undefined;
   /** The autoscaling policy's bounds, e.g. "min 1, max 10"; empty when the service has none. */
-  autoscaling: string;
+  autoscaling?: string | undefined;
 }
 
 export interface LastScale {
@@ -456,7 +458,7 @@ export const ServiceRef: MessageFns<ServiceRef> = {
 };
 
 function createBaseScaleServiceRequest(): ScaleServiceRequest {
-  return { name: "", replicas: 0, cause: "", reason: "" };
+  return { name: "", replicas: 0, cause: undefined, reason: undefined };
 }
 
 export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
@@ -467,10 +469,10 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     if (message.replicas !== 0) {
       writer.uint32(16).uint32(message.replicas);
     }
-    if (message.cause !== "") {
+    if (message.cause !== undefined) {
       writer.uint32(26).string(message.cause);
     }
-    if (message.reason !== "") {
+    if (message.reason !== undefined) {
       writer.uint32(34).string(message.reason);
     }
     return writer;
@@ -537,8 +539,8 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       replicas: isSet(object.replicas) ? globalThis.Number(object.replicas) : 0,
-      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
-      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
     };
   },
 
@@ -550,10 +552,10 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     if (message.replicas !== 0) {
       obj.replicas = Math.round(message.replicas);
     }
-    if (message.cause !== "") {
+    if (message.cause !== undefined) {
       obj.cause = message.cause;
     }
-    if (message.reason !== "") {
+    if (message.reason !== undefined) {
       obj.reason = message.reason;
     }
     return obj;
@@ -566,8 +568,8 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     const message = createBaseScaleServiceRequest();
     message.name = object.name ?? "";
     message.replicas = object.replicas ?? 0;
-    message.cause = object.cause ?? "";
-    message.reason = object.reason ?? "";
+    message.cause = object.cause ?? undefined;
+    message.reason = object.reason ?? undefined;
     return message;
   },
 };
@@ -904,7 +906,7 @@ function createBaseServiceInfo(): ServiceInfo {
     updatedAt: "",
     instances: [],
     lastScale: undefined,
-    autoscaling: "",
+    autoscaling: undefined,
   };
 }
 
@@ -958,7 +960,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.lastScale !== undefined) {
       LastScale.encode(message.lastScale, writer.uint32(130).fork()).join();
     }
-    if (message.autoscaling !== "") {
+    if (message.autoscaling !== undefined) {
       writer.uint32(138).string(message.autoscaling);
     }
     return writer;
@@ -1185,7 +1187,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
         : isSet(object.last_scale)
         ? LastScale.fromJSON(object.last_scale)
         : undefined,
-      autoscaling: isSet(object.autoscaling) ? globalThis.String(object.autoscaling) : "",
+      autoscaling: isSet(object.autoscaling) ? globalThis.String(object.autoscaling) : undefined,
     };
   },
 
@@ -1239,7 +1241,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.lastScale !== undefined) {
       obj.lastScale = LastScale.toJSON(message.lastScale);
     }
-    if (message.autoscaling !== "") {
+    if (message.autoscaling !== undefined) {
       obj.autoscaling = message.autoscaling;
     }
     return obj;
@@ -1268,7 +1270,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.lastScale = (object.lastScale !== undefined && object.lastScale !== null)
       ? LastScale.fromPartial(object.lastScale)
       : undefined;
-    message.autoscaling = object.autoscaling ?? "";
+    message.autoscaling = object.autoscaling ?? undefined;
     return message;
   },
 };
