@@ -70,9 +70,12 @@ export function nextRunAfter(job: CronScaleJob, after: Date): Date | undefined {
 
 /** The job's latest scheduled time at or before `now`; undefined when it has none. */
 export function latestRunAtOrBefore(job: CronScaleJob, now: Date): Date | undefined {
-  const next = schedule(job).nextRun(new Date(now.getTime() - 1));
-  if (next && next.getTime() <= now.getTime()) return next;
-  return schedule(job).previousRuns(1, now)[0];
+  // Schedules have whole seconds; croner's previousRuns leaves out the second `now` falls in, so ask for it first.
+  const second = Math.floor(now.getTime() / 1000) * 1000;
+  const cron = schedule(job);
+  const atSecond = cron.nextRun(new Date(second - 1));
+  if (atSecond && atSecond.getTime() === second) return atSecond;
+  return cron.previousRuns(1, new Date(second))[0];
 }
 
 /** The calendar date (YYYY-MM-DD) of `at` in `zone`. */
