@@ -12,6 +12,7 @@
  *   node --conditions=source --import tsx bench/src/gateway-bench-server.ts <backendPort> [--workers N] [--sampling]
  */
 import cluster from "node:cluster";
+import { createHash } from "node:crypto";
 import { createGatewayServer, GatewaySampler, LiveRouteTable, type GatewayServer } from "@eas/gateway";
 import { encodeGatewaySample } from "@eas/metrics";
 
@@ -48,13 +49,14 @@ if (workers > 1 && cluster.isPrimary) {
   const routes = new LiveRouteTable([
     {
       service: "bench",
-      token: BENCH_TOKEN,
+      tokenSha256: createHash("sha256").update(BENCH_TOKEN).digest("hex"),
       keepaliveMs: 30_000,
       maxConcurrency: 0,
       maxQueueSize: 1_000,
       rateLimit: 0,
       instances: [{ id: "bench-0", endpoint: `127.0.0.1:${backendPort}`, version: 1 }],
       state: "running",
+      stateReason: "",
     },
   ]);
   const sampling: { sampler?: GatewaySampler } = {};

@@ -91,7 +91,14 @@ function* lifecycle(index: number): Generator<Planned> {
   const created = at();
   yield planned(
     serviceStream(name),
-    event("ServiceCreated", { name, spec, version: 1, token: randomBytes(16).toString("hex"), createdAt: created.toISOString() }),
+    event("ServiceCreated", {
+      name,
+      spec,
+      version: 1,
+      token: "",
+      createdAt: created.toISOString(),
+      tokenSha256: randomBytes(32).toString("hex"),
+    }),
     created,
   );
 

@@ -28,7 +28,7 @@ import type { AddressInfo } from "node:net";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { connectJetStreamEventStore, type EventStore } from "@eas/event-store";
-import { event, instanceStream, serviceStream, toNewEvent } from "@eas/events";
+import { event, instanceStream, serviceStream, tokenSha256, toNewEvent } from "@eas/events";
 import { createGatewayServer, routesProjection, routeSyncOnEvent, LiveRouteTable, syncAllRoutes } from "@eas/gateway";
 import { createProjectionRunner } from "@eas/projections";
 import { ServiceSpec } from "@eas/proto";
@@ -247,8 +247,9 @@ async function drive(): Promise<void> {
         name: SERVICE,
         spec: ServiceSpec.fromPartial({ name: SERVICE, instance: 1 }),
         version: 1,
-        token: TOKEN,
+        token: "",
         createdAt: new Date().toISOString(),
+        tokenSha256: tokenSha256(TOKEN),
       }),
     );
     await Promise.all([seenBy(gateway, created.id, "gateway"), seenBy(peer, created.id, "peer")]);

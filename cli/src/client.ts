@@ -9,12 +9,12 @@ export function scheduler(endpoint: string): SchedulerClient {
   return new SchedulerClient(endpoint, credentials.createInsecure());
 }
 
-/** The agent address of every node that is not Lost, by node id, as the scheduler knows them. */
+/** The current agent address of every node that is not Lost, by node id (none for an agent not back after a restart). */
 export async function agentAddresses(schedulerEndpoint: string): Promise<Map<string, string>> {
   const s = scheduler(schedulerEndpoint);
   try {
     const { nodes } = await unaryCall(s, s.listNodes, {});
-    return new Map(nodes.filter((n) => n.status !== "Lost" && n.agentAddress).map((n) => [n.nodeId, n.agentAddress]));
+    return new Map(nodes.filter((n) => n.status !== "Lost" && n.agentConnected && n.agentAddress).map((n) => [n.nodeId, n.agentAddress]));
   } finally {
     s.close();
   }
@@ -37,7 +37,7 @@ export function describeError(error: unknown, endpoint: string): string {
   const grpcError = error as Partial<ServiceError>;
   if (typeof grpcError.code === "number") {
     if (grpcError.code === status.UNAVAILABLE) {
-      return `cannot reach EAS at ${endpoint} (is the local cluster running? \`pnpm cluster\`): ${grpcError.details ?? ""}`;
+      return `cannot reach EAS at ${endpoint} (is the local cluster running? \`bash scripts/up.sh\` starts it): ${grpcError.details ?? ""}`;
     }
     return `${status[grpcError.code]}: ${grpcError.details ?? grpcError.message}`;
   }

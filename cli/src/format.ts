@@ -1,5 +1,5 @@
 import Table from "cli-table3";
-import type { ServiceInfo } from "@eas/proto";
+import type { InstanceInfo, NodeInfo, ServiceInfo } from "@eas/proto";
 
 export function table(head: string[], rows: (string | number)[][]): string {
   const t = new Table({ head, style: { head: [], border: [] } });
@@ -41,11 +41,57 @@ export function describeService(info: ServiceInfo): string {
     text +=
       "\n" +
       table(
-        ["Instance", "Version", "Node", "Status", "Endpoint", "Restarts", "Reason"],
-        info.instances.map((i) => [i.instanceId, i.version, i.nodeId, i.status, i.endpoint, i.restartCount, i.reason]),
+        ["Instance", "Version", "Node", "Class", "Status", "Endpoint", "Restarts", "Reason"],
+        info.instances.map((i) => [
+          i.instanceId,
+          i.version,
+          i.nodeId,
+          instanceClass(i),
+          i.status,
+          i.endpoint,
+          i.restartCount,
+          [i.moving && `moving (${i.moving})`, i.reason].filter(Boolean).join("; "),
+        ]),
       );
+    text += `\nBy class: ${classCounts(info.instances)}`;
   }
+  for (const warning of info.placementWarnings) text += `\nWarning: ${warning}`;
   return text;
+}
+
+/** Where an instance runs, as EAS counts it: `dedicated` (its resource group) or `public` (the pool), `spot` when preemptible. */
+export function instanceClass(instance: Pick<InstanceInfo, "pool" | "spot">): string {
+  return `${instance.pool || "public"}${instance.spot ? " spot" : ""}`;
+}
+
+/** `2 dedicated, 1 public spot`: the instances counted by class, in a fixed order. */
+export function classCounts(instances: readonly Pick<InstanceInfo, "pool" | "spot">[]): string {
+  const counts = new Map<string, number>();
+  for (const instance of instances) counts.set(instanceClass(instance), (counts.get(instanceClass(instance)) ?? 0) + 1);
+  return [...counts.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, count]) => `${count} ${name}`)
+    .join(", ");
+}
+
+/** The nodes as `eas nodes` lists them, with a reclaim deadline or why a node is out of service. */
+export function nodesTable(nodes: readonly NodeInfo[]): string {
+  return table(
+    ["Node", "Status", "Group", "Spot", "Type", "CPU (m)", "Memory (MiB)", "GPU", "Instances", "Agent", "Note"],
+    nodes.map((n) => [
+      n.nodeId,
+      n.status,
+      n.resourceGroup || "public",
+      n.spot ? "yes" : "no",
+      n.instanceType || "-",
+      `${n.allocated?.cpuMillis ?? 0}/${n.capacity?.cpuMillis ?? 0}`,
+      `${n.allocated?.memoryMib ?? 0}/${n.capacity?.memoryMib ?? 0}`,
+      `${n.allocated?.gpu ?? 0}/${n.capacity?.gpu ?? 0}`,
+      n.instanceCount,
+      n.agentAddress,
+      n.reclaimDeadline ? `reclaimed at ${n.reclaimDeadline}` : n.statusReason,
+    ]),
+  );
 }
 
 export interface InstanceUsage {
@@ -99,6 +145,7 @@ const GLANCE_FIELDS = [
   "toVersion",
   "exitCode",
   "cause",
+  "deadline",
   "job",
   "state",
   "reason",

@@ -1,7 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ServiceInfo } from "@eas/proto";
-import { concernsService, describeService, eventLine, formatLogs, progressLine, table, usageTable } from "./format.js";
+import type { InstanceInfo, NodeInfo, ServiceInfo } from "@eas/proto";
+import { InvalidArgumentError } from "commander";
+import {
+  classCounts,
+  concernsService,
+  describeService,
+  eventLine,
+  formatLogs,
+  instanceClass,
+  nodesTable,
+  progressLine,
+  table,
+  usageTable,
+} from "./format.js";
+import { duration } from "./options.js";
 
 function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
   return {
@@ -20,6 +33,8 @@ function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
     createdAt: "2026-11-30T10:00:00.000Z",
     updatedAt: "2026-11-30T11:00:00.000Z",
     instances: [],
+    warnings: [],
+    placementWarnings: [],
     lastScale: undefined,
     autoscaling: "",
     ...overrides,
@@ -77,6 +92,9 @@ describe("describeService", () => {
             endpoint: "127.0.0.1:4000",
             restartCount: 0,
             reason: "",
+            pool: "public",
+            spot: false,
+            moving: "",
           },
           {
             instanceId: "iris-v2-bbbbbb",
@@ -86,6 +104,9 @@ describe("describeService", () => {
             endpoint: "127.0.0.1:4001",
             restartCount: 3,
             reason: "liveness failed",
+            pool: "public",
+            spot: false,
+            moving: "",
           },
         ],
       }),
@@ -94,6 +115,83 @@ describe("describeService", () => {
     assert.equal(rows.length, 2);
     assert.match(rows[1]!, /node-2.*Unhealthy.*127\.0\.0\.1:4001.*3.*liveness failed/);
   });
+});
+
+describe("describeService: where instances run", () => {
+  const instance = (instanceId: string, pool: string, spot: boolean, moving = ""): InstanceInfo => ({
+    instanceId,
+    version: 1,
+    nodeId: "n1",
+    status: "Ready",
+    endpoint: "127.0.0.1:1",
+    restartCount: 0,
+    reason: "",
+    pool,
+    spot,
+    moving,
+  });
+
+  it("shows each instance's class, the counts by class, a move's reason and the warnings", () => {
+    const text = describeService(
+      serviceInfo({
+        instances: [
+          instance("a", "dedicated", false),
+          instance("b", "dedicated", false),
+          instance("c", "public", true, "reclaim: spot node n1 is reclaimed at 2026-12-01T10:00:30.000Z"),
+        ],
+        placementWarnings: ["all 3 replicas run on node n1: losing it stops the service"],
+      }),
+    );
+    assert.match(text, /│ Class\s+│/);
+    assert.match(text, /│ public spot\s+│/);
+    assert.match(text, /moving \(reclaim: spot node n1 is reclaimed/);
+    assert.match(text, /By class: 2 dedicated, 1 public spot/);
+    assert.match(text, /Warning: all 3 replicas run on node n1: losing it stops the service/);
+  });
+
+  it("names classes the EAS way", () => {
+    assert.equal(instanceClass({ pool: "dedicated", spot: false }), "dedicated");
+    assert.equal(instanceClass({ pool: "", spot: true }), "public spot");
+    assert.equal(classCounts([]), "");
+  });
+});
+
+describe("nodesTable", () => {
+  it("shows the instance type and a reclaim deadline", () => {
+    const node: NodeInfo = {
+      nodeId: "spot-1",
+      capacity: { cpuMillis: 4000, memoryMib: 8192, gpu: 0, gpuType: "", gpuMemoryGib: 0 },
+      allocated: { cpuMillis: 500, memoryMib: 64, gpu: 0, gpuType: "", gpuMemoryGib: 0 },
+      resourceGroup: "",
+      spot: true,
+      pricePerHour: 0.2,
+      agentAddress: "127.0.0.1:7000",
+      status: "Reclaiming",
+      instanceCount: 1,
+      lastHeartbeat: "2026-12-01T10:00:00.000Z",
+      instanceType: "ecs.g7.large",
+      reclaimDeadline: "2026-12-01T10:00:30.000Z",
+      statusReason: "reclaim notice",
+      agentConnected: true,
+    };
+    const text = nodesTable([node]);
+    assert.match(text, /spot-1\s+│ Reclaiming\s+│ public\s+│ yes\s+│ ecs\.g7\.large/);
+    assert.match(text, /reclaimed at 2026-12-01T10:00:30\.000Z/);
+  });
+});
+
+describe("duration (eas nodes reclaim --in)", () => {
+  const rows: [string, number][] = [
+    ["30s", 30_000],
+    ["1500ms", 1_500],
+    ["2m", 120_000],
+    ["45", 45_000],
+    ["0.5s", 500],
+  ];
+  for (const [text, ms] of rows) it(`${text} is ${ms} ms`, () => assert.equal(duration(text), ms));
+  for (const bad of ["0s", "-3s", "soon", "3h", ""]) {
+    it(`refuses ${JSON.stringify(bad)}`, () => assert.throws(() => duration(bad), InvalidArgumentError));
+  }
 });
 
 describe("table", () => {

@@ -16,6 +16,17 @@ export function lineCount(value: string): number {
   return n;
 }
 
+/** Argument parser: a duration such as `30s`, `1500ms`, `2m` or `45` (seconds), in ms; more than 0. */
+export function duration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  const unit = match?.[2] ?? "s";
+  const ms = match ? Number(match[1]) * (unit === "ms" ? 1 : unit === "s" ? 1_000 : 60_000) : Number.NaN;
+  if (!Number.isFinite(ms) || ms <= 0 || !Number.isInteger(Math.round(ms))) {
+    throw new InvalidArgumentError("must be a duration > 0 such as 30s, 1500ms or 2m");
+  }
+  return Math.round(ms);
+}
+
 /** Reads a file a command names, as text; a failure is a CliError naming the file. */
 export function readUserFile(file: string): string {
   try {

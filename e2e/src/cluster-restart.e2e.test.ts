@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, afterEach, describe, it } from "node:test";
-import type { ServiceInfo } from "@eas/proto";
+import { credentials } from "@grpc/grpc-js";
+import { SchedulerClient, type NodeInfo, type ServiceInfo } from "@eas/proto";
 import { waitFor } from "@eas/testing";
 import { readEvents, startTestCluster, unaryCall, type TestCluster } from "./cluster-harness.js";
 
@@ -16,6 +17,15 @@ async function runningInfo(t: TestCluster): Promise<ServiceInfo> {
     },
     { timeoutMs: 60_000, intervalMs: 200 },
   );
+}
+
+async function listNodes(t: TestCluster): Promise<NodeInfo[]> {
+  const scheduler = new SchedulerClient(t.cluster.schedulerAddress, credentials.createInsecure());
+  try {
+    return (await unaryCall(scheduler, scheduler.listNodes, {})).nodes;
+  } finally {
+    scheduler.close();
+  }
 }
 
 async function predict(t: TestCluster, info: ServiceInfo): Promise<number> {
@@ -43,7 +53,7 @@ describe("the local cluster keeps its state across a restart", { timeout: 300_00
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("a service created before the restart is still there with its token and versions, and serves again", async () => {
+  it("a service created before the restart is still there with its token and versions, and serves again from the agents of this run", async () => {
     first = await startTestCluster([{ nodeId: "node-1" }, { nodeId: "node-2" }]);
     dataDirs.push(first.dataDir);
     await unaryCall(first.client, first.client.createService, { spec });
@@ -60,7 +70,8 @@ describe("the local cluster keeps its state across a restart", { timeout: 300_00
     await first.stopKeepingData();
     first = undefined;
 
-    second = await startTestCluster([{ nodeId: "node-1" }, { nodeId: "node-2" }], 90_000, dataDir);
+    // node-1's agent is not back (yet): the log still holds its address of the first run, where nobody listens.
+    second = await startTestCluster([{ nodeId: "node-2" }], 90_000, dataDir);
     // The log is the same log: every event from before is still there, in order.
     const eventsAfter = await readEvents(second.client);
     assert.deepEqual(
@@ -83,6 +94,23 @@ describe("the local cluster keeps its state across a restart", { timeout: 300_00
       "no instance of the first run is counted as running",
     );
     assert.equal(await predict(second, after), 200);
+    // Placed only where an agent listens in this run: nothing went to node-1's address of the first run.
+    const placedAfter = (await readEvents(second.client, eventsBefore.at(-1)!.position, "eas.v1.InstanceScheduled")).map(
+      (e) => (JSON.parse(e.dataJson) as { nodeId: string }).nodeId,
+    );
+    assert.deepEqual(new Set(placedAfter), new Set(["node-2"]));
+    assert.ok(
+      !second.logs.some((line) => line.includes("reconcile action failed")),
+      second.logs.filter((line) => line.includes("reconcile action failed")).join("\n"),
+    );
+    const nodes = await listNodes(second);
+    assert.deepEqual(
+      nodes.map((n) => [n.nodeId, n.agentConnected]),
+      [
+        ["node-1", false],
+        ["node-2", true],
+      ],
+    );
   });
 
   it("after every process was killed with SIGKILL, the agents report the lost instances and the service is replaced", async () => {

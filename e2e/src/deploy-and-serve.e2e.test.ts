@@ -8,23 +8,31 @@ import { promisify } from "node:util";
 import { credentials } from "@grpc/grpc-js";
 import { AgentClient, SchedulerClient, unaryCall, type ServiceInfo } from "@eas/proto";
 import { waitFor } from "@eas/testing";
+import { startBlackBoxSubscriber, type BlackBoxSubscriber } from "./black-box-subscriber.js";
 import { readEvents, startTestCluster, steadyLoad, type TestCluster } from "./cluster-harness.js";
 
 const run = promisify(execFile);
 const repoRoot = new URL("../../", import.meta.url).pathname;
 
-/** Runs the real `eas` CLI against the test cluster. */
-async function eas(t: TestCluster, ...args: string[]): Promise<string> {
-  const { stdout } = await run(
+/** Runs the real `eas` CLI against the test cluster: what it prints on stdout and on stderr. */
+async function easOutput(t: TestCluster, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(
     process.execPath,
     [join(repoRoot, "cli/bin/eas.mjs"), "--endpoint", t.cluster.deployerAddress, "--scheduler", t.cluster.schedulerAddress, ...args],
     { env: { ...process.env, NATS_URL: t.cluster.natsUrl }, timeout: 180_000 },
   );
-  return stdout;
 }
 
-async function describeService(t: TestCluster, name: string): Promise<ServiceInfo> {
-  return JSON.parse(await eas(t, "--json", "desc", name)) as ServiceInfo;
+/** Runs the real `eas` CLI against the test cluster; its stdout. A failure rejects with its stderr in the message. */
+async function eas(t: TestCluster, ...args: string[]): Promise<string> {
+  return (await easOutput(t, ...args)).stdout;
+}
+
+/** The 503 body the gateway answers for a service without a Ready instance. */
+async function unavailableMessage(t: TestCluster, info: ServiceInfo): Promise<string> {
+  const response = await predict(t, info, [[5.1, 3.5, 1.4, 0.2]]);
+  assert.equal(response.status, 503);
+  return ((await response.json()) as { error: { message: string } }).error.message;
 }
 
 /** The Iris rows with their species, from the data set the demo model was trained on. */
@@ -46,14 +54,26 @@ async function predict(t: TestCluster, info: ServiceInfo, rows: number[][], toke
 
 describe("deploy and serve: a model goes from a spec file to answering authenticated requests", { timeout: 600_000 }, () => {
   let t: TestCluster;
+  /** A subscriber in another language, on the documented subject, from the start: it must never see a token. */
+  let blackBox: BlackBoxSubscriber;
+  /** Every token `eas desc` showed. */
+  const tokens = new Set<string>();
 
   before(async () => {
     t = await startTestCluster([{ nodeId: "node-1" }, { nodeId: "node-2" }]);
+    blackBox = await startBlackBoxSubscriber(t.cluster.natsUrl);
   });
 
   after(async () => {
+    blackBox?.stop();
     await t?.stop();
   });
+
+  async function describeService(t: TestCluster, name: string): Promise<ServiceInfo> {
+    const info = JSON.parse(await eas(t, "--json", "desc", name)) as ServiceInfo;
+    tokens.add(info.token);
+    return info;
+  }
 
   it("deploys the ONNX demo with 2 replicas over 2 agents, and predictions are correct", async () => {
     await eas(t, "upload", join(repoRoot, "processors/onnx/demo/iris.onnx"), "obj://models/iris.onnx");
@@ -168,6 +188,8 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     assert.equal(info.status, "Waiting");
     assert.match(info.reason, /0\/2 nodes: 2 insufficient memory/);
     assert.equal(info.totalInstances, 0);
+    // The gateway says the same, not "starting".
+    assert.equal(await unavailableMessage(t, info), `service too_big has no ready instance (cannot be placed: ${info.reason})`);
     await eas(t, "delete", "too_big");
     await assert.rejects(eas(t, "desc", "too_big"), /NOT_FOUND/);
   });
@@ -178,11 +200,53 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     await assert.rejects(eas(t, "create", file), /INVALID_ARGUMENT: .*metadata\.cpu/);
   });
 
-  it("runs an EAS container-mode spec as is and answers through `eas invoke`", async () => {
-    const created = await eas(t, "create", join(repoRoot, "examples/container-echo.yaml"));
-    assert.match(created, /Running \[Total: 1, Pending: 0, Running: 1\]/);
+  it("answers every message of the CLI as asked (issue 6, item 8)", async () => {
+    const write = (name: string, text: string) => {
+      const file = join(t.dataDir, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    await assert.rejects(eas(t, "top", "nosuch"), /error: NOT_FOUND: service nosuch not found/);
+    await assert.rejects(eas(t, "events", "--service", "nosuch"), /error: service nosuch not found \(no event in the log names it\)/);
+    await assert.rejects(eas(t, "create", write("empty.yaml", "# nothing yet\n")), /error: INVALID_ARGUMENT: the document is empty\n/);
+    await assert.rejects(
+      eas(t, "create", write("indent.yaml", "name: bad\nmetadata:\n  instance: 1\n   cpu: 1\n")),
+      /error: INVALID_ARGUMENT: invalid YAML at line 4, column 4: "cpu" is indented more than "instance" on line 3/,
+    );
+    await assert.rejects(
+      eas(t, "modify", "iris", "-f", write("rename.json", JSON.stringify({ name: "other" }))),
+      /error: INVALID_ARGUMENT: name: cannot change the service name \("iris" to "other"\), create a new service instead\n/,
+    );
+    await assert.rejects(eas(t, "rollback", "iris", "7"), /error: NOT_FOUND: service iris has no version 7; versions: 1\n/);
+    await assert.rejects(
+      eas(t, "upload", write("f.txt", "x"), "file:///tmp/f.txt"),
+      /error: upload file:\/\/\/tmp\/f.txt: the destination must be obj:\/\/bucket\/key/,
+    );
+  });
+
+  it("runs an EAS container-mode spec as is, says what it does not do, and answers through `eas invoke`", async () => {
+    const created = await easOutput(t, "create", join(repoRoot, "examples/container-echo.yaml"));
+    assert.match(created.stdout, /Running \[Total: 1, Pending: 0, Running: 1\]/);
+    assert.match(
+      created.stderr,
+      /^warning: containers\[0\]\.image: recorded only: the process driver runs the command on the node, not in this image$/m,
+    );
     const answer = await eas(t, "invoke", "hello_http", "-d", "{}");
     assert.deepEqual(JSON.parse(answer), { hello: "world" });
+
+    // scale 0: a state that tells nothing is serving, at `eas desc` and at the gateway.
+    assert.match(
+      await eas(t, "scale", "hello_http", "0"),
+      /hello_http scaled to 0: Stopped \[Total: 0, Pending: 0, Running: 0\] scaled to zero/,
+    );
+    const zero = await describeService(t, "hello_http");
+    assert.deepEqual([zero.status, zero.reason, zero.desiredInstances], ["Stopped", "scaled to zero", 0]);
+    assert.equal((JSON.parse(zero.specJson) as { instance?: number }).instance, 0, "spec_json agrees with desired_instances");
+    const message = await waitFor("the gateway to know", async () => {
+      const text = await unavailableMessage(t, zero);
+      return text.includes("scaled to zero") ? text : undefined;
+    });
+    assert.equal(message, "service hello_http has no ready instance (scaled to zero)");
     await eas(t, "delete", "hello_http");
   });
 
@@ -268,6 +332,21 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     writeFileSync(patch, JSON.stringify({ metadata: { rpc: { keepalive: 6000 } } }));
     const updated = await eas(t, "modify", "iris", "-f", patch);
     assert.match(updated, /version 2/);
+    // The CLI printed each status it saw while it waited: the old version serves during the rollout and
+    // counts as Running, so no line says fewer than the 2 wanted (nor Waiting, which is for unschedulable).
+    const progress = [...updated.matchAll(/^(\w+) \[Total: (\d+), Pending: (\d+), Running: (\d+)\]/gm)].map((m) => ({
+      status: m[1]!,
+      running: Number(m[4]),
+      line: m[0],
+    }));
+    assert.ok(
+      progress.some((p) => p.status === "Updating"),
+      updated,
+    );
+    for (const p of progress) {
+      assert.ok(p.status === "Updating" || p.status === "Running", p.line);
+      assert.ok(p.running >= 2, `${p.line}: the old version's instances serve and count`);
+    }
     await waitFor(
       "all instances on version 2",
       async () => {
@@ -288,19 +367,24 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
         [2, true],
       ],
     );
+    await assert.rejects(eas(t, "rollback", "iris", "7"), /error: NOT_FOUND: service iris has no version 7; versions: 1, 2\n/);
     await eas(t, "rollback", "iris", "1");
-    await waitFor(
+    const back = await waitFor(
       "back on version 1",
       async () => {
         const current = await describeService(t, "iris");
-        return current.status === "Running" && current.currentVersion === 1 && current.instances.every((i) => i.version === 1);
+        return current.status === "Running" && current.currentVersion === 1 && current.instances.every((i) => i.version === 1)
+          ? current
+          : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 250 },
     );
+    // Replicas belong to the service: desc's spec says what desired_instances says.
+    assert.equal((JSON.parse(back.specJson) as { instance: number }).instance, back.desiredInstances);
   });
 
   it("stops, starts and deletes", async () => {
-    await eas(t, "stop", "iris");
+    assert.match(await eas(t, "stop", "iris"), /^stop: iris is Stopping$/m);
     const stopped = await waitFor(
       "stopped",
       async () => {
@@ -310,9 +394,7 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
       { timeoutMs: 60_000 },
     );
     assert.equal(stopped.totalInstances, 0);
-    const unavailable = await predict(t, stopped, [[5.1, 3.5, 1.4, 0.2]]);
-    assert.equal(unavailable.status, 503);
-    await unavailable.body?.cancel();
+    assert.equal(await unavailableMessage(t, stopped), "service iris has no ready instance (stopped)");
 
     await eas(t, "start", "iris");
     const started = await waitFor(
@@ -342,5 +424,15 @@ describe("deploy and serve: a model goes from a spec file to answering authentic
     const gone = await predict(t, started, [[5.1, 3.5, 1.4, 0.2]]);
     assert.equal(gone.status, 404);
     await gone.body?.cancel();
+  });
+
+  it("no event on the documented subject carries a token (a Python subscriber saw every one of this run)", () => {
+    const created = blackBox.messages.filter((m) => m.headers["ce-type"] === "eas.v1.ServiceCreated");
+    assert.ok(created.length >= 3, `the subscriber saw ${created.length} ServiceCreated`);
+    assert.ok(tokens.size >= 3);
+    for (const message of blackBox.messages) {
+      for (const token of tokens) assert.ok(!message.data.includes(token), `${message.subject} carries a token: ${message.data}`);
+      assert.doesNotMatch(message.data, /"token"\s*:\s*"[^"]/, message.data);
+    }
   });
 });

@@ -8,7 +8,7 @@
  * JavaScript: `e2e/clients/nats_subscriber.py` speaks the NATS protocol over a socket.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 // Writer side (EAS).
 import { connectJetStreamEventStore, VersionConflictError, type EventStore, type JsonObject, type RecordedEvent } from "@eas/event-store";
-import { ServiceCreated } from "@eas/proto";
+import { serviceDecider } from "@eas/deployer";
+import { ServiceCreated, ServiceSpec } from "@eas/proto";
 // Harness.
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 // Subscriber side: third-party clients only.
@@ -49,24 +50,35 @@ after(async () => {
   await server?.stop();
 });
 
-function serviceCreated(name: string): { data: JsonObject; message: ServiceCreated } {
-  const message = ServiceCreated.fromPartial({
+/** The token the writer generated; no event may carry it (ADR 0027). */
+const TOKEN = "tok-123-a-secret-only-the-deployer-api-returns";
+/** What events carry instead, computed here as any outsider would: SHA-256, lowercase hex. */
+const tokenSha256 = (token: string) => createHash("sha256").update(token).digest("hex");
+
+/** A ServiceCreated as the deployer's decider writes it. */
+function serviceCreated(name: string): { data: JsonObject } {
+  const spec = ServiceSpec.fromPartial({
     name,
-    version: 1,
-    token: "tok-123",
-    createdAt: "2026-02-03T04:05:06.000Z",
-    spec: {
-      name,
-      instance: 2,
-      resources: { cpuMillis: 1500, memoryMib: 2048, gpu: 1, gpuType: "T4" },
-      rpc: { keepaliveMs: 5000, maxConcurrency: 8 },
-      runtime: { $case: "processor", value: { name: "onnx", modelPath: "/models/iris.onnx" } },
-      storage: [{ mountPath: "/models", source: "obj://models/iris", readOnly: true }],
-      cloud: { spotAllowed: true, maxSpotPrice: 0.25 },
-      labels: { team: "ml" },
-    },
+    instance: 2,
+    resources: { cpuMillis: 1500, memoryMib: 2048, gpu: 1, gpuType: "T4" },
+    rpc: { keepaliveMs: 5000, maxConcurrency: 8 },
+    runtime: { $case: "processor", value: { name: "onnx", modelPath: "/models/iris.onnx" } },
+    storage: [{ mountPath: "/models", source: "obj://models/iris", readOnly: true }],
+    cloud: { spotAllowed: true, maxSpotPrice: 0.25 },
+    labels: { team: "ml" },
   });
-  return { data: ServiceCreated.toJSON(message) as JsonObject, message };
+  const [created] = serviceDecider.decide(
+    { type: "CreateService", spec, tokenSha256: tokenSha256(TOKEN), now: "2026-02-03T04:05:06.000Z" },
+    serviceDecider.initialState(),
+  );
+  assert.ok(created?.type === "eas.v1.ServiceCreated");
+  return { data: ServiceCreated.toJSON(created.data) as JsonObject };
+}
+
+/** What no event body may hold: the token, or a field named token with a value. */
+function assertNoToken(body: string): void {
+  assert.ok(!body.includes(TOKEN), `an event carries the clear token: ${body}`);
+  assert.doesNotMatch(body, /"token"\s*:\s*"[^"]/, `an event has a token field: ${body}`);
 }
 
 /** What the outside system does with one NATS message: CloudEvents headers -> .proto type -> fields. */
@@ -112,7 +124,8 @@ describe("an external subscriber with only a NATS client and the .proto files", 
     const fields = decoded.fields as {
       name: string;
       version: number;
-      token: string;
+      token?: string;
+      tokenSha256: string;
       createdAt: string;
       spec: {
         name: string;
@@ -127,7 +140,10 @@ describe("an external subscriber with only a NATS client and the .proto files", 
     };
     assert.equal(fields.name, "iris");
     assert.equal(fields.version, 1);
-    assert.equal(fields.token, "tok-123");
+    // The gateway's check: the token's digest, never the token.
+    assert.equal(fields.token, undefined);
+    assert.equal(fields.tokenSha256, tokenSha256(TOKEN));
+    assertNoToken(new TextDecoder().decode(stored.data));
     assert.equal(fields.createdAt, "2026-02-03T04:05:06.000Z");
     assert.equal(fields.spec.instance, 2);
     assert.deepEqual(fields.spec.resources, { cpuMillis: 1500, memoryMib: 2048, gpu: 1, gpuType: "T4" });
@@ -161,6 +177,7 @@ describe("an external subscriber with only a NATS client and the .proto files", 
     const decoded = decodeAsOutsider(message.headers, message.data);
     assert.equal(decoded.ceType, "eas.v1.ServiceCreated");
     assert.equal((decoded.fields as { name: string }).name, "resnet");
+    assertNoToken(new TextDecoder().decode(message.data));
     assert.equal(decoded.headers.get("eas-revision"), "0");
     const [recorded] = await store.readStream("service-resnet");
     assert.equal(decoded.headers.get("Nats-Sequence"), String(recorded!.position), "the position in the log");
@@ -189,6 +206,12 @@ describe("an external subscriber with only a NATS client and the .proto files", 
         { timeoutMs: 10_000 },
       );
       const headBefore = await store.headPosition();
+      // Services created the way the deployer creates them: their events must reach the subscriber without a token.
+      for (const name of ["black_box_a", "black_box_b"]) {
+        await store.append(`service-${name}`, [{ id: randomUUID(), type: "eas.v1.ServiceCreated", data: serviceCreated(name).data }], {
+          expectedRevision: "no_stream",
+        });
+      }
       let conflicts = 0;
       // Six writers decide from the revision they last read and race on two services.
       await Promise.all(
@@ -217,7 +240,9 @@ describe("an external subscriber with only a NATS client and the .proto files", 
         timeoutMs: 10_000,
       });
       await new Promise((resolve) => setTimeout(resolve, 200)); // anything extra would show up now
-      const received = lines.slice(1).map((line) => JSON.parse(line) as { subject: string; headers: Record<string, string> });
+      const received = lines.slice(1).map((line) => JSON.parse(line) as { subject: string; headers: Record<string, string>; data: string });
+      for (const message of received) assertNoToken(message.data);
+      assert.equal(received.filter((m) => m.headers["ce-type"] === "eas.v1.ServiceCreated").length, 2);
       assert.deepEqual(
         received.map((m) => ({
           subject: m.subject,

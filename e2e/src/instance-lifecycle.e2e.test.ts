@@ -16,20 +16,28 @@ import { readEvents, startTestCluster, unaryCall, type TestCluster } from "./clu
 /** The documented state machine, written out as an outside reader would: phase -> the phases it may move to. */
 const LEGAL_MOVES: Readonly<Record<string, readonly string[]>> = {
   "(none)": ["Scheduled", "Starting", "Stopped", "Failed"],
-  Scheduled: ["Starting", "Draining", "Stopped", "Failed"],
-  Starting: ["Ready", "Unhealthy", "Exited", "Draining", "Stopped", "Failed"],
-  Ready: ["Unhealthy", "Exited", "Draining", "Stopped", "Failed"],
-  Unhealthy: ["Ready", "Unhealthy", "Exited", "Draining", "Stopped", "Failed"],
-  Exited: ["Starting", "Draining", "Stopped", "Failed"],
+  Scheduled: ["Starting", "Lost", "Draining", "Stopped", "Failed"],
+  Starting: ["Ready", "Unhealthy", "Exited", "Lost", "Draining", "Stopped", "Failed"],
+  Ready: ["Unhealthy", "Exited", "Lost", "Draining", "Stopped", "Failed"],
+  Unhealthy: ["Ready", "Unhealthy", "Exited", "Lost", "Draining", "Stopped", "Failed"],
+  Exited: ["Starting", "Lost", "Draining", "Stopped", "Failed"],
+  Lost: ["Ready", "Unhealthy", "Exited", "Draining", "Stopped", "Failed"],
   Draining: ["Stopped", "Failed"],
   Stopped: [],
   Failed: [],
 };
 
+/** A mark on a live instance, not a phase: InstanceMoveRequested. */
+const MARKS = new Set(["MoveRequested"]);
+
 /** The first illegal move of a stream's phases, or undefined when the whole path is legal. */
 function illegalMove(phases: readonly string[]): string | undefined {
   let from = "(none)";
   for (const to of phases) {
+    if (MARKS.has(to)) {
+      if (from === "(none)" || ["Draining", "Stopped", "Failed"].includes(from)) return `${from} -> ${to}`;
+      continue;
+    }
     if (!LEGAL_MOVES[from]?.includes(to)) return `${from} -> ${to}`;
     from = to;
   }

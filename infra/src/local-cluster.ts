@@ -18,6 +18,12 @@ export interface AgentOptions {
   resourceGroup?: string;
   spot?: boolean;
   pricePerHour?: number;
+  /** Cloud instance type (EAS_NODE_INSTANCE_TYPE). */
+  instanceType?: string;
+  /** Not started with the cluster: `restart(name)` starts it later (a node that joins). */
+  startLater?: boolean;
+  /** Environment of this agent only, e.g. a shorter reclaim notice for SIGUSR2. */
+  env?: Record<string, string>;
 }
 
 export interface LocalClusterOptions {
@@ -48,10 +54,12 @@ export interface LocalCluster {
   readonly deployerAddress: string;
   readonly schedulerAddress: string;
   readonly services: ReadonlyMap<string, ServiceProcess>;
-  /** Sends a signal to one service's process and waits for it to exit. */
+  /** Sends a signal to one service's process and waits for it to exit (nothing for one not running). */
   kill(name: string, signal?: NodeJS.Signals): Promise<void>;
-  /** Starts a stopped service again with the same ports and environment. */
+  /** Starts a stopped (or not yet started) service again with the same ports and environment. */
   restart(name: string): Promise<void>;
+  /** Whether the service's process runs now. */
+  isRunning(name: string): boolean;
   /** Stops every service (SIGTERM, then SIGKILL after a grace period), then a NATS server it spawned. */
   stop(): Promise<void>;
 }
@@ -188,15 +196,23 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       EAS_RESOURCE_GROUP: agent.resourceGroup ?? "",
       EAS_NODE_SPOT: String(agent.spot ?? false),
       EAS_NODE_PRICE_PER_HOUR: String(agent.pricePerHour ?? 0),
+      EAS_NODE_INSTANCE_TYPE: agent.instanceType ?? "",
+      ...agent.env,
     };
     processes.set(name, { name, grpcPort: 0, httpPort: http, env, child: undefined });
   }
-  for (const name of processes.keys()) launch(name);
+  const later = new Set((options.agents ?? []).filter((agent) => agent.startLater).map((agent) => `agent-${agent.nodeId}`));
+  for (const name of processes.keys()) if (!later.has(name)) launch(name);
+
+  const isRunning = (name: string) => {
+    const child = processes.get(name)?.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  };
 
   const kill = async (name: string, signal: NodeJS.Signals = "SIGTERM") => {
     const entry = processes.get(name);
-    if (!entry?.child) throw new Error(`no service ${name}`);
-    if (entry.child.exitCode === null && entry.child.signalCode === null) {
+    if (!entry) throw new Error(`no service ${name}`);
+    if (entry.child && entry.child.exitCode === null && entry.child.signalCode === null) {
       entry.child.kill(signal);
       // Agents stop their instances first (10 s grace each, in parallel), so give them longer.
       const timer = setTimeout(() => entry.child?.kill("SIGKILL"), name.startsWith("agent") ? 25_000 : 10_000);
@@ -212,10 +228,11 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     schedulerAddress,
     services: processes,
     kill,
+    isRunning,
     async restart(name) {
       const entry = processes.get(name);
       if (!entry) throw new Error(`no service ${name}`);
-      if (entry.child && entry.child.exitCode === null && entry.child.signalCode === null) await kill(name);
+      if (isRunning(name)) await kill(name);
       launch(name);
     },
     async stop() {

@@ -16,7 +16,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log(`usage: pnpm cluster [--data-dir DIR] [--nats-url URL] [--agents N] [--no-demo] [--random-ports]
+  console.log(`usage: bash scripts/up.sh [--data-dir DIR] [--nats-url URL] [--agents N] [--no-demo] [--random-ports]
 
 Starts the EAS local cluster: nats-server with JetStream (spawned unless one answers at --nats-url),
 every control-plane service as its own process, and N agents, then deploys the demo

@@ -1,4 +1,7 @@
 import type { Command } from "commander";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { unaryCall } from "@eas/proto";
+import { CliError } from "../client.js";
 import type { CliContext } from "../context.js";
 import { concernsService, eventLine } from "../format.js";
 import { positiveInt } from "../options.js";
@@ -25,17 +28,31 @@ export const eventsCommands: CommandGroup = {
       .option("-s, --service <name>", "only events of this service and its instances")
       .action(async (options: { follow: boolean; from: number; type?: string; service?: string }) => {
         const sm = context.serviceManager();
+        const { service } = options;
+        // Following a service needs the service; listing one also works for a deleted service, from its events.
+        const exists =
+          service === undefined ||
+          (await unaryCall(sm, sm.getService, { name: service }).then(
+            () => true,
+            (error: ServiceError) => {
+              if (error.code === status.NOT_FOUND && !options.follow) return false;
+              throw error;
+            },
+          ));
         const stream = sm.watchEvents({ fromPosition: options.from, typePrefix: options.type ?? "", follow: options.follow });
+        let matched = 0;
         await new Promise<void>((resolve, reject) => {
           stream.on("data", (record: EventRecord) => {
             const data = JSON.parse(record.dataJson) as Record<string, unknown>;
-            if (options.service !== undefined && !concernsService(data, options.service)) return;
+            if (service !== undefined && !concernsService(data, service)) return;
+            matched++;
             if (context.globals().json) console.log(JSON.stringify({ ...record, data }));
             else console.log(eventLine(record, data));
           });
           stream.on("error", reject);
           stream.on("end", () => resolve());
         });
+        if (!exists && matched === 0) throw new CliError(`service ${service} not found (no event in the log names it)`);
       });
   },
 };

@@ -31,7 +31,12 @@ export const instancesCommands: CommandGroup = {
         const logs = await Promise.all(
           instances.map(async (instance) => {
             const address = agentOf.get(instance.nodeId);
-            if (!address) return { instanceId: instance.instanceId, error: `node ${instance.nodeId} is lost or not registered`, lines: [] };
+            if (!address)
+              return {
+                instanceId: instance.instanceId,
+                error: `node ${instance.nodeId} is lost, or its agent has not connected since the scheduler started`,
+                lines: [],
+              };
             try {
               const { lines } = await withAgent(address, (a) =>
                 unaryCall(a, a.instanceLogs, { instanceId: instance.instanceId, lines: options.tail }, 5_000),
@@ -50,6 +55,11 @@ export const instancesCommands: CommandGroup = {
       .description("CPU and memory of each running instance, as its agent measures them")
       .argument("[service]", "only this service's instances")
       .action(async (service: string | undefined) => {
+        // An unknown service is an error (NOT_FOUND naming it), not an empty table.
+        if (service !== undefined) {
+          const sm = context.serviceManager();
+          await unaryCall(sm, sm.getService, { name: service });
+        }
         const perNode = await Promise.all(
           [...(await agentAddresses(context.globals().scheduler))].map(async ([nodeId, address]): Promise<InstanceUsage[]> => {
             try {

@@ -23,6 +23,11 @@ async function waitForConvergence(context: CliContext, name: string, timeoutSeco
   }
 }
 
+/** Prints what the deployer says about the spec it was sent (fields recorded but not acted on), on stderr. */
+function printWarnings(info: ServiceInfo): void {
+  for (const warning of info.warnings) console.error(`warning: ${warning}`);
+}
+
 /** The service lifecycle through the deployer's ServiceManager: create, modify, desc, list, scale, versions... */
 export const servicesCommands: CommandGroup = {
   name: "services",
@@ -39,8 +44,9 @@ export const servicesCommands: CommandGroup = {
     ).action(async (file: string, options: WaitOptions) => {
       const sm = context.serviceManager();
       const info = await unaryCall(sm, sm.createService, { spec: readUserFile(file) });
+      printWarnings(info);
       if (!context.globals().json) console.log(`Service ${info.name} created (version ${info.currentVersion}).`);
-      const final = await waitIfAsked(info.name, info, options);
+      const final = { ...(await waitIfAsked(info.name, info, options)), warnings: info.warnings };
       print(final, () => describeService(final));
     });
 
@@ -58,8 +64,9 @@ export const servicesCommands: CommandGroup = {
         spec: readUserFile(options.file),
         updateType: options.replace ? "replace" : "merge",
       });
+      printWarnings(info);
       if (!context.globals().json) console.log(`Service ${name} updated to version ${info.latestVersion}.`);
-      const final = await waitIfAsked(name, info, options);
+      const final = { ...(await waitIfAsked(name, info, options)), warnings: info.warnings };
       print(final, () => describeService(final));
     });
 
@@ -102,7 +109,7 @@ export const servicesCommands: CommandGroup = {
         .action(async (name: string) => {
           const sm = context.serviceManager();
           const info = await unaryCall(sm, sm[method], { name });
-          print(info, () => `${verb}: ${info.name} is ${info.status}`);
+          print(info, () => `${verb}: ${info.name} is ${info.status}${info.reason ? ` (${info.reason})` : ""}`);
         });
     }
 

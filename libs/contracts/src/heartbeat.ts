@@ -7,6 +7,12 @@ export interface HeartbeatMessage {
   readonly at: string;
   /** Instances the agent is running. */
   readonly instances: number;
+  /**
+   * host:port of the agent's gRPC API, as it registered it. The scheduler takes a node's registered address as
+   * current only once it has heard from the agent there in its own run (this, or a registration); optional
+   * for agents from before it was added, whose heartbeats confirm no address.
+   */
+  readonly agentAddress?: string;
 }
 
 /** Thrown by {@link heartbeatSchema} for a body that is not a {@link HeartbeatMessage}. */
@@ -23,13 +29,16 @@ export class InvalidHeartbeatError extends Error {
 export const heartbeatSchema: Schema<HeartbeatMessage> = {
   parse(input: unknown): HeartbeatMessage {
     if (typeof input !== "object" || input === null) throw new InvalidHeartbeatError("body", "must be a JSON object");
-    const { nodeId, at, instances } = input as Record<string, unknown>;
+    const { nodeId, at, instances, agentAddress } = input as Record<string, unknown>;
     if (typeof nodeId !== "string" || nodeId === "") throw new InvalidHeartbeatError("nodeId", "must be a non-empty string");
     if (typeof at !== "string" || Number.isNaN(Date.parse(at))) throw new InvalidHeartbeatError("at", "must be an ISO time");
     if (typeof instances !== "number" || !Number.isInteger(instances) || instances < 0) {
       throw new InvalidHeartbeatError("instances", "must be a non-negative integer");
     }
-    return { nodeId, at, instances };
+    if (agentAddress !== undefined && (typeof agentAddress !== "string" || agentAddress === "")) {
+      throw new InvalidHeartbeatError("agentAddress", "must be a non-empty string when given");
+    }
+    return agentAddress === undefined ? { nodeId, at, instances } : { nodeId, at, instances, agentAddress };
   },
 };
 

@@ -9,9 +9,11 @@ describe("heartbeatSubject", () => {
     assert.equal(heartbeatSubject.traced, false);
   });
 
-  it("accepts a well-formed heartbeat", () => {
+  it("accepts a well-formed heartbeat, with or without the agent's address", () => {
     const beat = { nodeId: "n1", at: "2026-01-01T00:00:00.000Z", instances: 2 };
     assert.deepEqual(heartbeatSchema.parse(beat), beat);
+    const addressed = { ...beat, agentAddress: "127.0.0.1:40001" };
+    assert.deepEqual(heartbeatSchema.parse(addressed), addressed);
   });
 
   for (const [name, body, field] of [
@@ -19,6 +21,7 @@ describe("heartbeatSubject", () => {
     ["no node id", { at: "2026-01-01T00:00:00Z", instances: 0 }, "nodeId"],
     ["a bad time", { nodeId: "n1", at: "yesterday", instances: 0 }, "at"],
     ["a negative count", { nodeId: "n1", at: "2026-01-01T00:00:00Z", instances: -1 }, "instances"],
+    ["an empty agent address", { nodeId: "n1", at: "2026-01-01T00:00:00Z", instances: 0, agentAddress: "" }, "agentAddress"],
   ] as const) {
     it(`rejects ${name}`, () => {
       assert.throws(

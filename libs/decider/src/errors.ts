@@ -27,8 +27,9 @@ export class NotFoundError extends DomainError {
   readonly code = "not_found" as const;
   readonly resource: string;
   readonly id: string;
-  constructor(resource: string, id: string) {
-    super(`${resource} ${id} not found`);
+  /** `message` replaces the default `<resource> <id> not found` where a better sentence helps the reader. */
+  constructor(resource: string, id: string, message = `${resource} ${id} not found`) {
+    super(message);
     this.resource = resource;
     this.id = id;
   }

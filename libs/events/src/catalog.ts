@@ -13,6 +13,8 @@ import {
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
+  InstanceLost,
+  InstanceMoveRequested,
   InstanceReady,
   InstanceScheduled,
   InstanceStarting,
@@ -20,6 +22,8 @@ import {
   InstanceUnhealthy,
   NodeCordoned,
   NodeLost,
+  NodeReclaimed,
+  NodeReclaimNoticed,
   NodeRegistered,
   NodeUncordoned,
   ServiceCreated,
@@ -53,10 +57,14 @@ export interface EventMessages {
   InstanceDraining: typeof InstanceDraining;
   InstanceStopped: typeof InstanceStopped;
   InstanceFailed: typeof InstanceFailed;
+  InstanceLost: typeof InstanceLost;
+  InstanceMoveRequested: typeof InstanceMoveRequested;
   NodeRegistered: typeof NodeRegistered;
   NodeCordoned: typeof NodeCordoned;
   NodeUncordoned: typeof NodeUncordoned;
   NodeLost: typeof NodeLost;
+  NodeReclaimNoticed: typeof NodeReclaimNoticed;
+  NodeReclaimed: typeof NodeReclaimed;
   AlertRuleCreated: typeof AlertRuleCreated;
   AlertRuleDeleted: typeof AlertRuleDeleted;
   AlertFired: typeof AlertFired;
@@ -90,10 +98,14 @@ export const EVENT_MESSAGES: EventMessages = {
   InstanceDraining,
   InstanceStopped,
   InstanceFailed,
+  InstanceLost,
+  InstanceMoveRequested,
   NodeRegistered,
   NodeCordoned,
   NodeUncordoned,
   NodeLost,
+  NodeReclaimNoticed,
+  NodeReclaimed,
   // The monitor's events (proto/eas/v1/monitor_events.proto).
   AlertRuleCreated,
   AlertRuleDeleted,

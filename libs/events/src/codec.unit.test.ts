@@ -8,8 +8,9 @@ describe("event codec", () => {
     name: "iris",
     spec: ServiceSpec.fromPartial({ name: "iris", instance: 2, resources: { cpuMillis: 1000, memoryMib: 512 } }),
     version: 1,
-    token: "t0k",
+    token: "",
     createdAt: "2026-11-28T00:00:00.000Z",
+    tokenSha256: "ab12",
   });
 
   it("encodes data as proto3 JSON with camelCase names", () => {

@@ -2,7 +2,17 @@ import { PreconditionFailedError, type Decider } from "@eas/decider";
 import { event } from "@eas/events";
 import type { Resources } from "@eas/proto";
 import { absentInstance, evolveInstance, type InstanceLifecycle } from "./lifecycle.js";
-import { canMove, hasEnded, InstancePhase, isInstanceEvent, PHASE_OF_EVENT, type InstanceEvent } from "./phase.js";
+import {
+  canMove,
+  hasEnded,
+  InstancePhase,
+  isInstanceEvent,
+  isLeavingService,
+  MoveCause,
+  PHASE_OF_EVENT,
+  type InstanceEvent,
+  type InstancePhaseEvent,
+} from "./phase.js";
 
 /** Names of the commands on an instance stream. */
 export const InstanceCommandType = {
@@ -20,8 +30,12 @@ export const InstanceCommandType = {
   DrainInstance: "DrainInstance",
   /** Agent (process stopped), deployer (nothing left to stop), scheduler (allocation released). */
   ReportStopped: "ReportStopped",
-  /** Agent (launch failed, restarts given up, found after an agent restart), scheduler (node lost). */
+  /** Agent (launch failed, restarts given up, found dead after an agent restart), scheduler (node reclaimed). */
   FailInstance: "FailInstance",
+  /** Scheduler: the instance's node stopped heartbeating. */
+  MarkLost: "MarkLost",
+  /** Deployer (rebalance), scheduler (reclaim notice), agent (an orphan of its previous run): replace it elsewhere. */
+  RequestMove: "RequestMove",
 } as const;
 export type InstanceCommandType = (typeof InstanceCommandType)[keyof typeof InstanceCommandType];
 
@@ -89,8 +103,42 @@ export interface FailInstance extends Addressed {
   readonly onlyOnNode?: string;
 }
 
+export interface MarkLost extends Addressed {
+  readonly type: typeof InstanceCommandType.MarkLost;
+  readonly reason: string;
+  /** Only when the instance is placed on this node (the lost node's). */
+  readonly onlyOnNode?: string;
+}
+
+export interface RequestMove extends Addressed {
+  readonly type: typeof InstanceCommandType.RequestMove;
+  readonly cause: MoveCause;
+  readonly reason: string;
+  /** For a reclaim: the ISO time the node goes away. */
+  readonly deadline?: string;
+  /** Only when the instance is placed on this node (the reclaimed node's, the restarted agent's). */
+  readonly onlyOnNode?: string;
+}
+
 export type InstanceCommand =
-  ScheduleInstance | ReportStarting | ReportReady | ReportUnhealthy | ReportExited | DrainInstance | ReportStopped | FailInstance;
+  | ScheduleInstance
+  | ReportStarting
+  | ReportReady
+  | ReportUnhealthy
+  | ReportExited
+  | DrainInstance
+  | ReportStopped
+  | FailInstance
+  | MarkLost
+  | RequestMove;
+
+/** A move of a stronger cause replaces a weaker one's (a reclaim overrides a rebalance); an equal or weaker one is settled. */
+const MOVE_STRENGTH: Readonly<Record<string, number>> = {
+  "": 0,
+  [MoveCause.Rebalance]: 1,
+  [MoveCause.Orphaned]: 2,
+  [MoveCause.Reclaim]: 3,
+};
 
 /**
  * A command that would move the instance where the state machine does not allow: a Ready or an exit for a
@@ -178,6 +226,18 @@ function eventFor(command: InstanceCommand, state: InstanceLifecycle): InstanceE
       });
     case InstanceCommandType.FailInstance:
       return event("InstanceFailed", { instanceId, service: state.service || (command.service ?? ""), reason: command.reason, at });
+    case InstanceCommandType.MarkLost:
+      return event("InstanceLost", { instanceId, service: state.service, nodeId: state.nodeId, reason: command.reason, at });
+    case InstanceCommandType.RequestMove:
+      return event("InstanceMoveRequested", {
+        instanceId,
+        service: state.service,
+        nodeId: state.nodeId,
+        cause: command.cause,
+        reason: command.reason,
+        deadline: command.deadline ?? "",
+        at,
+      });
   }
 }
 
@@ -192,6 +252,21 @@ function isSettled(command: InstanceCommand, state: InstanceLifecycle): boolean 
     case InstanceCommandType.ReportStopped:
     case InstanceCommandType.FailInstance:
       return hasEnded(state.phase) || (command.onlyOnNode !== undefined && state.nodeId !== command.onlyOnNode);
+    case InstanceCommandType.MarkLost:
+      // A draining instance is on its way out anyway (the deployer records its stop); one never placed is unknown.
+      return (
+        state.phase === InstancePhase.Absent ||
+        state.phase === InstancePhase.Lost ||
+        isLeavingService(state.phase) ||
+        (command.onlyOnNode !== undefined && state.nodeId !== command.onlyOnNode)
+      );
+    case InstanceCommandType.RequestMove:
+      return (
+        state.phase === InstancePhase.Absent ||
+        isLeavingService(state.phase) ||
+        (MOVE_STRENGTH[state.moveCause] ?? 0) >= (MOVE_STRENGTH[command.cause] ?? 0) ||
+        (command.onlyOnNode !== undefined && state.nodeId !== command.onlyOnNode)
+      );
     default:
       return false;
   }
@@ -203,6 +278,8 @@ function isSettled(command: InstanceCommand, state: InstanceLifecycle): boolean 
  * transition of the state machine ({@link TRANSITIONS}) and nothing else:
  * - draining an instance that is draining or has ended, stopping or failing one that has ended (or that is
  *   placed on another node than `onlyOnNode`), and scheduling one already scheduled record nothing;
+ * - marking Lost one that is Lost, leaving service or elsewhere, and requesting a move of one already moving for
+ *   an equal or stronger cause (or leaving service) record nothing;
  * - scheduling an instance whose life is over throws {@link InstanceAlreadyEnded};
  * - any other illegal move throws {@link InstanceTransitionRefused} (a Ready for a Draining instance).
  */
@@ -215,7 +292,8 @@ export const instanceLifecycleDecider: Decider<InstanceCommand, InstanceEvent, I
     }
     if (isSettled(command, state)) return [];
     const next = eventFor(command, state);
-    const to = PHASE_OF_EVENT[next.type];
+    if (next.type === "eas.v1.InstanceMoveRequested") return [next];
+    const to = PHASE_OF_EVENT[(next as InstancePhaseEvent).type];
     if (!canMove(state.phase, to)) throw new InstanceTransitionRefused(command.instanceId, state.phase, to);
     return [next];
   },

@@ -10,7 +10,7 @@ import {
   instanceLifecycleDecider,
   type InstanceCommand,
 } from "./decider.js";
-import { InstancePhase, type InstanceEvent } from "./phase.js";
+import { InstancePhase, MoveCause, type InstanceEvent } from "./phase.js";
 
 const spec = deciderSpecification(instanceLifecycleDecider);
 const id = "iris-v1-abc";
@@ -63,6 +63,15 @@ const commands = {
   drain: { type: InstanceCommandType.DrainInstance, instanceId: id, service, now },
   stop: { type: InstanceCommandType.ReportStopped, instanceId: id, nodeId: "node-1", reason: "stopped", now },
   fail: { type: InstanceCommandType.FailInstance, instanceId: id, reason: "agent restarted", now },
+  lost: { type: InstanceCommandType.MarkLost, instanceId: id, reason: "node node-1 lost", now },
+  move: {
+    type: InstanceCommandType.RequestMove,
+    instanceId: id,
+    cause: MoveCause.Reclaim,
+    reason: "spot node node-1 reclaimed",
+    deadline: "2026-12-01T10:00:35.000Z",
+    now,
+  },
 } satisfies Record<string, InstanceCommand>;
 
 describe("instanceLifecycleDecider", () => {
@@ -180,5 +189,75 @@ describe("instanceLifecycleDecider", () => {
         ),
       );
     spec.given([scheduled, starting, exited]).when(commands.ready).thenThrows(InstanceTransitionRefused);
+  });
+
+  it("given a Ready instance, when marked Lost, records InstanceLost with its node; marked again or elsewhere, records nothing", () => {
+    spec
+      .given([scheduled, starting, ready])
+      .when(commands.lost)
+      .then([event("InstanceLost", { instanceId: id, service, nodeId: "node-1", reason: "node node-1 lost", at: now })]);
+    const lost = event("InstanceLost", { instanceId: id, service, nodeId: "node-1", reason: "node node-1 lost", at });
+    spec.given([scheduled, starting, ready, lost]).when(commands.lost).then([]);
+    spec
+      .given([scheduled, starting, ready])
+      .when({ ...commands.lost, onlyOnNode: "node-2" })
+      .then([]);
+    spec.given([scheduled, starting, ready, draining]).when(commands.lost).then([]);
+    spec.given([]).when(commands.lost).then([]);
+  });
+
+  it("given a Lost instance, when its agent reports Ready again, records it", () => {
+    const lost = event("InstanceLost", { instanceId: id, service, nodeId: "node-1", reason: "node node-1 lost", at });
+    spec
+      .given([scheduled, starting, ready, lost])
+      .when(commands.ready)
+      .thenMatches((events) =>
+        assert.deepEqual(
+          events.map((e) => e.type),
+          ["eas.v1.InstanceReady"],
+        ),
+      );
+  });
+
+  it("given a Ready instance, when a move is requested, records InstanceMoveRequested with its node and the phase unchanged", () => {
+    spec
+      .given([scheduled, starting, ready])
+      .when(commands.move)
+      .then([
+        event("InstanceMoveRequested", {
+          instanceId: id,
+          service,
+          nodeId: "node-1",
+          cause: "reclaim",
+          reason: "spot node node-1 reclaimed",
+          deadline: "2026-12-01T10:00:35.000Z",
+          at: now,
+        }),
+      ]);
+  });
+
+  it("given a move for a rebalance, a reclaim overrides it; a second rebalance, or a move of a draining instance, records nothing", () => {
+    const rebalancing = event("InstanceMoveRequested", {
+      instanceId: id,
+      service,
+      nodeId: "node-1",
+      cause: "rebalance",
+      reason: "spread",
+      deadline: "",
+      at,
+    });
+    spec
+      .given([scheduled, starting, ready, rebalancing])
+      .when(commands.move)
+      .thenMatches((events) => assert.equal(events.length, 1));
+    spec
+      .given([scheduled, starting, ready, rebalancing])
+      .when({ ...commands.move, cause: MoveCause.Rebalance, deadline: "" })
+      .then([]);
+    spec.given([scheduled, starting, ready, draining]).when(commands.move).then([]);
+    spec
+      .given([scheduled, starting, ready])
+      .when({ ...commands.move, onlyOnNode: "node-2" })
+      .then([]);
   });
 });

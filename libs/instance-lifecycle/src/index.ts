@@ -6,9 +6,12 @@ export {
   hasEnded,
   isInstanceEvent,
   isLeavingService,
+  isUrgentMove,
+  MoveCause,
   type InstanceEvent,
+  type InstancePhaseEvent,
 } from "./phase.js";
-export { absentInstance, evolveInstance, type InstanceLifecycle } from "./lifecycle.js";
+export { absentInstance, evolveInstance, isRoutable, type InstanceLifecycle } from "./lifecycle.js";
 export {
   InstanceAlreadyEnded,
   InstanceCommandType,
@@ -17,6 +20,8 @@ export {
   type DrainInstance,
   type FailInstance,
   type InstanceCommand,
+  type MarkLost,
+  type RequestMove,
   type ReportExited,
   type ReportReady,
   type ReportStarting,

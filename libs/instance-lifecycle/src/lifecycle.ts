@@ -1,4 +1,4 @@
-import { canMove, InstancePhase, PHASE_OF_EVENT, type InstanceEvent } from "./phase.js";
+import { canMove, InstancePhase, isLeavingService, PHASE_OF_EVENT, type InstanceEvent } from "./phase.js";
 
 /**
  * One instance as its stream tells it, folded by {@link evolveInstance}. Plain JSON (projection snapshots
@@ -30,6 +30,14 @@ export interface InstanceLifecycle {
   readonly since: string;
   /** It was Ready at least once. */
   readonly everReady: boolean;
+  /** It was Ready when its node was lost: it may still serve, so the gateway keeps routing to it ({@link isRoutable}). */
+  readonly lostWhileReady: boolean;
+  /** Set once a move is requested (InstanceMoveRequested): "rebalance", "reclaim" or "orphaned"; "" otherwise. */
+  readonly moveCause: string;
+  /** Why it moves, in words; "" when it does not. */
+  readonly moveReason: string;
+  /** For a reclaim: the ISO time its node goes away; "" otherwise. */
+  readonly moveDeadline: string;
 }
 
 /** The state before an instance's first event. */
@@ -48,7 +56,19 @@ export function absentInstance(instanceId = ""): InstanceLifecycle {
     reason: "",
     since: "",
     everReady: false,
+    lostWhileReady: false,
+    moveCause: "",
+    moveReason: "",
+    moveDeadline: "",
   };
+}
+
+/**
+ * Whether the gateway sends requests to the instance: it is Ready, or it was Ready when its node was lost
+ * (the process may well still answer; a connection that fails gets the request retried elsewhere).
+ */
+export function isRoutable(instance: Pick<InstanceLifecycle, "phase" | "lostWhileReady">): boolean {
+  return instance.phase === InstancePhase.Ready || (instance.phase === InstancePhase.Lost && instance.lostWhileReady);
 }
 
 /**
@@ -60,6 +80,12 @@ export function absentInstance(instanceId = ""): InstanceLifecycle {
  * instance come back to life because of them.
  */
 export function evolveInstance(state: InstanceLifecycle, event: InstanceEvent): InstanceLifecycle {
+  if (event.type === "eas.v1.InstanceMoveRequested") {
+    // A mark, not a move: only a live instance that still serves can be moved.
+    if (state.phase === InstancePhase.Absent || isLeavingService(state.phase)) return state;
+    const { cause, reason, deadline } = event.data;
+    return { ...state, moveCause: cause, moveReason: reason, moveDeadline: deadline };
+  }
   const phase = PHASE_OF_EVENT[event.type];
   if (!canMove(state.phase, phase)) return state;
   const { data } = event;
@@ -90,6 +116,7 @@ export function evolveInstance(state: InstanceLifecycle, event: InstanceEvent): 
         endpoint: event.data.endpoint,
         reason: "",
         everReady: true,
+        lostWhileReady: false,
       };
     case "eas.v1.InstanceExited":
       return { ...moved, reason: event.data.reason, restartCount: event.data.restartCount };
@@ -98,6 +125,8 @@ export function evolveInstance(state: InstanceLifecycle, event: InstanceEvent): 
       return { ...moved, reason: event.data.reason };
     case "eas.v1.InstanceStopped":
       return { ...moved, reason: event.data.reason };
+    case "eas.v1.InstanceLost":
+      return { ...moved, reason: event.data.reason, lostWhileReady: state.phase === InstancePhase.Ready };
     case "eas.v1.InstanceDraining":
       return moved;
   }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { event } from "@eas/events";
-import { absentInstance, evolveInstance, type InstanceLifecycle } from "./lifecycle.js";
-import { canMove, InstancePhase, TRANSITIONS, type InstanceEvent } from "./phase.js";
+import { absentInstance, evolveInstance, isRoutable, type InstanceLifecycle } from "./lifecycle.js";
+import { canMove, hasEnded, InstancePhase, TRANSITIONS, type InstanceEvent } from "./phase.js";
 
 const id = "i-1";
 const service = "svc";
@@ -35,6 +35,17 @@ const exited = (second: number) =>
 const draining = (second: number) => event("InstanceDraining", { instanceId: id, service, at: at(second) });
 const stopped = (second: number) => event("InstanceStopped", { instanceId: id, service, nodeId: "n1", reason: "stopped", at: at(second) });
 const failed = (second: number) => event("InstanceFailed", { instanceId: id, service, reason: "lost", at: at(second) });
+const lost = (second: number) => event("InstanceLost", { instanceId: id, service, nodeId: "n1", reason: "node n1 lost", at: at(second) });
+const move = (cause: string, second: number) =>
+  event("InstanceMoveRequested", {
+    instanceId: id,
+    service,
+    nodeId: "n1",
+    cause,
+    reason: cause === "reclaim" ? "node n1 reclaimed" : "spread",
+    deadline: cause === "reclaim" ? at(30) : "",
+    at: at(second),
+  });
 
 const fold = (events: InstanceEvent[]): InstanceLifecycle => events.reduce(evolveInstance, absentInstance(id));
 
@@ -55,7 +66,33 @@ describe("evolveInstance", () => {
       reason: "stopped",
       since: at(5),
       everReady: true,
+      lostWhileReady: false,
+      moveCause: "",
+      moveReason: "",
+      moveDeadline: "",
     });
+  });
+
+  it("keeps routing a Ready instance whose node was lost, not one lost before it was Ready", () => {
+    const lostReady = fold([scheduled, starting(0, 2), ready(3), lost(4)]);
+    assert.equal(lostReady.phase, InstancePhase.Lost);
+    assert.equal(lostReady.reason, "node n1 lost");
+    assert.equal(isRoutable(lostReady), true);
+    const lostStarting = fold([scheduled, starting(0, 2), lost(3)]);
+    assert.equal(isRoutable(lostStarting), false);
+    // Its agent reports again: Ready is Ready, an exit is no longer routed.
+    assert.equal(isRoutable(evolveInstance(lostStarting, ready(4))), true);
+    assert.equal(isRoutable(evolveInstance(lostReady, exited(5))), false);
+    assert.equal(isRoutable(evolveInstance(lostReady, draining(5))), false);
+  });
+
+  it("marks a move without changing the phase; a Draining or ended instance is not marked", () => {
+    const moving = fold([scheduled, starting(0, 2), ready(3), move("reclaim", 4)]);
+    assert.equal(moving.phase, InstancePhase.Ready);
+    assert.deepEqual([moving.moveCause, moving.moveReason, moving.moveDeadline], ["reclaim", "node n1 reclaimed", at(30)]);
+    const leaving = fold([scheduled, starting(0, 2), ready(3), draining(4)]);
+    assert.equal(evolveInstance(leaving, move("rebalance", 5)), leaving);
+    assert.equal(evolveInstance(absentInstance(id), move("rebalance", 5)).moveCause, "");
   });
 
   it("keeps the exit reason through the restart, and clears it on Ready", () => {
@@ -73,6 +110,8 @@ describe("evolveInstance", () => {
     ["Stopped after Failed", [scheduled, failed(2)], stopped(3)],
     ["a second InstanceScheduled", [scheduled, starting(0, 2)], { ...scheduled, data: { ...scheduled.data, nodeId: "n2" } }],
     ["Ready of an instance never started", [], ready(2)],
+    ["Lost after Draining", [scheduled, starting(0, 2), draining(3)], lost(4)],
+    ["Lost after Stopped", [scheduled, starting(0, 2), draining(3), stopped(4)], lost(5)],
   ];
   for (const [name, before, late] of revivals) {
     it(`ignores ${name}: the very same state comes back`, () => {
@@ -87,6 +126,22 @@ describe("the transition table", () => {
     assert.deepEqual(TRANSITIONS.Stopped, []);
     assert.deepEqual(TRANSITIONS.Failed, []);
     assert.deepEqual(TRANSITIONS.Draining, [InstancePhase.Stopped, InstancePhase.Failed]);
+  });
+
+  it("lets every live phase but Draining become Lost, and a Lost instance anything but Scheduled, Starting or Lost", () => {
+    for (const phase of Object.values(InstancePhase)) {
+      const expected =
+        phase !== InstancePhase.Absent && phase !== InstancePhase.Lost && phase !== InstancePhase.Draining && !hasEnded(phase);
+      assert.equal(canMove(phase, InstancePhase.Lost), expected, phase);
+    }
+    assert.deepEqual(TRANSITIONS.Lost, [
+      InstancePhase.Ready,
+      InstancePhase.Unhealthy,
+      InstancePhase.Exited,
+      InstancePhase.Draining,
+      InstancePhase.Stopped,
+      InstancePhase.Failed,
+    ]);
   });
 
   it("reaches Stopped and Failed from every live phase, and Scheduled only from Absent", () => {

@@ -54,3 +54,12 @@ export function killRecordedGroup(record: PidRecord): LeftoverKill {
     return "gone";
   }
 }
+
+/**
+ * Whether the process a record names still runs, and is the one the record was written for (its start time
+ * matches): an agent that restarts adopts only such a process. False without a pid or a start time to check.
+ */
+export function isRecordedProcessAlive(record: PidRecord): boolean {
+  if (record.pid === undefined || !Number.isInteger(record.pid) || record.pid <= 1 || record.startTime === undefined) return false;
+  return processStartTime(record.pid) === record.startTime;
+}

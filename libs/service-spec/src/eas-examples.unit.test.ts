@@ -43,8 +43,9 @@ const expectedContainerSpec: ServiceSpec = {
     { mountPath: "/mnt/models", source: "obj://examplebucket/models/text-cls/", readOnly: true },
     { mountPath: "/mnt/code", source: "obj://examplebucket/code/text-cls/", readOnly: false },
   ],
-  cloud: { spotAllowed: false, maxSpotPrice: 0 },
+  cloud: { spotAllowed: false, maxSpotPrice: 0, instances: [] },
   labels: {},
+  rebalanceDisabled: false,
 };
 
 const expectedContainerWarnings = [
@@ -69,6 +70,12 @@ describe("a real EAS container-mode service.json", () => {
     assert.deepEqual(warnings, expectedContainerWarnings);
   });
 });
+
+/** The processor example's priority list: a spot bid on a type, then the same type on demand. */
+const CLOUD_INSTANCES = [
+  { type: "ecs.c7.xlarge", spotPriceLimit: 0.3 },
+  { type: "ecs.c7.xlarge", spotPriceLimit: 0 },
+];
 
 describe("a real EAS processor-mode service.json", () => {
   it("is refused only for its processor, which is not built in", () => {
@@ -99,8 +106,9 @@ describe("a real EAS processor-mode service.json", () => {
         },
       },
       storage: [],
-      cloud: { spotAllowed: true, maxSpotPrice: 0.3 },
+      cloud: { spotAllowed: true, maxSpotPrice: 0.3, instances: CLOUD_INSTANCES },
       labels: { team: "vision", model: "resnet50" },
+      rebalanceDisabled: false,
     };
     assert.deepEqual(value, expected);
     assert.deepEqual(warnings, [
@@ -109,8 +117,6 @@ describe("a real EAS processor-mode service.json", () => {
       "metadata.rpc.batching: accepted but ignored: server-side batching is not implemented",
       "metadata.rpc.max_batch_size: accepted but ignored: server-side batching is not implemented",
       'model_path: "oss://examplebucket/models/resnet50/" is read from this cluster\'s object store as "obj://examplebucket/models/resnet50/", so upload the files there',
-      "cloud.computing.instances[0].type: accepted but ignored: nodes are chosen by cpu, memory and gpu, not by cloud instance type",
-      "cloud.computing.instances[1].type: accepted but ignored: nodes are chosen by cpu, memory and gpu, not by cloud instance type",
     ]);
   });
 });

@@ -85,6 +85,12 @@ const cases: Case[] = [
   { when: "gpu_type has odd characters", change: (d) => (meta(d).gpu_type = "A10;rm"), path: "metadata.gpu_type" },
   { when: "resource has spaces", change: (d) => (meta(d).resource = "my group"), path: "metadata.resource", says: "resource group id" },
   {
+    when: "rebalance is a string",
+    change: (d) => (meta(d).rebalance = "no"),
+    path: "metadata.rebalance",
+    says: "true or false",
+  },
+  {
     when: "resource_burstable is a string",
     change: (d) => (meta(d).resource_burstable = "yes"),
     path: "metadata.resource_burstable",

@@ -31,8 +31,9 @@ describe("defaults", () => {
         },
       },
       storage: [],
-      cloud: { spotAllowed: false, maxSpotPrice: 0 },
+      cloud: { spotAllowed: false, maxSpotPrice: 0, instances: [] },
       labels: {},
+      rebalanceDisabled: false,
     };
     assert.deepEqual(value, expected);
     assert.deepEqual(warnings, []);
@@ -259,27 +260,27 @@ const mappings: MappingCase[] = [
   {
     when: "spot is true",
     change: (d) => (d.cloud = { computing: { spot: true } }),
-    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0 }),
+    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0, instances: [] }),
   },
   {
     when: "max_price alone is set",
     change: (d) => (d.cloud = { computing: { max_price: 1.5 } }),
-    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 1.5 }),
+    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 1.5, instances: [] }),
   },
   {
     when: "spot_strategy is SpotWithPriceLimit",
     change: (d) => (d.cloud = { computing: { spot_strategy: "SpotWithPriceLimit", max_price: 0.8 } }),
-    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0.8 }),
+    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0.8, instances: [] }),
   },
   {
     when: "spot_strategy is SpotAsPriceGo",
     change: (d) => (d.cloud = { computing: { spot_strategy: "SpotAsPriceGo" } }),
-    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0 }),
+    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0, instances: [] }),
   },
   {
     when: "spot_strategy is NoSpot",
     change: (d) => (d.cloud = { computing: { spot_strategy: "NoSpot" } }),
-    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: false, maxSpotPrice: 0 }),
+    then: (s) => assert.deepEqual(s.cloud, { spotAllowed: false, maxSpotPrice: 0, instances: [] }),
   },
   {
     when: "EAS instances list spot bids",
@@ -294,17 +295,50 @@ const mappings: MappingCase[] = [
         },
       }),
     then: (s, w) => {
-      assert.deepEqual(s.cloud, { spotAllowed: true, maxSpotPrice: 0.8 });
-      assert.ok(w.some((x) => x.startsWith("cloud.computing.instances[0].type: accepted but ignored")));
+      assert.deepEqual(s.cloud, {
+        spotAllowed: true,
+        maxSpotPrice: 0.8,
+        instances: [
+          { type: "ecs.gn6i-c4g1.xlarge", spotPriceLimit: 0.5 },
+          { type: "ecs.gn6i-c8g1.2xlarge", spotPriceLimit: 0.8 },
+          { type: "ecs.gn6i-c4g1.xlarge", spotPriceLimit: 0 },
+        ],
+      });
+      assert.deepEqual(w, []);
     },
   },
   {
     when: "instance_type is set",
     change: (d) => (d.cloud = { computing: { instance_type: "ecs.c7.large" } }),
     then: (s, w) => {
-      assert.deepEqual(s.cloud, { spotAllowed: false, maxSpotPrice: 0 });
+      assert.deepEqual(s.cloud, { spotAllowed: false, maxSpotPrice: 0, instances: [] });
       assert.ok(w.some((x) => x.startsWith("cloud.computing.instance_type: accepted but ignored")));
     },
+  },
+  {
+    when: "instances list only on-demand types",
+    change: (d) => (d.cloud = { computing: { instances: [{ type: "ecs.c7.large" }, { type: "ecs.c7.xlarge", capacity: 3 }] } }),
+    then: (s, w) => {
+      assert.deepEqual(s.cloud, {
+        spotAllowed: false,
+        maxSpotPrice: 0,
+        instances: [
+          { type: "ecs.c7.large", spotPriceLimit: 0 },
+          { type: "ecs.c7.xlarge", spotPriceLimit: 0 },
+        ],
+      });
+      assert.ok(w.some((x) => x.startsWith("cloud.computing.instances[1].capacity: accepted but ignored")));
+    },
+  },
+  {
+    when: "rebalance is false",
+    change: (d) => ((d.metadata as Doc).rebalance = false),
+    then: (s) => assert.equal(s.rebalanceDisabled, true),
+  },
+  {
+    when: "rebalance is true",
+    change: (d) => ((d.metadata as Doc).rebalance = true),
+    then: (s) => assert.equal(s.rebalanceDisabled, false),
   },
   // labels
   {

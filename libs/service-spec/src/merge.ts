@@ -92,6 +92,16 @@ function mergeAndCheck(current: ServiceDocument, patch: unknown, updateType: Upd
 
 /** Prepares the current document so that the patch's spelling and mode win (see {@link mergeServiceDocuments}). */
 function alignWithPatch(current: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  // The name goes where the patch writes it: a patch with a top-level `name` is judged on that name alone,
+  // not also blamed for a `metadata.name` it does not have (and the reverse).
+  const patchMetadataName = isRecord(patch.metadata) ? patch.metadata.name : undefined;
+  if (patch.name !== undefined && patchMetadataName === undefined && isRecord(current.metadata) && current.metadata.name !== undefined) {
+    current.name = current.metadata.name;
+    delete current.metadata.name;
+  } else if (patchMetadataName !== undefined && patch.name === undefined && current.name !== undefined) {
+    current.metadata = { ...(isRecord(current.metadata) ? current.metadata : {}), name: current.name };
+    delete current.name;
+  }
   if (patch.containers !== undefined && patch.containers !== null && patch.processor === undefined) {
     for (const key of PROCESSOR_KEYS) delete current[key];
   }

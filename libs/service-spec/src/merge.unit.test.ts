@@ -95,12 +95,18 @@ describe("mergeServiceDocuments: merge", () => {
     assert.deepEqual(merged(containerService, { cloud: { computing: { spot_strategy: "NoSpot" } } }).cloud, {
       spotAllowed: false,
       maxSpotPrice: 0,
+      instances: [],
     });
     assert.deepEqual(merged(containerService, { cloud: { computing: { spot_strategy: "SpotAsPriceGo" } } }).cloud, {
       spotAllowed: true,
       maxSpotPrice: 0,
+      instances: [],
     });
-    assert.deepEqual(merged(containerService, { cloud: { computing: { max_price: 3 } } }).cloud, { spotAllowed: true, maxSpotPrice: 3 });
+    assert.deepEqual(merged(containerService, { cloud: { computing: { max_price: 3 } } }).cloud, {
+      spotAllowed: true,
+      maxSpotPrice: 3,
+      instances: [],
+    });
   });
 
   it("accepts the current name, at either place", () => {
@@ -114,7 +120,11 @@ describe("mergeServiceDocuments: merge", () => {
       "metadata.name",
       "cannot change the service name",
     );
-    assertIssue(issuesOf(mergeServiceDocuments(current, { name: "web2" }, "merge")), "name", "cannot change the service name");
+    // The patch's own spelling is the only one blamed: a top-level name is not said to conflict with a metadata.name it lacks.
+    const renamed = issuesOf(mergeServiceDocuments(current, { name: "web2" }, "merge"));
+    assert.deepEqual(renamed, [
+      { path: "name", message: 'cannot change the service name ("web" to "web2"), create a new service instead' },
+    ]);
   });
 
   it("reports every issue of an invalid patch by path", () => {

@@ -143,6 +143,30 @@ function lineAndColumn(text: string, offset: number): { line: number; col: numbe
   return { line: before.length, col: (before[before.length - 1]?.length ?? 0) + 1 };
 }
 
+/**
+ * A key indented more than the key above it reads to the YAML parser as a multi-line value of that key: it
+ * reports "Nested mappings are not allowed in compact mappings" at the value one line above the mistake.
+ * This names the mis-indented key's own line and column instead. Undefined for any other error.
+ */
+function overIndentedKey(text: string, errors: readonly YAML.YAMLError[]): string | undefined {
+  const error = errors.find((e) => e.code === "BLOCK_AS_IMPLICIT_KEY");
+  const at = error?.linePos?.[0];
+  if (!at) return undefined;
+  const lines = text.split(/\r?\n/);
+  const indentOf = (line: string) => line.length - line.trimStart().length;
+  const above = lines[at.line - 1] ?? "";
+  const nextIndex = lines.findIndex((line, i) => i >= at.line && line.trim() !== "" && !line.trimStart().startsWith("#"));
+  const next = lines[nextIndex];
+  if (next === undefined || indentOf(next) <= indentOf(above)) return undefined;
+  const key = /^\s*([^:#\s][^:#]*?)\s*:/.exec(next)?.[1];
+  const aboveKey = /^\s*([^:#\s][^:#]*?)\s*:/.exec(above)?.[1];
+  if (key === undefined || aboveKey === undefined) return undefined;
+  return (
+    `invalid YAML at line ${nextIndex + 1}, column ${indentOf(next) + 1}: "${key}" is indented more than "${aboveKey}" ` +
+    `on line ${at.line}; keys of one mapping start at the same column`
+  );
+}
+
 function parseYaml(text: string): ParseResult<unknown> {
   let document: YAML.Document.Parsed;
   try {
@@ -151,6 +175,8 @@ function parseYaml(text: string): ParseResult<unknown> {
     return failure("", `invalid YAML: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (document.errors.length > 0) {
+    const overIndented = overIndentedKey(text, document.errors);
+    if (overIndented) return failure("", overIndented);
     return {
       ok: false,
       issues: document.errors.map((error) => {

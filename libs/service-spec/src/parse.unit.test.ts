@@ -43,7 +43,13 @@ describe("parseServiceDocument: text", () => {
     ["JSON missing a comma", '{\n  "name": "x"\n  "processor": "echo"\n}', "invalid JSON at line 3, column 3"],
     ["truncated JSON", '{\n  "name": "x",', "invalid JSON at line 2, column 15"],
     ["JSON with a bare word", '{\n  "a": tru\n}', "invalid JSON at line 2, column 8"],
-    ["YAML with a bad indent", "metadata:\n  name: x\n   cpu: 1\n", "invalid YAML at line 2, column 9"],
+    // The mis-indented key's own line, not the line above it where the parser noticed.
+    [
+      "YAML with a key indented too far",
+      "metadata:\n  name: x\n   cpu: 1\n",
+      'invalid YAML at line 3, column 4: "cpu" is indented more than "name" on line 2; keys of one mapping start at the same column',
+    ],
+    ["YAML with a key indented too little", "metadata:\n  name: x\n cpu: 1\n", "invalid YAML at line 3, column 1"],
     ["YAML with an unclosed list", "containers: [1\n", "invalid YAML at line 2, column 1"],
     ["YAML with a duplicate key", "name: a\nname: b\n", "invalid YAML at line 2, column 1: Map keys must be unique"],
     ["YAML with tabs for indentation", "metadata:\n\tname: x\n", "invalid YAML at line 2"],

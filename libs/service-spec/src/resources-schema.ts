@@ -94,7 +94,10 @@ const computingSchema = withCheck(
   z.strictObject({
     /** Recorded only: nodes are chosen by resources, not cloud instance types. */
     instance_type: string.optional(),
-    /** EAS's priority list of instance types; an entry with `spot_price_limit` is a spot bid. */
+    /**
+     * EAS's priority list of instance types: a node must match an entry, earlier entries first. An entry with
+     * `spot_price_limit` is a spot bid (spot nodes of its type up to that price); one without takes on-demand nodes.
+     */
     instances: z
       .array(
         z.strictObject({
@@ -177,6 +180,8 @@ export const metadataSchema = z.strictObject({
   /** Dedicated resource group; absent or "" = public pool. */
   resource: resourceGroup.optional(),
   resource_burstable: bool.optional(),
+  /** false: never move the replicas to spread them (default true). */
+  rebalance: bool.optional(),
   rpc: rpcSchema.optional(),
   type: ignored(),
   release: ignored(),

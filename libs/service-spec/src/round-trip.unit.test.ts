@@ -108,6 +108,14 @@ function randomSpec(seed: number): ServiceSpec {
     readOnly: r.bool(),
   }));
   const spotAllowed = r.bool();
+  // Spot bids (entries with a limit) imply spot; without them the list only names on-demand types.
+  const bids = spotAllowed && r.bool();
+  const instances = r.bool()
+    ? [
+        { type: r.pick(["ecs.c7.large", ""]), spotPriceLimit: bids ? r.pick([0.1, 0.5]) : 0 },
+        { type: "ecs.c7.xlarge", spotPriceLimit: 0 },
+      ]
+    : [];
   const container = r.bool();
   return {
     name: `svc_${seed}`,
@@ -143,8 +151,9 @@ function randomSpec(seed: number): ServiceSpec {
           },
         },
     storage,
-    cloud: { spotAllowed, maxSpotPrice: spotAllowed ? r.pick([0, 0.25, 3]) : 0 },
+    cloud: { spotAllowed, maxSpotPrice: spotAllowed ? (bids ? r.pick([0.25, 3]) : r.pick([0, 0.25, 3])) : 0, instances },
     labels: r.bool() ? { team: "t", "app.kubernetes.io/name": `svc${seed}` } : {},
+    rebalanceDisabled: r.bool(),
   };
 }
 

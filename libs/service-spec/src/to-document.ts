@@ -24,6 +24,7 @@ export function specToDocument(spec: ServiceSpec): ServiceDocument {
   }
   if (spec.resourceGroup !== "") metadata.resource = spec.resourceGroup;
   if (spec.resourceBurstable) metadata.resource_burstable = true;
+  if (spec.rebalanceDisabled) metadata.rebalance = false;
   const rpc = spec.rpc;
   if (rpc !== undefined) {
     metadata.rpc = { max_queue_size: rpc.maxQueueSize, rate_limit: rpc.rateLimit };
@@ -37,8 +38,22 @@ export function specToDocument(spec: ServiceSpec): ServiceDocument {
   if (spec.storage.length > 0) {
     doc.storage = spec.storage.map((mount) => ({ mount_path: mount.mountPath, source: mount.source, read_only: mount.readOnly }));
   }
-  if (spec.cloud?.spotAllowed) {
-    doc.cloud = { computing: { spot: true, ...(spec.cloud.maxSpotPrice > 0 ? { max_price: spec.cloud.maxSpotPrice } : {}) } };
+  const cloud = spec.cloud;
+  if (cloud && (cloud.spotAllowed || cloud.instances.length > 0)) {
+    doc.cloud = {
+      computing: {
+        ...(cloud.spotAllowed ? { spot: true } : {}),
+        ...(cloud.maxSpotPrice > 0 ? { max_price: cloud.maxSpotPrice } : {}),
+        ...(cloud.instances.length > 0
+          ? {
+              instances: cloud.instances.map((choice) => ({
+                ...(choice.type ? { type: choice.type } : {}),
+                ...(choice.spotPriceLimit > 0 ? { spot_price_limit: choice.spotPriceLimit } : {}),
+              })),
+            }
+          : {}),
+      },
+    };
   }
   if (Object.keys(spec.labels).length > 0) doc.labels = { ...spec.labels };
   return doc;

@@ -53,8 +53,7 @@ export const IGNORED_FIELDS = {
     disable_spot_protection_period: "spot nodes have no protection period",
   },
   instance: {
-    type: "nodes are chosen by cpu, memory and gpu, not by cloud instance type",
-    capacity: "nodes are chosen by cpu, memory and gpu, not by cloud instance type",
+    capacity: "nodes are registered by their agents; a type's capacity is not bought",
   },
 } as const;
 
@@ -138,6 +137,7 @@ export function documentToSpec(doc: ServiceDocument): { spec: ServiceSpec; warni
   const cloud: CloudConfig = {
     spotAllowed,
     maxSpotPrice: spotAllowed ? (computing?.max_price ?? (limits.length > 0 ? Math.max(...limits) : 0)) : 0,
+    instances: (computing?.instances ?? []).map((entry) => ({ type: entry.type ?? "", spotPriceLimit: entry.spot_price_limit ?? 0 })),
   };
 
   const labels: Record<string, string> = {};
@@ -165,6 +165,7 @@ export function documentToSpec(doc: ServiceDocument): { spec: ServiceSpec; warni
     storage,
     cloud,
     labels,
+    rebalanceDisabled: metadata.rebalance === false,
   };
   return { spec, warnings };
 }

@@ -11,6 +11,7 @@ import { stopInstancesFailedElsewhere } from "./instances/failed-elsewhere.js";
 import { InstanceSupervisor } from "./instances/supervisor.js";
 import { startInstanceMetrics } from "./node/instance-metrics.js";
 import { nodeRegistration, startNodePresence } from "./node/presence.js";
+import { followNodeReclaim, watchReclaimNotice } from "./node/reclaim-notice.js";
 import { ProcessDriver } from "./runtime/index.js";
 import { startInstanceSampler } from "./sampling/instance-sampler.js";
 import { createStorageFetcher } from "./storage/index.js";
@@ -51,8 +52,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
     source: `eas/agent/${config.nodeId}`,
     ...(config.otlpEndpoint ? { extraEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: config.otlpEndpoint } } : {}),
   });
-  await supervisor.reapOrphans();
-  // After the reap: the instances of the previous run no longer hold their entries. In the background.
+  await supervisor.recoverLeftovers();
+  // After the recovery: the instances of the previous run that are gone no longer hold their entries. In the background.
   void storage.evictUnused();
   host.shutdown.onShutdown("instances", () => supervisor.stopAll(10_000), "drain");
 
@@ -71,6 +72,34 @@ export async function run(telemetry: Telemetry): Promise<void> {
 
   const failedElsewhere = await stopInstancesFailedElsewhere({ store: host.store, supervisor, logger: host.logger });
   host.shutdown.onShutdown("instance-events", () => failedElsewhere.close(), "stop-accepting");
+
+  // A spot node: the cloud's reclaim notice (a metadata watcher's file, or SIGUSR2) goes to the scheduler;
+  // once the log says the node is reclaimed, the machine is gone and the agent stops like on a SIGTERM.
+  const reclaimNotice = watchReclaimNotice({
+    nodeId: config.nodeId,
+    scheduler,
+    file: config.reclaimNoticeFile || join(nodeDir, "reclaim-notice.json"),
+    signalNoticeMs: config.reclaimSignalNoticeMs,
+    logger: host.logger,
+  });
+  const reclaim = await followNodeReclaim({
+    store: host.store,
+    nodeId: config.nodeId,
+    logger: host.logger,
+    onReclaimed: () => {
+      host.logger.warn({ nodeId: config.nodeId }, "node reclaimed: the machine is gone, the agent stops");
+      presence.stop();
+      process.kill(process.pid, "SIGTERM");
+    },
+  });
+  host.shutdown.onShutdown(
+    "reclaim",
+    async () => {
+      reclaimNotice.close();
+      await reclaim.close();
+    },
+    "stop-accepting",
+  );
 
   const stopMetrics = startInstanceMetrics(supervisor, host.metrics);
   // CPU and memory of each instance every second, for the monitor (eas.metrics.instance.<service>.<id>).

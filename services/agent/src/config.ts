@@ -11,6 +11,17 @@ export const agentConfigSpec = {
   resourceGroup: envVar.string("EAS_RESOURCE_GROUP", "", "dedicated resource group; empty = public pool"),
   spot: envVar.bool("EAS_NODE_SPOT", false, "preemptible node"),
   pricePerHour: envVar.number("EAS_NODE_PRICE_PER_HOUR", 0, "hourly price of the node, for billing and placement"),
+  instanceType: envVar.string(
+    "EAS_NODE_INSTANCE_TYPE",
+    "",
+    "cloud instance type of the node, matched against cloud.computing.instances[].type",
+  ),
+  reclaimNoticeFile: envVar.string(
+    "EAS_RECLAIM_NOTICE_FILE",
+    "",
+    "file a cloud metadata watcher writes a spot reclaim notice into (default <data dir>/agents/<node>/reclaim-notice.json)",
+  ),
+  reclaimSignalNoticeMs: envVar.int("EAS_RECLAIM_SIGNAL_NOTICE_MS", 30_000, "the reclaim notice a SIGUSR2 to the agent stands for, in ms"),
   cacheMaxBytes: envVar.int(
     "EAS_AGENT_CACHE_MAX_BYTES",
     0,

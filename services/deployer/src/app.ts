@@ -5,6 +5,7 @@ import { deployerConfigSpec } from "./config.js";
 import { serviceViewsProjection } from "./projections/service-views.js";
 import { summarizeStatus } from "./projections/status.js";
 import { startReconciler } from "./reconcile/reconciler.js";
+import { createServiceTokens, kvTokenVault, TOKEN_BUCKET } from "./tokens/service-tokens.js";
 import type { Telemetry } from "@eas/telemetry";
 
 /** Wires the deployer: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
@@ -22,6 +23,10 @@ export async function run(telemetry: Telemetry): Promise<void> {
       Object.fromEntries(Object.values(state).map((v) => [v.name, { version: v.currentVersion, status: summarizeStatus(v).status }])),
   });
 
+  const tokens = createServiceTokens({
+    vault: kvTokenVault(await host.bus.keyValue().create(TOKEN_BUCKET, { history: 1 })),
+    store: host.store,
+  });
   host.addGrpcService(
     ServiceManagerService,
     createServiceManager({
@@ -29,6 +34,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
       views,
       logger: host.logger,
       gatewayUrl: config.gatewayUrl,
+      tokens,
       now: () => new Date(),
       source,
     }),
@@ -43,6 +49,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
     schedulerAddress: config.schedulerAddress,
     logger: host.logger,
     source,
+    rebalanceIntervalMs: config.rebalanceIntervalMs,
   });
   viewChanged.nudge = reconciler.nudge;
   host.shutdown.onShutdown("reconciler", () => reconciler.stop(), "stop-accepting");

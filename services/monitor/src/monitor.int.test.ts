@@ -220,7 +220,8 @@ before(async () => {
       name: SERVICE,
       spec: ServiceSpec.fromPartial({ name: SERVICE }),
       version: 1,
-      token: "t",
+      token: "",
+      tokenSha256: "",
       createdAt: "2026-01-01T00:00:00Z",
     }),
   );

@@ -26,7 +26,10 @@ export async function run(telemetry: Telemetry): Promise<void> {
     describe: (state) => describeCluster(state, heartbeats.lastSeen),
   });
 
-  host.addGrpcService(SchedulerService, createSchedulerApi({ store: host.store, cluster, heartbeats, logger: host.logger, now, source }));
+  host.addGrpcService(
+    SchedulerService,
+    createSchedulerApi({ store: host.store, cluster, heartbeats, logger: host.logger, now, source, fleetGraceMs: config.fleetGraceMs }),
+  );
   await host.listen();
 
   // The monitor decides nothing before the projection has caught up (it checks on every tick).

@@ -128,7 +128,7 @@ describe("agent restart: instances left by a killed agent", () => {
     });
   }
 
-  it("the new agent kills the instances' process groups, reports them Failed and removes their folders; a reused pid is spared", async () => {
+  it("the new agent takes over a live instance (moved, then stopped on request), fails the dead ones, and spares a reused pid", async () => {
     const first = await startAgent();
     const sleeperFile = join(work, "kept.sleeper");
     // "kept" has a shell child in its group besides the server; "reused" has its pid taken by an unrelated process below.
@@ -152,6 +152,7 @@ describe("agent restart: instances left by a killed agent", () => {
     leftovers.push(kept, reused);
     const sleeper = Number(readFileSync(sleeperFile, "utf8"));
     assert.equal((JSON.parse(readFileSync(pidFile("kept"), "utf8")) as { pid: number }).pid, kept, "pid.json names the group");
+    const endpoint = ready.find((instance) => instance.instanceId === "kept")!.endpoint;
 
     first.child.kill("SIGKILL");
     await first.exited;
@@ -172,31 +173,63 @@ describe("agent restart: instances left by a killed agent", () => {
     writeFileSync(pidFile("fetching"), JSON.stringify({ service: "svc" }));
 
     const second = await startAgent();
-    await waitFor("the kept instance's group gone", async () => (await groupPids(kept)).length === 0, WAIT);
-    assert.equal(isAlive(sleeper), false, "the shell's child in the group was killed too");
-    // The reaping is over (the agent answered): a kill would have landed by now.
+    // The live one keeps serving, taken over, and is asked to move: replaced elsewhere before it is stopped.
+    assert.deepEqual(
+      (await list(second)).map((i) => [i.instanceId, i.status, i.pid]),
+      [["kept", "Ready", kept]],
+    );
+    assert.equal(await fetch(`http://${endpoint}/ready`).then((r) => r.status), 200, "it still answers");
+    const keptEvents = await events("kept");
+    assert.deepEqual(
+      keptEvents.map((e) => e.type),
+      ["eas.v1.InstanceStarting", "eas.v1.InstanceReady", "eas.v1.InstanceMoveRequested"],
+    );
+    const move = keptEvents.at(-1)!;
+    assert.equal(move.type === "eas.v1.InstanceMoveRequested" && move.data.cause, "orphaned");
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(isAlive(bystanderPid), true, "the process that reused the pid is not killed");
 
-    for (const instanceId of ["kept", "reused"]) {
+    for (const instanceId of ["reused", "fetching"]) {
       const recorded = await events(instanceId);
-      assert.deepEqual(
-        recorded.map((e) => e.type),
-        ["eas.v1.InstanceStarting", "eas.v1.InstanceReady", "eas.v1.InstanceFailed"],
-        `${instanceId}: reported Failed once, by the new agent`,
-      );
       const failed = recorded.at(-1)!;
+      assert.equal(failed.type, "eas.v1.InstanceFailed", `${instanceId}: reported Failed by the new agent`);
       assert.equal(failed.type === "eas.v1.InstanceFailed" && failed.data.reason, `agent on ${NODE_ID} restarted`);
       assert.equal(existsSync(instanceDir(instanceId)), false, `${instanceId}'s folder is removed`);
     }
-    const fetching = await events("fetching");
-    assert.deepEqual(
-      fetching.map((e) => e.type),
-      ["eas.v1.InstanceFailed"],
-      "the instance that was fetching is reported Failed",
-    );
-    assert.equal(existsSync(instanceDir("fetching")), false);
-    assert.deepEqual(await list(second), [], "the new agent owns nothing it did not start");
+
+    // Its replacement serves: the deployer stops it through the new agent, the whole group gracefully.
+    await unaryCall(second.client, second.client.stopInstance, { instanceId: "kept", gracePeriodMs: 5_000 }, 15_000);
+    await waitFor("the kept instance's group gone", async () => (await groupPids(kept)).length === 0, WAIT);
+    assert.equal(isAlive(sleeper), false, "the shell's child in the group was stopped too");
+    assert.equal((await events("kept")).at(-1)?.type, "eas.v1.InstanceStopped");
+    assert.equal(existsSync(instanceDir("kept")), false);
+    assert.deepEqual(await list(second), []);
     bystander.kill("SIGKILL");
+  });
+
+  it("an instance taken over that dies on its own is reported Failed", async () => {
+    const first = await startAgent();
+    await unaryCall(
+      first.client,
+      first.client.startInstance,
+      { instanceId: "frail", service: "svc", version: 1, spec: fixtureSpec() },
+      10_000,
+    );
+    const [started] = await waitFor(
+      "frail Ready",
+      async () => {
+        const instances = await list(first);
+        return instances[0]?.status === "Ready" ? instances : undefined;
+      },
+      WAIT,
+    );
+    leftovers.push(started!.pid);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    const second = await startAgent();
+    assert.equal((await list(second))[0]?.instanceId, "frail");
+    process.kill(-started!.pid, "SIGKILL");
+    await waitFor("frail reported Failed", async () => (await events("frail")).at(-1)?.type === "eas.v1.InstanceFailed", WAIT);
+    await waitFor("frail no longer listed", async () => (await list(second)).length === 0, WAIT);
   });
 });

@@ -5,14 +5,17 @@ import type { EventStore } from "@eas/event-store";
 import { decodeEvent, instanceStream } from "@eas/events";
 import {
   InstanceCommandType,
+  InstancePhase,
   InstanceTransitionRefused,
+  MoveCause,
   hasEnded,
   instanceLifecycleDecider,
   isInstanceEvent,
   isLeavingService,
   type InstanceCommand,
+  type InstanceLifecycle,
 } from "@eas/instance-lifecycle";
-import { freePort, killRecordedGroup, readPidRecord, writePidRecord } from "@eas/process-kit";
+import { freePort, isRecordedProcessAlive, killRecordedGroup, readPidRecord, writePidRecord } from "@eas/process-kit";
 import type { AgentInstance, ServiceSpec } from "@eas/proto";
 import { executeCommand } from "@eas/service-kit";
 import type { Logger } from "@eas/telemetry";
@@ -25,6 +28,8 @@ import {
   type RunningInstance,
   type RuntimeDriver,
 } from "../runtime/index.js";
+import { OrphanInstance } from "../runtime/orphan.js";
+import { terminateGroup } from "../runtime/process-group.js";
 import type { StorageFetcher } from "../storage/index.js";
 import { startRequestViolations } from "./start-request.js";
 import { InstanceStartSpan } from "./start-span.js";
@@ -54,8 +59,8 @@ interface Managed {
   /** Settles once the launch has started the process, failed, or given up because of a stop. */
   launched: Promise<void>;
   stopping?: Promise<void>;
-  /** Open from the StartInstance call until the first Ready (or a failure or stop before it). */
-  startSpan: InstanceStartSpan;
+  /** Open from the StartInstance call until the first Ready (or a failure or stop before it); none for an orphan taken over. */
+  startSpan?: InstanceStartSpan;
 }
 
 /**
@@ -79,12 +84,19 @@ export class InstanceSupervisor {
   }
 
   /**
-   * Kills processes a previous run of this agent left behind (found through pid files) and reports
-   * those instances Failed, also those that were still fetching their storage, so the deployer replaces
-   * them: a restarted agent owns nothing it did not start.
+   * Takes over what a previous run of this agent left behind (found through pid files), so that an agent
+   * crash costs no request and no instance is doubled:
+   *
+   * - an instance whose process still runs and that the log still wants (not Draining, Stopped or Failed) is
+   *   kept as an orphan ({@link OrphanInstance}: watched, stopped on request, not restarted) and asked to move
+   *   (InstanceMoveRequested, cause "orphaned"): the deployer starts its replacement, drains it once the
+   *   replacement is Ready, then stops it here. One the deployer drained meanwhile is kept too, for its stop;
+   * - one whose process is gone (or was still fetching its storage) is reported Failed, and replaced;
+   * - one whose life is over in the log is killed, gracefully.
    */
-  async reapOrphans(): Promise<void> {
+  async recoverLeftovers(): Promise<void> {
     const root = join(this.#deps.nodeDir, "instances");
+    const { nodeId, logger } = this.#deps;
     for (const instanceId of readdirSync(root)) {
       const dir = join(root, instanceId);
       const record = readPidRecord(dir);
@@ -92,24 +104,72 @@ export class InstanceSupervisor {
         rmSync(dir, { recursive: true, force: true });
         continue;
       }
-      const outcome = killRecordedGroup(record);
-      if (outcome === "unusable-pid") {
-        this.#deps.logger.error({ instanceId, pid: record.pid }, "pid.json holds no usable process id; killing nothing");
-      } else if (outcome === "pid-reused") {
-        this.#deps.logger.warn({ instanceId, pid: record.pid }, "the instance's pid was reused by another process; not killing it");
-      } else if (outcome === "unverifiable") {
-        this.#deps.logger.warn({ instanceId, pid: record.pid }, "pid.json has no start time to verify the pid with; not killing it");
+      const life = await this.#lifeOf(instanceId);
+      const alive = isRecordedProcessAlive(record);
+      if (alive && record.pid !== undefined && !hasEnded(life.phase) && life.phase !== InstancePhase.Absent) {
+        this.#adopt(instanceId, record.service, record.pid, life);
+        if (life.phase !== InstancePhase.Draining) {
+          await this.#record({
+            type: InstanceCommandType.RequestMove,
+            instanceId,
+            cause: MoveCause.Orphaned,
+            reason: `left running by the previous run of the agent on ${nodeId}: replaced, then stopped`,
+            onlyOnNode: nodeId,
+            now: new Date().toISOString(),
+          });
+        }
+        logger.warn({ instanceId, pid: record.pid, phase: life.phase }, "took over an instance left running by a previous agent run");
+        continue;
+      }
+      if (alive && record.pid !== undefined) {
+        await terminateGroup(record.pid, LEAVING_SERVICE_GRACE_MS);
+      } else {
+        const outcome = killRecordedGroup(record);
+        if (outcome === "unusable-pid")
+          logger.error({ instanceId, pid: record.pid }, "pid.json holds no usable process id; killing nothing");
+        if (outcome === "pid-reused")
+          logger.warn({ instanceId, pid: record.pid }, "the instance's pid was reused by another process; not killing it");
       }
       await this.#record({
         type: InstanceCommandType.FailInstance,
         instanceId,
         service: record.service,
-        reason: `agent on ${this.#deps.nodeId} restarted`,
+        reason: `agent on ${nodeId} restarted`,
         now: new Date().toISOString(),
       });
       rmSync(dir, { recursive: true, force: true });
-      this.#deps.logger.warn({ instanceId, pid: record.pid }, "reaped an instance left by a previous agent run");
+      logger.warn({ instanceId, pid: record.pid, alive }, "reaped an instance left by a previous agent run");
     }
+  }
+
+  async #lifeOf(instanceId: string): Promise<InstanceLifecycle> {
+    const recorded = await this.#deps.store.readStream(instanceStream(instanceId));
+    return foldEvents(
+      instanceLifecycleDecider,
+      recorded.flatMap((r) => {
+        const e = decodeEvent(r);
+        return e && isInstanceEvent(e) ? [e] : [];
+      }),
+    );
+  }
+
+  /** Runs a process of a previous agent run as an orphan: stopped on request, reported when it ends. */
+  #adopt(instanceId: string, service: string, pid: number, life: InstanceLifecycle): void {
+    const managed: Managed = {
+      instanceId,
+      service,
+      version: life.version,
+      status: InstanceStatus.Ready,
+      endpoint: life.endpoint,
+      chain: Promise.resolve(),
+      launched: Promise.resolve(),
+    };
+    managed.running = new OrphanInstance({
+      pgid: pid,
+      endpoint: `http://${life.endpoint}`,
+      hooks: { onStatus: (status) => this.#report(managed, status) },
+    });
+    this.#instances.set(instanceId, managed);
   }
 
   list(): AgentInstance[] {
@@ -135,14 +195,7 @@ export class InstanceSupervisor {
     if (violations.length > 0 || !spec) throw new ValidationError(violations);
     const running = this.#instances.get(instanceId);
     if (running) return this.#describe(running);
-    const recorded = await this.#deps.store.readStream(instanceStream(instanceId));
-    const life = foldEvents(
-      instanceLifecycleDecider,
-      recorded.flatMap((r) => {
-        const e = decodeEvent(r);
-        return e && isInstanceEvent(e) ? [e] : [];
-      }),
-    );
+    const life = await this.#lifeOf(instanceId);
     if (hasEnded(life.phase)) {
       throw new PreconditionFailedError(`instance ${instanceId} has ended (${life.phase}); start a new instance id`);
     }
@@ -260,12 +313,14 @@ export class InstanceSupervisor {
   #report(managed: Managed, status: InstanceStatusEvent): void {
     managed.status = status.status;
     const command = this.#commandFor(managed, status);
-    // Inside the start span until Ready: the Starting and Ready events continue the StartInstance trace.
-    managed.startSpan.within(() => {
+    const record = () => {
       managed.chain = managed.chain.then(() => this.#record(command));
-    });
+    };
+    // Inside the start span until Ready: the Starting and Ready events continue the StartInstance trace.
+    if (managed.startSpan) managed.startSpan.within(record);
+    else record();
     if (status.status === InstanceStatus.Ready || status.status === InstanceStatus.Failed || status.status === InstanceStatus.Stopped) {
-      managed.startSpan.end(status.status, status.reason ?? "");
+      managed.startSpan?.end(status.status, status.reason ?? "");
     }
   }
 

@@ -38,6 +38,7 @@ export function nodeRegistration(config: ConfigOf<typeof agentConfigSpec>, agent
     pricePerHour: config.pricePerHour,
     agentAddress,
     labels: {},
+    instanceType: config.instanceType,
   };
 }
 
@@ -76,7 +77,12 @@ export function startNodePresence(options: NodePresenceOptions): NodePresence {
 
   const beat = setInterval(() => {
     if (!registered) return;
-    bus.publish(heartbeatSubject.with(nodeId), { nodeId, at: new Date().toISOString(), instances: options.instanceCount() });
+    bus.publish(heartbeatSubject.with(nodeId), {
+      nodeId,
+      at: new Date().toISOString(),
+      instances: options.instanceCount(),
+      agentAddress: registration.agentAddress,
+    });
   }, options.heartbeatMs ?? 1_000);
 
   return {

@@ -1,8 +1,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import pidusage from "pidusage";
 import { LogTail, readableLogLine } from "./log-tail.js";
-import { groupPids } from "./process-group.js";
+import { groupStats } from "./process-group.js";
 import { probeFailureReason, runProbeLoop, type ProbeObservation } from "./probe-loop.js";
 import type { ProbeKind, ProbeOutcome } from "./probe-state.js";
 import { reapExited, spawnProcess, terminateProcess, type ExitInfo, type RunEnd, type SpawnedProcess } from "./process-run.js";
@@ -174,17 +173,7 @@ class ProcessInstance implements RunningInstance {
   async stats(): Promise<ProcessStats> {
     const pgid = this.pid === undefined ? undefined : this.#run?.pgid;
     if (pgid === undefined) return { cpuPercent: 0, memoryBytes: 0 };
-    const pids = await groupPids(pgid);
-    const stats = await Promise.allSettled(pids.map((pid) => pidusage(pid)));
-    let cpuPercent = 0;
-    let memoryBytes = 0;
-    for (const stat of stats) {
-      if (stat.status === "fulfilled") {
-        cpuPercent += stat.value.cpu;
-        memoryBytes += stat.value.memory;
-      }
-    }
-    return { cpuPercent, memoryBytes };
+    return groupStats(pgid);
   }
 
   tail(lines?: number): LogLine[] {

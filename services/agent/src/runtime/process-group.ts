@@ -1,4 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
+import pidusage from "pidusage";
+import type { ProcessStats } from "./types.js";
 
 const HAS_PROC = process.platform === "linux";
 
@@ -50,4 +52,27 @@ export async function waitGroupGone(pgid: number, timeoutMs: number, pollMs = 50
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
   }
+}
+
+/** CPU and memory of a process group: the sum over its live members. */
+export async function groupStats(pgid: number): Promise<ProcessStats> {
+  const pids = await groupPids(pgid);
+  const stats = await Promise.allSettled(pids.map((pid) => pidusage(pid)));
+  let cpuPercent = 0;
+  let memoryBytes = 0;
+  for (const stat of stats) {
+    if (stat.status === "fulfilled") {
+      cpuPercent += stat.value.cpu;
+      memoryBytes += stat.value.memory;
+    }
+  }
+  return { cpuPercent, memoryBytes };
+}
+
+/** SIGTERM to the group, SIGKILL to what is left after `graceMs`; resolves once the group is gone (or 5 s after the SIGKILL). */
+export async function terminateGroup(pgid: number, graceMs: number): Promise<void> {
+  if (!signalGroup(pgid, "SIGTERM")) return;
+  if (await waitGroupGone(pgid, graceMs)) return;
+  signalGroup(pgid, "SIGKILL");
+  await waitGroupGone(pgid, 5_000);
 }

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { connectJetStreamEventStore, type EventStore, type RecordedEvent } from "@eas/event-store";
-import { decodeEvent, event, instanceStream, serviceStream, toNewEvent, type EasEvent } from "@eas/events";
+import { decodeEvent, event, instanceStream, serviceStream, tokenSha256, toNewEvent, type EasEvent } from "@eas/events";
 import { createProjectionRunner, type ProjectionRunner } from "@eas/projections";
 import {
   ServiceManagerClient,
@@ -24,6 +24,7 @@ import { startGrpcServer, type GrpcServerHandle } from "@eas/service-kit";
 import { createLogger } from "@eas/telemetry";
 import { freePort, startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
 import { serviceViewsProjection, type ServiceViews } from "../projections/service-views.js";
+import { createServiceTokens, memoryTokenVault } from "../tokens/service-tokens.js";
 import { createServiceManager } from "./service-manager.js";
 
 const GATEWAY_URL = "http://gateway.test:8080";
@@ -41,6 +42,8 @@ interface Fixture {
 }
 
 let nats: NatsServerHandle;
+/** Shared by every deployer of a test, as the NATS KV bucket is in a cluster. */
+const tokenVault = memoryTokenVault();
 let fx: Fixture;
 
 interface ApiServer {
@@ -61,7 +64,15 @@ async function startApiServer(store: EventStore, source: string): Promise<ApiSer
     [
       {
         definition: ServiceManagerService,
-        implementation: createServiceManager({ store, views, logger, gatewayUrl: GATEWAY_URL, now: () => new Date(), source }),
+        implementation: createServiceManager({
+          store,
+          views,
+          logger,
+          gatewayUrl: GATEWAY_URL,
+          tokens: createServiceTokens({ vault: tokenVault, store }),
+          now: () => new Date(),
+          source,
+        }),
       },
     ],
     "127.0.0.1",
@@ -223,11 +234,16 @@ const stopped = (instanceId: string, service: string) =>
 
 describe("ServiceManager API: CreateService", () => {
   const examples = [
-    { file: "echo.json", name: "echo_demo", instances: 1 },
-    { file: "iris-onnx.json", name: "iris", instances: 2 },
-    { file: "container-echo.yaml", name: "hello_http", instances: 1 },
+    { file: "echo.json", name: "echo_demo", instances: 1, warnings: [] },
+    { file: "iris-onnx.json", name: "iris", instances: 2, warnings: [] },
+    {
+      file: "container-echo.yaml",
+      name: "hello_http",
+      instances: 1,
+      warnings: ["containers[0].image: recorded only: the process driver runs the command on the node, not in this image"],
+    },
   ];
-  for (const { file, name, instances } of examples) {
+  for (const { file, name, instances, warnings } of examples) {
     it(`creates ${name} from examples/${file}: version 1, a token, status Creating, one ServiceCreated`, async () => {
       const info = await api.create(example(file));
 
@@ -245,8 +261,10 @@ describe("ServiceManager API: CreateService", () => {
       assert.equal(created.type, "eas.v1.ServiceCreated");
       assert.ok(created.type === "eas.v1.ServiceCreated");
       assert.equal(created.data.version, 1);
-      assert.equal(created.data.token, info.token, "the answered token is the recorded one");
-      assert.deepEqual(await api.get(name), info, "Get answers what Create answered");
+      assert.equal(created.data.token, "", "no event carries the token (ADR 0027)");
+      assert.equal(created.data.tokenSha256, tokenSha256(info.token), "the event records the answered token's digest");
+      assert.deepEqual(info.warnings, warnings, "the spec's warnings are answered, not dropped");
+      assert.deepEqual(await api.get(name), { ...info, warnings: [] }, "Get answers what Create answered");
     });
   }
 
@@ -257,7 +275,8 @@ describe("ServiceManager API: CreateService", () => {
   });
 
   const invalid: { case: string; text: string; paths: string[]; pattern: RegExp }[] = [
-    { case: "empty text", text: "  \n", paths: ["spec"], pattern: /spec: is required/ },
+    // docs/service-spec.md promises these words for an empty file.
+    { case: "empty text", text: "  \n", paths: [""], pattern: /^the document is empty$/ },
     { case: "a name with upper case and a dash", text: echoSpec({ name: "Bad-Name" }), paths: ["name"], pattern: /^name: .*"Bad-Name"/ },
     {
       case: "no name at all",
@@ -388,6 +407,15 @@ describe("ServiceManager API: UpdateService", () => {
     assert.equal(last.data.updateType, "replace");
   });
 
+  it("an update answers the warnings about the new version's spec", async () => {
+    await api.create(ECHO_JSON);
+    const patch = JSON.stringify({ containers: [{ image: "python:3.11", script: "python -m http.server $PORT" }] });
+    const info = await api.update(ECHO_NAME, patch);
+    assert.deepEqual(info.warnings, [
+      "containers[0].image: recorded only: the process driver runs the command on the node, not in this image",
+    ]);
+  });
+
   it("an update of an unknown service is NOT_FOUND", async () => {
     await api.create(ECHO_JSON);
     await rejectsWithoutWriting(() => api.update("ghost", JSON.stringify({ metadata: { cpu: 2 } })), status.NOT_FOUND, /ghost/);
@@ -407,7 +435,13 @@ describe("ServiceManager API: UpdateService", () => {
       paths: ["metadata.cpus"],
       pattern: /metadata\.cpus: unknown field/,
     },
-    { case: "a rename", text: JSON.stringify({ name: "other_name" }), paths: ["name"], pattern: /cannot change the service name/ },
+    // Only the field the file has is blamed (the file has no metadata.name).
+    {
+      case: "a rename",
+      text: JSON.stringify({ name: "other_name" }),
+      paths: ["name"],
+      pattern: /^name: cannot change the service name \("echo_demo" to "other_name"\), create a new service instead$/,
+    },
     { case: "an unknown processor", text: JSON.stringify({ processor: "pmml" }), paths: ["processor"], pattern: /"pmml" is not built in/ },
     {
       case: "an unknown update type",
@@ -645,7 +679,7 @@ describe("ServiceManager API: versions and rollback", () => {
     await api.create(ECHO_JSON);
     await api.update(ECHO_NAME, JSON.stringify({ metadata: { cpu: 2 } }));
     await rejectsWithoutWriting(() => api.rollback(ECHO_NAME, 2), status.FAILED_PRECONDITION, /already runs version 2/);
-    await rejectsWithoutWriting(() => api.rollback(ECHO_NAME, 9), status.NOT_FOUND, /version of service echo_demo 9 not found/);
+    await rejectsWithoutWriting(() => api.rollback(ECHO_NAME, 9), status.NOT_FOUND, /^service echo_demo has no version 9; versions: 1, 2$/);
     const error = await rejectsWithoutWriting(() => api.rollback(ECHO_NAME, 0), status.INVALID_ARGUMENT, /^version: must be >= 1/);
     assert.deepEqual(violationPaths(error), ["version"]);
   });

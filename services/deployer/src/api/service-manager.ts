@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
 import type { ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { NotFoundError, PreconditionFailedError, ValidationError, type Decider } from "@eas/decider";
+import { DomainError, NotFoundError, PreconditionFailedError, ValidationError, type Decider } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
 import { serviceStream } from "@eas/events";
 import type { ProjectionRunner } from "@eas/projections";
@@ -9,8 +8,9 @@ import { CallCancelledError, createKeyedMutex, executeCommand, unary } from "@ea
 import { MAX_INSTANCES, parseServiceDocument, SERVICE_NAME_PATTERN } from "@eas/service-spec";
 import type { Logger } from "@eas/telemetry";
 import { serviceDecider, type ScaleCause, type ServiceCommand, type ServiceEvent, type ServiceState } from "../domain/service-decider.js";
-import { toViolations, updateDecider, type UpdateRequest } from "../domain/update-decider.js";
-import type { ServiceViews } from "../projections/service-views.js";
+import { decideUpdate, toViolations, updateDecider, type UpdateRequest } from "../domain/update-decider.js";
+import type { ServiceView, ServiceViews } from "../projections/service-views.js";
+import { withoutClearToken, type ServiceTokens } from "../tokens/service-tokens.js";
 import { toServiceInfo, toVersionInfos } from "./service-info.js";
 
 export interface ServiceManagerDeps {
@@ -18,6 +18,8 @@ export interface ServiceManagerDeps {
   views: ProjectionRunner<ServiceViews>;
   logger: Logger;
   gatewayUrl: string;
+  /** Services' clear tokens, which no event carries (ADR 0027). */
+  tokens: ServiceTokens;
   now: () => Date;
   source: string;
 }
@@ -47,7 +49,7 @@ interface Caller {
 
 /** The public ServiceManager gRPC API: validates, decides on the Service aggregate, answers from the read model. */
 export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerServer {
-  const { store, views, logger } = deps;
+  const { store, views, logger, tokens } = deps;
 
   // Commands on one service take turns inside this process, so a burst of them (20 concurrent scales)
   // is served in order instead of losing optimistic-concurrency races and answering ABORTED.
@@ -74,19 +76,35 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
     return describe(name);
   };
   const run = (name: string, call: Caller, command: ServiceCommand) => inTurn(name, call, serviceDecider, command);
-  const update = (request: UpdateRequest, call: Caller) => inTurn(request.name, call, updateDecider, request);
-
-  const describe = (name: string): ServiceInfo => {
-    const view = views.state[name];
-    if (!view || view.deleted) throw new NotFoundError("service", name);
-    return toServiceInfo(view, deps.gatewayUrl);
+  /** An update, answered with the warnings about the spec of the version it decided (the last decision, after retries). */
+  const update = async (request: UpdateRequest, call: Caller): Promise<ServiceInfo> => {
+    let warnings: string[] = [];
+    const decider: Decider<UpdateRequest, ServiceEvent, ServiceState> = {
+      ...updateDecider,
+      decide: (command, state) => {
+        const decision = decideUpdate(command, state);
+        warnings = decision.warnings;
+        return decision.events;
+      },
+    };
+    const info = await inTurn(request.name, call, decider, request);
+    return { ...info, warnings };
   };
 
-  const parseSpec = (text: string): ServiceSpec => {
-    if (!text.trim()) throw new ValidationError([{ path: "spec", message: "is required" }]);
+  const infoOf = async (view: ServiceView): Promise<ServiceInfo> =>
+    toServiceInfo(view, deps.gatewayUrl, await tokens.reveal(view.name, view.tokenSha256));
+
+  const describe = (name: string): Promise<ServiceInfo> => {
+    const view = views.state[name];
+    if (!view || view.deleted) throw new NotFoundError("service", name);
+    return infoOf(view);
+  };
+
+  /** The spec and the warnings about it; an empty document is refused as the spec parser words it. */
+  const parseSpec = (text: string): { spec: ServiceSpec; warnings: string[] } => {
     const parsed = parseServiceDocument(text);
     if (!parsed.ok) throw new ValidationError(toViolations(parsed.issues));
-    return parsed.value;
+    return { spec: parsed.value, warnings: parsed.warnings };
   };
 
   const watchEvents = (call: ServerWritableStream<WatchEventsRequest, EventRecord>) => {
@@ -115,7 +133,7 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
             revision: e.revision,
             position: e.position,
             time: e.time.toISOString(),
-            dataJson: JSON.stringify(e.data),
+            dataJson: JSON.stringify(withoutClearToken(e.type, e.data)),
             metadata: Object.fromEntries(Object.entries(e.metadata).filter(([, v]) => typeof v === "string")) as Record<string, string>,
           };
           if (!call.write(record)) {
@@ -144,12 +162,20 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
 
   return {
     createService: unary(logger, async (request, call) => {
-      const spec = parseSpec(request.spec);
+      const { spec, warnings } = parseSpec(request.spec);
       if (views.state[spec.name]?.deleted) {
         throw new PreconditionFailedError(`service ${spec.name} is still being deleted; create it again once its instances have stopped`);
       }
-      const token = randomBytes(24).toString("base64url");
-      return run(spec.name, call, { type: "CreateService", spec, token, now: deps.now().toISOString() });
+      // Into the vault before the event that names its digest: a created service always has its token.
+      const token = await tokens.issue();
+      try {
+        const info = await run(spec.name, call, { type: "CreateService", spec, tokenSha256: token.sha256, now: deps.now().toISOString() });
+        return { ...info, warnings };
+      } catch (error) {
+        // Refused before anything was written (the service exists, the caller left): nobody will present this token.
+        if (error instanceof DomainError || error instanceof CallCancelledError) await tokens.forget(token.sha256).catch(() => undefined);
+        throw error;
+      }
     }),
     updateService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
@@ -157,17 +183,23 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
     }),
     getService: unary(logger, async (request) => describe(requireName(request.name))),
     listServices: unary(logger, async () => ({
-      services: Object.values(views.state)
-        .filter((view) => !view.deleted)
-        .sort((a, b) => a.name.localeCompare(b.name))
-        .map((view) => toServiceInfo(view, deps.gatewayUrl)),
+      services: await Promise.all(
+        Object.values(views.state)
+          .filter((view) => !view.deleted)
+          .sort((a, b) => a.name.localeCompare(b.name))
+          .map(infoOf),
+      ),
     })),
     deleteService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
-      const before = describe(name);
+      const before = await describe(name);
+      const sha256 = views.state[name]?.tokenSha256 ?? "";
       await run(name, call, { type: "DeleteService", name, now: deps.now().toISOString() }).catch((error: unknown) => {
         if (!(error instanceof NotFoundError)) throw error;
       });
+      // The gateway stopped accepting the token with ServiceDeleted; a failure here only leaves a dead entry.
+      if (sha256)
+        await tokens.forget(sha256).catch((error: unknown) => logger.warn({ err: error, service: name }, "could not drop the token"));
       return { ...before, status: "Deleting" };
     }),
     startService: unary(logger, async (request, call) => {

@@ -1,13 +1,16 @@
 import { AlreadyExistsError, NotFoundError, PreconditionFailedError, ValidationError, type Decider } from "@eas/decider";
-import { event, type EventOf } from "@eas/events";
+import { event, serviceTokenSha256, type EventOf } from "@eas/events";
 import type { ServiceSpec } from "@eas/proto";
 
 /** Who asked for a scale (ADR 0014). */
 export type ScaleCause = "user" | "autoscaler" | "cron";
 
-/** Commands on the Service aggregate. Time and the generated token arrive with the command. */
+/**
+ * Commands on the Service aggregate. Time and the digest of the generated token arrive with the command
+ * (the token itself never reaches the log: ADR 0027).
+ */
 export type ServiceCommand =
-  | { type: "CreateService"; spec: ServiceSpec; token: string; now: string }
+  | { type: "CreateService"; spec: ServiceSpec; tokenSha256: string; now: string }
   | { type: "UpdateService"; spec: ServiceSpec; updateType: "merge" | "replace"; now: string }
   | { type: "ScaleService"; name: string; replicas: number; cause: ScaleCause; reason?: string; now: string }
   | { type: "StopService"; name: string; now: string }
@@ -38,7 +41,8 @@ export type ServiceState =
   | {
       exists: true;
       name: string;
-      token: string;
+      /** SHA-256 (hex) of the service's token. */
+      tokenSha256: string;
       versions: ServiceVersion[];
       currentVersion: number;
       latestVersion: number;
@@ -64,8 +68,9 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
           name: command.spec.name,
           spec: command.spec,
           version: 1,
-          token: command.token,
+          token: "",
           createdAt: command.now,
+          tokenSha256: command.tokenSha256,
         }),
       ];
     }
@@ -113,7 +118,12 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
     case "RollbackService": {
       const service = requireExisting(state, command.name);
       if (!service.versions.some((v) => v.version === command.version)) {
-        throw new NotFoundError(`version of service ${service.name}`, String(command.version));
+        const versions = service.versions.map((v) => v.version).join(", ");
+        throw new NotFoundError(
+          "version",
+          String(command.version),
+          `service ${service.name} has no version ${command.version}; versions: ${versions}`,
+        );
       }
       if (command.version === service.currentVersion) {
         throw new PreconditionFailedError(`service ${service.name} already runs version ${command.version}`);
@@ -142,7 +152,7 @@ function evolve(state: ServiceState, e: ServiceEvent): ServiceState {
       return {
         exists: true,
         name: e.data.name,
-        token: e.data.token,
+        tokenSha256: serviceTokenSha256(e.data),
         versions: [{ version: e.data.version, spec, createdAt: e.data.createdAt }],
         currentVersion: e.data.version,
         latestVersion: e.data.version,

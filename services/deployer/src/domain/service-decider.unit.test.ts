@@ -9,19 +9,19 @@ import { serviceDecider } from "./service-decider.js";
 const spec = (instance = 2, name = "iris") => ServiceSpec.fromPartial({ name, instance, resources: { cpuMillis: 1000, memoryMib: 512 } });
 const T0 = "2026-11-28T10:00:00.000Z";
 const T1 = "2026-11-28T10:05:00.000Z";
-const created = event("ServiceCreated", { name: "iris", spec: spec(), version: 1, token: "tok", createdAt: T0 });
+const created = event("ServiceCreated", { name: "iris", spec: spec(), version: 1, token: "", createdAt: T0, tokenSha256: "ab12" });
 const updated = event("ServiceUpdated", { name: "iris", spec: spec(3), version: 2, updateType: "merge", updatedAt: T1 });
 const given = deciderSpecification(serviceDecider).given;
 
 describe("Service decider", () => {
   describe("CreateService", () => {
-    it("creates version 1 with the token", () =>
-      given([]).when({ type: "CreateService", spec: spec(), token: "tok", now: T0 }).then([created]));
+    it("creates version 1 with the token's digest, never the token", () =>
+      given([]).when({ type: "CreateService", spec: spec(), tokenSha256: "ab12", now: T0 }).then([created]));
     it("rejects a second create", () =>
-      given([created]).when({ type: "CreateService", spec: spec(), token: "x", now: T1 }).thenThrows(AlreadyExistsError));
+      given([created]).when({ type: "CreateService", spec: spec(), tokenSha256: "cd34", now: T1 }).thenThrows(AlreadyExistsError));
     it("allows re-creating a deleted service", () =>
       given([created, event("ServiceDeleted", { name: "iris", deletedAt: T1 })])
-        .when({ type: "CreateService", spec: spec(), token: "tok", now: T0 })
+        .when({ type: "CreateService", spec: spec(), tokenSha256: "ab12", now: T0 })
         .then([created]));
   });
 
@@ -49,6 +49,12 @@ describe("Service decider", () => {
         .thenThrows(NotFoundError, (e) => assert.equal(e.id, "nope")));
   });
 
+  it("reads the token digest of a ServiceCreated from before ADR 0027, which held the token in clear", () => {
+    const legacy = event("ServiceCreated", { name: "iris", spec: spec(), version: 1, token: "abc", createdAt: T0, tokenSha256: "" });
+    const state = serviceDecider.evolve(serviceDecider.initialState(), legacy);
+    assert.equal(state.exists && state.tokenSha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
   describe("Stop and start", () => {
     const stopped = event("ServiceStopped", { name: "iris", stoppedAt: T1 });
     it("stops a running service", () => given([created]).when({ type: "StopService", name: "iris", now: T1 }).then([stopped]));
@@ -65,8 +71,10 @@ describe("Service decider", () => {
       given([created, updated])
         .when({ type: "RollbackService", name: "iris", version: 1, now: T1 })
         .then([event("ServiceRolledBack", { name: "iris", fromVersion: 2, toVersion: 1, rolledBackAt: T1 })]));
-    it("rejects an unknown version", () =>
-      given([created, updated]).when({ type: "RollbackService", name: "iris", version: 7, now: T1 }).thenThrows(NotFoundError));
+    it("rejects an unknown version, naming the versions there are", () =>
+      given([created, updated])
+        .when({ type: "RollbackService", name: "iris", version: 7, now: T1 })
+        .thenThrows(NotFoundError, (e) => assert.equal(e.message, "service iris has no version 7; versions: 1, 2")));
     it("rejects the current version", () =>
       given([created]).when({ type: "RollbackService", name: "iris", version: 1, now: T1 }).thenThrows(PreconditionFailedError));
   });

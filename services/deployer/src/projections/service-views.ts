@@ -1,5 +1,5 @@
 import type { RecordedEvent } from "@eas/event-store";
-import { decodeEvent, StreamCategory } from "@eas/events";
+import { decodeEvent, serviceTokenSha256, StreamCategory } from "@eas/events";
 import {
   absentInstance,
   evolveInstance,
@@ -22,9 +22,16 @@ export interface VersionView {
   createdAt: string;
 }
 
+/**
+ * The change a service is converging to, named as its status shows it until it converges: "" once every
+ * wanted instance of the current version is Ready and nothing else runs (see `isConverged`).
+ */
+export type Convergence = "" | "Creating" | "Starting" | "Updating" | "Scaling";
+
 export interface ServiceView {
   name: string;
-  token: string;
+  /** SHA-256 (hex) of the service's token; the token itself stays out of the log and of this view (ADR 0027). */
+  tokenSha256: string;
   versions: VersionView[];
   currentVersion: number;
   latestVersion: number;
@@ -44,6 +51,8 @@ export interface ServiceView {
   failuresSinceReady: number;
   lastFailureReason: string;
   lastFailureAt: string;
+  /** What the reconciler is converging to since the last create, start, update, rollback or scale. */
+  converging: Convergence;
   instances: Record<string, InstanceView>;
   /** The latest change of the replica count and why (ServiceScaled). */
   lastScale?: LastScaleView;
@@ -63,7 +72,32 @@ export type ServiceViews = Record<string, ServiceView>;
 
 function withService(views: ServiceViews, name: string, update: (view: ServiceView) => ServiceView): ServiceViews {
   const view = views[name];
-  return view ? { ...views, [name]: update(view) } : views;
+  return view ? { ...views, [name]: settle(update(view)) } : views;
+}
+
+/**
+ * Whether the service has what it wants: as many Ready instances of the current version as its replica count
+ * and no other instance (none of an old version, none draining, none extra). A stopped service never is.
+ */
+export function isConverged(view: ServiceView): boolean {
+  if (view.stopped) return false;
+  const instances = Object.values(view.instances);
+  const readyCurrent = instances.filter((i) => i.phase === InstancePhase.Ready && i.version === view.currentVersion).length;
+  return readyCurrent === view.desiredReplicas && instances.length === view.desiredReplicas;
+}
+
+/** Forgets the change the service was converging to once it has converged. */
+function settle(view: ServiceView): ServiceView {
+  return view.converging !== "" && isConverged(view) ? { ...view, converging: "" } : view;
+}
+
+/**
+ * The change a command starts: a new version rolls out (Updating) and a start brings the service up
+ * (Starting) whatever was under way; a scale during a create, a start or an update is part of it.
+ */
+function converging(view: ServiceView, change: Exclude<Convergence, "">): Convergence {
+  if (change === "Scaling" && view.converging !== "" && view.converging !== "Scaling") return view.converging;
+  return change;
 }
 
 function dropIfGone(views: ServiceViews, name: string): ServiceViews {
@@ -83,10 +117,16 @@ const NO_CRASH_LOOP = { failuresSinceReady: 0, lastFailureReason: "", lastFailur
  * A failure (Exited or Failed) counts toward the current version's crash loop when that version's instance
  * was not Ready when it happened: a launch that failed, a process that exits (or times out) before its
  * readiness probe passes, restarts given up on. A Ready instance that crashes or is lost with its node or
- * agent, an instance being drained, or one of an older version says nothing about the version now wanted.
+ * agent, an instance being drained or Lost, or one of an older version says nothing about the version now wanted.
  */
 function countsAsCrashLoop(instance: InstanceView, view: ServiceView): boolean {
-  return instance.version === view.currentVersion && instance.phase !== InstancePhase.Ready && instance.phase !== InstancePhase.Draining;
+  return (
+    instance.version === view.currentVersion &&
+    instance.phase !== InstancePhase.Ready &&
+    instance.phase !== InstancePhase.Draining &&
+    // A node lost says nothing about the version either.
+    instance.phase !== InstancePhase.Lost
+  );
 }
 
 /**
@@ -113,13 +153,13 @@ function evolveInstanceOf(views: ServiceViews, e: InstanceEvent): ServiceViews {
   }
   const { [instanceId]: _old, ...others } = view.instances;
   next.instances = hasEnded(after.phase) ? others : { ...others, [instanceId]: after };
-  return dropIfGone({ ...views, [view.name]: next }, view.name);
+  return dropIfGone({ ...views, [view.name]: settle(next) }, view.name);
 }
 
 /** The deployer's read model: every service with its versions and instances, for Get/List and the reconciler. */
 export const serviceViewsProjection: Projection<ServiceViews> = {
   name: "service-views",
-  version: 6,
+  version: 8,
   categories: [StreamCategory.service, StreamCategory.instance, StreamCategory.autoscaler],
   initialState: () => ({}),
   evolve(views: ServiceViews, recorded: RecordedEvent): ServiceViews {
@@ -130,9 +170,9 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
       case "eas.v1.ServiceCreated":
         return {
           ...views,
-          [e.data.name]: {
+          [e.data.name]: settle({
             name: e.data.name,
-            token: e.data.token,
+            tokenSha256: serviceTokenSha256(e.data),
             versions: [{ version: e.data.version, spec: ServiceSpec.toJSON(e.data.spec!), createdAt: e.data.createdAt }],
             currentVersion: e.data.version,
             latestVersion: e.data.version,
@@ -146,8 +186,9 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
             failuresSinceReady: 0,
             lastFailureReason: "",
             lastFailureAt: "",
+            converging: "Creating",
             instances: {},
-          },
+          }),
         };
       case "eas.v1.ServiceDeleted":
         return dropIfGone(
@@ -164,12 +205,14 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
           updatedAt: e.data.updatedAt,
           failure: "",
           ...NO_CRASH_LOOP,
+          converging: converging(v, "Updating"),
         }));
       case "eas.v1.ServiceScaled":
         return withService(views, e.data.name, (v) => ({
           ...v,
           desiredReplicas: e.data.toReplicas,
           updatedAt: e.data.scaledAt,
+          converging: converging(v, "Scaling"),
           lastScale: {
             fromReplicas: e.data.fromReplicas,
             toReplicas: e.data.toReplicas,
@@ -186,15 +229,22 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
       case "eas.v1.AutoscalerPolicyDeleted":
         return withService(views, e.data.service, ({ autoscaling: _gone, ...v }) => v);
       case "eas.v1.ServiceStopped":
-        return withService(views, e.data.name, (v) => ({ ...v, stopped: true, updatedAt: e.data.stoppedAt }));
+        return withService(views, e.data.name, (v) => ({ ...v, stopped: true, updatedAt: e.data.stoppedAt, converging: "" }));
       case "eas.v1.ServiceStarted":
-        return withService(views, e.data.name, (v) => ({ ...v, stopped: false, failure: "", updatedAt: e.data.startedAt }));
+        return withService(views, e.data.name, (v) => ({
+          ...v,
+          stopped: false,
+          failure: "",
+          updatedAt: e.data.startedAt,
+          converging: converging(v, "Starting"),
+        }));
       case "eas.v1.ServiceRolledBack":
         return withService(views, e.data.name, (v) => ({
           ...v,
           currentVersion: e.data.toVersion,
           updatedAt: e.data.rolledBackAt,
           ...NO_CRASH_LOOP,
+          converging: converging(v, "Updating"),
         }));
       case "eas.v1.ServicePlacementBlocked":
         return withService(views, e.data.name, (v) => ({ ...v, placementBlocked: e.data.reason }));

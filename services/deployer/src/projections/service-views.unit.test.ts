@@ -4,7 +4,7 @@ import type { RecordedEvent } from "@eas/event-store";
 import { encodeEventData, event, type EasEvent } from "@eas/events";
 import { ServiceSpec } from "@eas/proto";
 import { serviceViewsProjection, type ServiceViews } from "./service-views.js";
-import { summarizeStatus } from "./status.js";
+import { serviceWarnings, summarizeStatus } from "./status.js";
 
 let position = 0;
 const at = (s: number) => new Date(Date.UTC(2026, 10, 28, 12, 0, s)).toISOString();
@@ -29,8 +29,9 @@ const created = event("ServiceCreated", {
   name: "iris",
   spec: ServiceSpec.fromPartial({ name: "iris", instance: 1 }),
   version: 1,
-  token: "t",
+  token: "",
   createdAt: at(0),
+  tokenSha256: "ab12",
 });
 const scheduled = (id: string) =>
   event("InstanceScheduled", {
@@ -110,7 +111,14 @@ describe("service views projection", () => {
     const start = (restartCount: number, s: number) =>
       event("InstanceStarting", { instanceId: "a", service: "iris", nodeId: "n1", restartCount, at: at(s) });
     const twoExits = fold([created, scheduled("a"), start(0, 1), exit(0, 2), start(1, 3), exit(1, 4), start(2, 6)]);
-    assert.equal(summarizeStatus(twoExits.iris!).status, "Waiting");
+    // Still the first deployment, with the exit as reason: Waiting is for an instance that cannot be placed.
+    assert.deepEqual(
+      { status: summarizeStatus(twoExits.iris!).status, reason: summarizeStatus(twoExits.iris!).reason },
+      {
+        status: "Creating",
+        reason: 'instance a of version 1 is not Ready (Starting, restarted 2 times): process exited with code 3: "boom"',
+      },
+    );
     const gaveUp = fold(
       [
         event("InstanceFailed", {
@@ -145,8 +153,9 @@ describe("service views projection", () => {
       name: "iris",
       spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }),
       version: 1,
-      token: "t",
+      token: "",
       createdAt: at(0),
+      tokenSha256: "ab12",
     });
     const updatedToV2 = event("ServiceUpdated", {
       name: "iris",
@@ -211,7 +220,8 @@ describe("service views projection", () => {
         event("ServiceRolledBack", { name: "iris", fromVersion: 2, toVersion: 1, rolledBackAt: at(9) }),
         event("InstanceDraining", { instanceId: "c", service: "iris", at: at(10) }),
       ]);
-      assert.deepEqual(summarizeStatus(views.iris!), { status: "Updating", reason: "", running: 2, pending: 1, total: 3 });
+      // The drained instance is in the total only: it is neither serving nor on its way up.
+      assert.deepEqual(summarizeStatus(views.iris!), { status: "Updating", reason: "", running: 2, pending: 0, total: 3 });
     });
 
     it("given version 2 failed three times (Failed), when version 3 is deployed, then it is Updating and its creates are not backed off", () => {
@@ -324,5 +334,45 @@ describe("service views projection", () => {
       const oldReadyAgain = fold([scheduled("b"), ...ready("b")], looping);
       assert.equal(oldReadyAgain.iris!.failuresSinceReady, 1);
     });
+  });
+});
+
+describe("service views: lost and moving instances", () => {
+  const two = event("ServiceCreated", {
+    name: "iris",
+    spec: ServiceSpec.fromPartial({ name: "iris", instance: 2 }),
+    version: 1,
+    token: "",
+    createdAt: at(0),
+    tokenSha256: "ab12",
+  });
+  const lost = (id: string, s: number) =>
+    event("InstanceLost", { instanceId: id, service: "iris", nodeId: "n1", reason: "node n1 lost", at: at(s) });
+  const failed = (id: string, s: number) =>
+    event("InstanceFailed", { instanceId: id, service: "iris", reason: "agent on n1 restarted", at: at(s) });
+
+  it("a node lost with both replicas: Starting again, saying why, and a later failure of them is no crash loop", () => {
+    const views = fold([two, scheduled("a"), ...ready("a"), scheduled("b"), ...ready("b"), lost("a", 3), lost("b", 3)]);
+    const summary = summarizeStatus(views.iris!);
+    assert.equal(summary.status, "Starting");
+    assert.match(summary.reason, /is not Ready \(Lost\): node n1 lost/);
+    const after = fold([failed("a", 4), failed("b", 4)], views);
+    assert.equal(after.iris!.failuresSinceReady, 0, "a node lost says nothing about the version");
+  });
+
+  it("while a lost replica's replacement serves, the service is Running and says what it replaces", () => {
+    const views = fold([two, scheduled("a"), ...ready("a"), scheduled("b"), ...ready("b"), lost("a", 3), scheduled("c"), ...ready("c")]);
+    const summary = summarizeStatus(views.iris!);
+    assert.deepEqual([summary.status, summary.reason], ["Running", "replacing a (lost): node n1 lost"]);
+  });
+
+  it("warns when every replica runs on one node, and says whether a rebalance will move them", () => {
+    const views = fold([two, scheduled("a"), ...ready("a"), scheduled("b"), ...ready("b")]);
+    assert.deepEqual(serviceWarnings(views.iris!, false), [
+      "all 2 replicas run on node n1: losing it stops the service; they are moved apart once another node fits one (or add a node)",
+    ]);
+    assert.match(serviceWarnings(views.iris!, true)[0]!, /metadata\.rebalance is false, so they stay there/);
+    const one = fold([created, scheduled("x"), ...ready("x")]);
+    assert.deepEqual(serviceWarnings(one.iris!, false), [], "one replica: nothing to spread");
   });
 });

@@ -1,7 +1,15 @@
 import { InstancePhase } from "@eas/instance-lifecycle";
-import type { InstanceView, ServiceView } from "./service-views.js";
+import { isConverged, type InstanceView, type ServiceView } from "./service-views.js";
 
-export type ServiceStatus = "Creating" | "Waiting" | "Running" | "Updating" | "Stopping" | "Stopped" | "Failed";
+/**
+ * EAS's service states, as `eas desc` shows them (the proto comment on `ServiceInfo.status` and
+ * docs/service-status.md say what each means). `Deleting` is only the answer to DeleteService.
+ */
+export type ServiceStatus =
+  "Creating" | "Starting" | "Waiting" | "Running" | "Updating" | "Scaling" | "Stopping" | "Stopped" | "Failed" | "Deleting";
+
+/** The reason of a service scaled to 0 (not stopped): nothing runs, nothing serves. */
+export const SCALED_TO_ZERO = "scaled to zero";
 
 export interface ServiceStatusSummary {
   status: ServiceStatus;
@@ -49,24 +57,59 @@ export function notReadyReason(view: ServiceView): string {
   return `${subject} (${instanceStatus(telling)}${restarts}): ${telling.reason}`;
 }
 
-/** Derives EAS's service status from the desired state and the instances, as `eas desc` shows it. */
+/** Why an instance is being replaced, in words: `replacing <id> (rebalance): <reason>`. */
+export function movingReason(instance: InstanceView): string {
+  const cause = instance.phase === InstancePhase.Lost ? "lost" : instance.moveCause;
+  const why = instance.phase === InstancePhase.Lost ? instance.reason : instance.moveReason;
+  return `replacing ${instance.instanceId} (${cause})${why ? `: ${why}` : ""}`;
+}
+
+/**
+ * What the owner should know beyond the status: replicas that all run on one node (one node loss stops the
+ * service), with the way out when the service opted out of rebalancing.
+ */
+export function serviceWarnings(view: ServiceView, rebalanceDisabled: boolean): string[] {
+  const live = Object.values(view.instances).filter((i) => i.phase !== InstancePhase.Draining && i.nodeId !== "");
+  const nodes = new Set(live.map((i) => i.nodeId));
+  if (live.length < 2 || nodes.size !== 1) return [];
+  const [node] = nodes;
+  const hint = rebalanceDisabled
+    ? "metadata.rebalance is false, so they stay there"
+    : "they are moved apart once another node fits one (or add a node)";
+  return [`all ${live.length} replicas run on node ${node}: losing it stops the service; ${hint}`];
+}
+
+/**
+ * Derives EAS's service status from the desired state and the instances, as `eas desc` shows it.
+ *
+ * Counts: `running` is every Ready instance, of any version (during an update the old version serves);
+ * `pending` the instances on their way to Ready; `total` every live instance, Draining ones included.
+ * The state names what the user asked for last until the service has converged to it (Creating, Starting,
+ * Updating, Scaling); Waiting only when an instance cannot be placed; Stopped when nothing runs, with the
+ * reason "scaled to zero" after `scale 0`.
+ */
 export function summarizeStatus(view: ServiceView): ServiceStatusSummary {
   const instances = Object.values(view.instances);
-  const running = instances.filter((i) => i.phase === InstancePhase.Ready && i.version === view.currentVersion).length;
-  const readyAny = instances.filter((i) => i.phase === InstancePhase.Ready).length;
+  const running = instances.filter((i) => i.phase === InstancePhase.Ready).length;
+  const pending = instances.filter((i) => i.phase !== InstancePhase.Ready && i.phase !== InstancePhase.Draining).length;
   // Ended instances leave the view at once: every instance here is live.
   const total = instances.length;
-  const pending = total - readyAny;
   const summary = (status: ServiceStatus, reason = "") => ({ status, reason, running, pending, total });
 
   if (view.stopped) return total > 0 ? summary("Stopping") : summary("Stopped");
+  if (view.desiredReplicas === 0)
+    return total > 0 ? summary("Scaling", `${SCALED_TO_ZERO}: stopping the last instances`) : summary("Stopped", SCALED_TO_ZERO);
   if (view.failure) return summary("Failed", view.failure);
-  if (running >= view.desiredReplicas && total === view.desiredReplicas) return summary("Running");
+  if (isConverged(view)) return summary("Running");
   if (view.placementBlocked) return summary("Waiting", view.placementBlocked);
-  if (running === 0 && view.failuresSinceReady >= CRASH_LOOP_FAILURES) return summary("Failed", view.lastFailureReason);
-  const outdated = instances.some((i) => i.version !== view.currentVersion);
+  // The current version's crash loop, even while the old version serves on (a stuck rollout).
+  const readyCurrent = instances.filter((i) => i.phase === InstancePhase.Ready && i.version === view.currentVersion).length;
+  if (readyCurrent === 0 && view.failuresSinceReady >= CRASH_LOOP_FAILURES) return summary("Failed", view.lastFailureReason);
   // A stuck rollout (a new version that crashes or never passes its probe) says which instance and why.
-  if (outdated) return summary("Updating", notReadyReason(view));
-  if (running === 0 && instances.every((i) => i.restartCount === 0)) return summary("Creating");
-  return summary("Waiting", notReadyReason(view));
+  if (instances.some((i) => i.version !== view.currentVersion)) return summary("Updating", notReadyReason(view));
+  // Nothing asked for is under way: an instance crashed, was lost with its node, or moves, and is being replaced.
+  const recovering: ServiceStatus = running > 0 ? "Running" : "Starting";
+  const moving = instances.find((i) => i.moveCause !== "" || i.phase === InstancePhase.Lost);
+  const why = moving && running >= view.desiredReplicas ? movingReason(moving) : notReadyReason(view);
+  return summary(view.converging || recovering, why);
 }

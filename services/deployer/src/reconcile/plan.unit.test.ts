@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { InstancePhase } from "@eas/instance-lifecycle";
 import type { InstanceView, ServiceView } from "../projections/service-views.js";
-import { planReconcile, type ReconcileAction } from "./plan.js";
+import { planReconcile, rebalanceCandidates, type ReconcileAction } from "./plan.js";
 
 const NOW = Date.parse("2026-11-28T12:00:00.000Z");
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
@@ -22,13 +22,17 @@ function instance(id: string, version: number, phase: InstanceView["phase"], sin
     reason: "",
     since: ago(sinceMs),
     everReady: phase === "Ready",
+    lostWhileReady: false,
+    moveCause: "",
+    moveReason: "",
+    moveDeadline: "",
   };
 }
 
 function service(overrides: Partial<ServiceView>, instances: InstanceView[]): ServiceView {
   return {
     name: "iris",
-    token: "t",
+    tokenSha256: "ab12",
     versions: [],
     currentVersion: 1,
     latestVersion: 1,
@@ -42,10 +46,25 @@ function service(overrides: Partial<ServiceView>, instances: InstanceView[]): Se
     failuresSinceReady: 0,
     lastFailureReason: "",
     lastFailureAt: "",
+    converging: "",
     instances: Object.fromEntries(instances.map((i) => [i.instanceId, i])),
     ...overrides,
   };
 }
+
+/** A Ready instance whose node went silent (routed while it answers). */
+const lost = (id: string, fromReady = true): InstanceView => ({
+  ...instance(id, 1, "Lost"),
+  lostWhileReady: fromReady,
+  reason: "node n1 lost",
+  everReady: fromReady,
+});
+const moving = (id: string, cause: string, phase: InstanceView["phase"] = "Ready", deadlineInMs = 30_000): InstanceView => ({
+  ...instance(id, 1, phase),
+  moveCause: cause,
+  moveReason: "why",
+  moveDeadline: cause === "reclaim" ? new Date(NOW + deadlineInMs).toISOString() : "",
+});
 
 const plan = (view: ServiceView, pendingCreates = 0): ReconcileAction[] =>
   planReconcile(view, { now: NOW, drainMs: 500, startRetryMs: 5_000, pendingCreates });
@@ -120,10 +139,93 @@ describe("planReconcile", () => {
       view: service({ currentVersion: 2 }, [instance("a", 1, "Starting"), instance("b", 1, "Ready")]),
       expected: ["drain:a", "create"],
     },
+    // A node lost: replacements for all its instances at once, the Lost ones kept (routed) until they are Ready.
+    {
+      name: "lost instances are all replaced at once and kept meanwhile",
+      view: service({}, [lost("a"), lost("b")]),
+      expected: ["create", "create"],
+    },
+    {
+      name: "lost instances wait while their replacements start",
+      view: service({}, [lost("a"), lost("b"), instance("c", 1, "Starting"), instance("d", 1, "Ready")]),
+      expected: [],
+    },
+    {
+      name: "lost instances are drained once the replacements are Ready",
+      view: service({}, [lost("a"), lost("b"), instance("c", 1, "Ready"), instance("d", 1, "Ready")]),
+      expected: ["drain:a", "drain:b"],
+    },
+    {
+      name: "a lost instance that was never Ready serves nothing: drained at once",
+      view: service({}, [lost("a", false), instance("b", 1, "Ready")]),
+      expected: ["drain:a", "create"],
+    },
+    {
+      name: "a lost instance whose agent reported it Ready again is a keeper: the surplus replacement is scaled in",
+      view: service({}, [instance("a", 1, "Ready", 90_000), instance("b", 1, "Ready", 80_000), instance("c", 1, "Ready", 1_000)]),
+      expected: ["drain:c"],
+    },
+    // A spot node reclaimed: replacements at once; drained when they are Ready, or shortly before the deadline.
+    {
+      name: "instances of a reclaimed node are replaced at once",
+      view: service({}, [moving("a", "reclaim"), moving("b", "reclaim")]),
+      expected: ["create", "create"],
+    },
+    {
+      name: "a reclaimed instance is drained once the replacements are Ready",
+      view: service({}, [moving("a", "reclaim"), instance("c", 1, "Ready"), instance("d", 1, "Ready")]),
+      expected: ["drain:a"],
+    },
+    {
+      name: "a reclaimed instance is drained before its deadline even without a Ready replacement",
+      view: service({}, [moving("a", "reclaim", "Ready", 4_000), instance("c", 1, "Starting"), instance("d", 1, "Ready")]),
+      expected: ["drain:a"],
+    },
+    {
+      name: "a reclaimed instance with time left waits for its replacement",
+      view: service({}, [moving("a", "reclaim", "Ready", 20_000), instance("c", 1, "Starting"), instance("d", 1, "Ready")]),
+      expected: [],
+    },
+    // A rebalance move: make-before-break, one at a time.
+    {
+      name: "a rebalance move surges one replacement",
+      view: service({}, [moving("a", "rebalance"), instance("b", 1, "Ready")]),
+      expected: ["create"],
+    },
+    {
+      name: "a rebalance move drains the moving instance once its replacement is Ready",
+      view: service({}, [moving("a", "rebalance"), instance("b", 1, "Ready"), instance("c", 1, "Ready")]),
+      expected: ["drain:a"],
+    },
+    {
+      name: "an orphan of a restarted agent is replaced at once and drained once covered",
+      view: service({}, [moving("a", "orphaned"), moving("b", "orphaned"), instance("c", 1, "Ready"), instance("d", 1, "Ready")]),
+      expected: ["drain:a", "drain:b"],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(kinds(plan(c.view, c.pending)), c.expected));
   }
+
+  it("never lets the routable instances drop below desired while a node's instances are lost (simulation)", () => {
+    let instances = [lost("o1"), lost("o2"), instance("k", 1, "Ready")];
+    let next = 0;
+    for (let step = 0; step < 20; step++) {
+      const routable = instances.filter((i) => i.phase === "Ready" || (i.phase === "Lost" && i.lostWhileReady)).length;
+      assert.ok(routable >= 3, `step ${step}: only ${routable} routable`);
+      const actions = plan(service({ desiredReplicas: 3 }, instances));
+      if (actions.length === 0 && instances.every((i) => i.phase === "Ready")) return;
+      instances = instances
+        .filter((i) => i.phase !== "Draining")
+        .map((i) => (i.phase === "Starting" ? { ...i, phase: InstancePhase.Ready } : i));
+      for (const action of actions) {
+        if (action.kind === "create") instances.push(instance(`n${next++}`, 1, "Starting"));
+        if (action.kind === "drain")
+          instances = instances.map((i) => (i.instanceId === action.instanceId ? { ...i, phase: InstancePhase.Draining } : i));
+      }
+    }
+    assert.fail("did not converge in 20 steps");
+  });
 
   it("backs off creating replacements for a crash-looping service", () => {
     const looping = service({ failuresSinceReady: 4, lastFailureAt: ago(1_000), lastFailureReason: "object not found" }, []);
@@ -155,5 +257,27 @@ describe("planReconcile", () => {
       }
     }
     assert.fail("rolling update did not converge in 30 steps");
+  });
+});
+
+describe("rebalanceCandidates", () => {
+  const ready = [instance("a", 1, "Ready"), instance("b", 1, "Ready")];
+  it("offers the Ready instances of a settled service whose replicas share a node", () => {
+    assert.deepEqual(rebalanceCandidates(service({}, ready), false), ["a", "b"]);
+  });
+  it("offers nothing when every replica has a node of its own", () => {
+    assert.equal(
+      rebalanceCandidates(service({}, [instance("a", 1, "Ready"), { ...instance("b", 1, "Ready"), nodeId: "n2" }]), false),
+      undefined,
+    );
+  });
+  it("offers nothing when the service opted out, is stopped, updating, scaling, moving or has one replica", () => {
+    assert.equal(rebalanceCandidates(service({}, ready), true), undefined, "metadata.rebalance: false");
+    assert.equal(rebalanceCandidates(service({ stopped: true }, ready), false), undefined);
+    assert.equal(rebalanceCandidates(service({ currentVersion: 2 }, ready), false), undefined);
+    assert.equal(rebalanceCandidates(service({ desiredReplicas: 3 }, ready), false), undefined);
+    assert.equal(rebalanceCandidates(service({}, [moving("a", "rebalance"), instance("b", 1, "Ready")]), false), undefined);
+    assert.equal(rebalanceCandidates(service({}, [instance("a", 1, "Starting"), instance("b", 1, "Ready")]), false), undefined);
+    assert.equal(rebalanceCandidates(service({ desiredReplicas: 1 }, [instance("a", 1, "Ready")]), false), undefined);
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { credentials, status } from "@grpc/grpc-js";
 import type { EventStore } from "@eas/event-store";
 import { instanceStream, serviceStream } from "@eas/events";
-import { InstanceCommandType, instanceLifecycleDecider, type InstanceCommand } from "@eas/instance-lifecycle";
+import { InstanceCommandType, instanceLifecycleDecider, MoveCause, type InstanceCommand } from "@eas/instance-lifecycle";
 import type { ProjectionRunner } from "@eas/projections";
 import { AgentClient, SchedulerClient, ServiceSpec, unaryCall } from "@eas/proto";
 import { executeCommand } from "@eas/service-kit";
@@ -10,7 +10,7 @@ import type { Logger } from "@eas/telemetry";
 import { specOfVersion } from "../api/service-info.js";
 import { serviceDecider } from "../domain/service-decider.js";
 import type { ServiceView, ServiceViews } from "../projections/service-views.js";
-import { planReconcile, type ReconcileAction } from "./plan.js";
+import { planReconcile, rebalanceCandidates, type ReconcileAction } from "./plan.js";
 import { createReconcileTracing } from "./tracing.js";
 
 export interface ReconcilerDeps {
@@ -23,6 +23,11 @@ export interface ReconcilerDeps {
   intervalMs?: number;
   drainMs?: number;
   startRetryMs?: number;
+  /**
+   * Time between two rebalance checks over the whole cluster, each starting one move at most, and none while a
+   * move is under way (0: never rebalance). Default 5 s.
+   */
+  rebalanceIntervalMs?: number;
 }
 
 export interface Reconciler {
@@ -56,10 +61,16 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
     return client;
   };
 
-  const agentOf = async (nodeId: string): Promise<AgentClient | undefined> => {
+  /**
+   * The node's agent at its current address: the scheduler has heard from it there in this run. After a
+   * restart the address of the previous run is not it (nobody listens there): undefined until the agent is back.
+   * A Lost or reclaimed node is not known: its instances cannot be reached there.
+   */
+  const agentOf = async (nodeId: string): Promise<{ agent?: AgentClient; known: boolean }> => {
     const { nodes } = await unaryCall(scheduler, scheduler.listNodes, {}, 5_000);
-    const node = nodes.find((n) => n.nodeId === nodeId && n.status !== "Lost");
-    return node ? agentAt(node.agentAddress) : undefined;
+    const node = nodes.find((n) => n.nodeId === nodeId && n.status !== "Lost" && n.status !== "Reclaimed");
+    if (!node) return { known: false };
+    return node.agentConnected ? { agent: agentAt(node.agentAddress), known: true } : { known: true };
   };
 
   /** Drains or records an instance stopped through the lifecycle decider; waits until the view has it. */
@@ -94,6 +105,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
         resourceBurstable: spec.resourceBurstable,
         spotAllowed: spec.cloud?.spotAllowed ?? false,
         maxSpotPrice: spec.cloud?.maxSpotPrice ?? 0,
+        instanceTypes: spec.cloud?.instances ?? [],
       });
       if (!placement.placed) {
         if (view.placementBlocked !== placement.reason) {
@@ -148,8 +160,10 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
           now: new Date(now()).toISOString(),
         });
       case "stop": {
-        const agent = await agentOf(action.nodeId);
-        if (!agent) return recordStopped(view.name, action.instanceId, "its node is gone");
+        const { agent, known } = await agentOf(action.nodeId);
+        if (!known) return recordStopped(view.name, action.instanceId, "its node is gone");
+        // Its agent is not back yet (a restart): stop it once it is; its next run reports what it left.
+        if (!agent) return;
         try {
           await unaryCall(agent, agent.stopInstance, { instanceId: action.instanceId, gracePeriodMs: 10_000 }, 20_000);
         } catch (error) {
@@ -160,7 +174,7 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
         return;
       }
       case "start": {
-        const agent = await agentOf(action.nodeId);
+        const { agent } = await agentOf(action.nodeId);
         if (agent) await startOnAgent(agent, view, action.instanceId, action.version);
         return;
       }
@@ -203,13 +217,63 @@ export function startReconciler(deps: ReconcilerDeps): Reconciler {
     await Promise.all(started);
   };
 
+  /**
+   * One rebalance check over the cluster: unless a rebalance move is still under way somewhere, asks the
+   * scheduler, service by service, whether a settled service's replicas should spread, and records the first
+   * move it suggests (InstanceMoveRequested, cause "rebalance", with the scheduler's reason). The plan then
+   * replaces that instance make-before-break. One move per check, one at a time: rate-limited cluster-wide.
+   */
+  const rebalanceOnce = async (): Promise<void> => {
+    const all = Object.values(views.state);
+    const moving = all.some((view) => Object.values(view.instances).some((i) => i.moveCause === MoveCause.Rebalance));
+    if (stopped || moving) return;
+    for (const view of all.sort((a, b) => a.name.localeCompare(b.name))) {
+      const spec = specOfVersion(view, view.currentVersion);
+      const candidates = spec && rebalanceCandidates(view, spec.rebalanceDisabled);
+      if (!spec || !candidates || busy.has(view.name)) continue;
+      const suggestion = await unaryCall(scheduler, scheduler.suggestRebalance, {
+        service: view.name,
+        resources: spec.resources,
+        resourceGroup: spec.resourceGroup,
+        resourceBurstable: spec.resourceBurstable,
+        spotAllowed: spec.cloud?.spotAllowed ?? false,
+        maxSpotPrice: spec.cloud?.maxSpotPrice ?? 0,
+        instanceTypes: spec.cloud?.instances ?? [],
+        instanceIds: candidates,
+      });
+      if (!suggestion.move) continue;
+      logger.info({ service: view.name, instanceId: suggestion.instanceId, from: suggestion.fromNode, to: suggestion.toNode }, "rebalance");
+      await recordInstance({
+        type: InstanceCommandType.RequestMove,
+        instanceId: suggestion.instanceId,
+        cause: MoveCause.Rebalance,
+        reason: suggestion.reason,
+        onlyOnNode: suggestion.fromNode,
+        now: new Date(now()).toISOString(),
+      });
+      return;
+    }
+  };
+
   const timer = setInterval(() => void reconcileOnce(), deps.intervalMs ?? 500);
+  const rebalanceMs = deps.rebalanceIntervalMs ?? 5_000;
+  let rebalancing: Promise<void> = Promise.resolve();
+  const rebalanceTimer =
+    rebalanceMs > 0
+      ? setInterval(() => {
+          rebalancing = rebalancing
+            .then(rebalanceOnce)
+            .catch((error: unknown) => logger.warn({ err: error }, "rebalance check failed; will retry"));
+        }, rebalanceMs)
+      : undefined;
   return {
     reconcileOnce,
     nudge: () => void reconcileOnce(),
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearInterval(rebalanceTimer);
+      await rebalancing;
       await Promise.all(busy.values());
       scheduler.close();
       for (const agent of agents.values()) agent.close();

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { presentedToken, tokenMatches } from "./auth.js";
 import { GatewayErrorCode } from "./errors.js";
+import { unavailableReason } from "./route-table.js";
 import type { ServiceRoute } from "./service-route.js";
 
 /** Admitted, but to wait for a first instance: the service is at zero and scales up on demand (`cold-start.ts`). */
@@ -66,7 +67,7 @@ export class Admission {
     if (!route.routable) {
       return {
         code: GatewayErrorCode.ServiceUnavailable,
-        message: `service ${route.name} has no ready instance (${route.entry.state})`,
+        message: `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
         closeConnection: false,
         headers: ["retry-after", this.#retryAfter],
       };

@@ -2,6 +2,7 @@ import { GatewayErrorCode } from "./errors.js";
 import type { Exchange, ExchangeOwner, ExchangeRoute } from "./exchange.js";
 import type { GatewayLogger, GatewaySettings } from "./gateway-options.js";
 import type { InFlight } from "./in-flight.js";
+import { unavailableReason } from "./route-table.js";
 import type { RequestObservation } from "./observation.js";
 import type { Upstream } from "./upstream.js";
 
@@ -62,10 +63,13 @@ export class RequestDispatcher implements ExchangeOwner {
     // A service at zero scaling up: its held requests wait for the first Ready instance (or their hold timer).
     if (route.holdsRequests) return;
     if (!route.routable) {
-      this.failQueued(route, GatewayErrorCode.ServiceUnavailable, `service ${route.name} has no ready instance`, false, [
-        "retry-after",
-        this.#retryAfter,
-      ]);
+      this.failQueued(
+        route,
+        GatewayErrorCode.ServiceUnavailable,
+        `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
+        false,
+        ["retry-after", this.#retryAfter],
+      );
       return;
     }
     const now = this.#now();
@@ -97,10 +101,12 @@ export class RequestDispatcher implements ExchangeOwner {
     const route = exchange.route;
     if (exchange.answered) return;
     if (!route.routable || route.removed) {
-      exchange.fail(GatewayErrorCode.ServiceUnavailable, `service ${route.name} has no ready instance`, false, [
-        "retry-after",
-        this.#retryAfter,
-      ]);
+      exchange.fail(
+        GatewayErrorCode.ServiceUnavailable,
+        `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
+        false,
+        ["retry-after", this.#retryAfter],
+      );
       return;
     }
     const upstream = route.pick(this.#now(), failed);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { tokenDigest } from "./auth.js";
 import type { GatewayErrorBody } from "./errors.js";
 import { routeEntry, sleep, startBackend, startGateway, type TestBackend, type TestGateway } from "./test-support.js";
 
@@ -21,6 +22,8 @@ describe("gateway: proxying and error answers", () => {
         routeEntry("slow", [slow.route()], { keepaliveMs: 150 }),
         routeEntry("starting", [], { state: "starting" }),
         routeEntry("stopped", [], { state: "stopped" }),
+        routeEntry("zero", [], { state: "scaled-to-zero" }),
+        routeEntry("blocked", [], { state: "waiting", stateReason: "0/2 nodes: 2 insufficient cpu" }),
         routeEntry("limited", [backend.route()], { rateLimit: 5 }),
         routeEntry("small", [backend.route()]),
       ],
@@ -93,13 +96,13 @@ describe("gateway: proxying and error answers", () => {
 
   it("re-checks the token on a kept-alive connection once it rotates, and per service", async () => {
     assert.equal((await gw.call("/api/predict/echo")).status, 200);
-    gw.routes.update("echo", (entry) => ({ ...entry, token: "rotated-token" }));
+    gw.routes.update("echo", (entry) => ({ ...entry, tokenSha256: tokenDigest("rotated-token").toString("hex") }));
     // Same agent, so the same kept-alive connection presents the old, now wrong, token.
     assert.equal((await gw.call("/api/predict/echo")).status, 401);
     assert.equal((await gw.call("/api/predict/echo", { token: "rotated-token" })).status, 200);
     // The connection proved "rotated-token" for echo; that says nothing about another service.
     assert.equal((await gw.call("/api/predict/small", { token: "rotated-token" })).status, 401);
-    gw.routes.update("echo", (entry) => ({ ...entry, token: "secret-token" }));
+    gw.routes.update("echo", (entry) => ({ ...entry, tokenSha256: tokenDigest("secret-token").toString("hex") }));
     assert.equal((await gw.call("/api/predict/echo")).status, 200);
   });
 
@@ -160,12 +163,20 @@ describe("gateway: proxying and error answers", () => {
     }
   });
 
-  it("503 with Retry-After while a service is starting or stopped", async () => {
-    for (const service of ["starting", "stopped"]) {
+  it("503 with Retry-After and the reason while a service has no Ready instance", async () => {
+    for (const [service, reason] of [
+      ["starting", "starting"],
+      ["stopped", "stopped"],
+      ["zero", "scaled to zero"],
+      ["blocked", "cannot be placed: 0/2 nodes: 2 insufficient cpu"],
+    ] as const) {
       const response = await gw.call(`/api/predict/${service}`);
       assert.equal(response.status, 503, service);
       assert.equal(response.headers["retry-after"], "1");
-      assert.equal(response.json<GatewayErrorBody>().error.code, "ServiceUnavailable");
+      assert.deepEqual(response.json<GatewayErrorBody>().error, {
+        code: "ServiceUnavailable",
+        message: `service ${service} has no ready instance (${reason})`,
+      });
     }
   });
 

@@ -4,7 +4,7 @@ export type { GatewayServerOptions, GatewayLogger } from "./gateway-options.js";
 export type { GatewayMetricsSink } from "./observation.js";
 export type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-route.js";
 export { RequestBodyTooLargeError } from "./exchange.js";
-export { LiveRouteTable, UnknownRouteError } from "./route-table.js";
+export { LiveRouteTable, UnknownRouteError, unavailableReason } from "./route-table.js";
 export type { RouteEntry, RouteInstance, RouteState, RouteTable } from "./route-table.js";
 export { GatewayErrorCode, gatewayErrorStatus } from "./errors.js";
 export type { GatewayErrorBody } from "./errors.js";

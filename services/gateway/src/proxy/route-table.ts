@@ -8,14 +8,33 @@ export interface RouteInstance {
   version: number;
 }
 
-/** Lifecycle of a service as far as routing cares. */
-export type RouteState = "running" | "stopped" | "starting";
+/**
+ * Lifecycle of a service as far as routing cares: `running` with a Ready instance; otherwise why it has
+ * none: `stopped` (eas stop), `scaled-to-zero` (it wants 0 instances), `waiting` (an instance cannot be
+ * placed: `stateReason` is the scheduler's reason), `starting` (instances on their way up).
+ */
+export type RouteState = "running" | "stopped" | "scaled-to-zero" | "waiting" | "starting";
+
+/** The words a 503 uses for a service without a Ready instance: `scaled to zero`, `stopped`, the placement reason... */
+export function unavailableReason(entry: Pick<RouteEntry, "state" | "stateReason">): string {
+  switch (entry.state) {
+    case "scaled-to-zero":
+      return "scaled to zero";
+    case "waiting":
+      return `cannot be placed: ${entry.stateReason}`;
+    default:
+      return entry.state;
+  }
+}
 
 /** Everything the gateway needs to route one service. */
 export interface RouteEntry {
   service: string;
-  /** Secret callers present in `Authorization` (bare or with a `Bearer ` prefix). */
-  token: string;
+  /**
+   * SHA-256 (lowercase hex) of the secret callers present in `Authorization` (bare or with a `Bearer `
+   * prefix): the gateway never holds the token itself (ADR 0027).
+   */
+  tokenSha256: string;
   /** Request timeout in ms (EAS `rpc.keepalive`): time to the response headers, and the longest silence while the body streams. 0 disables it. */
   keepaliveMs: number;
   /** In-flight requests per instance; 0 or less means unlimited. */
@@ -27,9 +46,12 @@ export interface RouteEntry {
   /** Ready instances only. */
   instances: RouteInstance[];
   state: RouteState;
+  /** For `waiting`: the scheduler's reason, e.g. "0/2 nodes: 2 insufficient cpu"; "" otherwise. */
+  stateReason: string;
   /**
-   * The service may be scaled to zero and woken by a request (an autoscaling policy with min 0): with no Ready
-   * instance, requests are held until one is Ready instead of answered 503 (`cold-start.ts`). Absent: false.
+   * The service may be scaled to zero and woken by a request (an autoscaling policy with min 0): while it is
+   * `scaled-to-zero` or `starting`, requests are held until an instance is Ready instead of answered 503
+   * (`cold-start.ts`). Absent: false.
    */
   scaleFromZero?: boolean;
 }

@@ -1,4 +1,3 @@
-import { tokenDigest } from "./auth.js";
 import { pickLeastOutstanding } from "./balancer.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import type { GatewayLogger } from "./gateway-options.js";
@@ -49,7 +48,7 @@ export class ServiceRoute<Waiting> {
     this.name = entry.service;
     this.#logger = logger;
     this.#entry = entry;
-    this.#tokenDigest = tokenDigest(entry.token);
+    this.#tokenDigest = Buffer.from(entry.tokenSha256, "hex");
     this.#bucket = entry.rateLimit > 0 ? new TokenBucket(entry.rateLimit, now) : null;
     this.queue = new BoundedQueue(entry.maxQueueSize);
     this.#syncUpstreams(entry);
@@ -75,11 +74,13 @@ export class ServiceRoute<Waiting> {
   }
 
   /**
-   * No Ready instance, but one is coming when asked: the service scales from zero (and is not stopped or
-   * deleted). Requests then wait in the queue for the first Ready instance instead of getting a 503.
+   * No Ready instance, but one is coming when asked: the service scales from zero and is at zero or starting
+   * (not stopped, deleted, or blocked from placement: those answer 503 with their reason at once). Requests
+   * then wait in the queue for the first Ready instance instead of getting a 503.
    */
   get holdsRequests(): boolean {
-    return !this.#routable && !this.#removed && this.#entry.scaleFromZero === true && this.#entry.state !== "stopped";
+    const { state } = this.#entry;
+    return !this.#routable && !this.#removed && this.#entry.scaleFromZero === true && (state === "scaled-to-zero" || state === "starting");
   }
 
   /** Deleted from the route table: the route is no longer in use. */
@@ -89,7 +90,7 @@ export class ServiceRoute<Waiting> {
 
   /** Applies a new entry of the same service: kept instances keep their counts and pools, new ones get a pool now. */
   update(entry: RouteEntry, now: number): void {
-    if (this.#entry.token !== entry.token) this.#tokenDigest = tokenDigest(entry.token);
+    if (this.#entry.tokenSha256 !== entry.tokenSha256) this.#tokenDigest = Buffer.from(entry.tokenSha256, "hex");
     if (this.#entry.rateLimit !== entry.rateLimit) this.#bucket = entry.rateLimit > 0 ? new TokenBucket(entry.rateLimit, now) : null;
     this.queue.capacity = entry.maxQueueSize;
     this.#entry = entry;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Agent, request } from "undici";
+import { tokenDigest } from "./auth.js";
 import type { GatewayServerOptions } from "./gateway-options.js";
 import { createGatewayServer, type GatewayServer } from "./gateway-server.js";
 import { LiveRouteTable, type RouteEntry, type RouteInstance } from "./route-table.js";
@@ -66,13 +67,14 @@ export function echo(req: IncomingMessage, res: ServerResponse, backend: TestBac
 export function routeEntry(service: string, instances: RouteInstance[], overrides: Partial<RouteEntry> = {}): RouteEntry {
   return {
     service,
-    token: "secret-token",
+    tokenSha256: tokenDigest("secret-token").toString("hex"),
     keepaliveMs: 5_000,
     maxConcurrency: 0,
     maxQueueSize: 100,
     rateLimit: 0,
     instances,
     state: instances.length > 0 ? "running" : "starting",
+    stateReason: "",
     ...overrides,
   };
 }

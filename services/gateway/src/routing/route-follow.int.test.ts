@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { connectJetStreamEventStore, type EventStore } from "@eas/event-store";
-import { event, instanceStream, serviceStream, toNewEvent, type EasEvent } from "@eas/events";
+import { event, instanceStream, serviceStream, tokenSha256, toNewEvent, type EasEvent } from "@eas/events";
 import { createProjectionRunner, type ProjectionRunner } from "@eas/projections";
 import { ServiceSpec } from "@eas/proto";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
@@ -65,8 +65,9 @@ describe("gateway routes follow the event log (JetStream)", () => {
       name,
       spec: ServiceSpec.fromPartial({ name, instance: 1, rpc: { keepaliveMs: 5_000, maxConcurrency: 8, maxQueueSize: 16, rateLimit: 0 } }),
       version: 1,
-      token,
+      token: "",
       createdAt: now(),
+      tokenSha256: tokenSha256(token),
     });
   const starting = (service: string, instance: TestBackend) =>
     event("InstanceStarting", { instanceId: instance.id, service, nodeId: "n1", restartCount: 0, at: now() });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RecordedEvent } from "@eas/event-store";
-import { encodeEventData, event, instanceStream, serviceStream, type EasEvent } from "@eas/events";
+import { encodeEventData, event, instanceStream, serviceStream, tokenSha256, type EasEvent } from "@eas/events";
 import { ServiceSpec } from "@eas/proto";
 import { LiveRouteTable } from "../proxy/index.js";
 import { routeSyncOnEvent, syncAllRoutes, syncRoute } from "./route-sync.js";
@@ -25,7 +25,14 @@ function stored(e: EasEvent): RecordedEvent {
 }
 
 const created = (name: string) =>
-  event("ServiceCreated", { name, spec: ServiceSpec.fromPartial({ name }), version: 1, token: `tok-${name}`, createdAt: at });
+  event("ServiceCreated", {
+    name,
+    spec: ServiceSpec.fromPartial({ name, instance: 1 }),
+    version: 1,
+    token: "",
+    createdAt: at,
+    tokenSha256: tokenSha256(`tok-${name}`),
+  });
 /** Started and Ready: what an agent reports for an instance that comes up. */
 const ready = (instanceId: string, service: string): EasEvent[] => [
   event("InstanceStarting", { instanceId, service, nodeId: "n1", restartCount: 0, at }),
@@ -54,7 +61,7 @@ describe("route sync", () => {
       table.get("iris")?.instances.map((i) => i.id),
       ["a"],
     );
-    assert.equal(table.get("iris")?.token, "tok-iris");
+    assert.equal(table.get("iris")?.tokenSha256, tokenSha256("tok-iris"));
     assert.deepEqual(changed, ["iris", "iris", "iris"]);
   });
 

@@ -1,21 +1,28 @@
 import type { RecordedEvent } from "@eas/event-store";
-import { decodeEvent, StreamCategory, type EasEvent } from "@eas/events";
-import { absentInstance, evolveInstance, hasEnded, InstancePhase, isInstanceEvent, type InstanceLifecycle } from "@eas/instance-lifecycle";
+import { decodeEvent, serviceTokenSha256, StreamCategory, type EasEvent } from "@eas/events";
+import { absentInstance, evolveInstance, hasEnded, isInstanceEvent, isRoutable, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
 import type { RouteEntry } from "../proxy/index.js";
 
 interface RoutedService {
-  token: string;
+  /** SHA-256 (hex) of the token: all the gateway ever knows of it (ADR 0027). */
+  tokenSha256: string;
   keepaliveMs: number;
   maxConcurrency: number;
   maxQueueSize: number;
   rateLimit: number;
   stopped: boolean;
+  /** The replica count the service wants (0: scaled to zero). */
+  desiredReplicas: number;
+  /** The scheduler's reason why an instance cannot be placed, until one is placed. */
+  placementBlocked: string;
   /** An autoscaling policy with min 0 applies: requests at zero instances are held, not refused. */
   scaleFromZero?: boolean;
   /**
-   * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: only Ready ones are
-   * routed, and no late event brings back a Draining or ended one.
+   * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: Ready ones are routed, and
+   * so are those that were Ready when their node was lost (they may well still answer; one that refuses a
+   * connection is ejected and the request retried elsewhere) until they are drained. No late event brings
+   * back a Draining or ended one.
    */
   instances: Record<string, InstanceLifecycle>;
 }
@@ -44,7 +51,10 @@ function withInstanceEvent(state: RoutesState, e: EasEvent): RoutesState {
   const after = evolveInstance(before, e);
   if (after === before) return state;
   const { [instanceId]: _old, ...others } = routed.instances;
-  return { ...state, [e.data.service]: { ...routed, instances: hasEnded(after.phase) ? others : { ...others, [instanceId]: after } } };
+  const instances = hasEnded(after.phase) ? others : { ...others, [instanceId]: after };
+  // A placement ends the block, as in the deployer's view.
+  const placementBlocked = e.type === "eas.v1.InstanceScheduled" ? "" : routed.placementBlocked;
+  return { ...state, [e.data.service]: { ...routed, instances, placementBlocked } };
 }
 
 /** The service an event concerns, for route-change notifications. */
@@ -53,10 +63,14 @@ export function serviceOf(event: EasEvent): string | undefined {
   return data.service ?? data.name;
 }
 
-/** The gateway's routing table as a projection: tokens, rpc limits and the Ready instances of each service. */
+/**
+ * The gateway's routing table as a projection: token digests, rpc limits, the routable instances of each
+ * service (Ready, or Lost after Ready), and why a service has none (stopped, scaled to zero, not placeable,
+ * starting), for the 503 it answers.
+ */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 3,
+  version: 4,
   categories: [StreamCategory.service, StreamCategory.instance, StreamCategory.autoscaler],
   initialState: () => ({}),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
@@ -64,10 +78,30 @@ export const routesProjection: Projection<RoutesState> = {
     if (!e) return state;
     switch (e.type) {
       case "eas.v1.ServiceCreated":
-        return { ...state, [e.data.name]: { token: e.data.token, ...rpcOf(e.data.spec), stopped: false, instances: {} } };
+        return {
+          ...state,
+          [e.data.name]: {
+            tokenSha256: serviceTokenSha256(e.data),
+            ...rpcOf(e.data.spec),
+            stopped: false,
+            desiredReplicas: e.data.spec?.instance ?? 0,
+            placementBlocked: "",
+            instances: {},
+          },
+        };
       case "eas.v1.ServiceUpdated": {
+        // The deployer writes the replica count into every new version's spec (a merge keeps the scaled one).
         const routed = state[e.data.name];
-        return routed ? { ...state, [e.data.name]: { ...routed, ...rpcOf(e.data.spec) } } : state;
+        const desiredReplicas = e.data.spec?.instance ?? routed?.desiredReplicas ?? 0;
+        return routed ? { ...state, [e.data.name]: { ...routed, ...rpcOf(e.data.spec), desiredReplicas } } : state;
+      }
+      case "eas.v1.ServiceScaled": {
+        const routed = state[e.data.name];
+        return routed ? { ...state, [e.data.name]: { ...routed, desiredReplicas: e.data.toReplicas } } : state;
+      }
+      case "eas.v1.ServicePlacementBlocked": {
+        const routed = state[e.data.name];
+        return routed ? { ...state, [e.data.name]: { ...routed, placementBlocked: e.data.reason } } : state;
       }
       case "eas.v1.ServiceStopped":
       case "eas.v1.ServiceStarted": {
@@ -94,17 +128,26 @@ export const routesProjection: Projection<RoutesState> = {
 /** The proxy's view of one service. */
 export function toRouteEntry(service: string, routed: RoutedService): RouteEntry {
   const instances = Object.values(routed.instances)
-    .filter((i) => i.phase === InstancePhase.Ready)
+    .filter(isRoutable)
     .map((i) => ({ id: i.instanceId, endpoint: i.endpoint, version: i.version }));
   return {
     service,
-    token: routed.token,
+    tokenSha256: routed.tokenSha256,
     keepaliveMs: routed.keepaliveMs,
     maxConcurrency: routed.maxConcurrency,
     maxQueueSize: routed.maxQueueSize,
     rateLimit: routed.rateLimit,
     instances,
-    state: routed.stopped ? "stopped" : instances.length > 0 ? "running" : "starting",
+    ...routeState(routed, instances.length),
     scaleFromZero: routed.scaleFromZero === true,
   };
+}
+
+/** Why the service has (no) Ready instance, most telling first: what the user did, then what blocks it. */
+function routeState(routed: RoutedService, ready: number): Pick<RouteEntry, "state" | "stateReason"> {
+  if (routed.stopped) return { state: "stopped", stateReason: "" };
+  if (ready > 0) return { state: "running", stateReason: "" };
+  if (routed.desiredReplicas === 0) return { state: "scaled-to-zero", stateReason: "" };
+  if (routed.placementBlocked) return { state: "waiting", stateReason: routed.placementBlocked };
+  return { state: "starting", stateReason: "" };
 }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RecordedEvent } from "@eas/event-store";
-import { encodeEventData, event, instanceStream, serviceStream, type EasEvent } from "@eas/events";
+import { encodeEventData, event, instanceStream, serviceStream, tokenSha256, type EasEvent } from "@eas/events";
 import { ServiceSpec } from "@eas/proto";
-import type { RouteEntry } from "../proxy/index.js";
+import { unavailableReason, type RouteEntry } from "../proxy/index.js";
 import { routesProjection, toRouteEntry, type RoutesState } from "./routes-projection.js";
 
 const at = (second: number) => new Date(Date.UTC(2026, 10, 28, 12, 0, second)).toISOString();
@@ -39,8 +39,15 @@ function entry(state: RoutesState, service = "iris"): RouteEntry | undefined {
 }
 
 const rpc = { keepaliveMs: 2_000, maxConcurrency: 4, maxQueueSize: 10, rateLimit: 50 };
-const created = (name = "iris", token = "tok-iris") =>
-  event("ServiceCreated", { name, spec: ServiceSpec.fromPartial({ name, instance: 2, rpc }), version: 1, token, createdAt: at(0) });
+const created = (name = "iris", token = "tok-iris", instance = 2) =>
+  event("ServiceCreated", {
+    name,
+    spec: ServiceSpec.fromPartial({ name, instance, rpc }),
+    version: 1,
+    token: "",
+    createdAt: at(0),
+    tokenSha256: tokenSha256(token),
+  });
 const updated = (limits: typeof rpc, name = "iris") =>
   event("ServiceUpdated", {
     name,
@@ -76,12 +83,39 @@ const instanceIds = (state: RoutesState, service = "iris") =>
 describe("routes projection: a service's lifecycle", () => {
   it("given nothing, when the service is created, then it is routable by its token but starting, with the spec's rpc limits", () => {
     const state = given([created()]);
-    assert.deepEqual(entry(state), { service: "iris", token: "tok-iris", ...rpc, instances: [], state: "starting", scaleFromZero: false });
+    assert.deepEqual(entry(state), {
+      service: "iris",
+      tokenSha256: tokenSha256("tok-iris"),
+      ...rpc,
+      instances: [],
+      state: "starting",
+      stateReason: "",
+      scaleFromZero: false,
+    });
+  });
+
+  it("given a ServiceCreated written before ADR 0027, with the token in clear, then the route checks the digest of that token", () => {
+    const legacy = event("ServiceCreated", {
+      name: "old",
+      spec: ServiceSpec.fromPartial({ name: "old", instance: 1 }),
+      version: 1,
+      token: "legacy-token",
+      createdAt: at(0),
+      tokenSha256: "",
+    });
+    assert.equal(entry(given([legacy]), "old")?.tokenSha256, tokenSha256("legacy-token"));
   });
 
   it("given a spec without rpc settings, when the service is created, then the gateway's defaults apply", () => {
     const state = given([
-      event("ServiceCreated", { name: "bare", spec: ServiceSpec.fromPartial({ name: "bare" }), version: 1, token: "t", createdAt: at(0) }),
+      event("ServiceCreated", {
+        name: "bare",
+        spec: ServiceSpec.fromPartial({ name: "bare" }),
+        version: 1,
+        token: "",
+        createdAt: at(0),
+        tokenSha256: tokenSha256("t"),
+      }),
     ]);
     const { keepaliveMs, maxConcurrency, maxQueueSize, rateLimit } = entry(state, "bare")!;
     assert.deepEqual(
@@ -118,13 +152,14 @@ describe("routes projection: a service's lifecycle", () => {
     const state = when(given([created(), ...ready("a"), ...ready("b", 9001)]), updated(limits));
     assert.deepEqual(entry(state), {
       service: "iris",
-      token: "tok-iris",
+      tokenSha256: tokenSha256("tok-iris"),
       ...limits,
       instances: [
         { id: "a", endpoint: "127.0.0.1:9000", version: 1 },
         { id: "b", endpoint: "127.0.0.1:9001", version: 1 },
       ],
       state: "running",
+      stateReason: "",
       scaleFromZero: false,
     });
   });
@@ -146,7 +181,62 @@ describe("routes projection: a service's lifecycle", () => {
 
   it("given a deleted service, when it is created again, then it starts from scratch with the new token", () => {
     const state = when(given([created(), ...ready("a"), serviceDeleted()]), created("iris", "tok-new"));
-    assert.deepEqual({ token: entry(state)?.token, instances: entry(state)?.instances }, { token: "tok-new", instances: [] });
+    assert.deepEqual(
+      { tokenSha256: entry(state)?.tokenSha256, instances: entry(state)?.instances },
+      { tokenSha256: tokenSha256("tok-new"), instances: [] },
+    );
+  });
+});
+
+describe("routes projection: why a service has no Ready instance (the 503's reason)", () => {
+  const scaled = (from: number, to: number) =>
+    event("ServiceScaled", { name: "iris", fromReplicas: from, toReplicas: to, cause: "user", scaledAt: at(5) });
+  const blocked = (reason: string) => event("ServicePlacementBlocked", { name: "iris", reason, at: at(1) });
+  const scheduled = (instanceId: string) =>
+    event("InstanceScheduled", {
+      instanceId,
+      service: "iris",
+      version: 1,
+      nodeId: "n1",
+      resources: undefined,
+      pool: "public",
+      spot: false,
+      at: at(2),
+    });
+  const stateOf = (state: RoutesState) => {
+    const e = entry(state)!;
+    return { state: e.state, stateReason: e.stateReason, reason: unavailableReason(e) };
+  };
+
+  it("given a service scaled to 0 whose last instance stopped, then it is scaled to zero", () => {
+    const state = given([created(), ...ready("a"), scaled(2, 0), draining("a"), stopped("a")]);
+    assert.deepEqual(stateOf(state), { state: "scaled-to-zero", stateReason: "", reason: "scaled to zero" });
+  });
+
+  it("given a service created with 0 instances, then it is scaled to zero; scaled to 1, then starting", () => {
+    const zero = given([created("iris", "tok-iris", 0)]);
+    assert.equal(stateOf(zero).reason, "scaled to zero");
+    assert.equal(stateOf(when(zero, scaled(0, 1))).reason, "starting");
+  });
+
+  it("given an instance that cannot be placed, then it waits with the scheduler's reason, until an instance is placed", () => {
+    const state = given([created(), blocked("0/2 nodes: 2 insufficient cpu")]);
+    assert.deepEqual(stateOf(state), {
+      state: "waiting",
+      stateReason: "0/2 nodes: 2 insufficient cpu",
+      reason: "cannot be placed: 0/2 nodes: 2 insufficient cpu",
+    });
+    assert.equal(stateOf(when(state, scheduled("a"))).reason, "starting");
+  });
+
+  it("given a stopped service, then it is stopped, whatever else holds", () => {
+    const state = given([created(), blocked("0/2 nodes: 2 insufficient cpu"), serviceStopped()]);
+    assert.equal(stateOf(state).reason, "stopped");
+  });
+
+  it("an update keeps the scaled count (the deployer writes it into the new version's spec)", () => {
+    const state = given([created(), scaled(2, 0), updated(rpc)]);
+    assert.equal(stateOf(state).reason, "starting", "the update's spec says 2");
   });
 });
 
@@ -201,6 +291,33 @@ describe("routes projection: instances leaving the route", () => {
       assert.deepEqual(entry(state)?.instances, [{ id: "a", endpoint: "127.0.0.1:9005", version: 1 }]);
     });
   }
+
+  it("given the only Ready instance, when its node is lost, then it is still routed (it may answer) until it is drained", () => {
+    const lostEvent = event("InstanceLost", { instanceId: "a", service: "iris", nodeId: "n1", reason: "node n1 lost", at: at(4) });
+    const state = when(given([created(), ...ready("a")]), lostEvent);
+    assert.deepEqual(entry(state)?.instances, [{ id: "a", endpoint: "127.0.0.1:9000", version: 1 }]);
+    assert.equal(entry(state)?.state, "running");
+    assert.deepEqual(instanceIds(when(state, draining("a"))), [], "drained once its replacement is Ready");
+    assert.deepEqual(instanceIds(when(state, exited("a"))), [], "an exit reported by its agent ends the route");
+  });
+
+  it("given an instance lost before it was Ready, then it is not routed (it never served)", () => {
+    const lostEvent = event("InstanceLost", { instanceId: "a", service: "iris", nodeId: "n1", reason: "node n1 lost", at: at(4) });
+    assert.deepEqual(instanceIds(when(given([created(), ready("a")[0]!]), lostEvent)), []);
+  });
+
+  it("given a Ready instance, when a move is requested, then it keeps being routed (make-before-break)", () => {
+    const move = event("InstanceMoveRequested", {
+      instanceId: "a",
+      service: "iris",
+      nodeId: "n1",
+      cause: "rebalance",
+      reason: "spread",
+      deadline: "",
+      at: at(4),
+    });
+    assert.deepEqual(instanceIds(when(given([created(), ...ready("a")]), move)), ["a"]);
+  });
 
   it("given the last Ready instance, when it stops, then the service is starting again (no instance to route to)", () => {
     assert.equal(entry(when(given([created(), ...ready("a")]), stopped("a")))?.state, "starting");

@@ -29,7 +29,8 @@ const created = event("ServiceCreated", {
   name: "svc",
   spec: ServiceSpec.fromPartial({ name: "svc" }),
   version: 1,
-  token: "t",
+  token: "",
+  tokenSha256: "",
   createdAt: "t0",
 });
 const ready = (instanceId: string, version = 1) => [

@@ -5,7 +5,10 @@ import { connectBus, type Bus } from "@eas/bus";
 import { decodeEvent, instanceStream, nodeStream } from "@eas/events";
 import type { PlaceInstanceRequest, PlaceInstanceResponse } from "@eas/proto";
 import { createLogger } from "@eas/telemetry";
-import { startNatsServer, type NatsServerHandle } from "@eas/testing";
+import { heartbeatSubject } from "@eas/contracts";
+import { executeCommand } from "@eas/service-kit";
+import { startNatsServer, waitFor, type NatsServerHandle } from "@eas/testing";
+import { NodeCommandType, nodeDecider } from "../domain/index.js";
 import { registration, resources, startSchedulerFixture, type SchedulerFixture } from "../testing/scheduler-fixture.js";
 
 let nats: NatsServerHandle;
@@ -39,6 +42,7 @@ const placeInstance = (request: Partial<PlaceInstanceRequest> & { instanceId: st
     resourceBurstable: false,
     spotAllowed: false,
     maxSpotPrice: 0,
+    instanceTypes: [],
     ...request,
   });
 const releaseInstance = (instanceId: string) => scheduler.calls.releaseInstance({ instanceId });
@@ -203,6 +207,53 @@ describe("Scheduler API: placement", () => {
   });
 });
 
+describe("Scheduler API: a node's address from a previous run", () => {
+  /** What the log holds after a cluster restart: the node registered by the previous run, at its address then. */
+  const registeredInPreviousRun = async (nodeId: string, agentAddress: string) => {
+    await executeCommand({
+      store: scheduler.store,
+      stream: nodeStream(nodeId),
+      decider: nodeDecider,
+      command: {
+        type: NodeCommandType.RegisterNode,
+        ...registration(nodeId, { agentAddress }),
+        capacity: resources({ cpuMillis: 4000, memoryMib: 8192 }),
+        instanceType: "",
+        now: new Date().toISOString(),
+      },
+      source: "eas/scheduler/previous-run",
+    });
+    await scheduler.cluster.waitForPosition(await scheduler.store.headPosition());
+  };
+
+  it("is not current: nothing is placed there until the agent registers again, at its new address", async () => {
+    await registeredInPreviousRun("n1", "127.0.0.1:36791");
+    const blocked = await placeInstance({ instanceId: "svc-1" });
+    assert.deepEqual([blocked.placed, blocked.reason], [false, "0/1 nodes: 1 agent not connected"]);
+    assert.equal((await listNodes())[0]?.agentConnected, false);
+
+    await register("n1", { agentAddress: "127.0.0.1:41001" });
+    const placed = await placeInstance({ instanceId: "svc-1" });
+    assert.deepEqual([placed.placed, placed.agentAddress], [true, "127.0.0.1:41001"]);
+    assert.equal((await listNodes())[0]?.agentConnected, true);
+  });
+
+  it("is current once a heartbeat names it (the scheduler restarted, the agent did not)", async () => {
+    await scheduler.stop();
+    scheduler = await startSchedulerFixture(bus, { natsUrl: nats.url, lostNodes: { heartbeatTimeoutMs: 60_000, intervalMs: 60_000 } });
+    await registeredInPreviousRun("n1", "127.0.0.1:41002");
+    // A heartbeat from another address (an agent that moved, not registered yet) confirms nothing.
+    bus.publish(heartbeatSubject.with("n1"), { nodeId: "n1", at: new Date().toISOString(), instances: 0, agentAddress: "127.0.0.1:1" });
+    await bus.flush();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await placeInstance({ instanceId: "svc-2" })).placed, false);
+    bus.publish(heartbeatSubject.with("n1"), { nodeId: "n1", at: new Date().toISOString(), instances: 0, agentAddress: "127.0.0.1:41002" });
+    await bus.flush();
+    await waitFor("the heartbeat to be recorded", async () => (await listNodes())[0]?.agentConnected === true);
+    assert.deepEqual((await placeInstance({ instanceId: "svc-2" })).agentAddress, "127.0.0.1:41002");
+  });
+});
+
 describe("Scheduler API: release", () => {
   it("frees the allocation once; releasing again or an unknown instance writes nothing", async () => {
     await register("n1", { capacity: resources({ cpuMillis: 1000, memoryMib: 1024 }) });
@@ -217,5 +268,121 @@ describe("Scheduler API: release", () => {
     assert.deepEqual(await eventTypes(instanceStream("never-placed")), []);
     assert.equal((await listNodes())[0]?.instanceCount, 0);
     assert.equal((await placeInstance({ instanceId: "r-2" })).nodeId, "n1", "the freed capacity is placeable at once");
+  });
+});
+
+describe("Scheduler API: rebalance suggestions", () => {
+  const suggest = (instanceIds: string[]) =>
+    scheduler.calls.suggestRebalance({
+      service: "svc",
+      resources: resources({ cpuMillis: 1000, memoryMib: 1024 }),
+      resourceGroup: "",
+      resourceBurstable: false,
+      spotAllowed: false,
+      maxSpotPrice: 0,
+      instanceTypes: [],
+      instanceIds,
+    });
+
+  it("suggests moving one of two replicas that share a node once another fits them, and writes nothing", async () => {
+    await register("n1");
+    await placeInstance({ instanceId: "b-1" });
+    await placeInstance({ instanceId: "b-2" });
+    assert.deepEqual(
+      (await listNodes()).map((n) => n.instanceCount),
+      [2],
+    );
+    assert.equal((await suggest(["b-1", "b-2"])).move, false, "one node: nowhere to go");
+    await register("n2");
+    const before = await scheduler.store.headPosition();
+    const suggestion = await suggest(["b-1", "b-2"]);
+    assert.deepEqual([suggestion.move, suggestion.instanceId, suggestion.fromNode, suggestion.toNode], [true, "b-2", "n1", "n2"]);
+    assert.match(suggestion.reason, /node n1 runs 2 of the 2 replicas of svc; node n2 runs 0/);
+    assert.equal(await scheduler.store.headPosition(), before, "a suggestion writes nothing");
+  });
+
+  it("refuses a request without a service, or with a negative price, naming the field", async () => {
+    await rejectsWith(
+      scheduler.calls.suggestRebalance({ ...emptyRebalance, service: "" }),
+      status.INVALID_ARGUMENT,
+      /service: is required/,
+    );
+    await rejectsWith(
+      scheduler.calls.suggestRebalance({ ...emptyRebalance, instanceTypes: [{ type: "x", spotPriceLimit: -1 }] }),
+      status.INVALID_ARGUMENT,
+      /instanceTypes\[0\]\.spotPriceLimit/,
+    );
+  });
+});
+
+const emptyRebalance = {
+  service: "svc",
+  resources: resources(),
+  resourceGroup: "",
+  resourceBurstable: false,
+  spotAllowed: false,
+  maxSpotPrice: 0,
+  instanceTypes: [],
+  instanceIds: [],
+};
+
+describe("Scheduler API: placement after a restart waits for the known nodes", () => {
+  it("answers not placed, naming the nodes it waits for, until they register again or the grace ends", async () => {
+    await register("n1");
+    await register("n2");
+    const tag = scheduler.tag;
+    await scheduler.stop();
+    // A restart over the same log: both nodes are known Ready, neither has been heard from yet.
+    scheduler = await startSchedulerFixture(bus, { natsUrl: nats.url, tag, fleetGraceMs: 60_000 });
+    const waiting = await placeInstance({ instanceId: "g-1" });
+    assert.equal(waiting.placed, false);
+    assert.match(waiting.reason, /waiting up to 60 s after a scheduler start for known nodes n1, n2 to register again/);
+    await register("n1");
+    assert.match((await placeInstance({ instanceId: "g-1" })).reason, /known node n2 to/);
+    await register("n2");
+    const placed = [await placeInstance({ instanceId: "g-1" }), await placeInstance({ instanceId: "g-2" })];
+    assert.deepEqual(placed.map((p) => p.nodeId).sort(), ["n1", "n2"], "with both back, the replicas spread");
+  });
+
+  it("places with what is there once the grace is over", async () => {
+    await register("n1");
+    await register("n2");
+    const tag = scheduler.tag;
+    await scheduler.stop();
+    scheduler = await startSchedulerFixture(bus, { natsUrl: nats.url, tag, fleetGraceMs: 300 });
+    await register("n1");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal((await placeInstance({ instanceId: "late-1" })).nodeId, "n1");
+  });
+});
+
+describe("Scheduler API: reclaim notices", () => {
+  it("marks a spot node Reclaiming with its deadline, moves its instances, and refuses on-demand nodes", async () => {
+    await register("spot-1", { spot: true, pricePerHour: 0.2 });
+    await register("od-1");
+    const placed = await placeInstance({ instanceId: "s-1", spotAllowed: true });
+    assert.equal(placed.nodeId, "spot-1", "cheaper first");
+    const before = Date.now();
+    const info = await scheduler.calls.reclaimNode({ nodeId: "spot-1", noticeMs: 30_000, reason: "test notice" });
+    assert.equal(info.status, "Reclaiming");
+    const deadline = Date.parse(info.reclaimDeadline);
+    assert.ok(deadline >= before + 30_000 && deadline <= Date.now() + 30_000, info.reclaimDeadline);
+    const move = decodeEvent((await scheduler.store.readStream(instanceStream("s-1"))).at(-1)!);
+    assert.deepEqual(move?.type === "eas.v1.InstanceMoveRequested" && [move.data.cause, move.data.nodeId, move.data.deadline], [
+      "reclaim",
+      "spot-1",
+      info.reclaimDeadline,
+    ]);
+    assert.equal((await placeInstance({ instanceId: "s-2", spotAllowed: true })).nodeId, "od-1", "a reclaiming node takes nothing");
+    // A second notice changes nothing.
+    await scheduler.calls.reclaimNode({ nodeId: "spot-1", noticeMs: 1_000, reason: "again" });
+    assert.deepEqual(await eventTypes(nodeStream("spot-1")), ["eas.v1.NodeRegistered", "eas.v1.NodeReclaimNoticed"]);
+    await rejectsWith(
+      scheduler.calls.reclaimNode({ nodeId: "od-1", noticeMs: 1_000, reason: "" }),
+      status.FAILED_PRECONDITION,
+      /not a spot node/,
+    );
+    await rejectsWith(scheduler.calls.reclaimNode({ nodeId: "nope", noticeMs: 1_000, reason: "" }), status.NOT_FOUND);
+    await rejectsWith(scheduler.calls.reclaimNode({ nodeId: "spot-1", noticeMs: 0, reason: "" }), status.INVALID_ARGUMENT, /noticeMs/);
   });
 });

@@ -11,17 +11,31 @@ import type {
   NodeInfo,
   PlaceInstanceRequest,
   PlaceInstanceResponse,
+  ReclaimNodeRequest,
   RegisterNodeRequest,
   ReleaseInstanceRequest,
   ReleaseInstanceResponse,
   Resources,
   SchedulerServer,
+  SuggestRebalanceRequest,
+  SuggestRebalanceResponse,
 } from "@eas/proto";
 import { createMutex, executeCommand, unary } from "@eas/service-kit";
 import type { Logger } from "@eas/telemetry";
 import { NodeCommandType, NodeStatus, nodeDecider, zeroResources, type NodeCommand } from "../domain/index.js";
 import type { HeartbeatTracker } from "../heartbeats/tracker.js";
-import { defaultPlacementPolicy, place, scheduleInstance, type PlacementPolicy, type PlacementRequest } from "../placement/index.js";
+import { commandForInstanceOn } from "../heartbeats/lost-nodes.js";
+import {
+  awaitedNodes,
+  defaultPlacementPolicy,
+  fleetGraceReason,
+  place,
+  scheduleInstance,
+  suggestRebalance,
+  withConnectedAgents,
+  type PlacementPolicy,
+  type PlacementRequest,
+} from "../placement/index.js";
 import { placementOf, toNodeInfo, type ClusterState } from "../projections/evolve-cluster.js";
 
 /** Reason of the InstanceStopped that ReleaseInstance records. */
@@ -41,7 +55,15 @@ export interface SchedulerApiDeps {
   policy?: PlacementPolicy;
   /** How long a call waits for the projection to apply an append (read-your-writes). Default 10 s. */
   projectionWaitMs?: number;
+  /**
+   * After this process starts, placements wait this long at most for the nodes the log knows as Ready to
+   * register or heartbeat again (0: no wait). Default 0; the scheduler's config sets one heartbeat timeout.
+   */
+  fleetGraceMs?: number;
 }
+
+/** The longest reclaim notice taken, 1 hour (clouds give 30 s to 2 min). */
+export const MAX_RECLAIM_NOTICE_MS = 3_600_000;
 
 /** The Scheduler API as plain async functions (what {@link createSchedulerApi} serves over gRPC). */
 export interface SchedulerHandlers {
@@ -50,6 +72,8 @@ export interface SchedulerHandlers {
   cordonNode(request: CordonNodeRequest): Promise<NodeInfo>;
   placeInstance(request: PlaceInstanceRequest): Promise<PlaceInstanceResponse>;
   releaseInstance(request: ReleaseInstanceRequest): Promise<ReleaseInstanceResponse>;
+  reclaimNode(request: ReclaimNodeRequest): Promise<NodeInfo>;
+  suggestRebalance(request: SuggestRebalanceRequest): Promise<SuggestRebalanceResponse>;
 }
 
 /**
@@ -73,7 +97,10 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
     const node = cluster.state.nodes.get(nodeId);
     if (node === undefined) throw new NotFoundError("node", nodeId);
     const lastSeen = heartbeats.lastSeen(nodeId) ?? 0;
-    return toNodeInfo(lastSeen > node.lastHeartbeatAt ? { ...node, lastHeartbeatAt: lastSeen } : node);
+    return toNodeInfo(
+      lastSeen > node.lastHeartbeatAt ? { ...node, lastHeartbeatAt: lastSeen } : node,
+      heartbeats.heardAt(nodeId, node.agentAddress),
+    );
   };
 
   const runNodeCommand = async (command: NodeCommand): Promise<NodeInfo> => {
@@ -83,6 +110,34 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
   };
 
   const isoNow = (): string => new Date(deps.now()).toISOString();
+
+  /** The policy with its filters behind one more: the node's agent was heard from at its address in this run. */
+  const connectedPolicy = (): PlacementPolicy => withConnectedAgents(policy, (node) => heartbeats.heardAt(node.id, node.agentAddress));
+
+  /** The nodes a placement still waits for after this process started, and why; none once the grace is over. */
+  const fleetGrace = (): string | undefined => {
+    const graceMs = deps.fleetGraceMs ?? 0;
+    if (deps.now() - heartbeats.startedAt >= graceMs) return undefined;
+    const awaited = awaitedNodes(cluster.state, (nodeId) => heartbeats.lastSeen(nodeId) !== undefined);
+    return awaited.length === 0 ? undefined : fleetGraceReason(awaited, graceMs);
+  };
+
+  const placementRequestViolations = (request: {
+    resources?: Resources;
+    maxSpotPrice: number;
+    instanceTypes: { spotPriceLimit: number }[];
+  }) => {
+    const violations = resourceViolations("resources", request.resources, false);
+    if (!Number.isFinite(request.maxSpotPrice) || request.maxSpotPrice < 0) {
+      violations.push({ path: "maxSpotPrice", message: "must be a number >= 0" });
+    }
+    request.instanceTypes.forEach((choice, index) => {
+      if (!Number.isFinite(choice.spotPriceLimit) || choice.spotPriceLimit < 0) {
+        violations.push({ path: `instanceTypes[${index}].spotPriceLimit`, message: "must be a number >= 0" });
+      }
+    });
+    return violations;
+  };
 
   return {
     async registerNode(request) {
@@ -104,14 +159,15 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
           resourceGroup: request.resourceGroup,
           spot: request.spot,
           pricePerHour: request.pricePerHour,
+          instanceType: request.instanceType ?? "",
           agentAddress: request.agentAddress,
           labels: request.labels,
           now: new Date(now).toISOString(),
         },
         source,
       });
-      // A registration is a sign of life: it restarts the node's heartbeat clock.
-      heartbeats.record(request.nodeId, now);
+      // A registration is a sign of life: it restarts the node's heartbeat clock, and its address is current.
+      heartbeats.record(request.nodeId, now, request.agentAddress);
       await settle(result.position);
       return nodeInfo(request.nodeId);
     },
@@ -133,11 +189,8 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
     },
 
     async placeInstance(request) {
-      const violations = [...idViolations("instanceId", request.instanceId), ...resourceViolations("resources", request.resources, false)];
+      const violations = [...idViolations("instanceId", request.instanceId), ...placementRequestViolations(request)];
       if (!request.service) violations.push({ path: "service", message: "is required" });
-      if (!Number.isFinite(request.maxSpotPrice) || request.maxSpotPrice < 0) {
-        violations.push({ path: "maxSpotPrice", message: "must be a number >= 0" });
-      }
       if (violations.length > 0) throw new ValidationError(violations);
       const placement: PlacementRequest = {
         instanceId: request.instanceId,
@@ -148,13 +201,18 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
         resourceBurstable: request.resourceBurstable,
         spotAllowed: request.spotAllowed,
         maxSpotPrice: request.maxSpotPrice,
+        instanceTypes: request.instanceTypes,
       };
       // One decision at a time, each on a state that includes every placement before it:
       // two concurrent calls must never both take the last free capacity of a node.
       return placements.run(async () => {
         await settle(undefined);
         const state = cluster.state;
-        const decision = place(placement, state, policy);
+        // A retried placement of an instance already placed answers where it is, grace or not.
+        const waiting = placementOf(state, placement.instanceId) === undefined ? fleetGrace() : undefined;
+        if (waiting !== undefined) return { placed: false, nodeId: "", agentAddress: "", pool: "", reason: waiting };
+        // Only on agents heard from at their registered address in this run (never at a stale one).
+        const decision = place(placement, state, connectedPolicy());
         if (!decision.placed) return { placed: false, nodeId: "", agentAddress: "", pool: "", reason: decision.reason };
         // Through the instance lifecycle: an instance is scheduled once, as the first event of its stream.
         // A retry of a placement already written decides nothing and answers the placement the stream holds;
@@ -201,6 +259,70 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
       if (result.position !== undefined) await settle(result.position);
       return {};
     },
+
+    async reclaimNode(request) {
+      const violations = idViolations("nodeId", request.nodeId);
+      if (!Number.isInteger(request.noticeMs) || request.noticeMs <= 0 || request.noticeMs > MAX_RECLAIM_NOTICE_MS) {
+        violations.push({ path: "noticeMs", message: `must be a whole number of ms from 1 to ${MAX_RECLAIM_NOTICE_MS}` });
+      }
+      if (violations.length > 0) throw new ValidationError(violations);
+      const now = deps.now();
+      const info = await runNodeCommand({
+        type: NodeCommandType.NoticeReclaim,
+        nodeId: request.nodeId,
+        deadline: new Date(now + request.noticeMs).toISOString(),
+        reason: request.reason.trim() || "reclaim notice",
+        now: new Date(now).toISOString(),
+      });
+      // Move what runs there at once (the lost-node monitor does it too, after a crash in between).
+      const node = cluster.state.nodes.get(request.nodeId);
+      for (const instanceId of node?.allocations.keys() ?? []) {
+        const instance = cluster.state.instances.get(instanceId);
+        const command = node && instance && commandForInstanceOn(node, instance, isoNow());
+        if (!command) continue;
+        const result = await executeCommand({
+          store,
+          stream: instanceStream(instanceId),
+          decider: instanceLifecycleDecider,
+          command,
+          source,
+        });
+        await settle(result.position ?? result.readPosition);
+      }
+      return info;
+    },
+
+    async suggestRebalance(request) {
+      const violations = placementRequestViolations(request);
+      if (!request.service) violations.push({ path: "service", message: "is required" });
+      if (violations.length > 0) throw new ValidationError(violations);
+      await settle(undefined);
+      const waiting = fleetGrace();
+      if (waiting !== undefined) return { move: false, instanceId: "", fromNode: "", toNode: "", reason: waiting };
+      const suggestion = suggestRebalance(
+        {
+          service: request.service,
+          resources: request.resources ?? zeroResources(),
+          resourceGroup: request.resourceGroup,
+          resourceBurstable: request.resourceBurstable,
+          spotAllowed: request.spotAllowed,
+          maxSpotPrice: request.maxSpotPrice,
+          instanceTypes: request.instanceTypes,
+          candidates: request.instanceIds,
+        },
+        cluster.state,
+        connectedPolicy(),
+      );
+      return suggestion.move
+        ? {
+            move: true,
+            instanceId: suggestion.instanceId,
+            fromNode: suggestion.fromNode,
+            toNode: suggestion.toNode,
+            reason: suggestion.reason,
+          }
+        : { move: false, instanceId: "", fromNode: "", toNode: "", reason: suggestion.reason };
+    },
   };
 }
 
@@ -214,6 +336,8 @@ export function createSchedulerApi(deps: SchedulerApiDeps): SchedulerServer {
     cordonNode: unary(logger, (request: CordonNodeRequest) => handlers.cordonNode(request)),
     placeInstance: unary(logger, (request: PlaceInstanceRequest) => handlers.placeInstance(request)),
     releaseInstance: unary(logger, (request: ReleaseInstanceRequest) => handlers.releaseInstance(request)),
+    reclaimNode: unary(logger, (request: ReclaimNodeRequest) => handlers.reclaimNode(request)),
+    suggestRebalance: unary(logger, (request: SuggestRebalanceRequest) => handlers.suggestRebalance(request)),
   };
 }
 

@@ -2,6 +2,8 @@ export {
   NodeCommandType,
   type CordonNode,
   type MarkNodeLost,
+  type MarkNodeReclaimed,
+  type NoticeReclaim,
   type NodeCommand,
   type RegisterNode,
   type UncordonNode,

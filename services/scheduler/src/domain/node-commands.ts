@@ -6,6 +6,8 @@ export const NodeCommandType = {
   CordonNode: "CordonNode",
   UncordonNode: "UncordonNode",
   MarkNodeLost: "MarkNodeLost",
+  NoticeReclaim: "NoticeReclaim",
+  MarkNodeReclaimed: "MarkNodeReclaimed",
 } as const;
 export type NodeCommandType = (typeof NodeCommandType)[keyof typeof NodeCommandType];
 
@@ -18,6 +20,8 @@ export interface RegisterNode {
   readonly resourceGroup: string;
   readonly spot: boolean;
   readonly pricePerHour: number;
+  /** Cloud instance type; "" for none. */
+  readonly instanceType: string;
   readonly agentAddress: string;
   readonly labels: Readonly<Record<string, string>>;
   /** ISO 8601 time; becomes the event's `at`. */
@@ -47,4 +51,23 @@ export interface MarkNodeLost {
   readonly now: string;
 }
 
-export type NodeCommand = RegisterNode | CordonNode | UncordonNode | MarkNodeLost;
+/** The cloud will take a spot node back at `deadline`: it takes no new instance, and its instances move. */
+export interface NoticeReclaim {
+  readonly type: typeof NodeCommandType.NoticeReclaim;
+  readonly nodeId: string;
+  /** ISO 8601 time of the reclaim. */
+  readonly deadline: string;
+  /** Who delivered the notice. */
+  readonly reason: string;
+  readonly now: string;
+}
+
+/** The reclaim deadline has come: the node is gone. `now` is the deadline (the moment of the reclaim). */
+export interface MarkNodeReclaimed {
+  readonly type: typeof NodeCommandType.MarkNodeReclaimed;
+  readonly nodeId: string;
+  readonly reason: string;
+  readonly now: string;
+}
+
+export type NodeCommand = RegisterNode | CordonNode | UncordonNode | MarkNodeLost | NoticeReclaim | MarkNodeReclaimed;

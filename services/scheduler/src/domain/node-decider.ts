@@ -14,8 +14,12 @@ import { sameResources, zeroResources } from "./resources.js";
  * - RegisterNode: a new node, a changed registration, or a Lost node coming
  *   back gives NodeRegistered; repeating the same registration of a live node
  *   gives nothing (agents re-register on every reconnect).
- * - CordonNode / UncordonNode: idempotent; refused for unknown or Lost nodes.
- * - MarkNodeLost: idempotent; refused for unknown nodes.
+ * - CordonNode / UncordonNode: idempotent; refused for unknown or Lost nodes; a node being reclaimed stays
+ *   out of service (cordoning it records nothing, uncordoning it is refused).
+ * - MarkNodeLost: idempotent; refused for unknown nodes; nothing for a node already reclaimed.
+ * - NoticeReclaim: spot nodes only; the first notice holds (a repeat records nothing); refused for a node
+ *   that is Lost or reclaimed.
+ * - MarkNodeReclaimed: only after a notice; idempotent.
  *
  * @throws NodeCommandRejected for unknown nodes, Lost nodes (cordon/uncordon) and malformed commands.
  */
@@ -27,7 +31,7 @@ export function decideNode(command: NodeCommand, node: NodeState | undefined): N
   switch (command.type) {
     case NodeCommandType.RegisterNode: {
       validateRegistration(command);
-      if (node !== undefined && node.status !== NodeStatus.Lost && sameRegistration(command, node)) return [];
+      if (node !== undefined && !isGone(node) && sameRegistration(command, node)) return [];
       return [
         event("NodeRegistered", {
           nodeId: command.nodeId,
@@ -38,25 +42,55 @@ export function decideNode(command: NodeCommand, node: NodeState | undefined): N
           agentAddress: command.agentAddress,
           labels: { ...command.labels },
           at,
+          instanceType: command.instanceType,
         }),
       ];
     }
     case NodeCommandType.CordonNode: {
       const known = requireLive(command, node);
-      if (known.status === NodeStatus.Cordoned) return [];
+      if (known.status === NodeStatus.Cordoned || known.status === NodeStatus.Reclaiming) return [];
       return [event("NodeCordoned", { nodeId: command.nodeId, reason: command.reason, at })];
     }
     case NodeCommandType.UncordonNode: {
       const known = requireLive(command, node);
       if (known.status === NodeStatus.Ready) return [];
+      if (known.status === NodeStatus.Reclaiming) {
+        throw reject(command, NodeRejectionCode.NotApplicable, "node is being reclaimed; it takes no new instance");
+      }
       return [event("NodeUncordoned", { nodeId: command.nodeId, at })];
     }
     case NodeCommandType.MarkNodeLost: {
       const known = requireKnown(command, node);
-      if (known.status === NodeStatus.Lost) return [];
+      if (known.status === NodeStatus.Lost || known.status === NodeStatus.Reclaimed) return [];
       return [event("NodeLost", { nodeId: command.nodeId, reason: command.reason, at })];
     }
+    case NodeCommandType.NoticeReclaim: {
+      const known = requireLive(command, node);
+      if (!known.spot) {
+        throw reject(command, NodeRejectionCode.NotApplicable, "node is not a spot node: only spot nodes are reclaimed");
+      }
+      if (known.status === NodeStatus.Reclaiming) return [];
+      if (Number.isNaN(Date.parse(command.deadline))) {
+        throw reject(
+          command,
+          NodeRejectionCode.InvalidCommand,
+          `deadline must be an ISO 8601 time, got ${JSON.stringify(command.deadline)}`,
+        );
+      }
+      return [event("NodeReclaimNoticed", { nodeId: command.nodeId, deadline: command.deadline, reason: command.reason, at })];
+    }
+    case NodeCommandType.MarkNodeReclaimed: {
+      const known = requireKnown(command, node);
+      if (known.status === NodeStatus.Reclaimed) return [];
+      if (known.reclaimDeadline === 0) throw reject(command, NodeRejectionCode.NotApplicable, "node has no reclaim notice");
+      return [event("NodeReclaimed", { nodeId: command.nodeId, reason: command.reason, at })];
+    }
   }
+}
+
+/** Lost or Reclaimed: only a registration brings the node back. */
+function isGone(node: NodeState): boolean {
+  return node.status === NodeStatus.Lost || node.status === NodeStatus.Reclaimed;
 }
 
 function timestamp(command: NodeCommand): string {
@@ -95,6 +129,7 @@ function sameRegistration(command: RegisterNode, node: NodeState): boolean {
     command.resourceGroup === node.resourceGroup &&
     command.spot === node.spot &&
     command.pricePerHour === node.pricePerHour &&
+    command.instanceType === node.instanceType &&
     command.agentAddress === node.agentAddress &&
     sameLabels(command.labels, node.labels)
   );
@@ -115,6 +150,9 @@ function requireLive(command: NodeCommand, node: NodeState | undefined): NodeSta
   if (known.status === NodeStatus.Lost) {
     throw reject(command, NodeRejectionCode.NodeLost, "node is lost; its agent must register again");
   }
+  if (known.status === NodeStatus.Reclaimed) {
+    throw reject(command, NodeRejectionCode.NodeLost, "node was reclaimed; an agent must register it again");
+  }
   return known;
 }
 
@@ -128,26 +166,28 @@ function reject(command: NodeCommand, code: NodeRejectionCode, reason: string): 
  * NodeRegistered which creates it.
  *
  * Re-registration keeps the node's allocations (its instances are freed only
- * by their own InstanceStopped/InstanceFailed events) and its Cordoned status
- * (an agent restart does not undo an operator's cordon), and brings a Lost
- * node back to Ready.
+ * by their own InstanceStopped/InstanceFailed events), its Cordoned status
+ * (an agent restart does not undo an operator's cordon) and a reclaim notice,
+ * and brings a Lost or Reclaimed node back to Ready.
  */
 export function evolveNode(node: NodeState | undefined, event: NodeEvent): NodeState | undefined {
   switch (event.type) {
     case "eas.v1.NodeRegistered": {
       const { data } = event;
       const at = epochMs(data.at, node?.registeredAt ?? 0);
-      const lost = node === undefined || node.status === NodeStatus.Lost;
+      const back = node === undefined || isGone(node);
       return {
         id: data.nodeId,
         capacity: { ...(data.capacity ?? zeroResources()) },
         resourceGroup: data.resourceGroup,
         spot: data.spot,
         pricePerHour: data.pricePerHour,
+        instanceType: data.instanceType ?? "",
         agentAddress: data.agentAddress,
         labels: { ...data.labels },
-        status: lost ? NodeStatus.Ready : node.status,
-        statusReason: lost ? "" : node.statusReason,
+        status: back ? NodeStatus.Ready : node.status,
+        statusReason: back ? "" : node.statusReason,
+        reclaimDeadline: back ? 0 : node.reclaimDeadline,
         registeredAt: at,
         lastHeartbeatAt: Math.max(at, node?.lastHeartbeatAt ?? 0),
         allocations: node?.allocations ?? new Map(),
@@ -159,6 +199,17 @@ export function evolveNode(node: NodeState | undefined, event: NodeEvent): NodeS
       return node && { ...node, status: NodeStatus.Ready, statusReason: "" };
     case "eas.v1.NodeLost":
       return node && { ...node, status: NodeStatus.Lost, statusReason: event.data.reason };
+    case "eas.v1.NodeReclaimNoticed":
+      return (
+        node && {
+          ...node,
+          status: NodeStatus.Reclaiming,
+          statusReason: `reclaim notice (${event.data.reason}): reclaimed at ${event.data.deadline}`,
+          reclaimDeadline: epochMs(event.data.deadline, 0),
+        }
+      );
+    case "eas.v1.NodeReclaimed":
+      return node && { ...node, status: NodeStatus.Reclaimed, statusReason: event.data.reason };
   }
 }
 
@@ -188,6 +239,7 @@ export function toDomainError(rejection: NodeCommandRejected): DomainError {
     case NodeRejectionCode.InvalidCommand:
       return new ValidationError([{ path: "", message: rejection.message }]);
     case NodeRejectionCode.NodeLost:
+    case NodeRejectionCode.NotApplicable:
       return new PreconditionFailedError(rejection.message, { cause: rejection });
   }
 }

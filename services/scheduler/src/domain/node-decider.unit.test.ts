@@ -15,6 +15,7 @@ const ERROR_OF_REJECTION = {
   [NodeRejectionCode.UnknownNode]: NotFoundError,
   [NodeRejectionCode.InvalidCommand]: ValidationError,
   [NodeRejectionCode.NodeLost]: PreconditionFailedError,
+  [NodeRejectionCode.NotApplicable]: PreconditionFailedError,
 } as const;
 
 /** given(events).when(command).then(events) | .thenThrows(rejection code), on `@eas/decider/testing`. */
@@ -43,6 +44,7 @@ function register(overrides: Partial<RegisterNode> = {}): RegisterNode {
     resourceGroup: "",
     spot: false,
     pricePerHour: 1.5,
+    instanceType: "",
     agentAddress: "127.0.0.1:7001",
     labels: { zone: "a" },
     now: iso(T0),
@@ -62,6 +64,7 @@ function registeredFrom(command: RegisterNode): NodeEvent {
       agentAddress: command.agentAddress,
       labels: { ...command.labels },
       at: command.now,
+      instanceType: command.instanceType,
     },
   };
 }
@@ -176,6 +179,63 @@ describe("decideNode: MarkNodeLost", () => {
   });
   it("rejects an unknown node", () => {
     given().when(markLost).thenThrows(NodeRejectionCode.UnknownNode);
+  });
+});
+
+describe("decideNode: reclaim", () => {
+  const spot = register({ spot: true, pricePerHour: 0.2 });
+  const deadline = iso(T0 + 30_000);
+  const notice: NodeCommand = {
+    type: NodeCommandType.NoticeReclaim,
+    nodeId: "n1",
+    deadline,
+    reason: "eas nodes reclaim",
+    now: iso(T0 + 3),
+  };
+  const noticed: NodeEvent = {
+    type: "eas.v1.NodeReclaimNoticed",
+    data: { nodeId: "n1", deadline, reason: "eas nodes reclaim", at: iso(T0 + 3) },
+  };
+  const markReclaimed: NodeCommand = { type: NodeCommandType.MarkNodeReclaimed, nodeId: "n1", reason: "node n1 reclaimed", now: deadline };
+  const reclaimed: NodeEvent = { type: "eas.v1.NodeReclaimed", data: { nodeId: "n1", reason: "node n1 reclaimed", at: deadline } };
+
+  it("records the notice of a spot node with its deadline; a repeat records nothing (the first deadline holds)", () => {
+    given(registeredFrom(spot)).when(notice).then([noticed]);
+    given(registeredFrom(spot), noticed)
+      .when({ ...notice, deadline: iso(T0 + 10_000) })
+      .then([]);
+  });
+  it("refuses a notice for an on-demand node, a lost one, or one already reclaimed", () => {
+    given(registeredFrom(register())).when(notice).thenThrows(NodeRejectionCode.NotApplicable);
+    given(registeredFrom(spot), lost).when(notice).thenThrows(NodeRejectionCode.NodeLost);
+    given(registeredFrom(spot), noticed, reclaimed).when(notice).thenThrows(NodeRejectionCode.NodeLost);
+  });
+  it("refuses a deadline that is not a time", () => {
+    given(registeredFrom(spot))
+      .when({ ...notice, deadline: "soon" })
+      .thenThrows(NodeRejectionCode.InvalidCommand);
+  });
+  it("keeps a node being reclaimed out of service: cordoning records nothing, uncordoning is refused", () => {
+    const cordon: NodeCommand = { type: NodeCommandType.CordonNode, nodeId: "n1", reason: "maintenance", now: iso(T0 + 4) };
+    const uncordon: NodeCommand = { type: NodeCommandType.UncordonNode, nodeId: "n1", now: iso(T0 + 5) };
+    given(registeredFrom(spot), noticed).when(cordon).then([]);
+    given(registeredFrom(spot), noticed).when(uncordon).thenThrows(NodeRejectionCode.NotApplicable);
+  });
+  it("marks the node reclaimed after a notice, once; never without one", () => {
+    given(registeredFrom(spot), noticed).when(markReclaimed).then([reclaimed]);
+    given(registeredFrom(spot), noticed, reclaimed).when(markReclaimed).then([]);
+    given(registeredFrom(spot)).when(markReclaimed).thenThrows(NodeRejectionCode.NotApplicable);
+  });
+  it("does not mark a reclaimed node lost, and a registration brings it back", () => {
+    given(registeredFrom(spot), noticed, reclaimed)
+      .when({ type: NodeCommandType.MarkNodeLost, nodeId: "n1", reason: "timeout", now: iso(T0 + 40_000) })
+      .then([]);
+    given(registeredFrom(spot), noticed, reclaimed)
+      .when({ ...spot, now: iso(T0 + 50_000) })
+      .then([registeredFrom({ ...spot, now: iso(T0 + 50_000) })]);
+  });
+  it("a node being reclaimed that registers again unchanged records nothing (the notice holds)", () => {
+    given(registeredFrom(spot), noticed).when(spot).then([]);
   });
 });
 

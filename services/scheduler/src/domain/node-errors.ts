@@ -8,6 +8,8 @@ export const NodeRejectionCode = {
   InvalidCommand: "InvalidCommand",
   /** The node is Lost; its agent must register again first (gRPC FAILED_PRECONDITION). */
   NodeLost: "NodeLost",
+  /** The command does not apply to the node as it is: a reclaim of an on-demand node, an uncordon while it is reclaimed (gRPC FAILED_PRECONDITION). */
+  NotApplicable: "NotApplicable",
 } as const;
 export type NodeRejectionCode = (typeof NodeRejectionCode)[keyof typeof NodeRejectionCode];
 

@@ -3,7 +3,12 @@ import type { Resources } from "@eas/proto";
 
 /** Events of the Node aggregate (stream "node-<id>"), the ones the node decider emits. */
 export type NodeEvent =
-  EventOf<"eas.v1.NodeRegistered"> | EventOf<"eas.v1.NodeCordoned"> | EventOf<"eas.v1.NodeUncordoned"> | EventOf<"eas.v1.NodeLost">;
+  | EventOf<"eas.v1.NodeRegistered">
+  | EventOf<"eas.v1.NodeCordoned">
+  | EventOf<"eas.v1.NodeUncordoned">
+  | EventOf<"eas.v1.NodeLost">
+  | EventOf<"eas.v1.NodeReclaimNoticed">
+  | EventOf<"eas.v1.NodeReclaimed">;
 
 /** Lifecycle status of a node as the scheduler sees it. */
 export const NodeStatus = {
@@ -13,6 +18,10 @@ export const NodeStatus = {
   Cordoned: "Cordoned",
   /** Missed its heartbeats; accepts nothing until its agent registers again. */
   Lost: "Lost",
+  /** A spot node with a reclaim notice: accepts nothing; its instances move before the deadline. */
+  Reclaiming: "Reclaiming",
+  /** A spot node the cloud took back; accepts nothing until an agent registers it again. */
+  Reclaimed: "Reclaimed",
 } as const;
 export type NodeStatus = (typeof NodeStatus)[keyof typeof NodeStatus];
 
@@ -46,12 +55,16 @@ export interface NodeState {
   readonly resourceGroup: string;
   readonly spot: boolean;
   readonly pricePerHour: number;
+  /** Cloud instance type, matched against a service's instance-type list; "" for none. */
+  readonly instanceType: string;
   /** host:port of the agent's gRPC API. */
   readonly agentAddress: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly status: NodeStatus;
-  /** Why the node is Cordoned or Lost; "" when Ready. */
+  /** Why the node is Cordoned, Lost, Reclaiming or Reclaimed; "" when Ready. */
   readonly statusReason: string;
+  /** Epoch ms at which a reclaim notice says the node goes away; 0 without a notice. */
+  readonly reclaimDeadline: number;
   /** Epoch ms of the latest NodeRegistered. */
   readonly registeredAt: number;
   /** Epoch ms of the latest heartbeat (a registration counts as one). */

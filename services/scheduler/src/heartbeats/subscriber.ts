@@ -21,6 +21,6 @@ export function subscribeToHeartbeats(deps: {
       logger.warn({ subject: subjectNodeId, body: beat.nodeId }, "heartbeat dropped: node id of body and subject differ");
       return;
     }
-    tracker.record(beat.nodeId, deps.now());
+    tracker.record(beat.nodeId, deps.now(), beat.agentAddress);
   });
 }

@@ -15,6 +15,17 @@ describe("createHeartbeatTracker", () => {
     assert.equal(tracker.lastSeen("n2"), undefined);
   });
 
+  it("knows an agent's address only once heard from there in this run", () => {
+    const tracker = createHeartbeatTracker({ startedAt: T0 });
+    assert.equal(tracker.heardAt("n1", "127.0.0.1:36791"), false, "the address the log holds from the previous run");
+    tracker.record("n1", T0 + 1000);
+    assert.equal(tracker.heardAt("n1", "127.0.0.1:36791"), false, "a heartbeat without an address confirms none");
+    tracker.record("n1", T0 + 2000, "127.0.0.1:41001");
+    assert.equal(tracker.heardAt("n1", "127.0.0.1:41001"), true);
+    assert.equal(tracker.heardAt("n1", "127.0.0.1:36791"), false);
+    assert.equal(tracker.heardAt("n1", ""), false);
+  });
+
   it("given nodes registered long before a restart, none is lost within one timeout of the start", () => {
     const longAgo = T0 - 24 * 3600_000;
     const cluster = clusterFrom([registered({ id: "n1", at: longAgo }), registered({ id: "n2", at: longAgo })]);

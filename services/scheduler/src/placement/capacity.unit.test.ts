@@ -59,6 +59,7 @@ function randomRequest(random: () => number, step: number): PlacementRequest {
     resourceBurstable: random() < 0.5,
     spotAllowed: random() < 0.5,
     maxSpotPrice: pick(random, [0, 0.3, 1]),
+    instanceTypes: [],
   };
 }
 

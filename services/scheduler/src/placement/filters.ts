@@ -1,4 +1,5 @@
 import { NodeStatus, PUBLIC_POOL, freeCapacity, gpuMemoryPerCard, isSharedGpu, needsGpu, type NodeState } from "../domain/index.js";
+import type { InstanceTypeChoice } from "@eas/proto";
 import { RejectionReason, type FilterResult, type NodeFilter, type PlacementRequest } from "./types.js";
 
 const OK: FilterResult = { ok: true };
@@ -36,6 +37,41 @@ export const spotPriceFilter: NodeFilter = {
   name: "SpotPrice",
   filter: (request, node) =>
     node.spot && request.maxSpotPrice > 0 && node.pricePerHour > request.maxSpotPrice ? fail(RejectionReason.SpotPriceAboveCeiling) : OK,
+};
+
+/**
+ * The index of the first entry of an instance-type priority list that takes `node`, or -1: an entry names the
+ * node's type (case-insensitive; an entry without a type names any), and is a spot bid covering the node's
+ * price for a spot node, or an on-demand entry (no `spotPriceLimit`) for an on-demand node.
+ */
+export function instanceTypeChoiceOf(
+  choices: readonly InstanceTypeChoice[],
+  node: Pick<NodeState, "instanceType" | "spot" | "pricePerHour">,
+): number {
+  return choices.findIndex(
+    (choice) =>
+      typeMatches(choice, node) &&
+      (node.spot ? choice.spotPriceLimit > 0 && node.pricePerHour <= choice.spotPriceLimit : choice.spotPriceLimit === 0),
+  );
+}
+
+function typeMatches(choice: InstanceTypeChoice, node: Pick<NodeState, "instanceType">): boolean {
+  return choice.type === "" || choice.type.toLowerCase() === node.instanceType.toLowerCase();
+}
+
+/**
+ * With an instance-type priority list, a node must match one of its entries ({@link instanceTypeChoiceOf}). A spot
+ * node of a listed type whose price is over every bid for it is "spot price above ceiling", any other
+ * "instance type not listed".
+ */
+export const instanceTypeFilter: NodeFilter = {
+  name: "InstanceType",
+  filter: (request, node) => {
+    const choices = request.instanceTypes;
+    if (choices.length === 0 || instanceTypeChoiceOf(choices, node) >= 0) return OK;
+    const outbid = node.spot && choices.some((choice) => choice.spotPriceLimit > 0 && typeMatches(choice, node));
+    return fail(outbid ? RejectionReason.SpotPriceAboveCeiling : RejectionReason.InstanceTypeNotListed);
+  },
 };
 
 /**
@@ -92,7 +128,7 @@ export const memoryFilter: NodeFilter = {
 
 /**
  * The default filters, in the order their reasons are reported: why a node can
- * never take the instance (status, group, spot, GPU type) before what is
+ * never take the instance (status, group, spot, instance type, GPU type) before what is
  * merely full right now (GPU, CPU, memory).
  */
 export const defaultFilters: readonly NodeFilter[] = [
@@ -100,6 +136,7 @@ export const defaultFilters: readonly NodeFilter[] = [
   resourceGroupFilter,
   spotAllowedFilter,
   spotPriceFilter,
+  instanceTypeFilter,
   gpuTypeFilter,
   gpuFilter,
   gpuMemoryFilter,

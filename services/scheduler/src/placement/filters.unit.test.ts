@@ -8,6 +8,7 @@ import {
   gpuFilter,
   gpuMemoryFilter,
   gpuTypeFilter,
+  instanceTypeFilter,
   memoryFilter,
   nodeReadyFilter,
   resourceGroupFilter,
@@ -113,6 +114,52 @@ table(spotPriceFilter, [
     name: "ceiling does not apply to on-demand nodes",
     request: request({ spotAllowed: true, maxSpotPrice: 0.5 }),
     node: nodeOf({ id: "n", price: 3 }),
+  },
+]);
+
+const spotBid = { type: "ecs.g7.large", spotPriceLimit: 0.5 };
+const onDemand = { type: "ecs.c7.large", spotPriceLimit: 0 };
+
+table(instanceTypeFilter, [
+  { name: "no list: any node", request: request(), node: nodeOf({ id: "n", instanceType: "ecs.x" }) },
+  {
+    name: "on-demand node of an on-demand entry",
+    request: request({ instanceTypes: [spotBid, onDemand] }),
+    node: nodeOf({ id: "n", instanceType: "ECS.C7.LARGE" }),
+  },
+  {
+    name: "spot node of a bid, under its limit",
+    request: request({ spotAllowed: true, instanceTypes: [spotBid, onDemand] }),
+    node: nodeOf({ id: "n", spot: true, price: 0.4, instanceType: "ecs.g7.large" }),
+  },
+  {
+    name: "spot node of a bid, over its limit",
+    request: request({ spotAllowed: true, instanceTypes: [spotBid, onDemand] }),
+    node: nodeOf({ id: "n", spot: true, price: 0.6, instanceType: "ecs.g7.large" }),
+    rejects: RejectionReason.SpotPriceAboveCeiling,
+  },
+  {
+    name: "on-demand node of a type listed only as a spot bid",
+    request: request({ spotAllowed: true, instanceTypes: [spotBid] }),
+    node: nodeOf({ id: "n", instanceType: "ecs.g7.large" }),
+    rejects: RejectionReason.InstanceTypeNotListed,
+  },
+  {
+    name: "spot node of a type listed only on demand",
+    request: request({ spotAllowed: true, instanceTypes: [onDemand] }),
+    node: nodeOf({ id: "n", spot: true, price: 0.1, instanceType: "ecs.c7.large" }),
+    rejects: RejectionReason.InstanceTypeNotListed,
+  },
+  {
+    name: "a node without a type",
+    request: request({ instanceTypes: [onDemand] }),
+    node: nodeOf({ id: "n" }),
+    rejects: RejectionReason.InstanceTypeNotListed,
+  },
+  {
+    name: "an entry without a type takes any type",
+    request: request({ instanceTypes: [{ type: "", spotPriceLimit: 0 }] }),
+    node: nodeOf({ id: "n", instanceType: "whatever" }),
   },
 ]);
 

@@ -13,6 +13,8 @@ export {
   gpuFilter,
   gpuMemoryFilter,
   gpuTypeFilter,
+  instanceTypeChoiceOf,
+  instanceTypeFilter,
   memoryFilter,
   nodeReadyFilter,
   resourceGroupFilter,
@@ -20,5 +22,15 @@ export {
   spotAllowedFilter,
   spotPriceFilter,
 } from "./filters.js";
-export { cheaperFirstScorer, dedicatedBeforePublicScorer, defaultScorers, leastAllocatedScorer, spreadReplicasScorer } from "./scorers.js";
+export {
+  cheaperFirstScorer,
+  dedicatedBeforePublicScorer,
+  defaultScorers,
+  instanceTypePriorityScorer,
+  leastAllocatedScorer,
+  spreadReplicasScorer,
+} from "./scorers.js";
+export { awaitedNodes, fleetGraceReason } from "./fleet-grace.js";
+export { suggestRebalance, type RebalanceRequest, type RebalanceSuggestion } from "./rebalance.js";
 export { NO_NODES_REASON, defaultPlacementPolicy, place, scheduleInstance, summarizeRejections } from "./place.js";
+export { AGENT_NOT_CONNECTED, agentConnectedFilter, withConnectedAgents } from "./connected.js";

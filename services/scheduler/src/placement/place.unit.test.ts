@@ -221,6 +221,42 @@ describe("place", () => {
   });
 });
 
+describe("place with an instance-type priority list", () => {
+  const list = [
+    { type: "spot-a", spotPriceLimit: 0.5 },
+    { type: "od-b", spotPriceLimit: 0 },
+  ];
+  const nodes = [
+    registered({ id: "n1-od", instanceType: "od-b", price: 1 }),
+    registered({ id: "n2-spot", instanceType: "spot-a", spot: true, price: 0.2 }),
+    registered({ id: "n3-od", instanceType: "od-b", price: 1 }),
+  ];
+
+  it("given a spot bid listed first, places the first replica on the spot node, then spreads over the next type", () => {
+    const { nodes: placed } = placeAll(clusterFrom(nodes), [
+      { instanceId: "r1", service: "s", cpu: 100, spotAllowed: true, instanceTypes: list },
+      { instanceId: "r2", service: "s", cpu: 100, spotAllowed: true, instanceTypes: list },
+    ]);
+    assert.deepEqual(placed, ["n2-spot", "n1-od"]);
+  });
+
+  it("given the spot node out of service (a reclaim notice), places on the next type in the list", () => {
+    const reclaiming: ClusterEvent = {
+      type: "eas.v1.NodeReclaimNoticed",
+      data: { nodeId: "n2-spot", deadline: iso(T0 + 30_000), reason: "test", at: iso(T0 + 1) },
+    };
+    const cluster = clusterFrom([...nodes, reclaiming]);
+    const decision = place(request({ instanceId: "r1", service: "s", cpu: 100, spotAllowed: true, instanceTypes: list }), cluster);
+    assert.equal(placedNode(decision), "n1-od");
+  });
+
+  it("given only listed types that do not fit, says why per node", () => {
+    const decision = place(request({ instanceId: "r1", instanceTypes: [{ type: "gpu-x", spotPriceLimit: 0 }] }), clusterFrom(nodes));
+    assert.equal(decision.placed, false);
+    assert.equal(decision.placed ? "" : decision.reason, "0/3 nodes: 2 instance type not listed, 1 spot not allowed");
+  });
+});
+
 describe("summarizeRejections", () => {
   const rows: Array<[string, number, Record<string, string>, string]> = [
     ["no nodes", 0, {}, "0/0 nodes available: no nodes registered"],

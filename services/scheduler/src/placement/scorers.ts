@@ -1,4 +1,5 @@
 import { PUBLIC_POOL, freeCapacity, gpuMemoryPerCard, isSharedGpu, type NodeState } from "../domain/index.js";
+import { instanceTypeChoiceOf } from "./filters.js";
 import type { NodeScorer, PlacementRequest } from "./types.js";
 
 /**
@@ -20,6 +21,16 @@ export const spreadReplicasScorer: NodeScorer = {
     }
     return -same;
   },
+};
+
+/**
+ * EAS's instance-type priority list: a node matching an earlier entry first (a spot bid listed before the
+ * on-demand fallback puts spot nodes first). Ranked after spread: replicas on two nodes of the second type
+ * survive a node loss that two on one node of the first type would not.
+ */
+export const instanceTypePriorityScorer: NodeScorer = {
+  name: "InstanceTypePriority",
+  score: (request, node) => (request.instanceTypes.length === 0 ? 0 : -instanceTypeChoiceOf(request.instanceTypes, node)),
 };
 
 /** Steps of the least-allocated score; nodes within one step tie and fall to the next scorer. */
@@ -49,12 +60,13 @@ export const cheaperFirstScorer: NodeScorer = {
 };
 
 /**
- * The default ranking: dedicated before public, then spread, then least
+ * The default ranking: dedicated before public, then spread, then the instance-type priority list, then least
  * allocated, then price (node id breaks the remaining ties).
  */
 export const defaultScorers: readonly NodeScorer[] = [
   dedicatedBeforePublicScorer,
   spreadReplicasScorer,
+  instanceTypePriorityScorer,
   leastAllocatedScorer,
   cheaperFirstScorer,
 ];

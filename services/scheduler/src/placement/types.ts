@@ -1,4 +1,4 @@
-import type { Resources } from "@eas/proto";
+import type { InstanceTypeChoice, Resources } from "@eas/proto";
 import type { NodeState, Pool } from "../domain/index.js";
 import type { ClusterState } from "../projections/evolve-cluster.js";
 
@@ -15,6 +15,11 @@ export interface PlacementRequest {
   readonly spotAllowed: boolean;
   /** Highest hourly price accepted for a spot node; 0 means no ceiling. */
   readonly maxSpotPrice: number;
+  /**
+   * EAS's instance-type priority list; empty means any node. Otherwise a node must match an entry (a spot bid
+   * of its type under the entry's limit, or an on-demand entry of its type) and earlier entries are preferred.
+   */
+  readonly instanceTypes: readonly InstanceTypeChoice[];
 }
 
 /** A filter's verdict on one node. */
@@ -71,5 +76,6 @@ export const RejectionReason = {
   InsufficientGpuMemory: "insufficient gpu memory",
   InsufficientCpu: "insufficient cpu",
   InsufficientMemory: "insufficient memory",
+  InstanceTypeNotListed: "instance type not listed",
 } as const;
 export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionReason];

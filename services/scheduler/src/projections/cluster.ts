@@ -47,7 +47,8 @@ export function clusterFromSnapshot(snapshot: unknown): ClusterState {
  */
 export const clusterProjection: Projection<ClusterState> = {
   name: "cluster",
-  version: 2,
+  // 3: nodes carry their instance type and reclaim deadline, instances their Lost and move fields.
+  version: 3,
   categories: [StreamCategory.node, StreamCategory.instance],
   initialState: emptyCluster,
   evolve(state: ClusterState, recorded: RecordedEvent): ClusterState {

@@ -45,6 +45,8 @@ const NODE_EVENT_TYPES: ReadonlySet<string> = new Set([
   "eas.v1.NodeCordoned",
   "eas.v1.NodeUncordoned",
   "eas.v1.NodeLost",
+  "eas.v1.NodeReclaimNoticed",
+  "eas.v1.NodeReclaimed",
 ]);
 
 /** True when the event is one the cluster view reads; use it to filter a decoded log. */
@@ -136,10 +138,21 @@ export function applyHeartbeat(cluster: ClusterState, heartbeat: Heartbeat): Clu
   return { ...cluster, nodes: new Map(cluster.nodes).set(node.id, { ...node, lastHeartbeatAt: heartbeat.now }) };
 }
 
-/** Ids (sorted) of nodes not yet Lost whose last heartbeat is older than `heartbeatTimeoutMs` at `nowMs`. */
+/** Ids (sorted) of nodes not yet Lost (nor reclaimed) whose last heartbeat is older than `heartbeatTimeoutMs` at `nowMs`. */
 export function findLostNodes(cluster: ClusterState, nowMs: number, heartbeatTimeoutMs: number): string[] {
   return [...cluster.nodes.values()]
-    .filter((node) => node.status !== NodeStatus.Lost && nowMs - node.lastHeartbeatAt > heartbeatTimeoutMs)
+    .filter(
+      (node) =>
+        node.status !== NodeStatus.Lost && node.status !== NodeStatus.Reclaimed && nowMs - node.lastHeartbeatAt > heartbeatTimeoutMs,
+    )
+    .map((node) => node.id)
+    .sort();
+}
+
+/** Ids (sorted) of nodes with a reclaim notice whose deadline has come at `nowMs` and that are not marked Reclaimed yet. */
+export function findReclaimDue(cluster: ClusterState, nowMs: number): string[] {
+  return [...cluster.nodes.values()]
+    .filter((node) => node.reclaimDeadline > 0 && node.reclaimDeadline <= nowMs && node.status !== NodeStatus.Reclaimed)
     .map((node) => node.id)
     .sort();
 }
@@ -149,8 +162,11 @@ export function allocationsOn(cluster: ClusterState, nodeId: string): Allocation
   return [...(cluster.nodes.get(nodeId)?.allocations.values() ?? [])];
 }
 
-/** The node in the shape of the Scheduler API's NodeInfo. */
-export function toNodeInfo(node: NodeState): NodeInfo {
+/**
+ * The node in the shape of the Scheduler API's NodeInfo. `agentConnected`: whether the scheduler heard from
+ * the agent at its registered address in this run (not a fact of the log: the caller knows).
+ */
+export function toNodeInfo(node: NodeState, agentConnected = false): NodeInfo {
   return {
     nodeId: node.id,
     capacity: { ...node.capacity },
@@ -162,5 +178,9 @@ export function toNodeInfo(node: NodeState): NodeInfo {
     status: node.status,
     instanceCount: node.allocations.size,
     lastHeartbeat: new Date(node.lastHeartbeatAt).toISOString(),
+    agentConnected,
+    instanceType: node.instanceType,
+    reclaimDeadline: node.reclaimDeadline > 0 && node.status === NodeStatus.Reclaiming ? new Date(node.reclaimDeadline).toISOString() : "",
+    statusReason: node.statusReason,
   };
 }

@@ -30,6 +30,7 @@ export interface NodeSpec {
   readonly group?: string;
   readonly spot?: boolean;
   readonly price?: number;
+  readonly instanceType?: string;
   readonly at?: number;
 }
 
@@ -49,6 +50,7 @@ export function registered(spec: NodeSpec): EventOf<"eas.v1.NodeRegistered"> {
     agentAddress: `127.0.0.1:${7000 + spec.id.length}`,
     labels: {},
     at: iso(spec.at ?? T0),
+    ...(spec.instanceType === undefined ? {} : { instanceType: spec.instanceType }),
   });
 }
 
@@ -101,6 +103,7 @@ export function request(spec: RequestSpec = {}): PlacementRequest {
     resourceBurstable: false,
     spotAllowed: false,
     maxSpotPrice: 0,
+    instanceTypes: [],
     ...rest,
   };
 }

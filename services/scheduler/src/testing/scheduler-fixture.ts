@@ -17,10 +17,13 @@ import {
   type NodeInfo,
   type PlaceInstanceRequest,
   type PlaceInstanceResponse,
+  type ReclaimNodeRequest,
   type RegisterNodeRequest,
   type ReleaseInstanceRequest,
   type ReleaseInstanceResponse,
   type Resources,
+  type SuggestRebalanceRequest,
+  type SuggestRebalanceResponse,
 } from "@eas/proto";
 import { startGrpcServer } from "@eas/service-kit";
 import { createLogger } from "@eas/telemetry";
@@ -32,6 +35,8 @@ import { clusterProjection } from "../projections/cluster.js";
 import { createSchedulerApi } from "../api/scheduler-api.js";
 
 export interface SchedulerFixture {
+  /** Names the fixture's event stream: a second fixture started with it reads the same log (a restart). */
+  readonly tag: string;
   readonly store: EventStore;
   readonly cluster: ProjectionRunner<ClusterState>;
   readonly heartbeats: HeartbeatTracker;
@@ -45,13 +50,13 @@ export interface SchedulerFixture {
  * Starts the Scheduler API on a real gRPC server (port 0) over a JetStream
  * event store of its own at `natsUrl` (a fresh stream per fixture, so tests do
  * not see each other's nodes). With `lostNodes`, also the heartbeat
- * subscription (on `bus`) and the lost-node monitor.
+ * subscription (on `bus`) and the lost-node monitor. With `tag`, over the stream of an earlier fixture.
  */
 export async function startSchedulerFixture(
   bus: Bus,
-  options: { natsUrl: string; lostNodes?: { heartbeatTimeoutMs: number; intervalMs: number } },
+  options: { natsUrl: string; lostNodes?: { heartbeatTimeoutMs: number; intervalMs: number }; fleetGraceMs?: number; tag?: string },
 ): Promise<SchedulerFixture> {
-  const tag = randomUUID().replaceAll("-", "").slice(0, 12);
+  const tag = options.tag ?? randomUUID().replaceAll("-", "").slice(0, 12);
   const store = await connectJetStreamEventStore({
     servers: options.natsUrl,
     streamName: `SCHED_${tag}`,
@@ -65,7 +70,12 @@ export async function startSchedulerFixture(
   const heartbeats = createHeartbeatTracker({ startedAt: now() });
   const source = `eas/scheduler/test-${tag}`;
   const server = await startGrpcServer(
-    [{ definition: SchedulerService, implementation: createSchedulerApi({ store, cluster, heartbeats, logger, now, source }) }],
+    [
+      {
+        definition: SchedulerService,
+        implementation: createSchedulerApi({ store, cluster, heartbeats, logger, now, source, fleetGraceMs: options.fleetGraceMs ?? 0 }),
+      },
+    ],
     "127.0.0.1",
     0,
   );
@@ -75,6 +85,7 @@ export async function startSchedulerFixture(
     ? startLostNodeMonitor({ store, cluster, heartbeats, ...options.lostNodes, now, logger, source })
     : undefined;
   return {
+    tag,
     store,
     cluster,
     heartbeats,
@@ -99,6 +110,8 @@ export interface SchedulerCalls {
   cordonNode(request: CordonNodeRequest): Promise<NodeInfo>;
   placeInstance(request: PlaceInstanceRequest): Promise<PlaceInstanceResponse>;
   releaseInstance(request: ReleaseInstanceRequest): Promise<ReleaseInstanceResponse>;
+  reclaimNode(request: ReclaimNodeRequest): Promise<NodeInfo>;
+  suggestRebalance(request: SuggestRebalanceRequest): Promise<SuggestRebalanceResponse>;
 }
 
 export function schedulerCalls(client: SchedulerClient): SchedulerCalls {
@@ -115,6 +128,8 @@ export function schedulerCalls(client: SchedulerClient): SchedulerCalls {
     cordonNode: promised<CordonNodeRequest, NodeInfo>(client.cordonNode),
     placeInstance: promised<PlaceInstanceRequest, PlaceInstanceResponse>(client.placeInstance),
     releaseInstance: promised<ReleaseInstanceRequest, ReleaseInstanceResponse>(client.releaseInstance),
+    reclaimNode: promised<ReclaimNodeRequest, NodeInfo>(client.reclaimNode),
+    suggestRebalance: promised<SuggestRebalanceRequest, SuggestRebalanceResponse>(client.suggestRebalance),
   };
 }
 

@@ -12,9 +12,18 @@ export interface ServiceCreated {
   name: string;
   spec: ServiceSpec | undefined;
   version: number;
-  /** Bearer token for the gateway, generated at create time. */
+  /**
+   * Never written since ADR 0027: events written before it hold the service's token here in clear.
+   * Readers take the digest of it when token_sha256 is empty (the gateway still accepts that token).
+   */
   token: string;
   createdAt: string;
+  /**
+   * SHA-256 (lowercase hex) of the token generated at create time: what the gateway checks a presented
+   * token against. The token itself is no event's business: the deployer keeps it (NATS KV bucket
+   * eas_service_tokens) and only the ServiceManager API returns it (docs/adr/0027-tokens-out-of-events.md).
+   */
+  tokenSha256: string;
 }
 
 export interface ServiceUpdated {
@@ -143,6 +152,40 @@ export interface InstanceFailed {
   at: string;
 }
 
+/**
+ * Its node stopped heartbeating (scheduler). Not an end: the process may still run and answer (an agent
+ * crash does not kill it), so the gateway keeps routing to it until the deployer has Ready replacements and
+ * drains it. Its agent's later reports (Ready, an exit) still count.
+ */
+export interface InstanceLost {
+  instanceId: string;
+  service: string;
+  nodeId: string;
+  reason: string;
+  at: string;
+}
+
+/**
+ * The instance is to be replaced on another node, make-before-break: the deployer starts a replacement,
+ * waits until it is Ready, then drains this one. Not a phase change: the instance keeps serving meanwhile.
+ */
+export interface InstanceMoveRequested {
+  instanceId: string;
+  service: string;
+  /** The node it leaves. */
+  nodeId: string;
+  /**
+   * "rebalance" (replicas share a node while another fits them), "reclaim" (its spot node is reclaimed),
+   * "orphaned" (left running by an agent that restarted).
+   */
+  cause: string;
+  /** Why, in words, e.g. "node-1 runs 2 of 2 replicas of iris; node-2 runs none and fits one". */
+  reason: string;
+  /** For "reclaim": when the node goes away (RFC 3339); the instance is drained before it. Empty otherwise. */
+  deadline: string;
+  at: string;
+}
+
 export interface NodeRegistered {
   nodeId: string;
   capacity:
@@ -156,6 +199,11 @@ export interface NodeRegistered {
   agentAddress: string;
   labels: { [key: string]: string };
   at: string;
+  /**
+   * Cloud instance type of the node, e.g. "ecs.c7.large"; matched against a spec's
+   * cloud.computing.instances[].type. Absent or empty: no type.
+   */
+  instanceType?: string | undefined;
 }
 
 export interface NodeRegistered_LabelsEntry {
@@ -180,8 +228,30 @@ export interface NodeLost {
   at: string;
 }
 
+/**
+ * The cloud announced it will take this spot node back at `deadline` (RFC 3339). From now on the node takes no
+ * new instance; its instances are moved (InstanceMoveRequested, cause "reclaim") and drained before the deadline.
+ */
+export interface NodeReclaimNoticed {
+  nodeId: string;
+  deadline: string;
+  /** Who delivered the notice, e.g. "eas nodes reclaim", "agent: notice file". */
+  reason: string;
+  at: string;
+}
+
+/**
+ * The spot node is gone: written at the deadline of its NodeReclaimNoticed (`at` is the deadline). Instances still
+ * on it are failed in the same breath ("node <id> reclaimed"); billing stops at `at`.
+ */
+export interface NodeReclaimed {
+  nodeId: string;
+  reason: string;
+  at: string;
+}
+
 function createBaseServiceCreated(): ServiceCreated {
-  return { name: "", spec: undefined, version: 0, token: "", createdAt: "" };
+  return { name: "", spec: undefined, version: 0, token: "", createdAt: "", tokenSha256: "" };
 }
 
 export const ServiceCreated: MessageFns<ServiceCreated> = {
@@ -200,6 +270,9 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
     }
     if (message.createdAt !== "") {
       writer.uint32(42).string(message.createdAt);
+    }
+    if (message.tokenSha256 !== "") {
+      writer.uint32(50).string(message.tokenSha256);
     }
     return writer;
   },
@@ -257,6 +330,14 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
             message.createdAt = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tokenSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -280,6 +361,11 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
         : isSet(object.created_at)
         ? globalThis.String(object.created_at)
         : "",
+      tokenSha256: isSet(object.tokenSha256)
+        ? globalThis.String(object.tokenSha256)
+        : isSet(object.token_sha256)
+        ? globalThis.String(object.token_sha256)
+        : "",
     };
   },
 
@@ -300,6 +386,9 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
     if (message.createdAt !== "") {
       obj.createdAt = message.createdAt;
     }
+    if (message.tokenSha256 !== "") {
+      obj.tokenSha256 = message.tokenSha256;
+    }
     return obj;
   },
 
@@ -315,6 +404,7 @@ export const ServiceCreated: MessageFns<ServiceCreated> = {
     message.version = object.version ?? 0;
     message.token = object.token ?? "";
     message.createdAt = object.createdAt ?? "";
+    message.tokenSha256 = object.tokenSha256 ?? "";
     return message;
   },
 };
@@ -2399,6 +2489,320 @@ export const InstanceFailed: MessageFns<InstanceFailed> = {
   },
 };
 
+function createBaseInstanceLost(): InstanceLost {
+  return { instanceId: "", service: "", nodeId: "", reason: "", at: "" };
+}
+
+export const InstanceLost: MessageFns<InstanceLost> = {
+  encode(message: InstanceLost, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceId !== "") {
+      writer.uint32(10).string(message.instanceId);
+    }
+    if (message.service !== "") {
+      writer.uint32(18).string(message.service);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(26).string(message.nodeId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.at !== "") {
+      writer.uint32(42).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstanceLost {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstanceLost();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstanceLost {
+    return {
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: InstanceLost): unknown {
+    const obj: any = {};
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InstanceLost>): InstanceLost {
+    return InstanceLost.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InstanceLost>): InstanceLost {
+    const message = createBaseInstanceLost();
+    message.instanceId = object.instanceId ?? "";
+    message.service = object.service ?? "";
+    message.nodeId = object.nodeId ?? "";
+    message.reason = object.reason ?? "";
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBaseInstanceMoveRequested(): InstanceMoveRequested {
+  return { instanceId: "", service: "", nodeId: "", cause: "", reason: "", deadline: "", at: "" };
+}
+
+export const InstanceMoveRequested: MessageFns<InstanceMoveRequested> = {
+  encode(message: InstanceMoveRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceId !== "") {
+      writer.uint32(10).string(message.instanceId);
+    }
+    if (message.service !== "") {
+      writer.uint32(18).string(message.service);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(26).string(message.nodeId);
+    }
+    if (message.cause !== "") {
+      writer.uint32(34).string(message.cause);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.deadline !== "") {
+      writer.uint32(50).string(message.deadline);
+    }
+    if (message.at !== "") {
+      writer.uint32(58).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstanceMoveRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstanceMoveRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.deadline = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstanceMoveRequested {
+    return {
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      deadline: isSet(object.deadline) ? globalThis.String(object.deadline) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: InstanceMoveRequested): unknown {
+    const obj: any = {};
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.cause !== "") {
+      obj.cause = message.cause;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.deadline !== "") {
+      obj.deadline = message.deadline;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InstanceMoveRequested>): InstanceMoveRequested {
+    return InstanceMoveRequested.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InstanceMoveRequested>): InstanceMoveRequested {
+    const message = createBaseInstanceMoveRequested();
+    message.instanceId = object.instanceId ?? "";
+    message.service = object.service ?? "";
+    message.nodeId = object.nodeId ?? "";
+    message.cause = object.cause ?? "";
+    message.reason = object.reason ?? "";
+    message.deadline = object.deadline ?? "";
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
 function createBaseNodeRegistered(): NodeRegistered {
   return {
     nodeId: "",
@@ -2409,6 +2813,7 @@ function createBaseNodeRegistered(): NodeRegistered {
     agentAddress: "",
     labels: {},
     at: "",
+    instanceType: undefined,
   };
 }
 
@@ -2437,6 +2842,9 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
     });
     if (message.at !== "") {
       writer.uint32(66).string(message.at);
+    }
+    if (message.instanceType !== undefined) {
+      writer.uint32(162).string(message.instanceType);
     }
     return writer;
   },
@@ -2521,6 +2929,14 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
             message.at = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.instanceType = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2572,6 +2988,11 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
         )
         : {},
       at: isSet(object.at) ? globalThis.String(object.at) : "",
+      instanceType: isSet(object.instanceType)
+        ? globalThis.String(object.instanceType)
+        : isSet(object.instance_type)
+        ? globalThis.String(object.instance_type)
+        : undefined,
     };
   },
 
@@ -2607,6 +3028,9 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
     if (message.at !== "") {
       obj.at = message.at;
     }
+    if (message.instanceType !== undefined) {
+      obj.instanceType = message.instanceType;
+    }
     return obj;
   },
 
@@ -2633,6 +3057,7 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
       {},
     );
     message.at = object.at ?? "";
+    message.instanceType = object.instanceType ?? undefined;
     return message;
   },
 };
@@ -3014,6 +3439,232 @@ export const NodeLost: MessageFns<NodeLost> = {
   },
   fromPartial(object: DeepPartial<NodeLost>): NodeLost {
     const message = createBaseNodeLost();
+    message.nodeId = object.nodeId ?? "";
+    message.reason = object.reason ?? "";
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBaseNodeReclaimNoticed(): NodeReclaimNoticed {
+  return { nodeId: "", deadline: "", reason: "", at: "" };
+}
+
+export const NodeReclaimNoticed: MessageFns<NodeReclaimNoticed> = {
+  encode(message: NodeReclaimNoticed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.deadline !== "") {
+      writer.uint32(18).string(message.deadline);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.at !== "") {
+      writer.uint32(34).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeReclaimNoticed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeReclaimNoticed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.deadline = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeReclaimNoticed {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      deadline: isSet(object.deadline) ? globalThis.String(object.deadline) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: NodeReclaimNoticed): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.deadline !== "") {
+      obj.deadline = message.deadline;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeReclaimNoticed>): NodeReclaimNoticed {
+    return NodeReclaimNoticed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeReclaimNoticed>): NodeReclaimNoticed {
+    const message = createBaseNodeReclaimNoticed();
+    message.nodeId = object.nodeId ?? "";
+    message.deadline = object.deadline ?? "";
+    message.reason = object.reason ?? "";
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBaseNodeReclaimed(): NodeReclaimed {
+  return { nodeId: "", reason: "", at: "" };
+}
+
+export const NodeReclaimed: MessageFns<NodeReclaimed> = {
+  encode(message: NodeReclaimed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.at !== "") {
+      writer.uint32(26).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeReclaimed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeReclaimed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeReclaimed {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: NodeReclaimed): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeReclaimed>): NodeReclaimed {
+    return NodeReclaimed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeReclaimed>): NodeReclaimed {
+    const message = createBaseNodeReclaimed();
     message.nodeId = object.nodeId ?? "";
     message.reason = object.reason ?? "";
     message.at = object.at ?? "";

@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Resources } from "./spec.js";
+import { InstanceTypeChoice, Resources } from "./spec.js";
 
 export interface RegisterNodeRequest {
   nodeId: string;
@@ -28,6 +28,8 @@ export interface RegisterNodeRequest {
   pricePerHour: number;
   agentAddress: string;
   labels: { [key: string]: string };
+  /** Cloud instance type, e.g. "ecs.c7.large"; absent or empty: none. */
+  instanceType?: string | undefined;
 }
 
 export interface RegisterNodeRequest_LabelsEntry {
@@ -47,6 +49,17 @@ export interface NodeInfo {
   status: string;
   instanceCount: number;
   lastHeartbeat: string;
+  /**
+   * Whether this scheduler process has heard from the agent at agent_address since it started (the
+   * agent registered, or sent a heartbeat naming that address). After a restart over an old log the
+   * address of the previous run is not current until then: nothing is placed or started there.
+   */
+  agentConnected: boolean;
+  instanceType: string;
+  /** Set while the node is Reclaiming (RFC 3339). */
+  reclaimDeadline: string;
+  /** Why the node is Cordoned, Lost, Reclaiming or Reclaimed. */
+  statusReason: string;
 }
 
 export interface ListNodesRequest {
@@ -71,6 +84,7 @@ export interface PlaceInstanceRequest {
   resourceBurstable: boolean;
   spotAllowed: boolean;
   maxSpotPrice: number;
+  instanceTypes: InstanceTypeChoice[];
 }
 
 export interface PlaceInstanceResponse {
@@ -90,6 +104,36 @@ export interface ReleaseInstanceRequest {
 export interface ReleaseInstanceResponse {
 }
 
+export interface ReclaimNodeRequest {
+  nodeId: string;
+  /** Time from now to the reclaim, in ms (the cloud's notice is 30 s to 2 min). */
+  noticeMs: number;
+  /** Who delivers the notice; default "reclaim notice". */
+  reason: string;
+}
+
+/** The service's placement constraints (as for PlaceInstance) and the instances that may move. */
+export interface SuggestRebalanceRequest {
+  service: string;
+  resources: Resources | undefined;
+  resourceGroup: string;
+  resourceBurstable: boolean;
+  spotAllowed: boolean;
+  maxSpotPrice: number;
+  instanceTypes: InstanceTypeChoice[];
+  /** Ready instances of the current version: the candidates to move. */
+  instanceIds: string[];
+}
+
+export interface SuggestRebalanceResponse {
+  move: boolean;
+  instanceId: string;
+  fromNode: string;
+  toNode: string;
+  /** Why it should move, or why nothing should. */
+  reason: string;
+}
+
 function createBaseRegisterNodeRequest(): RegisterNodeRequest {
   return {
     nodeId: "",
@@ -99,6 +143,7 @@ function createBaseRegisterNodeRequest(): RegisterNodeRequest {
     pricePerHour: 0,
     agentAddress: "",
     labels: {},
+    instanceType: undefined,
   };
 }
 
@@ -125,6 +170,9 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       RegisterNodeRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
     });
+    if (message.instanceType !== undefined) {
+      writer.uint32(162).string(message.instanceType);
+    }
     return writer;
   },
 
@@ -200,6 +248,14 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
             }
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.instanceType = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -250,6 +306,11 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
           {},
         )
         : {},
+      instanceType: isSet(object.instanceType)
+        ? globalThis.String(object.instanceType)
+        : isSet(object.instance_type)
+        ? globalThis.String(object.instance_type)
+        : undefined,
     };
   },
 
@@ -282,6 +343,9 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
         });
       }
     }
+    if (message.instanceType !== undefined) {
+      obj.instanceType = message.instanceType;
+    }
     return obj;
   },
 
@@ -307,6 +371,7 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
       },
       {},
     );
+    message.instanceType = object.instanceType ?? undefined;
     return message;
   },
 };
@@ -408,6 +473,10 @@ function createBaseNodeInfo(): NodeInfo {
     status: "",
     instanceCount: 0,
     lastHeartbeat: "",
+    agentConnected: false,
+    instanceType: "",
+    reclaimDeadline: "",
+    statusReason: "",
   };
 }
 
@@ -442,6 +511,18 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     }
     if (message.lastHeartbeat !== "") {
       writer.uint32(82).string(message.lastHeartbeat);
+    }
+    if (message.agentConnected !== false) {
+      writer.uint32(88).bool(message.agentConnected);
+    }
+    if (message.instanceType !== "") {
+      writer.uint32(162).string(message.instanceType);
+    }
+    if (message.reclaimDeadline !== "") {
+      writer.uint32(170).string(message.reclaimDeadline);
+    }
+    if (message.statusReason !== "") {
+      writer.uint32(178).string(message.statusReason);
     }
     return writer;
   },
@@ -539,6 +620,38 @@ export const NodeInfo: MessageFns<NodeInfo> = {
             message.lastHeartbeat = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.agentConnected = reader.bool();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.instanceType = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.reclaimDeadline = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.statusReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -587,6 +700,26 @@ export const NodeInfo: MessageFns<NodeInfo> = {
         : isSet(object.last_heartbeat)
         ? globalThis.String(object.last_heartbeat)
         : "",
+      agentConnected: isSet(object.agentConnected)
+        ? globalThis.Boolean(object.agentConnected)
+        : isSet(object.agent_connected)
+        ? globalThis.Boolean(object.agent_connected)
+        : false,
+      instanceType: isSet(object.instanceType)
+        ? globalThis.String(object.instanceType)
+        : isSet(object.instance_type)
+        ? globalThis.String(object.instance_type)
+        : "",
+      reclaimDeadline: isSet(object.reclaimDeadline)
+        ? globalThis.String(object.reclaimDeadline)
+        : isSet(object.reclaim_deadline)
+        ? globalThis.String(object.reclaim_deadline)
+        : "",
+      statusReason: isSet(object.statusReason)
+        ? globalThis.String(object.statusReason)
+        : isSet(object.status_reason)
+        ? globalThis.String(object.status_reason)
+        : "",
     };
   },
 
@@ -622,6 +755,18 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.lastHeartbeat !== "") {
       obj.lastHeartbeat = message.lastHeartbeat;
     }
+    if (message.agentConnected !== false) {
+      obj.agentConnected = message.agentConnected;
+    }
+    if (message.instanceType !== "") {
+      obj.instanceType = message.instanceType;
+    }
+    if (message.reclaimDeadline !== "") {
+      obj.reclaimDeadline = message.reclaimDeadline;
+    }
+    if (message.statusReason !== "") {
+      obj.statusReason = message.statusReason;
+    }
     return obj;
   },
 
@@ -644,6 +789,10 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     message.status = object.status ?? "";
     message.instanceCount = object.instanceCount ?? 0;
     message.lastHeartbeat = object.lastHeartbeat ?? "";
+    message.agentConnected = object.agentConnected ?? false;
+    message.instanceType = object.instanceType ?? "";
+    message.reclaimDeadline = object.reclaimDeadline ?? "";
+    message.statusReason = object.statusReason ?? "";
     return message;
   },
 };
@@ -882,6 +1031,7 @@ function createBasePlaceInstanceRequest(): PlaceInstanceRequest {
     resourceBurstable: false,
     spotAllowed: false,
     maxSpotPrice: 0,
+    instanceTypes: [],
   };
 }
 
@@ -910,6 +1060,9 @@ export const PlaceInstanceRequest: MessageFns<PlaceInstanceRequest> = {
     }
     if (message.maxSpotPrice !== 0) {
       writer.uint32(65).double(message.maxSpotPrice);
+    }
+    for (const v of message.instanceTypes) {
+      InstanceTypeChoice.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -991,6 +1144,14 @@ export const PlaceInstanceRequest: MessageFns<PlaceInstanceRequest> = {
             message.maxSpotPrice = reader.double();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.instanceTypes.push(InstanceTypeChoice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1033,6 +1194,11 @@ export const PlaceInstanceRequest: MessageFns<PlaceInstanceRequest> = {
         : isSet(object.max_spot_price)
         ? globalThis.Number(object.max_spot_price)
         : 0,
+      instanceTypes: globalThis.Array.isArray(object?.instanceTypes)
+        ? object.instanceTypes.map((e: any) => InstanceTypeChoice.fromJSON(e))
+        : globalThis.Array.isArray(object?.instance_types)
+        ? object.instance_types.map((e: any) => InstanceTypeChoice.fromJSON(e))
+        : [],
     };
   },
 
@@ -1062,6 +1228,9 @@ export const PlaceInstanceRequest: MessageFns<PlaceInstanceRequest> = {
     if (message.maxSpotPrice !== 0) {
       obj.maxSpotPrice = floatToJson(message.maxSpotPrice);
     }
+    if (message.instanceTypes?.length) {
+      obj.instanceTypes = message.instanceTypes.map((e) => InstanceTypeChoice.toJSON(e));
+    }
     return obj;
   },
 
@@ -1080,6 +1249,7 @@ export const PlaceInstanceRequest: MessageFns<PlaceInstanceRequest> = {
     message.resourceBurstable = object.resourceBurstable ?? false;
     message.spotAllowed = object.spotAllowed ?? false;
     message.maxSpotPrice = object.maxSpotPrice ?? 0;
+    message.instanceTypes = object.instanceTypes?.map((e) => InstanceTypeChoice.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1350,6 +1520,476 @@ export const ReleaseInstanceResponse: MessageFns<ReleaseInstanceResponse> = {
   },
 };
 
+function createBaseReclaimNodeRequest(): ReclaimNodeRequest {
+  return { nodeId: "", noticeMs: 0, reason: "" };
+}
+
+export const ReclaimNodeRequest: MessageFns<ReclaimNodeRequest> = {
+  encode(message: ReclaimNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.noticeMs !== 0) {
+      writer.uint32(16).uint32(message.noticeMs);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReclaimNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReclaimNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.noticeMs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReclaimNodeRequest {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      noticeMs: isSet(object.noticeMs)
+        ? globalThis.Number(object.noticeMs)
+        : isSet(object.notice_ms)
+        ? globalThis.Number(object.notice_ms)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ReclaimNodeRequest): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.noticeMs !== 0) {
+      obj.noticeMs = Math.round(message.noticeMs);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReclaimNodeRequest>): ReclaimNodeRequest {
+    return ReclaimNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReclaimNodeRequest>): ReclaimNodeRequest {
+    const message = createBaseReclaimNodeRequest();
+    message.nodeId = object.nodeId ?? "";
+    message.noticeMs = object.noticeMs ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseSuggestRebalanceRequest(): SuggestRebalanceRequest {
+  return {
+    service: "",
+    resources: undefined,
+    resourceGroup: "",
+    resourceBurstable: false,
+    spotAllowed: false,
+    maxSpotPrice: 0,
+    instanceTypes: [],
+    instanceIds: [],
+  };
+}
+
+export const SuggestRebalanceRequest: MessageFns<SuggestRebalanceRequest> = {
+  encode(message: SuggestRebalanceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== "") {
+      writer.uint32(10).string(message.service);
+    }
+    if (message.resources !== undefined) {
+      Resources.encode(message.resources, writer.uint32(18).fork()).join();
+    }
+    if (message.resourceGroup !== "") {
+      writer.uint32(26).string(message.resourceGroup);
+    }
+    if (message.resourceBurstable !== false) {
+      writer.uint32(32).bool(message.resourceBurstable);
+    }
+    if (message.spotAllowed !== false) {
+      writer.uint32(40).bool(message.spotAllowed);
+    }
+    if (message.maxSpotPrice !== 0) {
+      writer.uint32(49).double(message.maxSpotPrice);
+    }
+    for (const v of message.instanceTypes) {
+      InstanceTypeChoice.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.instanceIds) {
+      writer.uint32(66).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuggestRebalanceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuggestRebalanceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.resources = Resources.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resourceGroup = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.resourceBurstable = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.spotAllowed = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.maxSpotPrice = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.instanceTypes.push(InstanceTypeChoice.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.instanceIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuggestRebalanceRequest {
+    return {
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      resources: isSet(object.resources) ? Resources.fromJSON(object.resources) : undefined,
+      resourceGroup: isSet(object.resourceGroup)
+        ? globalThis.String(object.resourceGroup)
+        : isSet(object.resource_group)
+        ? globalThis.String(object.resource_group)
+        : "",
+      resourceBurstable: isSet(object.resourceBurstable)
+        ? globalThis.Boolean(object.resourceBurstable)
+        : isSet(object.resource_burstable)
+        ? globalThis.Boolean(object.resource_burstable)
+        : false,
+      spotAllowed: isSet(object.spotAllowed)
+        ? globalThis.Boolean(object.spotAllowed)
+        : isSet(object.spot_allowed)
+        ? globalThis.Boolean(object.spot_allowed)
+        : false,
+      maxSpotPrice: isSet(object.maxSpotPrice)
+        ? globalThis.Number(object.maxSpotPrice)
+        : isSet(object.max_spot_price)
+        ? globalThis.Number(object.max_spot_price)
+        : 0,
+      instanceTypes: globalThis.Array.isArray(object?.instanceTypes)
+        ? object.instanceTypes.map((e: any) => InstanceTypeChoice.fromJSON(e))
+        : globalThis.Array.isArray(object?.instance_types)
+        ? object.instance_types.map((e: any) => InstanceTypeChoice.fromJSON(e))
+        : [],
+      instanceIds: globalThis.Array.isArray(object?.instanceIds)
+        ? object.instanceIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.instance_ids)
+        ? object.instance_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SuggestRebalanceRequest): unknown {
+    const obj: any = {};
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.resources !== undefined) {
+      obj.resources = Resources.toJSON(message.resources);
+    }
+    if (message.resourceGroup !== "") {
+      obj.resourceGroup = message.resourceGroup;
+    }
+    if (message.resourceBurstable !== false) {
+      obj.resourceBurstable = message.resourceBurstable;
+    }
+    if (message.spotAllowed !== false) {
+      obj.spotAllowed = message.spotAllowed;
+    }
+    if (message.maxSpotPrice !== 0) {
+      obj.maxSpotPrice = floatToJson(message.maxSpotPrice);
+    }
+    if (message.instanceTypes?.length) {
+      obj.instanceTypes = message.instanceTypes.map((e) => InstanceTypeChoice.toJSON(e));
+    }
+    if (message.instanceIds?.length) {
+      obj.instanceIds = message.instanceIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SuggestRebalanceRequest>): SuggestRebalanceRequest {
+    return SuggestRebalanceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SuggestRebalanceRequest>): SuggestRebalanceRequest {
+    const message = createBaseSuggestRebalanceRequest();
+    message.service = object.service ?? "";
+    message.resources = (object.resources !== undefined && object.resources !== null)
+      ? Resources.fromPartial(object.resources)
+      : undefined;
+    message.resourceGroup = object.resourceGroup ?? "";
+    message.resourceBurstable = object.resourceBurstable ?? false;
+    message.spotAllowed = object.spotAllowed ?? false;
+    message.maxSpotPrice = object.maxSpotPrice ?? 0;
+    message.instanceTypes = object.instanceTypes?.map((e) => InstanceTypeChoice.fromPartial(e)) || [];
+    message.instanceIds = object.instanceIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSuggestRebalanceResponse(): SuggestRebalanceResponse {
+  return { move: false, instanceId: "", fromNode: "", toNode: "", reason: "" };
+}
+
+export const SuggestRebalanceResponse: MessageFns<SuggestRebalanceResponse> = {
+  encode(message: SuggestRebalanceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.move !== false) {
+      writer.uint32(8).bool(message.move);
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(18).string(message.instanceId);
+    }
+    if (message.fromNode !== "") {
+      writer.uint32(26).string(message.fromNode);
+    }
+    if (message.toNode !== "") {
+      writer.uint32(34).string(message.toNode);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuggestRebalanceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuggestRebalanceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.move = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fromNode = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.toNode = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuggestRebalanceResponse {
+    return {
+      move: isSet(object.move) ? globalThis.Boolean(object.move) : false,
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      fromNode: isSet(object.fromNode)
+        ? globalThis.String(object.fromNode)
+        : isSet(object.from_node)
+        ? globalThis.String(object.from_node)
+        : "",
+      toNode: isSet(object.toNode)
+        ? globalThis.String(object.toNode)
+        : isSet(object.to_node)
+        ? globalThis.String(object.to_node)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: SuggestRebalanceResponse): unknown {
+    const obj: any = {};
+    if (message.move !== false) {
+      obj.move = message.move;
+    }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.fromNode !== "") {
+      obj.fromNode = message.fromNode;
+    }
+    if (message.toNode !== "") {
+      obj.toNode = message.toNode;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SuggestRebalanceResponse>): SuggestRebalanceResponse {
+    return SuggestRebalanceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SuggestRebalanceResponse>): SuggestRebalanceResponse {
+    const message = createBaseSuggestRebalanceResponse();
+    message.move = object.move ?? false;
+    message.instanceId = object.instanceId ?? "";
+    message.fromNode = object.fromNode ?? "";
+    message.toNode = object.toNode ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 /** Scheduler is internal: agents register nodes, the deployer asks for placements. */
 export type SchedulerService = typeof SchedulerService;
 export const SchedulerService = {
@@ -1401,6 +2041,31 @@ export const SchedulerService = {
       Buffer.from(ReleaseInstanceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReleaseInstanceResponse => ReleaseInstanceResponse.decode(value),
   },
+  /**
+   * A spot node's reclaim notice (the cloud's, or simulated by `eas nodes reclaim`): the node takes no new
+   * instance, its instances are moved, and at the deadline it is reclaimed.
+   */
+  reclaimNode: {
+    path: "/eas.v1.Scheduler/ReclaimNode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReclaimNodeRequest): Buffer => Buffer.from(ReclaimNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReclaimNodeRequest => ReclaimNodeRequest.decode(value),
+    responseSerialize: (value: NodeInfo): Buffer => Buffer.from(NodeInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): NodeInfo => NodeInfo.decode(value),
+  },
+  /** Whether one of a service's instances should move to spread its replicas, and where (nothing is written). */
+  suggestRebalance: {
+    path: "/eas.v1.Scheduler/SuggestRebalance" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SuggestRebalanceRequest): Buffer =>
+      Buffer.from(SuggestRebalanceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SuggestRebalanceRequest => SuggestRebalanceRequest.decode(value),
+    responseSerialize: (value: SuggestRebalanceResponse): Buffer =>
+      Buffer.from(SuggestRebalanceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SuggestRebalanceResponse => SuggestRebalanceResponse.decode(value),
+  },
 } as const;
 
 export interface SchedulerServer extends UntypedServiceImplementation {
@@ -1409,6 +2074,13 @@ export interface SchedulerServer extends UntypedServiceImplementation {
   cordonNode: handleUnaryCall<CordonNodeRequest, NodeInfo>;
   placeInstance: handleUnaryCall<PlaceInstanceRequest, PlaceInstanceResponse>;
   releaseInstance: handleUnaryCall<ReleaseInstanceRequest, ReleaseInstanceResponse>;
+  /**
+   * A spot node's reclaim notice (the cloud's, or simulated by `eas nodes reclaim`): the node takes no new
+   * instance, its instances are moved, and at the deadline it is reclaimed.
+   */
+  reclaimNode: handleUnaryCall<ReclaimNodeRequest, NodeInfo>;
+  /** Whether one of a service's instances should move to spread its replicas, and where (nothing is written). */
+  suggestRebalance: handleUnaryCall<SuggestRebalanceRequest, SuggestRebalanceResponse>;
 }
 
 export interface SchedulerClient extends Client {
@@ -1486,6 +2158,41 @@ export interface SchedulerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReleaseInstanceResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A spot node's reclaim notice (the cloud's, or simulated by `eas nodes reclaim`): the node takes no new
+   * instance, its instances are moved, and at the deadline it is reclaimed.
+   */
+  reclaimNode(
+    request: ReclaimNodeRequest,
+    callback: (error: ServiceError | null, response: NodeInfo) => void,
+  ): ClientUnaryCall;
+  reclaimNode(
+    request: ReclaimNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: NodeInfo) => void,
+  ): ClientUnaryCall;
+  reclaimNode(
+    request: ReclaimNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: NodeInfo) => void,
+  ): ClientUnaryCall;
+  /** Whether one of a service's instances should move to spread its replicas, and where (nothing is written). */
+  suggestRebalance(
+    request: SuggestRebalanceRequest,
+    callback: (error: ServiceError | null, response: SuggestRebalanceResponse) => void,
+  ): ClientUnaryCall;
+  suggestRebalance(
+    request: SuggestRebalanceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SuggestRebalanceResponse) => void,
+  ): ClientUnaryCall;
+  suggestRebalance(
+    request: SuggestRebalanceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SuggestRebalanceResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -68,31 +68,77 @@ export interface InstanceInfo {
   instanceId: string;
   version: number;
   nodeId: string;
-  /** Scheduled, Starting, Ready, Unhealthy, Draining, Stopped, Failed. */
+  /**
+   * Scheduled, Starting (also while it waits to be restarted after an exit), Ready, Unhealthy, Lost (its
+   * node went silent; still routed while it answers, until replaced), Draining. Stopped and Failed
+   * instances leave the list.
+   */
   status: string;
   endpoint: string;
   restartCount: number;
   reason: string;
+  /** "dedicated" or "public": where it was placed. */
+  pool: string;
+  spot: boolean;
+  /** Set while it is being replaced on another node: "rebalance", "reclaim" or "orphaned", with the reason. */
+  moving: string;
 }
 
 export interface ServiceInfo {
   name: string;
-  /** Creating, Waiting, Running, Updating, Stopped, Failed, Deleting. */
+  /**
+   * One of EAS's service states (docs/service-status.md):
+   *   Creating  the first instances are on their way up, none has served yet
+   *   Starting  after `start`, or when every instance of a service that served went down and is coming back
+   *   Running   every wanted instance of the current version is Ready (or some serve while others restart:
+   *             reason says which instance is not Ready and why)
+   *   Updating  a new version (an update or a rollback) is rolling out; the old instances serve meanwhile
+   *   Scaling   instances are added or removed after `scale` (to 0 included)
+   *   Waiting   an instance cannot be placed: reason is the scheduler's, e.g. "0/2 nodes: 2 insufficient cpu"
+   *   Stopping  after `stop`, until its last instance has stopped
+   *   Stopped   nothing runs and nothing serves: stopped by `stop`, or reason "scaled to zero" (scale 0)
+   *   Failed    the current version cannot start (a crash loop, a missing model): reason says why
+   *   Deleting  the answer to DeleteService
+   */
   status: string;
   reason: string;
   currentVersion: number;
   latestVersion: number;
+  /**
+   * The instances the service wants now: its replica count (set by create, by an update that names
+   * metadata.instance, by scale; kept by rollback), or 0 while it is stopped.
+   */
   desiredInstances: number;
+  /** Ready instances, of every version (during an update the old version's instances serve too). */
   runningInstances: number;
+  /**
+   * Instances on their way to Ready (scheduled, starting, restarting, unhealthy); Draining ones are in
+   * total_instances only.
+   */
   pendingInstances: number;
   totalInstances: number;
   endpoint: string;
+  /** The token callers present to the gateway. Only this API returns it; no event carries it. */
   token: string;
-  /** The current version's normalized spec as JSON. */
+  /**
+   * The current version's normalized spec as JSON, with "instance" set to the service's replica count
+   * (the count `scale` set, which a rollback keeps): what the service runs when it runs. ListVersions
+   * shows each version's spec as it was submitted.
+   */
   specJson: string;
   createdAt: string;
   updatedAt: string;
   instances: InstanceInfo[];
+  /**
+   * What the spec just sent asks for that EAS records but does not do (e.g. a container image under the
+   * process driver), as "path: message". Only in the answers of CreateService and UpdateService.
+   */
+  warnings: string[];
+  /**
+   * Where the replicas run that the owner should know, e.g. "all 2 replicas run on node node-1: losing it
+   * stops the service; ...". In every answer.
+   */
+  placementWarnings: string[];
   /** The latest change of the replica count, and why. */
   lastScale:
     | LastScale
@@ -712,7 +758,18 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
 };
 
 function createBaseInstanceInfo(): InstanceInfo {
-  return { instanceId: "", version: 0, nodeId: "", status: "", endpoint: "", restartCount: 0, reason: "" };
+  return {
+    instanceId: "",
+    version: 0,
+    nodeId: "",
+    status: "",
+    endpoint: "",
+    restartCount: 0,
+    reason: "",
+    pool: "",
+    spot: false,
+    moving: "",
+  };
 }
 
 export const InstanceInfo: MessageFns<InstanceInfo> = {
@@ -737,6 +794,15 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
     }
     if (message.reason !== "") {
       writer.uint32(58).string(message.reason);
+    }
+    if (message.pool !== "") {
+      writer.uint32(66).string(message.pool);
+    }
+    if (message.spot !== false) {
+      writer.uint32(72).bool(message.spot);
+    }
+    if (message.moving !== "") {
+      writer.uint32(82).string(message.moving);
     }
     return writer;
   },
@@ -810,6 +876,30 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
             message.reason = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.spot = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.moving = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -843,6 +933,9 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
         ? globalThis.Number(object.restart_count)
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      spot: isSet(object.spot) ? globalThis.Boolean(object.spot) : false,
+      moving: isSet(object.moving) ? globalThis.String(object.moving) : "",
     };
   },
 
@@ -869,6 +962,15 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
+    if (message.spot !== false) {
+      obj.spot = message.spot;
+    }
+    if (message.moving !== "") {
+      obj.moving = message.moving;
+    }
     return obj;
   },
 
@@ -884,6 +986,9 @@ export const InstanceInfo: MessageFns<InstanceInfo> = {
     message.endpoint = object.endpoint ?? "";
     message.restartCount = object.restartCount ?? 0;
     message.reason = object.reason ?? "";
+    message.pool = object.pool ?? "";
+    message.spot = object.spot ?? false;
+    message.moving = object.moving ?? "";
     return message;
   },
 };
@@ -905,6 +1010,8 @@ function createBaseServiceInfo(): ServiceInfo {
     createdAt: "",
     updatedAt: "",
     instances: [],
+    warnings: [],
+    placementWarnings: [],
     lastScale: undefined,
     autoscaling: undefined,
   };
@@ -957,11 +1064,17 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     for (const v of message.instances) {
       InstanceInfo.encode(v!, writer.uint32(122).fork()).join();
     }
+    for (const v of message.warnings) {
+      writer.uint32(130).string(v!);
+    }
+    for (const v of message.placementWarnings) {
+      writer.uint32(138).string(v!);
+    }
     if (message.lastScale !== undefined) {
-      LastScale.encode(message.lastScale, writer.uint32(130).fork()).join();
+      LastScale.encode(message.lastScale, writer.uint32(146).fork()).join();
     }
     if (message.autoscaling !== undefined) {
-      writer.uint32(138).string(message.autoscaling);
+      writer.uint32(154).string(message.autoscaling);
     }
     return writer;
   },
@@ -1104,11 +1217,27 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
               break;
             }
 
-            message.lastScale = LastScale.decode(reader, reader.uint32());
+            message.warnings.push(reader.string());
             continue;
           }
           case 17: {
             if (tag !== 138) {
+              break;
+            }
+
+            message.placementWarnings.push(reader.string());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.lastScale = LastScale.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
               break;
             }
 
@@ -1182,6 +1311,14 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
       instances: globalThis.Array.isArray(object?.instances)
         ? object.instances.map((e: any) => InstanceInfo.fromJSON(e))
         : [],
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => globalThis.String(e))
+        : [],
+      placementWarnings: globalThis.Array.isArray(object?.placementWarnings)
+        ? object.placementWarnings.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.placement_warnings)
+        ? object.placement_warnings.map((e: any) => globalThis.String(e))
+        : [],
       lastScale: isSet(object.lastScale)
         ? LastScale.fromJSON(object.lastScale)
         : isSet(object.last_scale)
@@ -1238,6 +1375,12 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.instances?.length) {
       obj.instances = message.instances.map((e) => InstanceInfo.toJSON(e));
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    if (message.placementWarnings?.length) {
+      obj.placementWarnings = message.placementWarnings;
+    }
     if (message.lastScale !== undefined) {
       obj.lastScale = LastScale.toJSON(message.lastScale);
     }
@@ -1267,6 +1410,8 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.createdAt = object.createdAt ?? "";
     message.updatedAt = object.updatedAt ?? "";
     message.instances = object.instances?.map((e) => InstanceInfo.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => e) || [];
+    message.placementWarnings = object.placementWarnings?.map((e) => e) || [];
     message.lastScale = (object.lastScale !== undefined && object.lastScale !== null)
       ? LastScale.fromPartial(object.lastScale)
       : undefined;

@@ -71,10 +71,20 @@ export interface StorageMount {
   readOnly: boolean;
 }
 
+/** One entry of EAS's instance-type priority list (cloud.computing.instances[]). */
+export interface InstanceTypeChoice {
+  /** Node instance type; empty = any type. */
+  type: string;
+  /** > 0: a spot bid, matching spot nodes of this type up to this hourly price. 0: on-demand nodes of this type. */
+  spotPriceLimit: number;
+}
+
 export interface CloudConfig {
   spotAllowed: boolean;
   /** Highest hourly price accepted for a spot node; 0 = no ceiling. */
   maxSpotPrice: number;
+  /** Priority list: when not empty a node must match an entry, and earlier entries are preferred. */
+  instances: InstanceTypeChoice[];
 }
 
 export interface ServiceSpec {
@@ -93,6 +103,8 @@ export interface ServiceSpec {
   storage: StorageMount[];
   cloud: CloudConfig | undefined;
   labels: { [key: string]: string };
+  /** metadata.rebalance: false. The deployer then never moves the service's replicas to spread them. */
+  rebalanceDisabled: boolean;
 }
 
 export interface ServiceSpec_LabelsEntry {
@@ -1019,8 +1031,97 @@ export const StorageMount: MessageFns<StorageMount> = {
   },
 };
 
+function createBaseInstanceTypeChoice(): InstanceTypeChoice {
+  return { type: "", spotPriceLimit: 0 };
+}
+
+export const InstanceTypeChoice: MessageFns<InstanceTypeChoice> = {
+  encode(message: InstanceTypeChoice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.spotPriceLimit !== 0) {
+      writer.uint32(17).double(message.spotPriceLimit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstanceTypeChoice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstanceTypeChoice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.spotPriceLimit = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstanceTypeChoice {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      spotPriceLimit: isSet(object.spotPriceLimit)
+        ? globalThis.Number(object.spotPriceLimit)
+        : isSet(object.spot_price_limit)
+        ? globalThis.Number(object.spot_price_limit)
+        : 0,
+    };
+  },
+
+  toJSON(message: InstanceTypeChoice): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.spotPriceLimit !== 0) {
+      obj.spotPriceLimit = floatToJson(message.spotPriceLimit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InstanceTypeChoice>): InstanceTypeChoice {
+    return InstanceTypeChoice.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InstanceTypeChoice>): InstanceTypeChoice {
+    const message = createBaseInstanceTypeChoice();
+    message.type = object.type ?? "";
+    message.spotPriceLimit = object.spotPriceLimit ?? 0;
+    return message;
+  },
+};
+
 function createBaseCloudConfig(): CloudConfig {
-  return { spotAllowed: false, maxSpotPrice: 0 };
+  return { spotAllowed: false, maxSpotPrice: 0, instances: [] };
 }
 
 export const CloudConfig: MessageFns<CloudConfig> = {
@@ -1030,6 +1131,9 @@ export const CloudConfig: MessageFns<CloudConfig> = {
     }
     if (message.maxSpotPrice !== 0) {
       writer.uint32(17).double(message.maxSpotPrice);
+    }
+    for (const v of message.instances) {
+      InstanceTypeChoice.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1063,6 +1167,14 @@ export const CloudConfig: MessageFns<CloudConfig> = {
             message.maxSpotPrice = reader.double();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.instances.push(InstanceTypeChoice.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1087,6 +1199,9 @@ export const CloudConfig: MessageFns<CloudConfig> = {
         : isSet(object.max_spot_price)
         ? globalThis.Number(object.max_spot_price)
         : 0,
+      instances: globalThis.Array.isArray(object?.instances)
+        ? object.instances.map((e: any) => InstanceTypeChoice.fromJSON(e))
+        : [],
     };
   },
 
@@ -1098,6 +1213,9 @@ export const CloudConfig: MessageFns<CloudConfig> = {
     if (message.maxSpotPrice !== 0) {
       obj.maxSpotPrice = floatToJson(message.maxSpotPrice);
     }
+    if (message.instances?.length) {
+      obj.instances = message.instances.map((e) => InstanceTypeChoice.toJSON(e));
+    }
     return obj;
   },
 
@@ -1108,6 +1226,7 @@ export const CloudConfig: MessageFns<CloudConfig> = {
     const message = createBaseCloudConfig();
     message.spotAllowed = object.spotAllowed ?? false;
     message.maxSpotPrice = object.maxSpotPrice ?? 0;
+    message.instances = object.instances?.map((e) => InstanceTypeChoice.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1124,6 +1243,7 @@ function createBaseServiceSpec(): ServiceSpec {
     storage: [],
     cloud: undefined,
     labels: {},
+    rebalanceDisabled: false,
   };
 }
 
@@ -1164,6 +1284,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ServiceSpec_LabelsEntry.encode({ key: key as any, value }, writer.uint32(90).fork()).join();
     });
+    if (message.rebalanceDisabled !== false) {
+      writer.uint32(96).bool(message.rebalanceDisabled);
+    }
     return writer;
   },
 
@@ -1271,6 +1394,14 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
             }
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.rebalanceDisabled = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1322,6 +1453,11 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
           {},
         )
         : {},
+      rebalanceDisabled: isSet(object.rebalanceDisabled)
+        ? globalThis.Boolean(object.rebalanceDisabled)
+        : isSet(object.rebalance_disabled)
+        ? globalThis.Boolean(object.rebalance_disabled)
+        : false,
     };
   },
 
@@ -1364,6 +1500,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
           obj.labels[k] = v;
         });
       }
+    }
+    if (message.rebalanceDisabled !== false) {
+      obj.rebalanceDisabled = message.rebalanceDisabled;
     }
     return obj;
   },
@@ -1408,6 +1547,7 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
       },
       {},
     );
+    message.rebalanceDisabled = object.rebalanceDisabled ?? false;
     return message;
   },
 };
