@@ -165,7 +165,7 @@ export class Scaler {
         ready: readyCount(scaled),
         cpuCoresPerInstance: scaled.cpuCores,
         cronFloor: cronFloor(scaled),
-        nowMs: Math.floor(now / 1000) * 1000,
+        nowMs: scaling.history.decisionEndMs(now),
         observingSinceMs: this.#observingSinceMs,
         wokenAtMs: scaling.wokenAtMs,
       },

@@ -44,6 +44,8 @@ const emptySecond = (): SecondLoad => ({ requests: 0, pending: 0, concurrency: 0
 export class LoadHistory {
   readonly #seconds = new Map<number, SecondLoad>();
   readonly #keepSeconds: number;
+  /** The latest second (its start, in whole seconds) a gateway reported traffic for. */
+  #latestTraffic: number | undefined;
 
   constructor(keepSeconds: number) {
     this.#keepSeconds = keepSeconds;
@@ -65,6 +67,8 @@ export class LoadHistory {
    */
   addTraffic(startMs: number, requests: number, concurrency: number, pending = 0): void {
     const second = this.#second(startMs);
+    const key = Math.floor(startMs / 1000);
+    if (this.#latestTraffic === undefined || key > this.#latestTraffic) this.#latestTraffic = key;
     second.requests += requests;
     second.pending += pending;
     second.concurrency += concurrency;
@@ -120,6 +124,19 @@ export class LoadHistory {
       backlog: backlogSeconds > 0 ? backlog / backlogSeconds : undefined,
       idle,
     };
+  }
+
+  /**
+   * Where a decision at `nowMs` ends its windows: the end of the last closed second, or of the one before while
+   * the gateways have reported that one but not yet the last. Their samples arrive just after their second
+   * closes, so a decision made in between (the once-a-second tick) would otherwise read the last second as
+   * idle and recommend half the count of the decision made a moment later on the same load. A lag of more than
+   * a second is no lag: the gateways had nothing to report.
+   */
+  decisionEndMs(nowMs: number): number {
+    const closedEndMs = Math.floor(nowMs / 1000) * 1000;
+    const reportedEndMs = this.#latestTraffic === undefined ? undefined : (this.#latestTraffic + 1) * 1000;
+    return reportedEndMs === closedEndMs - 1000 ? reportedEndMs : closedEndMs;
   }
 
   /** Forgets seconds older than the history keeps. */

@@ -63,6 +63,32 @@ describe("LoadHistory", () => {
     assert.equal(window.backlog, 8);
   });
 
+  describe("decisionEndMs: where a decision's windows end", () => {
+    const rows: { name: string; reported: number[]; at: number; endsAt: number }[] = [
+      { name: "the last closed second reported: it ends there", reported: [0, 1], at: s(2) + 20, endsAt: s(2) },
+      { name: "the last closed second not reported yet: one second earlier", reported: [0], at: s(2) + 20, endsAt: s(1) },
+      { name: "nothing reported for two seconds: the gateways are idle, the clock's", reported: [0], at: s(3) + 20, endsAt: s(3) },
+      { name: "nothing ever reported: the clock's", reported: [], at: s(2) + 20, endsAt: s(2) },
+    ];
+    for (const row of rows) {
+      it(row.name, () => {
+        const history = new LoadHistory(60);
+        for (const second of row.reported) history.addTraffic(s(second), 100, 1);
+        assert.equal(history.decisionEndMs(row.at), row.endsAt);
+      });
+    }
+
+    it("so a decision just before a second's samples reads the same load as the one just after", () => {
+      const history = new LoadHistory(60);
+      history.addTraffic(s(0), 400, 4);
+      history.addTraffic(s(1), 400, 4);
+      const beforeSample = history.window(history.decisionEndMs(s(3) + 20), 2).qps;
+      history.addTraffic(s(2), 400, 4);
+      const afterSample = history.window(history.decisionEndMs(s(3) + 900), 2).qps;
+      assert.deepEqual([beforeSample, afterSample], [400, 400]);
+    });
+  });
+
   it("forgets what is older than it keeps", () => {
     const history = new LoadHistory(10);
     history.addTraffic(s(0), 1, 0);

@@ -1,6 +1,14 @@
 import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, StreamCategory } from "@eas/events";
-import { absentInstance, evolveInstance, hasEnded, InstancePhase, isInstanceEvent, type InstanceLifecycle } from "@eas/instance-lifecycle";
+import {
+  absentInstance,
+  evolveInstance,
+  hasEnded,
+  InstancePhase,
+  isInstanceEvent,
+  isRoutable,
+  type InstanceLifecycle,
+} from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
 import type { CronScaleJob, ScaleDecided } from "@eas/proto";
 import type { ResolvedPolicy } from "../domain/policy.js";
@@ -135,9 +143,10 @@ export const autoscalerViewProjection: Projection<AutoscalerView> = {
   },
 };
 
+/** Instances that serve: Ready ones, and those Ready when their node was lost (the gateway still routes to them). */
 export function readyCount(service: ScaledService): number {
   let ready = 0;
-  for (const instance of Object.values(service.instances)) if (instance.phase === InstancePhase.Ready) ready++;
+  for (const instance of Object.values(service.instances)) if (isRoutable(instance)) ready++;
   return ready;
 }
 
