@@ -17,6 +17,7 @@ describe("gateway: a service at zero instances that scales from zero", () => {
         routeEntry("full", [], { scaleFromZero: true }),
         routeEntry("plain", []),
         routeEntry("parked", [], { scaleFromZero: true, state: "stopped" }),
+        routeEntry("unplaceable", [], { scaleFromZero: true, state: "waiting", stateReason: "0/2 nodes: 2 insufficient cpu" }),
       ],
       { coldStart: { maxHeldRequests: 3, maxWaitMs: 400, onHold: (service, held) => woken.push({ service, held }) } },
     );
@@ -68,10 +69,16 @@ describe("gateway: a service at zero instances that scales from zero", () => {
     );
   });
 
-  it("does not hold for a service without scale from zero, nor for a stopped one", async () => {
+  it("does not hold for a service without scale from zero, nor for a stopped one, nor for one that cannot be placed", async () => {
     assert.equal((await gw.call("/api/predict/plain")).status, 503);
     assert.equal((await gw.call("/api/predict/parked")).status, 503);
-    assert.equal(woken.filter((w) => w.service === "plain" || w.service === "parked").length, 0);
+    const unplaceable = await gw.call("/api/predict/unplaceable");
+    assert.equal(unplaceable.status, 503);
+    assert.match(
+      unplaceable.json<GatewayErrorBody>().error.message,
+      /no ready instance \(cannot be placed: 0\/2 nodes: 2 insufficient cpu\)/,
+    );
+    assert.equal(woken.filter((w) => ["plain", "parked", "unplaceable"].includes(w.service)).length, 0);
   });
 
   it("still checks the token before holding", async () => {
