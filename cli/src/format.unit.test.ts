@@ -173,6 +173,7 @@ describe("nodesTable", () => {
       reclaimDeadline: "2026-12-01T10:00:30.000Z",
       statusReason: "reclaim notice",
       agentConnected: true,
+      rates: { cpuCoreHourMicros: 12_000, memoryGibHourMicros: 1_500, gpuHourMicros: 0 },
     };
     const text = nodesTable([node]);
     assert.match(text, /spot-1\s+│ Reclaiming\s+│ public\s+│ yes\s+│ ecs\.g7\.large/);

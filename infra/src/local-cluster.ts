@@ -38,6 +38,8 @@ export interface LocalClusterOptions {
   onLog?: (service: string, line: string) => void;
   logLevel?: string;
   extraEnv?: Record<string, string>;
+  /** Rates file the agents register their prices from (docs/billing.md); default `infra/rates.json`. */
+  ratesFile?: string;
 }
 
 export interface ServiceProcess {
@@ -196,6 +198,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       EAS_RESOURCE_GROUP: agent.resourceGroup ?? "",
       EAS_NODE_SPOT: String(agent.spot ?? false),
       EAS_NODE_PRICE_PER_HOUR: String(agent.pricePerHour ?? 0),
+      EAS_RATES_FILE: options.ratesFile ?? join(repoRoot, "infra", "rates.json"),
       EAS_NODE_INSTANCE_TYPE: agent.instanceType ?? "",
       ...agent.env,
     };

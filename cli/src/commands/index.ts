@@ -8,6 +8,7 @@ import { eventsCommands } from "./events.js";
 import { monitorCommands } from "./monitor.js";
 import { autoscaleCommands } from "./autoscale.js";
 import { cronscaleCommands } from "./cronscale.js";
+import { billingCommands } from "./billing.js";
 
 export type { CommandGroup } from "./registry.js";
 
@@ -22,4 +23,5 @@ export const commandGroups: readonly CommandGroup[] = [
   monitorCommands,
   autoscaleCommands,
   cronscaleCommands,
+  billingCommands,
 ];

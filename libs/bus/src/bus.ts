@@ -1,4 +1,3 @@
-import type { Attributes } from "@opentelemetry/api";
 import {
   jetstream,
   jetstreamManager,
@@ -9,21 +8,13 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import {
-  connect,
-  errors as natsErrors,
-  headers as natsHeaders,
-  Match,
-  type ConnectionOptions,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  type Status,
-  type Subscription,
-} from "@nats-io/transport-node";
-import { createLogger, startConsumerSpan, withProducerSpan, type Logger, type TraceCarrier } from "@eas/telemetry";
+import { connect, type ConnectionOptions, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { createLogger, withProducerSpan, type Logger } from "@eas/telemetry";
+import { logStatusChange } from "./connection-status.js";
 import { BusUnavailableError, InvalidSubjectError } from "./errors.js";
-import { fillWildcards, wildcardTokens, type Subject } from "./subject.js";
+import { headersFrom, messagingAttributes, publishFailure, TRACER } from "./messaging.js";
+import { fillWildcards, type Subject } from "./subject.js";
+import { consume, type BusSubscription, type ConsumeRequest, type MessageHandler, type SubscribeOptions } from "./subscription.js";
 
 /** Options of {@link connectNats} and {@link connectBus}. */
 export interface BusOptions {
@@ -44,43 +35,10 @@ export interface BusOptions {
   connectionOptions?: Partial<ConnectionOptions>;
 }
 
-/** What a handler learns about the message besides its typed body. */
-export interface MessageContext {
-  /** The concrete subject it arrived on. */
-  readonly subject: string;
-  /** What the subscription's `*` (and `>`) wildcards matched, in order, e.g. `[nodeId]`. */
-  readonly tokens: readonly string[];
-  /** NATS headers, first value of each. */
-  readonly headers: Readonly<Record<string, string>>;
-}
-
-/** Handles one message; a throw or rejection is logged and the subscription goes on. */
-export type MessageHandler<T> = (message: T, context: MessageContext) => void | Promise<void>;
-
 /** Options of {@link Bus.publish}. */
 export interface PublishOptions {
   /** Fills the subject's leftmost `*` wildcards, like `subject.with(...)`. */
   token?: string | readonly string[];
-}
-
-/** Options of {@link Bus.subscribe}. */
-export interface SubscribeOptions {
-  /** Queue group: each message goes to one member of the group. */
-  queue?: string;
-  /** Messages handled at once; default 1, which keeps arrival order. */
-  maxConcurrent?: number;
-}
-
-/** A live subscription made through the bus. */
-export interface BusSubscription {
-  /** The subject subscribed to, wildcards included. */
-  readonly subject: string;
-  /** Stops delivery now; handlers already running finish on their own. */
-  unsubscribe(): void;
-  /** Stops delivery after the messages already sent to this client, and resolves once their handlers finished. */
-  drain(): Promise<void>;
-  /** Resolves when the subscription has ended and its handlers have finished. */
-  readonly done: Promise<void>;
 }
 
 /**
@@ -119,9 +77,6 @@ export interface Bus {
   /** Resolves when the connection is closed for good, with the error that closed it if any. */
   closed(): Promise<void | Error>;
 }
-
-const TRACER = "@eas/bus";
-const TRACE_HEADERS = ["traceparent", "tracestate"] as const;
 
 /**
  * Connects to NATS and returns a typed {@link Bus} over a connection of its own
@@ -188,15 +143,22 @@ class NatsBus implements Bus {
   }
 
   subscribe<T>(subject: Subject<T>, handler: MessageHandler<T>, options: SubscribeOptions = {}): BusSubscription {
-    return this.consume(subject.subject, subject.pattern, subject.traced, options, async (msg, context) => {
-      let message: T;
-      try {
-        message = subject.codec.decode(msg.data);
-      } catch (error) {
-        this.logger.warn({ err: error, subject: msg.subject }, "dropped a message that does not match its subject's type");
-        return;
-      }
-      await handler(message, context);
+    const { subject: concrete, pattern, traced } = subject;
+    return this.consume({
+      subject: concrete,
+      pattern,
+      traced,
+      options,
+      handle: async (msg, context) => {
+        let message: T;
+        try {
+          message = subject.codec.decode(msg.data);
+        } catch (error) {
+          this.logger.warn({ err: error, subject: msg.subject }, "dropped a message that does not match its subject's type");
+          return;
+        }
+        await handler(message, context);
+      },
     });
   }
 
@@ -252,72 +214,11 @@ class NatsBus implements Bus {
     }
   }
 
-  /** Subscribes and runs `handle` for each message, at most `maxConcurrent` at once, each in a CONSUMER span when traced. */
-  private consume(
-    subject: string,
-    pattern: string,
-    traced: boolean,
-    options: SubscribeOptions,
-    handle: (msg: Msg, context: MessageContext) => Promise<void>,
-  ): BusSubscription {
-    const maxConcurrent = Math.max(1, options.maxConcurrent ?? 1);
-    let sub: Subscription;
-    try {
-      sub = this.nc.subscribe(subject, options.queue ? { queue: options.queue } : {});
-    } catch (error) {
-      throw publishFailure(error, subject);
-    }
-    const runOne = async (msg: Msg): Promise<void> => {
-      const context: MessageContext = {
-        subject: msg.subject,
-        tokens: wildcardTokens(subject, msg.subject),
-        headers: headerRecord(msg.headers),
-      };
-      try {
-        if (!traced) {
-          await handle(msg, context);
-          return;
-        }
-        await startConsumerSpan(`process ${pattern}`, context.headers, () => handle(msg, context), {
-          tracerName: TRACER,
-          attributes: {
-            ...messagingAttributes(msg.subject, "process"),
-            ...(options.queue ? { "messaging.consumer.group.name": options.queue } : {}),
-          },
-        });
-      } catch (error) {
-        this.logger.error({ err: error, subject: msg.subject }, "message handler failed");
-      }
-    };
-    const loop = async (): Promise<void> => {
-      const inFlight = new Set<Promise<void>>();
-      for await (const msg of sub) {
-        const running: Promise<void> = runOne(msg).finally(() => inFlight.delete(running));
-        inFlight.add(running);
-        if (inFlight.size >= maxConcurrent) await Promise.race(inFlight);
-      }
-      await Promise.all(inFlight);
-    };
-    const done = loop().catch((error: unknown) => {
-      this.logger.error({ err: error, subject }, "subscription ended with an error");
-    });
-    const subscription: BusSubscription = {
-      subject,
-      unsubscribe: () => {
-        if (!sub.isClosed()) sub.unsubscribe();
-      },
-      drain: async () => {
-        if (!sub.isClosed() && !sub.isDraining() && !this.nc.isClosed() && !this.nc.isDraining()) {
-          await sub.drain().catch((error: unknown) => {
-            this.logger.warn({ err: error, subject }, "subscription drain failed");
-          });
-        }
-        await done;
-      },
-      done,
-    };
+  /** Runs the subscription loop of `subscription.ts`, and keeps the subscription until it ends so that `drain()` can wait for it. */
+  private consume(request: ConsumeRequest): BusSubscription {
+    const subscription = consume(this.nc, this.logger, request);
     this.subscriptions.add(subscription);
-    void done.finally(() => this.subscriptions.delete(subscription));
+    void subscription.done.finally(() => this.subscriptions.delete(subscription));
     return subscription;
   }
 
@@ -330,85 +231,10 @@ class NatsBus implements Bus {
   }
 }
 
-function logStatusChange(logger: Logger, status: Status): void {
-  switch (status.type) {
-    case "disconnect":
-      logger.warn({ server: status.server }, "disconnected from NATS");
-      return;
-    case "reconnect":
-      logger.info({ server: status.server }, "reconnected to NATS");
-      return;
-    case "reconnecting":
-      logger.debug("reconnecting to NATS");
-      return;
-    case "error":
-      logger.error({ err: status.error }, "NATS connection error");
-      return;
-    case "ldm":
-      logger.warn({ server: status.server }, "NATS server entering lame duck mode");
-      return;
-    case "staleConnection":
-      logger.warn("NATS connection stale");
-      return;
-    case "slowConsumer":
-      logger.warn({ subject: status.sub.getSubject(), pending: status.pending }, "slow NATS consumer");
-      return;
-    case "update":
-      logger.debug({ added: status.added, deleted: status.deleted }, "NATS cluster update");
-      return;
-    case "forceReconnect":
-      logger.info("forced NATS reconnect");
-      return;
-    case "close":
-      logger.info("NATS connection closed");
-      return;
-    case "ping":
-      return;
-  }
-}
-
 function concreteSubject(subject: string, token: string | readonly string[] | undefined): string {
   const filled = token === undefined ? subject : fillWildcards(subject, typeof token === "string" ? [token] : token);
   if (filled.split(".").some((part) => part === "*" || part === ">")) {
     throw new InvalidSubjectError(filled, "wildcards left; fill them with subject.with(...) or the token option");
   }
   return filled;
-}
-
-function headersFrom(carrier: TraceCarrier | undefined): MsgHdrs | undefined {
-  if (!carrier?.traceparent) return undefined;
-  const result = natsHeaders();
-  for (const name of TRACE_HEADERS) {
-    const value = carrier[name];
-    if (value) result.set(name, value);
-  }
-  return result;
-}
-
-function headerRecord(headers: MsgHdrs | undefined): Record<string, string> {
-  const record: Record<string, string> = {};
-  if (!headers) return record;
-  for (const name of headers.keys()) record[name] = headers.get(name, Match.IgnoreCase);
-  return record;
-}
-
-function messagingAttributes(subject: string, operation: "send" | "process"): Attributes {
-  return {
-    "messaging.system": "nats",
-    "messaging.destination.name": subject,
-    "messaging.operation.type": operation,
-  };
-}
-
-function publishFailure(error: unknown, subject: string): Error {
-  if (
-    error instanceof natsErrors.ClosedConnectionError ||
-    error instanceof natsErrors.DrainingConnectionError ||
-    error instanceof natsErrors.RequestError ||
-    error instanceof natsErrors.ConnectionError
-  ) {
-    return new BusUnavailableError(`NATS connection unavailable: ${error.message}`, subject, { cause: error });
-  }
-  if (error instanceof natsErrors.InvalidSubjectError) return new InvalidSubjectError(subject, error.message);
-  return error instanceof Error ? error : new Error(String(error));
 }

@@ -10,6 +10,9 @@ import {
   CronScaleJobRan,
   CronScaleJobsDeleted,
   CronScaleJobsSet,
+  BudgetDeleted,
+  BudgetSet,
+  BudgetThresholdReached,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -77,6 +80,9 @@ export interface EventMessages {
   CronScaleJobsSet: typeof CronScaleJobsSet;
   CronScaleJobsDeleted: typeof CronScaleJobsDeleted;
   CronScaleJobRan: typeof CronScaleJobRan;
+  BudgetSet: typeof BudgetSet;
+  BudgetDeleted: typeof BudgetDeleted;
+  BudgetThresholdReached: typeof BudgetThresholdReached;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -120,6 +126,9 @@ export const EVENT_MESSAGES: EventMessages = {
   CronScaleJobsSet,
   CronScaleJobsDeleted,
   CronScaleJobRan,
+  BudgetSet,
+  BudgetDeleted,
+  BudgetThresholdReached,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

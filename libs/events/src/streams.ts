@@ -6,6 +6,7 @@ export const StreamCategory = {
   alert: "alert",
   autoscaler: "autoscaler",
   cronscale: "cronscale",
+  budget: "budget",
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
@@ -18,3 +19,4 @@ export const alertStream = (ruleId: string): string => `${StreamCategory.alert}-
 export const autoscalerStream = (service: string): string => `${StreamCategory.autoscaler}-${service}`;
 /** A service's scheduled scaling jobs and their runs, written by the autoscaler. */
 export const cronScaleStream = (service: string): string => `${StreamCategory.cronscale}-${service}`;
+export const budgetStream = (service: string): string => `${StreamCategory.budget}-${service}`;

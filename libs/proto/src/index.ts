@@ -8,4 +8,6 @@ export * from "./gen/eas/v1/monitor.js";
 export * from "./gen/eas/v1/monitor_events.js";
 export * from "./gen/eas/v1/autoscaler.js";
 export * from "./gen/eas/v1/autoscaler_events.js";
+export * from "./gen/eas/v1/billing_events.js";
+export * from "./gen/eas/v1/billing.js";
 export { unaryCall } from "./unary-call.js";

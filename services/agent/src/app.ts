@@ -11,6 +11,7 @@ import { stopInstancesFailedElsewhere } from "./instances/failed-elsewhere.js";
 import { InstanceSupervisor } from "./instances/supervisor.js";
 import { startInstanceMetrics } from "./node/instance-metrics.js";
 import { nodeRegistration, startNodePresence } from "./node/presence.js";
+import { loadRatesTable, nodeRates } from "./node/rates.js";
 import { followNodeReclaim, watchReclaimNotice } from "./node/reclaim-notice.js";
 import { ProcessDriver } from "./runtime/index.js";
 import { startInstanceSampler } from "./sampling/instance-sampler.js";
@@ -21,6 +22,7 @@ const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..
 /** Wires the agent: registers the node, heartbeats, runs instances. */
 export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(agentConfigSpec);
+  const rates = nodeRates(config, loadRatesTable(config.ratesFile));
   const host = await createServiceHost({ name: "agent", telemetry, config, instanceId: config.nodeId });
   host.shutdown.installSignalHandlers();
 
@@ -63,7 +65,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const scheduler = new SchedulerClient(config.schedulerAddress, credentials.createInsecure());
   const presence = startNodePresence({
     scheduler,
-    registration: nodeRegistration(config, `${config.advertiseHost}:${grpcPort}`),
+    registration: nodeRegistration(config, `${config.advertiseHost}:${grpcPort}`, rates),
     bus: host.bus,
     instanceCount: () => supervisor.list().length,
     logger: host.logger,

@@ -1,4 +1,22 @@
-import { commonConfigSpec, envVar } from "@eas/service-kit";
+import { parseRate } from "@eas/contracts";
+import { ConfigError, commonConfigSpec, envVar, type EnvVar } from "@eas/service-kit";
+
+/** An hourly price in currency units ("0.04"), read exactly into micro-units; undefined when not set. */
+function rateVar(name: string, description: string): EnvVar<number | undefined> {
+  return {
+    name,
+    description,
+    defaultValue: undefined,
+    parse(raw) {
+      if (raw === undefined || raw.trim() === "") return undefined;
+      try {
+        return parseRate(raw, name);
+      } catch (error) {
+        throw new ConfigError(name, (error as Error).message.slice(name.length + 2));
+      }
+    },
+  };
+}
 
 /** Every environment variable the agent reads; several agents on one machine differ by node id and ports. */
 export const agentConfigSpec = {
@@ -10,7 +28,18 @@ export const agentConfigSpec = {
   gpuType: envVar.string("EAS_NODE_GPU_TYPE", "", "GPU model, e.g. A10"),
   resourceGroup: envVar.string("EAS_RESOURCE_GROUP", "", "dedicated resource group; empty = public pool"),
   spot: envVar.bool("EAS_NODE_SPOT", false, "preemptible node"),
-  pricePerHour: envVar.number("EAS_NODE_PRICE_PER_HOUR", 0, "hourly price of the node, for billing and placement"),
+  pricePerHour: envVar.number(
+    "EAS_NODE_PRICE_PER_HOUR",
+    0,
+    "list price of the whole node per hour, for placement (spot price ceiling, cheaper nodes first); billing uses the rates",
+  ),
+  ratesFile: envVar.optional(
+    "EAS_RATES_FILE",
+    "rates file (JSON, docs/billing.md): default hourly rates per class of capacity; this node registers its class's",
+  ),
+  cpuCoreHourRate: rateVar("EAS_NODE_RATE_CPU_CORE_HOUR", "price of one CPU core for one hour, e.g. 0.04 (overrides the rates file)"),
+  memoryGibHourRate: rateVar("EAS_NODE_RATE_MEMORY_GIB_HOUR", "price of one GiB of memory for one hour (overrides the rates file)"),
+  gpuHourRate: rateVar("EAS_NODE_RATE_GPU_HOUR", "price of one GPU for one hour (overrides the rates file)"),
   instanceType: envVar.string(
     "EAS_NODE_INSTANCE_TYPE",
     "",

@@ -33,6 +33,7 @@ import { terminateGroup } from "../runtime/process-group.js";
 import type { StorageFetcher } from "../storage/index.js";
 import { startRequestViolations } from "./start-request.js";
 import { InstanceStartSpan } from "./start-span.js";
+import { reportCommand } from "./status-report.js";
 
 export interface SupervisorDeps {
   nodeId: string;
@@ -312,7 +313,7 @@ export class InstanceSupervisor {
 
   #report(managed: Managed, status: InstanceStatusEvent): void {
     managed.status = status.status;
-    const command = this.#commandFor(managed, status);
+    const command = reportCommand(managed, this.#deps.nodeId, status);
     const record = () => {
       managed.chain = managed.chain.then(() => this.#record(command));
     };
@@ -321,44 +322,6 @@ export class InstanceSupervisor {
     else record();
     if (status.status === InstanceStatus.Ready || status.status === InstanceStatus.Failed || status.status === InstanceStatus.Stopped) {
       managed.startSpan?.end(status.status, status.reason ?? "");
-    }
-  }
-
-  #commandFor(managed: Managed, status: InstanceStatusEvent): InstanceCommand {
-    const now = new Date(status.at).toISOString();
-    const { instanceId, service } = managed;
-    const nodeId = this.#deps.nodeId;
-    const reason = status.reason ?? "";
-    switch (status.status) {
-      case InstanceStatus.Starting:
-        return { type: InstanceCommandType.ReportStarting, instanceId, service, nodeId, restartCount: status.restartCount, now };
-      case InstanceStatus.Ready:
-        return {
-          type: InstanceCommandType.ReportReady,
-          instanceId,
-          service,
-          version: managed.version,
-          nodeId,
-          endpoint: managed.endpoint,
-          now,
-        };
-      case InstanceStatus.Unhealthy:
-        return { type: InstanceCommandType.ReportUnhealthy, instanceId, service, reason, now };
-      case InstanceStatus.Exited:
-        return {
-          type: InstanceCommandType.ReportExited,
-          instanceId,
-          service,
-          exitCode: status.exitCode ?? -1,
-          signal: status.signal ?? "",
-          reason,
-          restartCount: status.restartCount,
-          now,
-        };
-      case InstanceStatus.Stopped:
-        return { type: InstanceCommandType.ReportStopped, instanceId, service, nodeId, reason: reason || "stopped", now };
-      case InstanceStatus.Failed:
-        return { type: InstanceCommandType.FailInstance, instanceId, service, reason, now };
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Bus } from "@eas/bus";
-import { heartbeatSubject } from "@eas/contracts";
+import { heartbeatSubject, type HourlyRates } from "@eas/contracts";
 import { unaryCall, type RegisterNodeRequest, type SchedulerClient } from "@eas/proto";
 import type { ConfigOf } from "@eas/service-kit";
 import type { Logger } from "@eas/telemetry";
@@ -28,8 +28,8 @@ export interface NodePresenceOptions {
   heartbeatMs?: number;
 }
 
-/** What the agent registers: its capacity, pool, price and the address the deployer calls it on. */
-export function nodeRegistration(config: ConfigOf<typeof agentConfigSpec>, agentAddress: string): RegisterNodeRequest {
+/** What the agent registers: its capacity, pool, prices and the address the deployer calls it on. */
+export function nodeRegistration(config: ConfigOf<typeof agentConfigSpec>, agentAddress: string, rates: HourlyRates): RegisterNodeRequest {
   return {
     nodeId: config.nodeId,
     capacity: { cpuMillis: config.cpuMillis, memoryMib: config.memoryMib, gpu: config.gpu, gpuType: config.gpuType, gpuMemoryGib: 0 },
@@ -38,6 +38,7 @@ export function nodeRegistration(config: ConfigOf<typeof agentConfigSpec>, agent
     pricePerHour: config.pricePerHour,
     agentAddress,
     labels: {},
+    rates: { ...rates },
     instanceType: config.instanceType,
   };
 }

@@ -58,5 +58,6 @@ function tcpProbe(config: ProbeConfig, host: string, finish: (outcome: ProbeOutc
 
 function describe(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
-  return code ? `${code}: ${error.message}` : error.message;
+  // Node's socket errors already name their code ("connect ECONNREFUSED 127.0.0.1:8080"); others may not.
+  return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
 }

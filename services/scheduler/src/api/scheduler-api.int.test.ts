@@ -59,11 +59,13 @@ async function rejectsWith(promise: Promise<unknown>, code: status, pattern?: Re
 
 describe("Scheduler API: nodes", () => {
   it("registers two nodes and lists them Ready with their capacity", async () => {
-    const n1 = await register("n1", { resourceGroup: "team-a", spot: true, pricePerHour: 0.3, labels: { zone: "a" } });
+    const rates = { cpuCoreHourMicros: 12_000, memoryGibHourMicros: 1_500, gpuHourMicros: 400_000 };
+    const n1 = await register("n1", { resourceGroup: "team-a", spot: true, pricePerHour: 0.3, labels: { zone: "a" }, rates });
     assert.equal(n1.nodeId, "n1");
     assert.equal(n1.status, "Ready");
     assert.equal(n1.resourceGroup, "team-a");
     assert.equal(n1.spot, true);
+    assert.deepEqual(n1.rates, rates);
     assert.equal(n1.instanceCount, 0);
     assert.ok(!Number.isNaN(Date.parse(n1.lastHeartbeat)));
     await register("n2");
@@ -78,6 +80,7 @@ describe("Scheduler API: nodes", () => {
     const event = decodeEvent((await scheduler.store.readStream(nodeStream("n1")))[0]!);
     assert.equal(event?.type, "eas.v1.NodeRegistered");
     assert.deepEqual(event?.type === "eas.v1.NodeRegistered" && event.data.labels, { zone: "a" });
+    assert.deepEqual(event?.type === "eas.v1.NodeRegistered" && event.data.rates, rates);
   });
 
   it("a repeated identical registration writes nothing; a changed one writes NodeRegistered", async () => {
@@ -101,6 +104,11 @@ describe("Scheduler API: nodes", () => {
       register("n1", { capacity: resources({ cpuMillis: 1000, gpuMemoryGib: 16 }) }),
       status.INVALID_ARGUMENT,
       /gpuMemoryGib/,
+    );
+    await rejectsWith(
+      register("n1", { rates: { cpuCoreHourMicros: 0, memoryGibHourMicros: -5, gpuHourMicros: 0 } }),
+      status.INVALID_ARGUMENT,
+      /rates\.memoryGibHourMicros: must not be negative/,
     );
     assert.deepEqual(await listNodes(), []);
   });
@@ -218,6 +226,7 @@ describe("Scheduler API: a node's address from a previous run", () => {
         type: NodeCommandType.RegisterNode,
         ...registration(nodeId, { agentAddress }),
         capacity: resources({ cpuMillis: 4000, memoryMib: 8192 }),
+        rates: { cpuCoreHourMicros: 0, memoryGibHourMicros: 0, gpuHourMicros: 0 },
         instanceType: "",
         now: new Date().toISOString(),
       },

@@ -1,4 +1,4 @@
-import { resourceIdProblem } from "@eas/contracts";
+import { FREE_RATES, rateViolations, resourceIdProblem } from "@eas/contracts";
 import { NotFoundError, PreconditionFailedError, ValidationError, type FieldViolation } from "@eas/decider";
 import type { EventStore } from "@eas/event-store";
 import { instanceStream, nodeStream } from "@eas/events";
@@ -146,6 +146,7 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
       if (!Number.isFinite(request.pricePerHour) || request.pricePerHour < 0) {
         violations.push({ path: "pricePerHour", message: "must be a number >= 0" });
       }
+      violations.push(...rateViolations(request.rates, "rates"));
       if (violations.length > 0) throw new ValidationError(violations);
       const now = deps.now();
       const result = await executeCommand({
@@ -162,6 +163,7 @@ export function createSchedulerHandlers(deps: SchedulerApiDeps): SchedulerHandle
           instanceType: request.instanceType ?? "",
           agentAddress: request.agentAddress,
           labels: request.labels,
+          rates: { ...FREE_RATES, ...request.rates },
           now: new Date(now).toISOString(),
         },
         source,

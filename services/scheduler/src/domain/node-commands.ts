@@ -1,3 +1,4 @@
+import type { HourlyRates } from "@eas/contracts";
 import type { Resources } from "@eas/proto";
 
 /** Names of the Node aggregate's commands. Every command carries `now`, an ISO 8601 time that becomes its event's `at`. */
@@ -19,11 +20,14 @@ export interface RegisterNode {
   /** Dedicated group name; "" for the public pool. */
   readonly resourceGroup: string;
   readonly spot: boolean;
+  /** List price per hour (placement: spot ceiling, cheaper first). */
   readonly pricePerHour: number;
   /** Cloud instance type; "" for none. */
   readonly instanceType: string;
   readonly agentAddress: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Hourly prices of the node's resources in micro-units, for billing. */
+  readonly rates: HourlyRates;
   /** ISO 8601 time; becomes the event's `at`. */
   readonly now: string;
 }

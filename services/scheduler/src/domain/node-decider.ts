@@ -1,4 +1,4 @@
-import { isResourceId, RESOURCE_ID_RULE } from "@eas/contracts";
+import { FREE_RATES, isResourceId, RESOURCE_ID_RULE, rateViolations, type HourlyRates } from "@eas/contracts";
 import { NotFoundError, PreconditionFailedError, ValidationError, type Decider, type DomainError } from "@eas/decider";
 import { event } from "@eas/events";
 import type { Resources } from "@eas/proto";
@@ -42,6 +42,7 @@ export function decideNode(command: NodeCommand, node: NodeState | undefined): N
           agentAddress: command.agentAddress,
           labels: { ...command.labels },
           at,
+          rates: { ...command.rates },
           instanceType: command.instanceType,
         }),
       ];
@@ -118,6 +119,8 @@ function validateRegistration(command: RegisterNode): void {
   if (!Number.isFinite(command.pricePerHour) || command.pricePerHour < 0) {
     throw reject(command, NodeRejectionCode.InvalidCommand, `pricePerHour must be >= 0, got ${command.pricePerHour}`);
   }
+  const [badRate] = rateViolations(command.rates, "rates");
+  if (badRate) throw reject(command, NodeRejectionCode.InvalidCommand, `${badRate.path} ${badRate.message}`);
   if (command.agentAddress.trim() === "") {
     throw reject(command, NodeRejectionCode.InvalidCommand, "agentAddress is required");
   }
@@ -131,7 +134,14 @@ function sameRegistration(command: RegisterNode, node: NodeState): boolean {
     command.pricePerHour === node.pricePerHour &&
     command.instanceType === node.instanceType &&
     command.agentAddress === node.agentAddress &&
+    sameRates(command.rates, node.rates) &&
     sameLabels(command.labels, node.labels)
+  );
+}
+
+function sameRates(a: HourlyRates, b: HourlyRates): boolean {
+  return (
+    a.cpuCoreHourMicros === b.cpuCoreHourMicros && a.memoryGibHourMicros === b.memoryGibHourMicros && a.gpuHourMicros === b.gpuHourMicros
   );
 }
 
@@ -185,6 +195,7 @@ export function evolveNode(node: NodeState | undefined, event: NodeEvent): NodeS
         instanceType: data.instanceType ?? "",
         agentAddress: data.agentAddress,
         labels: { ...data.labels },
+        rates: { ...FREE_RATES, ...data.rates },
         status: back ? NodeStatus.Ready : node.status,
         statusReason: back ? "" : node.statusReason,
         reclaimDeadline: back ? 0 : node.reclaimDeadline,

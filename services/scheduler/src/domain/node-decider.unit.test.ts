@@ -47,6 +47,7 @@ function register(overrides: Partial<RegisterNode> = {}): RegisterNode {
     instanceType: "",
     agentAddress: "127.0.0.1:7001",
     labels: { zone: "a" },
+    rates: { cpuCoreHourMicros: 40_000, memoryGibHourMicros: 5_000, gpuHourMicros: 0 },
     now: iso(T0),
     ...overrides,
   };
@@ -64,6 +65,7 @@ function registeredFrom(command: RegisterNode): NodeEvent {
       agentAddress: command.agentAddress,
       labels: { ...command.labels },
       at: command.now,
+      rates: { ...command.rates },
       instanceType: command.instanceType,
     },
   };
@@ -97,6 +99,7 @@ describe("decideNode: RegisterNode", () => {
     ["new resource group", { resourceGroup: "team-a" }],
     ["new price", { pricePerHour: 0.5 }],
     ["new labels", { labels: { zone: "b" } }],
+    ["new rates", { rates: { cpuCoreHourMicros: 30_000, memoryGibHourMicros: 5_000, gpuHourMicros: 0 } }],
     ["spot flag", { spot: true }],
   ];
   for (const [what, change] of changes) {
@@ -123,6 +126,8 @@ describe("decideNode: RegisterNode", () => {
     ["fractional memory", { capacity: resources({ memoryMib: 1.5 }) }],
     ["gpu memory without gpus", { capacity: resources({ gpuMemoryGib: 16 }) }],
     ["a negative price", { pricePerHour: -1 }],
+    ["a negative CPU rate", { rates: { cpuCoreHourMicros: -1, memoryGibHourMicros: 0, gpuHourMicros: 0 } }],
+    ["a fractional GPU rate", { rates: { cpuCoreHourMicros: 0, memoryGibHourMicros: 0, gpuHourMicros: 0.5 } }],
     ["an empty agent address", { agentAddress: " " }],
     ["a time that is not an ISO 8601 time", { now: "yesterday" }],
   ];

@@ -1,4 +1,5 @@
 import type { EventOf } from "@eas/events";
+import type { HourlyRates } from "@eas/contracts";
 import type { Resources } from "@eas/proto";
 
 /** Events of the Node aggregate (stream "node-<id>"), the ones the node decider emits. */
@@ -60,6 +61,8 @@ export interface NodeState {
   /** host:port of the agent's gRPC API. */
   readonly agentAddress: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Hourly prices of its resources in micro-units (billing); free when the registration had none. */
+  readonly rates: HourlyRates;
   readonly status: NodeStatus;
   /** Why the node is Cordoned, Lost, Reclaiming or Reclaimed; "" when Ready. */
   readonly statusReason: string;

@@ -175,6 +175,7 @@ export function toNodeInfo(node: NodeState, agentConnected = false): NodeInfo {
     spot: node.spot,
     pricePerHour: node.pricePerHour,
     agentAddress: node.agentAddress,
+    rates: { ...node.rates },
     status: node.status,
     instanceCount: node.allocations.size,
     lastHeartbeat: new Date(node.lastHeartbeatAt).toISOString(),

@@ -49,6 +49,7 @@ export function registered(spec: NodeSpec): EventOf<"eas.v1.NodeRegistered"> {
     pricePerHour: spec.price ?? 1,
     agentAddress: `127.0.0.1:${7000 + spec.id.length}`,
     labels: {},
+    rates: { cpuCoreHourMicros: 0, memoryGibHourMicros: 0, gpuHourMicros: 0 },
     at: iso(spec.at ?? T0),
     ...(spec.instanceType === undefined ? {} : { instanceType: spec.instanceType }),
   });

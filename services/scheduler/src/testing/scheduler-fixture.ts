@@ -148,6 +148,7 @@ export function registration(nodeId: string, partial: Partial<RegisterNodeReques
     pricePerHour: 1,
     agentAddress: `127.0.0.1:${20000 + nodeId.length}`,
     labels: {},
+    rates: { cpuCoreHourMicros: 0, memoryGibHourMicros: 0, gpuHourMicros: 0 },
     ...partial,
   };
 }

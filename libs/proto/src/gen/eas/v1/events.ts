@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Resources, ServiceSpec } from "./spec.js";
+import { ResourceRates, Resources, ServiceSpec } from "./spec.js";
 
 export interface ServiceCreated {
   name: string;
@@ -194,11 +194,22 @@ export interface NodeRegistered {
   /** Dedicated group name; empty = public pool. */
   resourceGroup: string;
   spot: boolean;
+  /**
+   * The node's list price per hour, in currency units: placement only (the spot price ceiling of a
+   * spec, cheaper nodes first). Billing does not read it: it prices resources with `rates`.
+   */
   pricePerHour: number;
   /** host:port of the agent's gRPC API. */
   agentAddress: string;
   labels: { [key: string]: string };
   at: string;
+  /**
+   * What the billing charges for the resources its instances reserve, per hour. The class of capacity
+   * (spot, dedicated group, public pool) follows from `spot` and `resource_group`. Absent: free.
+   */
+  rates:
+    | ResourceRates
+    | undefined;
   /**
    * Cloud instance type of the node, e.g. "ecs.c7.large"; matched against a spec's
    * cloud.computing.instances[].type. Absent or empty: no type.
@@ -2813,6 +2824,7 @@ function createBaseNodeRegistered(): NodeRegistered {
     agentAddress: "",
     labels: {},
     at: "",
+    rates: undefined,
     instanceType: undefined,
   };
 }
@@ -2842,6 +2854,9 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
     });
     if (message.at !== "") {
       writer.uint32(66).string(message.at);
+    }
+    if (message.rates !== undefined) {
+      ResourceRates.encode(message.rates, writer.uint32(74).fork()).join();
     }
     if (message.instanceType !== undefined) {
       writer.uint32(162).string(message.instanceType);
@@ -2929,6 +2944,14 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
             message.at = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.rates = ResourceRates.decode(reader, reader.uint32());
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -2988,6 +3011,7 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
         )
         : {},
       at: isSet(object.at) ? globalThis.String(object.at) : "",
+      rates: isSet(object.rates) ? ResourceRates.fromJSON(object.rates) : undefined,
       instanceType: isSet(object.instanceType)
         ? globalThis.String(object.instanceType)
         : isSet(object.instance_type)
@@ -3028,6 +3052,9 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
     if (message.at !== "") {
       obj.at = message.at;
     }
+    if (message.rates !== undefined) {
+      obj.rates = ResourceRates.toJSON(message.rates);
+    }
     if (message.instanceType !== undefined) {
       obj.instanceType = message.instanceType;
     }
@@ -3057,6 +3084,9 @@ export const NodeRegistered: MessageFns<NodeRegistered> = {
       {},
     );
     message.at = object.at ?? "";
+    message.rates = (object.rates !== undefined && object.rates !== null)
+      ? ResourceRates.fromPartial(object.rates)
+      : undefined;
     message.instanceType = object.instanceType ?? undefined;
     return message;
   },

@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { InstanceTypeChoice, Resources } from "./spec.js";
+import { InstanceTypeChoice, ResourceRates, Resources } from "./spec.js";
 
 export interface RegisterNodeRequest {
   nodeId: string;
@@ -28,6 +28,10 @@ export interface RegisterNodeRequest {
   pricePerHour: number;
   agentAddress: string;
   labels: { [key: string]: string };
+  /** Hourly prices of the node's resources, for billing; each must be >= 0. */
+  rates:
+    | ResourceRates
+    | undefined;
   /** Cloud instance type, e.g. "ecs.c7.large"; absent or empty: none. */
   instanceType?: string | undefined;
 }
@@ -55,6 +59,7 @@ export interface NodeInfo {
    * address of the previous run is not current until then: nothing is placed or started there.
    */
   agentConnected: boolean;
+  rates: ResourceRates | undefined;
   instanceType: string;
   /** Set while the node is Reclaiming (RFC 3339). */
   reclaimDeadline: string;
@@ -143,6 +148,7 @@ function createBaseRegisterNodeRequest(): RegisterNodeRequest {
     pricePerHour: 0,
     agentAddress: "",
     labels: {},
+    rates: undefined,
     instanceType: undefined,
   };
 }
@@ -170,6 +176,9 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       RegisterNodeRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
     });
+    if (message.rates !== undefined) {
+      ResourceRates.encode(message.rates, writer.uint32(66).fork()).join();
+    }
     if (message.instanceType !== undefined) {
       writer.uint32(162).string(message.instanceType);
     }
@@ -248,6 +257,14 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
             }
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.rates = ResourceRates.decode(reader, reader.uint32());
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -306,6 +323,7 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
           {},
         )
         : {},
+      rates: isSet(object.rates) ? ResourceRates.fromJSON(object.rates) : undefined,
       instanceType: isSet(object.instanceType)
         ? globalThis.String(object.instanceType)
         : isSet(object.instance_type)
@@ -343,6 +361,9 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
         });
       }
     }
+    if (message.rates !== undefined) {
+      obj.rates = ResourceRates.toJSON(message.rates);
+    }
     if (message.instanceType !== undefined) {
       obj.instanceType = message.instanceType;
     }
@@ -371,6 +392,9 @@ export const RegisterNodeRequest: MessageFns<RegisterNodeRequest> = {
       },
       {},
     );
+    message.rates = (object.rates !== undefined && object.rates !== null)
+      ? ResourceRates.fromPartial(object.rates)
+      : undefined;
     message.instanceType = object.instanceType ?? undefined;
     return message;
   },
@@ -474,6 +498,7 @@ function createBaseNodeInfo(): NodeInfo {
     instanceCount: 0,
     lastHeartbeat: "",
     agentConnected: false,
+    rates: undefined,
     instanceType: "",
     reclaimDeadline: "",
     statusReason: "",
@@ -514,6 +539,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     }
     if (message.agentConnected !== false) {
       writer.uint32(88).bool(message.agentConnected);
+    }
+    if (message.rates !== undefined) {
+      ResourceRates.encode(message.rates, writer.uint32(98).fork()).join();
     }
     if (message.instanceType !== "") {
       writer.uint32(162).string(message.instanceType);
@@ -628,6 +656,14 @@ export const NodeInfo: MessageFns<NodeInfo> = {
             message.agentConnected = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.rates = ResourceRates.decode(reader, reader.uint32());
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -705,6 +741,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
         : isSet(object.agent_connected)
         ? globalThis.Boolean(object.agent_connected)
         : false,
+      rates: isSet(object.rates) ? ResourceRates.fromJSON(object.rates) : undefined,
       instanceType: isSet(object.instanceType)
         ? globalThis.String(object.instanceType)
         : isSet(object.instance_type)
@@ -758,6 +795,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.agentConnected !== false) {
       obj.agentConnected = message.agentConnected;
     }
+    if (message.rates !== undefined) {
+      obj.rates = ResourceRates.toJSON(message.rates);
+    }
     if (message.instanceType !== "") {
       obj.instanceType = message.instanceType;
     }
@@ -790,6 +830,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     message.instanceCount = object.instanceCount ?? 0;
     message.lastHeartbeat = object.lastHeartbeat ?? "";
     message.agentConnected = object.agentConnected ?? false;
+    message.rates = (object.rates !== undefined && object.rates !== null)
+      ? ResourceRates.fromPartial(object.rates)
+      : undefined;
     message.instanceType = object.instanceType ?? "";
     message.reclaimDeadline = object.reclaimDeadline ?? "";
     message.statusReason = object.statusReason ?? "";

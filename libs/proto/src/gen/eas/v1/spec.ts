@@ -19,6 +19,20 @@ export interface Resources {
   gpuMemoryGib: number;
 }
 
+/**
+ * Hourly prices of a node's resources, in micro-units of the currency (1 unit = 1,000,000 micro-units;
+ * money is never a float). A node registers them; the billing prices every instance on the node with
+ * the rates its node had registered when the instance was scheduled (docs/billing.md).
+ */
+export interface ResourceRates {
+  /** Per CPU core (1000 millicores) for one hour. */
+  cpuCoreHourMicros: number;
+  /** Per GiB (1024 MiB) of memory for one hour. */
+  memoryGibHourMicros: number;
+  /** Per GPU for one hour. */
+  gpuHourMicros: number;
+}
+
 export interface RpcConfig {
   /** Request timeout in milliseconds (EAS `keepalive`). */
   keepaliveMs: number;
@@ -257,6 +271,119 @@ export const Resources: MessageFns<Resources> = {
     message.gpu = object.gpu ?? 0;
     message.gpuType = object.gpuType ?? "";
     message.gpuMemoryGib = object.gpuMemoryGib ?? 0;
+    return message;
+  },
+};
+
+function createBaseResourceRates(): ResourceRates {
+  return { cpuCoreHourMicros: 0, memoryGibHourMicros: 0, gpuHourMicros: 0 };
+}
+
+export const ResourceRates: MessageFns<ResourceRates> = {
+  encode(message: ResourceRates, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cpuCoreHourMicros !== 0) {
+      writer.uint32(8).int64(message.cpuCoreHourMicros);
+    }
+    if (message.memoryGibHourMicros !== 0) {
+      writer.uint32(16).int64(message.memoryGibHourMicros);
+    }
+    if (message.gpuHourMicros !== 0) {
+      writer.uint32(24).int64(message.gpuHourMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResourceRates {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResourceRates();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cpuCoreHourMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.memoryGibHourMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.gpuHourMicros = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResourceRates {
+    return {
+      cpuCoreHourMicros: isSet(object.cpuCoreHourMicros)
+        ? globalThis.Number(object.cpuCoreHourMicros)
+        : isSet(object.cpu_core_hour_micros)
+        ? globalThis.Number(object.cpu_core_hour_micros)
+        : 0,
+      memoryGibHourMicros: isSet(object.memoryGibHourMicros)
+        ? globalThis.Number(object.memoryGibHourMicros)
+        : isSet(object.memory_gib_hour_micros)
+        ? globalThis.Number(object.memory_gib_hour_micros)
+        : 0,
+      gpuHourMicros: isSet(object.gpuHourMicros)
+        ? globalThis.Number(object.gpuHourMicros)
+        : isSet(object.gpu_hour_micros)
+        ? globalThis.Number(object.gpu_hour_micros)
+        : 0,
+    };
+  },
+
+  toJSON(message: ResourceRates): unknown {
+    const obj: any = {};
+    if (message.cpuCoreHourMicros !== 0) {
+      obj.cpuCoreHourMicros = Math.round(message.cpuCoreHourMicros);
+    }
+    if (message.memoryGibHourMicros !== 0) {
+      obj.memoryGibHourMicros = Math.round(message.memoryGibHourMicros);
+    }
+    if (message.gpuHourMicros !== 0) {
+      obj.gpuHourMicros = Math.round(message.gpuHourMicros);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResourceRates>): ResourceRates {
+    return ResourceRates.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResourceRates>): ResourceRates {
+    const message = createBaseResourceRates();
+    message.cpuCoreHourMicros = object.cpuCoreHourMicros ?? 0;
+    message.memoryGibHourMicros = object.memoryGibHourMicros ?? 0;
+    message.gpuHourMicros = object.gpuHourMicros ?? 0;
     return message;
   },
 };
@@ -1649,6 +1776,17 @@ type DeepPartial<T> = T extends Builtin ? T
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;

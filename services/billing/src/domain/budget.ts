@@ -1,0 +1,91 @@
+import { NotFoundError, ValidationError, type Decider } from "@eas/decider";
+import { event, type EventOf } from "@eas/events";
+
+/** The thresholds of a budget that raise an alert, in percent of the amount. */
+export const BUDGET_THRESHOLDS = [80, 100] as const;
+
+export type BudgetEvent = EventOf<"eas.v1.BudgetSet"> | EventOf<"eas.v1.BudgetDeleted"> | EventOf<"eas.v1.BudgetThresholdReached">;
+
+/** Commands on a service's budget (stream "budget-<service>"); time arrives with the command. */
+export type BudgetCommand =
+  | { type: "SetBudget"; service: string; amountMicros: number; now: string }
+  | { type: "DeleteBudget"; service: string; now: string }
+  /** The billing measured the service's cost this month: alert for each threshold newly reached. */
+  | { type: "CheckBudget"; service: string; period: string; spentMicros: number; now: string };
+
+export interface BudgetState {
+  readonly exists: boolean;
+  readonly service: string;
+  readonly amountMicros: number;
+  readonly setAt: string;
+  /** The month of the thresholds in `reached`. */
+  readonly period: string;
+  /** Thresholds reached in `period` since the budget was last set, each alerted once. */
+  readonly reached: readonly number[];
+}
+
+export function noBudget(service = ""): BudgetState {
+  return { exists: false, service, amountMicros: 0, setAt: "", period: "", reached: [] };
+}
+
+/**
+ * The thresholds `spentMicros` reaches in `period` that have not alerted yet: none for a month with no cost,
+ * each at most once per month and budget setting (setting the budget again re-arms them).
+ */
+export function thresholdsDue(budget: BudgetState, period: string, spentMicros: number): number[] {
+  if (!budget.exists || spentMicros <= 0) return [];
+  const reached = budget.period === period ? budget.reached : [];
+  return BUDGET_THRESHOLDS.filter(
+    (percent) => !reached.includes(percent) && BigInt(spentMicros) * 100n >= BigInt(budget.amountMicros) * BigInt(percent),
+  );
+}
+
+function decide(command: BudgetCommand, state: BudgetState): BudgetEvent[] {
+  switch (command.type) {
+    case "SetBudget": {
+      if (!Number.isSafeInteger(command.amountMicros) || command.amountMicros < 0) {
+        throw new ValidationError([{ path: "amountMicros", message: `must be a non-negative amount, got ${command.amountMicros}` }]);
+      }
+      if (state.exists && state.amountMicros === command.amountMicros) return [];
+      return [event("BudgetSet", { service: command.service, amountMicros: command.amountMicros, at: command.now })];
+    }
+    case "DeleteBudget":
+      if (!state.exists) throw new NotFoundError("budget of service", command.service);
+      return [event("BudgetDeleted", { service: command.service, at: command.now })];
+    case "CheckBudget":
+      return thresholdsDue(state, command.period, command.spentMicros).map((percent) =>
+        event("BudgetThresholdReached", {
+          service: command.service,
+          period: command.period,
+          thresholdPercent: percent,
+          amountMicros: state.amountMicros,
+          spentMicros: command.spentMicros,
+          at: command.now,
+        }),
+      );
+  }
+}
+
+function evolve(state: BudgetState, e: BudgetEvent): BudgetState {
+  switch (e.type) {
+    case "eas.v1.BudgetSet":
+      return { exists: true, service: e.data.service, amountMicros: e.data.amountMicros, setAt: e.data.at, period: "", reached: [] };
+    case "eas.v1.BudgetDeleted":
+      return noBudget(e.data.service);
+    case "eas.v1.BudgetThresholdReached": {
+      const reached = state.period === e.data.period ? state.reached : [];
+      return { ...state, period: e.data.period, reached: [...reached, e.data.thresholdPercent] };
+    }
+  }
+}
+
+/** A service's monthly budget and the alerts it raised. Stream "budget-<service>", written by the billing. */
+export const budgetDecider: Decider<BudgetCommand, BudgetEvent, BudgetState> = {
+  decide,
+  evolve,
+  initialState: () => noBudget(),
+};
+
+export function isBudgetEvent(e: { type: string }): e is BudgetEvent {
+  return e.type === "eas.v1.BudgetSet" || e.type === "eas.v1.BudgetDeleted" || e.type === "eas.v1.BudgetThresholdReached";
+}
