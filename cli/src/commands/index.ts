@@ -7,6 +7,8 @@ import { instancesCommands } from "./instances.js";
 import { uploadCommands } from "./upload.js";
 import { eventsCommands } from "./events.js";
 import { monitorCommands } from "./monitor.js";
+import { autoscaleCommands } from "./autoscale.js";
+import { cronscaleCommands } from "./cronscale.js";
 import { billingCommands } from "./billing.js";
 import { stressCommands } from "./stress.js";
 
@@ -22,6 +24,8 @@ export const commandGroups: readonly CommandGroup[] = [
   eventsCommands,
   asyncCommands,
   monitorCommands,
+  autoscaleCommands,
+  cronscaleCommands,
   billingCommands,
   stressCommands,
 ];

@@ -5,6 +5,11 @@ import {
   AlertRuleDeleted,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  AutoscalerPolicyDeleted,
+  AutoscalerPolicySet,
+  CronScaleJobRan,
+  CronScaleJobsDeleted,
+  CronScaleJobsSet,
   BudgetDeleted,
   BudgetSet,
   BudgetThresholdReached,
@@ -32,6 +37,7 @@ import {
   ServiceDeleted,
   ServiceDeploymentFailed,
   ServicePlacementBlocked,
+  ScaleDecided,
   ServiceRolledBack,
   ServiceScaled,
   ServiceStarted,
@@ -77,6 +83,12 @@ export interface EventMessages {
   AlertResolved: typeof AlertResolved;
   AlertWebhookDelivered: typeof AlertWebhookDelivered;
   AlertWebhookFailed: typeof AlertWebhookFailed;
+  AutoscalerPolicySet: typeof AutoscalerPolicySet;
+  AutoscalerPolicyDeleted: typeof AutoscalerPolicyDeleted;
+  ScaleDecided: typeof ScaleDecided;
+  CronScaleJobsSet: typeof CronScaleJobsSet;
+  CronScaleJobsDeleted: typeof CronScaleJobsDeleted;
+  CronScaleJobRan: typeof CronScaleJobRan;
   BudgetSet: typeof BudgetSet;
   BudgetDeleted: typeof BudgetDeleted;
   BudgetThresholdReached: typeof BudgetThresholdReached;
@@ -125,6 +137,13 @@ export const EVENT_MESSAGES: EventMessages = {
   AlertResolved,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  // The autoscaler's events (proto/eas/v1/autoscaler_events.proto).
+  AutoscalerPolicySet,
+  AutoscalerPolicyDeleted,
+  ScaleDecided,
+  CronScaleJobsSet,
+  CronScaleJobsDeleted,
+  CronScaleJobRan,
   BudgetSet,
   BudgetDeleted,
   BudgetThresholdReached,

@@ -7,6 +7,8 @@ export {
   instanceStream,
   nodeStream,
   alertStream,
+  autoscalerStream,
+  cronScaleStream,
   budgetStream,
   stressStream,
   batchStream,

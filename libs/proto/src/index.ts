@@ -8,6 +8,8 @@ export * from "./gen/eas/v1/batch_events.js";
 export * from "./gen/eas/v1/metrics.js";
 export * from "./gen/eas/v1/monitor.js";
 export * from "./gen/eas/v1/monitor_events.js";
+export * from "./gen/eas/v1/autoscaler.js";
+export * from "./gen/eas/v1/autoscaler_events.js";
 export * from "./gen/eas/v1/billing_events.js";
 export * from "./gen/eas/v1/billing.js";
 export * from "./gen/eas/v1/stress.js";

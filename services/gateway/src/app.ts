@@ -1,3 +1,4 @@
+import { wakeSubject } from "@eas/contracts";
 import { gatewaySamples } from "@eas/metrics";
 import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
@@ -45,6 +46,12 @@ export async function run(telemetry: Telemetry): Promise<void> {
     maxBodyBytes: config.maxBodyBytes,
     // Async services: requests are published to their JetStream queue, results read from their KV bucket.
     asyncRequests: await createAsyncRequests({ nats: host.bus, logger: host.logger }),
+    // A request for a service at zero is held, and the autoscaler told at once (not on its next tick).
+    coldStart: {
+      maxHeldRequests: config.holdMaxRequests,
+      maxWaitMs: config.holdMaxWaitMs,
+      onHold: (service, held) => host.bus.publish(wakeSubject.with(service), { service, held, at: new Date().toISOString() }),
+    },
     metrics: {
       observe: (service, code, ms, instanceId = "", bytesIn = 0, bytesOut = 0) => {
         latency.observe({ route_service: service, code: String(code) }, ms / 1000);

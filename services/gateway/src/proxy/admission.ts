@@ -16,16 +16,20 @@ export interface Rejection {
 
 /**
  * What admission decided: send the request to an instance (`proxy`), hand it to the service's async queue
- * (`enqueue`), let it read the async service's results (`results`), or refuse it.
+ * (`enqueue`), let it read the async service's results (`results`), hold it until the service's first
+ * instance is Ready (`hold`), or refuse it.
  */
 export type AdmissionOutcome =
   | { readonly kind: "proxy" }
   | { readonly kind: "enqueue"; readonly maxBodyBytes: number }
   | { readonly kind: "results" }
+  /** Admitted, but to wait for a first instance: the service is at zero and scales up on demand (`cold-start.ts`). */
+  | { readonly kind: "hold" }
   | { readonly kind: "reject"; readonly rejection: Rejection };
 
 const PROXY: AdmissionOutcome = { kind: "proxy" };
 const RESULTS: AdmissionOutcome = { kind: "results" };
+const HOLD: AdmissionOutcome = { kind: "hold" };
 
 const kAuthMemo = Symbol("eas.authMemo");
 type AuthCachingSocket = Socket & { [kAuthMemo]?: { digest: Buffer; header: string } };
@@ -53,6 +57,7 @@ export class Admission {
    * On an async service (its route has `async`) the request is queued instead (`enqueue`): its body must fit
    * the queue's limit and it needs no Ready instance, but the service must not be stopped (503); a read of its
    * results (`readsResults`) needs the token alone.
+   * A service that scales from zero and has no instance yet holds the request (`hold`, `cold-start.ts`).
    */
   check<W>(
     route: ServiceRoute<W>,
@@ -79,6 +84,7 @@ export class Admission {
         closeConnection: true,
       });
     }
+    if (!queue && route.holdsRequests) return HOLD;
     if (queue ? route.entry.state === "stopped" : !route.routable) {
       return reject({
         code: GatewayErrorCode.ServiceUnavailable,

@@ -1,4 +1,5 @@
 import type { AsyncRequests } from "./async-requests.js";
+import type { ColdStartOptions } from "./cold-start.js";
 import type { GatewayMetricsSink } from "./observation.js";
 import type { RouteTable } from "./route-table.js";
 
@@ -27,6 +28,8 @@ export interface GatewayServerOptions {
   drainTimeoutMs?: number;
   /** Queues requests to async services and serves their results; without it they are answered 503. */
   asyncRequests?: AsyncRequests;
+  /** Holding requests for services at zero instances that scale up on demand (`cold-start.ts`). */
+  coldStart?: ColdStartOptions;
 }
 
 /** {@link GatewayServerOptions} with every default filled in, as the gateway's parts read them. */
@@ -41,6 +44,7 @@ export interface GatewaySettings {
   readonly retryAfter: string;
   readonly drainTimeoutMs: number;
   readonly asyncRequests: AsyncRequests | undefined;
+  readonly coldStart: ColdStartOptions;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -58,5 +62,6 @@ export function withDefaults(options: GatewayServerOptions): GatewaySettings {
     retryAfter: String(options.unavailableRetryAfterSeconds ?? 1),
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     asyncRequests: options.asyncRequests,
+    coldStart: options.coldStart ?? {},
   };
 }

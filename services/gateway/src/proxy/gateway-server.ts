@@ -4,6 +4,7 @@ import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { Admission, type Rejection } from "./admission.js";
 import { isResultsRead, type AsyncExchange } from "./async-requests.js";
+import { ColdStart } from "./cold-start.js";
 import { RequestDispatcher } from "./dispatcher.js";
 import { errorBody, GatewayErrorCode, gatewayErrorStatus, sendError } from "./errors.js";
 import { ByteLimit, Exchange } from "./exchange.js";
@@ -50,7 +51,11 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const inFlight = new InFlight();
   const observation = new RequestObservation(settings.metrics, now);
   const dispatcher = new RequestDispatcher(settings, inFlight, observation);
-  const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => dispatcher.pump(route));
+  const coldStart = new ColdStart(settings.coldStart, settings.retryAfter);
+  const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => {
+    if (!route.holdsRequests) coldStart.forget(route.name);
+    dispatcher.pump(route);
+  });
   const admission = new Admission(maxBodyBytes, settings.retryAfter);
   const asyncRequests = settings.asyncRequests;
   const tunnels = new Set<Socket>();
@@ -89,7 +94,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       reject(route.name, res, start, outcome.rejection);
       return;
     }
-    if (outcome.kind !== "proxy") {
+    if (outcome.kind === "enqueue" || outcome.kind === "results") {
       handOverAsync(
         outcome.kind,
         outcome.kind === "enqueue" ? outcome.maxBodyBytes : 0,
@@ -102,8 +107,18 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       );
       return;
     }
-    const upstream = route.pick(start);
-    if (!upstream && route.queue.isFull) {
+    const held = outcome.kind === "hold";
+    if (held && !coldStart.hasRoom(route)) {
+      reject(route.name, res, start, {
+        code: GatewayErrorCode.ServiceUnavailable,
+        message: coldStart.fullMessage(route),
+        closeConnection: false,
+        headers: ["retry-after", coldStart.retryAfter],
+      });
+      return;
+    }
+    const upstream = held ? undefined : route.pick(start);
+    if (!held && !upstream && route.queue.isFull) {
       reject(route.name, res, start, {
         code: GatewayErrorCode.QueueFull,
         message: `service ${route.name} queue is full (${route.entry.maxQueueSize} waiting)`,
@@ -132,7 +147,8 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     if (scanned.expectContinue) res.writeContinue();
     const exchange = new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body);
     if (scanned.contentLength > 0) exchange.bytesIn = scanned.contentLength;
-    dispatcher.admit(exchange, upstream);
+    if (held) dispatcher.admitHeld(exchange, (waiting) => coldStart.hold(waiting, Date.now()));
+    else dispatcher.admit(exchange, upstream);
   }
 
   /** A request to an async service: queued, or reading results, by the gateway's async requests. */
@@ -186,14 +202,18 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     }
     const scanned = scanRequestHeaders(req.rawHeaders);
     const outcome = admission.check(route, socket, scanned.authorization, scanned.contentLength, start);
+    // A tunnel is not held at zero: it is refused like a request without an instance, and the service woken.
+    if (outcome.kind === "hold") settings.coldStart.onHold?.(route.name, 0);
     const rejection =
       outcome.kind === "reject"
         ? outcome.rejection
-        : outcome.kind !== "proxy"
-          ? ASYNC_UPGRADE
-          : inFlight.closing
-            ? SHUTTING_DOWN
-            : undefined;
+        : outcome.kind === "hold"
+          ? scalingUp(route.name, settings.retryAfter)
+          : outcome.kind !== "proxy"
+            ? ASYNC_UPGRADE
+            : inFlight.closing
+              ? SHUTTING_DOWN
+              : undefined;
     if (rejection) {
       refuseUpgrade(route.name, socket, start, rejection);
       return;
@@ -280,6 +300,16 @@ const ASYNC_UPGRADE: Rejection = {
   message: "an async service takes requests to queue and streams results with GET .../results (text/event-stream), not upgrades",
   closeConnection: true,
 };
+
+function scalingUp(service: string, retryAfter: string): Rejection {
+  return {
+    code: GatewayErrorCode.ServiceUnavailable,
+    message: `service ${service} is scaling up from zero; retry the upgrade shortly`,
+    closeConnection: true,
+    headers: ["retry-after", retryAfter],
+  };
+}
+
 const SHUTTING_DOWN: Rejection = { code: GatewayErrorCode.ShuttingDown, message: "gateway is shutting down", closeConnection: true };
 
 function notFoundMessage(method: string | undefined, url: string): string {

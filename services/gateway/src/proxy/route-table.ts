@@ -60,6 +60,12 @@ export interface RouteEntry {
   stateReason: string;
   /** Present for an async service: requests go to its queue, whether or not an instance is Ready. */
   async?: AsyncRoute;
+  /**
+   * The service may be scaled to zero and woken by a request (an autoscaling policy with min 0): while it is
+   * `scaled-to-zero` or `starting`, requests are held until an instance is Ready instead of answered 503
+   * (`cold-start.ts`). Absent: false.
+   */
+  scaleFromZero?: boolean;
 }
 
 /** What the proxy reads routes from: {@link LiveRouteTable}, which `routing/route-sync.ts` keeps in step with the log. */

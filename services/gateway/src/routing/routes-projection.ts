@@ -19,6 +19,8 @@ interface RoutedService {
   desiredReplicas: number;
   /** The scheduler's reason why an instance cannot be placed, until one is placed. */
   placementBlocked: string;
+  /** An autoscaling policy with min 0 applies: requests at zero instances are held, not refused. */
+  scaleFromZero?: boolean;
   /**
    * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: Ready ones are routed, and
    * so are those that were Ready when their node was lost (they may well still answer; one that refuses a
@@ -83,8 +85,8 @@ export function serviceOf(event: EasEvent): string | undefined {
  */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 4,
-  categories: [StreamCategory.service, StreamCategory.instance],
+  version: 5,
+  categories: [StreamCategory.service, StreamCategory.instance, StreamCategory.autoscaler],
   initialState: () => ({}),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
     const e = decodeEvent(recorded);
@@ -128,6 +130,13 @@ export const routesProjection: Projection<RoutesState> = {
         const { [e.data.name]: _deleted, ...rest } = state;
         return rest;
       }
+      case "eas.v1.AutoscalerPolicySet":
+      case "eas.v1.AutoscalerPolicyDeleted": {
+        const routed = state[e.data.service];
+        if (!routed) return state;
+        const scaleFromZero = e.type === "eas.v1.AutoscalerPolicySet" && e.data.policy?.minReplicas === 0;
+        return { ...state, [e.data.service]: { ...routed, scaleFromZero } };
+      }
       default:
         return withInstanceEvent(state, e);
     }
@@ -149,6 +158,7 @@ export function toRouteEntry(service: string, routed: RoutedService): RouteEntry
     instances,
     ...routeState(routed, instances.length),
     ...(routed.async ? { async: routed.async } : {}),
+    scaleFromZero: routed.scaleFromZero === true,
   };
 }
 

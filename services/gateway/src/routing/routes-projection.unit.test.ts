@@ -90,6 +90,7 @@ describe("routes projection: a service's lifecycle", () => {
       instances: [],
       state: "starting",
       stateReason: "",
+      scaleFromZero: false,
     });
   });
 
@@ -170,7 +171,17 @@ describe("routes projection: a service's lifecycle", () => {
       ],
       state: "running",
       stateReason: "",
+      scaleFromZero: false,
     });
+  });
+
+  it("given a service, when an autoscaling policy with min 0 is set, then requests at zero are held; min 1 or no policy: not", () => {
+    const policy = (minReplicas: number) =>
+      event("AutoscalerPolicySet", { service: "iris", policy: { minReplicas, maxReplicas: 3, targetQps: 10 }, setAt: at(2) });
+    const deleted = event("AutoscalerPolicyDeleted", { service: "iris", deletedAt: at(3) });
+    assert.equal(entry(when(given([created()]), policy(0)))?.scaleFromZero, true);
+    assert.equal(entry(when(given([created()]), policy(1)))?.scaleFromZero, false);
+    assert.equal(entry(when(given([created(), policy(0)]), deleted))?.scaleFromZero, false);
   });
 
   it("given a running service, when it is deleted, then it has no route and other services keep theirs", () => {
