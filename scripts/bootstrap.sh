@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what EAS needs on a fresh Debian/Ubuntu machine with Node 20+, or says exactly what is missing.
-# --tests: also what the tests need besides: promtool (Debian's prometheus package) and python3.
+# --tests: also what the tests need besides: promtool (Debian's prometheus package), python3 and chromium.
 set -euo pipefail
 for_tests=false
 [ "${1:-}" = "--tests" ] && for_tests=true
@@ -46,6 +46,8 @@ if [ "$for_tests" = true ]; then
   command -v promtool >/dev/null || apt_install prometheus "promtool, to lint /metrics"
   # A NATS subscriber written in Python checks the public event subjects from outside JavaScript.
   command -v python3 >/dev/null || apt_install python3 "the black-box NATS subscriber test"
+  # The stress report's page is opened in headless Chromium (driven by playwright-core, which downloads nothing).
+  [ -x /usr/bin/chromium ] || apt_install chromium "headless Chromium for the stress report's page test"
 fi
 
 pnpm install --frozen-lockfile --reporter=silent

@@ -36,6 +36,8 @@ function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
     warnings: [],
     placementWarnings: [],
     canary: undefined,
+    lastScale: undefined,
+    autoscaling: "",
     ...overrides,
   };
 }

@@ -195,7 +195,8 @@ describe("replicas spread, rebalance and fail over without failed requests", { t
         (await readEvents(t.client, 0, "eas.v1.InstanceMoveRequested")).some(
           (e) => e.stream === `instance-${victim.instanceId}` && e.dataJson.includes('"cause":"orphaned"'),
         ),
-      { timeoutMs: 30_000 },
+      // The returning agent reads each leftover's life from the log before it asks: slow on a loaded machine.
+      { timeoutMs: 60_000 },
     );
     const after = await settled("spread", 2, (info) => !info.instances.some((i) => i.instanceId === victim.instanceId), 120_000);
     const { ok, failures } = await traffic.stop();

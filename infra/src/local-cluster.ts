@@ -141,6 +141,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     EAS_LOG_LEVEL: options.logLevel ?? process.env.EAS_LOG_LEVEL ?? "info",
     EAS_SCHEDULER_ADDR: schedulerAddress,
     EAS_MONITOR_ADDR: `127.0.0.1:${portOf.monitor!.grpc}`,
+    EAS_DEPLOYER_ADDR: deployerAddress,
     EAS_GATEWAY_URL: gatewayUrl,
     ...options.extraEnv,
   };

@@ -1,3 +1,4 @@
+import { asyncCommands } from "./async.js";
 import type { CommandGroup } from "./registry.js";
 import { servicesCommands } from "./services.js";
 import { invokeCommands } from "./invoke.js";
@@ -7,7 +8,10 @@ import { uploadCommands } from "./upload.js";
 import { eventsCommands } from "./events.js";
 import { monitorCommands } from "./monitor.js";
 import { releasesCommands } from "./releases.js";
+import { autoscaleCommands } from "./autoscale.js";
+import { cronscaleCommands } from "./cronscale.js";
 import { billingCommands } from "./billing.js";
+import { stressCommands } from "./stress.js";
 
 export type { CommandGroup } from "./registry.js";
 
@@ -19,7 +23,11 @@ export const commandGroups: readonly CommandGroup[] = [
   instancesCommands,
   uploadCommands,
   eventsCommands,
+  asyncCommands,
   monitorCommands,
   releasesCommands,
+  autoscaleCommands,
+  cronscaleCommands,
   billingCommands,
+  stressCommands,
 ];

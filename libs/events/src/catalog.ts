@@ -5,9 +5,18 @@ import {
   AlertRuleDeleted,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  AutoscalerPolicyDeleted,
+  AutoscalerPolicySet,
+  CronScaleJobRan,
+  CronScaleJobsDeleted,
+  CronScaleJobsSet,
   BudgetDeleted,
   BudgetSet,
   BudgetThresholdReached,
+  BatchJobCancelled,
+  BatchJobCompleted,
+  BatchJobFailed,
+  BatchJobSubmitted,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -28,6 +37,7 @@ import {
   ServiceDeleted,
   ServiceDeploymentFailed,
   ServicePlacementBlocked,
+  ScaleDecided,
   ServiceRolledBack,
   ServiceScaled,
   ServiceStarted,
@@ -46,6 +56,11 @@ import {
   ServiceGroupCreated,
   ServiceGroupUpdated,
   ServiceGroupDeleted,
+  StressStepCompleted,
+  StressTaskCreated,
+  StressTaskFinished,
+  StressTaskStarted,
+  StressTaskStopRequested,
 } from "@eas/proto";
 
 /** Typed explicitly: the generated MessageFns interface is not exported, so declarations could not name it. */
@@ -94,9 +109,24 @@ export interface EventMessages {
   ServiceGroupCreated: typeof ServiceGroupCreated;
   ServiceGroupUpdated: typeof ServiceGroupUpdated;
   ServiceGroupDeleted: typeof ServiceGroupDeleted;
+  AutoscalerPolicySet: typeof AutoscalerPolicySet;
+  AutoscalerPolicyDeleted: typeof AutoscalerPolicyDeleted;
+  ScaleDecided: typeof ScaleDecided;
+  CronScaleJobsSet: typeof CronScaleJobsSet;
+  CronScaleJobsDeleted: typeof CronScaleJobsDeleted;
+  CronScaleJobRan: typeof CronScaleJobRan;
   BudgetSet: typeof BudgetSet;
   BudgetDeleted: typeof BudgetDeleted;
   BudgetThresholdReached: typeof BudgetThresholdReached;
+  StressTaskCreated: typeof StressTaskCreated;
+  StressTaskStarted: typeof StressTaskStarted;
+  StressStepCompleted: typeof StressStepCompleted;
+  StressTaskStopRequested: typeof StressTaskStopRequested;
+  StressTaskFinished: typeof StressTaskFinished;
+  BatchJobSubmitted: typeof BatchJobSubmitted;
+  BatchJobCompleted: typeof BatchJobCompleted;
+  BatchJobFailed: typeof BatchJobFailed;
+  BatchJobCancelled: typeof BatchJobCancelled;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -147,9 +177,27 @@ export const EVENT_MESSAGES: EventMessages = {
   ServiceGroupCreated,
   ServiceGroupUpdated,
   ServiceGroupDeleted,
+  // The autoscaler's events (proto/eas/v1/autoscaler_events.proto).
+  AutoscalerPolicySet,
+  AutoscalerPolicyDeleted,
+  ScaleDecided,
+  CronScaleJobsSet,
+  CronScaleJobsDeleted,
+  CronScaleJobRan,
   BudgetSet,
   BudgetDeleted,
   BudgetThresholdReached,
+  // Stress tests and their results (proto/eas/v1/stress_events.proto), written by the monitor.
+  StressTaskCreated,
+  StressTaskStarted,
+  StressStepCompleted,
+  StressTaskStopRequested,
+  StressTaskFinished,
+  // Offline batch jobs, written by the async-queue (proto/eas/v1/batch_events.proto).
+  BatchJobSubmitted,
+  BatchJobCompleted,
+  BatchJobFailed,
+  BatchJobCancelled,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

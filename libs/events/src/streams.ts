@@ -5,7 +5,11 @@ export const StreamCategory = {
   node: "node",
   alert: "alert",
   group: "group",
+  autoscaler: "autoscaler",
+  cronscale: "cronscale",
   budget: "budget",
+  stress: "stress",
+  batch: "batch",
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
@@ -16,4 +20,12 @@ export const nodeStream = (id: string): string => `${StreamCategory.node}-${id}`
 export const alertStream = (ruleId: string): string => `${StreamCategory.alert}-${ruleId}`;
 /** A service group: several services behind one endpoint, written by the deployer. */
 export const groupStream = (name: string): string => `${StreamCategory.group}-${name}`;
+/** A service's autoscaling policy and the decisions that changed its replica count, written by the autoscaler. */
+export const autoscalerStream = (service: string): string => `${StreamCategory.autoscaler}-${service}`;
+/** A service's scheduled scaling jobs and their runs, written by the autoscaler. */
+export const cronScaleStream = (service: string): string => `${StreamCategory.cronscale}-${service}`;
 export const budgetStream = (service: string): string => `${StreamCategory.budget}-${service}`;
+/** One stress test task and its results, written by the monitor. */
+export const stressStream = (taskId: string): string => `${StreamCategory.stress}-${taskId}`;
+/** One offline batch job, written by the async-queue. */
+export const batchStream = (jobId: string): string => `${StreamCategory.batch}-${jobId}`;

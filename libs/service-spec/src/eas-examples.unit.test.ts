@@ -46,6 +46,7 @@ const expectedContainerSpec: ServiceSpec = {
   cloud: { spotAllowed: false, maxSpotPrice: 0, instances: [] },
   labels: {},
   rebalanceDisabled: false,
+  async: undefined,
 };
 
 const expectedContainerWarnings = [
@@ -82,7 +83,7 @@ describe("a real EAS processor-mode service.json", () => {
     const issues = issuesOf(parseServiceDocument(testdata("eas-processor.json")));
     assert.equal(
       formatIssues(issues),
-      'processor: processor "tensorflow_cpu_1.12" is not built in; available: onnx, echo (for other frameworks, use containers with your own start command)',
+      'processor: processor "tensorflow_cpu_1.12" is not built in; available: onnx, echo, loadgen (for other frameworks, use containers with your own start command)',
     );
   });
 
@@ -109,6 +110,7 @@ describe("a real EAS processor-mode service.json", () => {
       cloud: { spotAllowed: true, maxSpotPrice: 0.3, instances: CLOUD_INSTANCES },
       labels: { team: "vision", model: "resnet50" },
       rebalanceDisabled: false,
+      async: undefined,
     };
     assert.deepEqual(value, expected);
     assert.deepEqual(warnings, [

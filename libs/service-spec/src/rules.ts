@@ -9,8 +9,8 @@ import { describeValue } from "./issues.js";
  */
 export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 
-/** The processors the agent runs without user code. */
-export const BUILT_IN_PROCESSORS = ["onnx", "echo"] as const;
+/** The processors the agent runs without user code (loadgen: the load workers of stress tests, docs/stress-tests.md). */
+export const BUILT_IN_PROCESSORS = ["onnx", "echo", "loadgen"] as const;
 export type BuiltInProcessor = (typeof BUILT_IN_PROCESSORS)[number];
 
 /** Processors that cannot start without `model_path`. */

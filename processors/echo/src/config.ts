@@ -17,6 +17,10 @@ export interface EchoConfig {
   readonly chunkIntervalMs: number;
   /** Largest accepted request body, in bytes; larger ones get HTTP 413. */
   readonly maxBodyBytes: number;
+  /** Once, this long after listening, the server freezes for {@link stallMs} (0: never). */
+  readonly stallAfterMs: number;
+  /** How long the one stall lasts: every request arriving during it waits until it ends (a GC pause, a frozen host). */
+  readonly stallMs: number;
 }
 
 /** Defaults applied to every key the configuration leaves out. */
@@ -28,6 +32,8 @@ export const DEFAULT_ECHO_CONFIG: EchoConfig = {
   streamChunks: 5,
   chunkIntervalMs: 50,
   maxBodyBytes: 10 * 1024 * 1024,
+  stallAfterMs: 0,
+  stallMs: 0,
 };
 
 /** The configuration is not a JSON object, or one of its values is out of range. */
@@ -64,6 +70,8 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   stream_chunks: { field: "streamChunks", min: 1, max: 100_000, integer: true },
   chunk_interval_ms: { field: "chunkIntervalMs", min: 0, max: 3_600_000, integer: false },
   max_body_bytes: { field: "maxBodyBytes", min: 1, max: 1024 * 1024 * 1024, integer: true },
+  stall_after_ms: { field: "stallAfterMs", min: 0, max: 86_400_000, integer: false },
+  stall_ms: { field: "stallMs", min: 0, max: 3_600_000, integer: false },
 };
 
 /**

@@ -19,6 +19,8 @@ describe("parseEchoConfig", () => {
         stream_chunks: 3,
         chunk_interval_ms: 10,
         max_body_bytes: 100,
+        stall_after_ms: 2_000,
+        stall_ms: 1_000,
       }),
     );
     assert.deepEqual(config, {
@@ -29,6 +31,8 @@ describe("parseEchoConfig", () => {
       streamChunks: 3,
       chunkIntervalMs: 10,
       maxBodyBytes: 100,
+      stallAfterMs: 2_000,
+      stallMs: 1_000,
     });
   });
 

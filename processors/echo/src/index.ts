@@ -1,4 +1,4 @@
-export { createEchoServer, EchoServerClosedError } from "./server.js";
+export { createEchoServer, EchoServerClosedError, STALL_PATH } from "./server.js";
 export type { EchoServer, EchoServerOptions } from "./server.js";
 export { parseEchoConfig, EchoConfigError, DEFAULT_ECHO_CONFIG } from "./config.js";
 export type { EchoConfig, ParsedEchoConfig } from "./config.js";

@@ -79,6 +79,25 @@ describe("echo server", () => {
     assert.ok(elapsed < 2_000, `answered after ${elapsed.toFixed(1)} ms`);
   });
 
+  it("POST /_echo/stall starts the stall now: it answers at once, requests arriving during it wait it out", async () => {
+    const { base } = await start({ config: { latencyMs: 5, stallMs: 400, stallAfterMs: 0 } });
+    await new Promise((resolve) => setTimeout(resolve, 450)); // the stall from listening is over
+    let started = performance.now();
+    await (await post(base, "before")).arrayBuffer();
+    assert.ok(performance.now() - started < 300, "no stall before the trigger");
+    started = performance.now();
+    const trigger = await post(`${base}/_echo/stall`, "");
+    assert.deepEqual(await trigger.json(), { stall: { ms: 400 } });
+    assert.ok(performance.now() - started < 300, "the trigger itself is not stalled");
+    await (await post(base, "during")).arrayBuffer();
+    assert.ok(performance.now() - started >= 395, `stalled ${performance.now() - started} ms`);
+
+    const none = await start();
+    const refused = await post(`${none.base}/_echo/stall`, "");
+    assert.equal(refused.status, 404);
+    assert.equal(((await refused.json()) as { code: string }).code, "no_stall");
+  });
+
   it("adds latency_jitter_ms drawn from the random source", async () => {
     // random() = 0.5 always: 100 + 0.5 * 200 = 200 ms.
     const { base } = await start({ config: { latencyMs: 100, latencyJitterMs: 200 }, random: () => 0.5 });

@@ -7,6 +7,9 @@ import { DEFAULT_ECHO_CONFIG, type EchoConfig } from "./config.js";
 import { createEchoRenderer, echoJsonOf, type EchoRenderer } from "./response.js";
 
 /** Options of {@link createEchoServer}; every field has a default. */
+/** A POST here starts the configured stall (`stall_ms`) now, each time: a test starts it while its load runs. */
+export const STALL_PATH = "/_echo/stall";
+
 export interface EchoServerOptions {
   /** Behaviour knobs; missing keys take {@link DEFAULT_ECHO_CONFIG}. */
   readonly config?: Partial<EchoConfig>;
@@ -101,6 +104,8 @@ export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
   const startup = new AbortController();
   let closing = false;
   let closed: Promise<void> | undefined;
+  // The stall's window in performance.now() time: set when the server starts listening, and again by each POST to STALL_PATH.
+  let stallWindow: { from: number; to: number } | undefined;
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -154,7 +159,21 @@ export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
       sendJson(res, 413, JSON.stringify({ error: error.message, code: "body_too_large" }));
       return;
     }
-    const delay = config.latencyMs + (config.latencyJitterMs > 0 ? settings.random() * config.latencyJitterMs : 0);
+    if (path === STALL_PATH && req.method === "POST") {
+      if (config.stallMs <= 0) {
+        sendJson(res, 404, `{"error":"no stall configured (stall_ms is 0)","code":"no_stall"}`);
+        return;
+      }
+      const from = performance.now();
+      stallWindow = { from, to: from + config.stallMs };
+      sendJson(res, 200, JSON.stringify({ stall: { ms: config.stallMs } }));
+      return;
+    }
+    let delay = config.latencyMs + (config.latencyJitterMs > 0 ? settings.random() * config.latencyJitterMs : 0);
+    if (stallWindow) {
+      const now = performance.now();
+      if (now >= stallWindow.from && now < stallWindow.to) delay += stallWindow.to - now;
+    }
     const mode = modeOf(path, req.headers.accept);
     // Only requests that wait get an abort signal (it stops their timers when the client
     // goes away); the zero-latency JSON path stays allocation-light for benchmarks.
@@ -245,7 +264,12 @@ export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
         }
       }
       if (closing) throw new EchoServerClosedError();
-      return await listenOn(server, port, host, "echo");
+      const bound = await listenOn(server, port, host, "echo");
+      if (config.stallMs > 0) {
+        const from = performance.now() + config.stallAfterMs;
+        stallWindow = { from, to: from + config.stallMs };
+      }
+      return bound;
     },
     close() {
       closed ??= shutdown();

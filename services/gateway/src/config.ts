@@ -16,4 +16,14 @@ export const gatewayConfigSpec = {
     1024 * 1024,
     "largest request body copied to a mirror (larger ones are shed)",
   ),
+  holdMaxRequests: envVar.int(
+    "EAS_GATEWAY_HOLD_MAX_REQUESTS",
+    100,
+    "requests held per service while it scales up from zero (503 with Retry-After past it)",
+  ),
+  holdMaxWaitMs: envVar.int(
+    "EAS_GATEWAY_HOLD_MAX_WAIT_MS",
+    30_000,
+    "longest wait of a request held for a service scaling up from zero (503 with Retry-After after it)",
+  ),
 };

@@ -1,5 +1,6 @@
-import { alertStream } from "@eas/events";
-import { MonitorService } from "@eas/proto";
+import { randomBytes } from "node:crypto";
+import { alertStream, stressStream } from "@eas/events";
+import { MonitorService, StressService } from "@eas/proto";
 import { createServiceHost, executeCommand, readConfig } from "@eas/service-kit";
 import type { Telemetry } from "@eas/telemetry";
 import { Counter, Gauge } from "prom-client";
@@ -18,6 +19,14 @@ import { subscribeToSamples } from "./series/intake.js";
 import { RecentPoints } from "./series/recent-points.js";
 import { createSeriesReader } from "./series/series-reader.js";
 import { createSeriesStore } from "./series/series-store.js";
+import { createStressApi } from "./stress/api/stress-api.js";
+import { stressDecider, type StressCommand } from "./stress/domain/stress-decider.js";
+import { stressTasksProjection } from "./stress/projections/stress-tasks.js";
+import { loadChartAssets } from "./stress/report/chart-assets.js";
+import { createReportRenderer } from "./stress/report/render.js";
+import { createDeployerClient } from "./stress/runner/deployer-client.js";
+import { StressController } from "./stress/runner/stress-controller.js";
+import { createStressObjects } from "./stress/runner/stress-objects.js";
 
 /** Wires the monitor: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
 export async function run(telemetry: Telemetry): Promise<void> {
@@ -119,6 +128,50 @@ export async function run(telemetry: Telemetry): Promise<void> {
       now,
     }),
   );
+  // Stress tests: tasks on streams "stress-<id>", load workers run by the agents (docs/stress-tests.md, ADR 0035).
+  const stressTasks = await host.runProjection(stressTasksProjection, {
+    describe: (state) => Object.values(state).map((task) => ({ id: task.id, service: task.spec?.serviceName, status: task.status })),
+  });
+  const deployer = createDeployerClient(config.deployerAddress);
+  host.shutdown.onShutdown("deployer-client", () => deployer.close(), "close-connections");
+  const stressObjects = createStressObjects(host.bus);
+  const renderReport = createReportRenderer(await loadChartAssets(), now);
+  const executeStress = async (taskId: string, command: StressCommand) =>
+    (await executeCommand({ store: host.store, stream: stressStream(taskId), decider: stressDecider, command, source })).position;
+  const stressController = new StressController({
+    bus: host.bus,
+    deployer,
+    execute: executeStress,
+    taskInfo: (taskId) => stressTasks.state[taskId],
+    writeReport: (info, points) => {
+      const { html, json } = renderReport(info, points);
+      return stressObjects.putReport(info.id, html, json);
+    },
+    gatewayUrl: config.gatewayUrl,
+    workerNatsUrl: config.stressWorkerNatsUrl ?? config.natsUrl.split(",")[0]!,
+    workerCpu: config.stressWorkerCpu,
+    workerMemoryMib: config.stressWorkerMemoryMib,
+    workerStartTimeoutMs: config.stressWorkerStartTimeoutS * 1000,
+    logger: host.logger,
+    now: () => Date.now(),
+  });
+  host.shutdown.onShutdown("stress-tasks", () => stressController.stopAll("the monitor shut down"), "drain");
+  host.addGrpcService(
+    StressService,
+    createStressApi({
+      tasks: stressTasks,
+      controller: stressController,
+      deployer,
+      objects: stressObjects,
+      execute: executeStress,
+      limits: { maxDurationSeconds: config.stressMaxDurationS, maxQps: config.stressMaxQps, maxAgentCount: config.stressMaxAgentCount },
+      renderReport,
+      newTaskId: () => `t${randomBytes(4).toString("hex")}`,
+      logger: host.logger,
+      now,
+    }),
+  );
+
   host.addDebugEndpoint("series", () => ({ services: recent.services().length, recentBytes: recent.bytes, watchers: live.watcherCount }));
   await host.listen();
 
@@ -126,4 +179,6 @@ export async function run(telemetry: Telemetry): Promise<void> {
   await alerts.caughtUp;
   notifyOnEvent.ready = true;
   notifier.sync(alerts.state);
+  await stressTasks.caughtUp;
+  await stressController.recover(Object.values(stressTasks.state));
 }

@@ -1,4 +1,5 @@
 import { commonConfigSpec, envVar } from "@eas/service-kit";
+import { stressConfigSpec } from "./stress/config.js";
 
 /** Every environment variable the monitor reads. */
 export const monitorConfigSpec = {
@@ -19,4 +20,5 @@ export const monitorConfigSpec = {
   webhookTimeoutMs: envVar.int("EAS_MONITOR_WEBHOOK_TIMEOUT_MS", 5_000, "longest wait for a webhook's answer, per attempt"),
   webhookAttempts: envVar.int("EAS_MONITOR_WEBHOOK_ATTEMPTS", 8, "attempts to post one alert transition before giving up"),
   webhookBackoffMs: envVar.int("EAS_MONITOR_WEBHOOK_BACKOFF_MS", 1_000, "first pause between webhook attempts; doubles up to 60 s"),
+  ...stressConfigSpec,
 };

@@ -72,6 +72,8 @@ export const PROCESSOR_PROBES: Readonly<Record<string, ProcessorProbes>> = {
   // Open Inference Protocol v2: ready answers 503 until the model is loaded.
   onnx: { readiness: { kind: "http", path: "/v2/health/ready" }, liveness: { kind: "http", path: "/v2/health/live" } },
   echo: { readiness: { kind: "http", path: "/healthz" }, liveness: { kind: "http", path: "/livez" } },
+  // A stress test's load worker (docs/stress-tests.md).
+  loadgen: { readiness: { kind: "http", path: "/healthz" }, liveness: { kind: "http", path: "/livez" } },
 };
 
 const PROCESSOR_NAME = /^[a-z0-9][a-z0-9_-]*$/;

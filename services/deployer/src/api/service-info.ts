@@ -42,6 +42,8 @@ export function toServiceInfo(view: ServiceView, gatewayUrl: string, token: stri
     warnings: [],
     placementWarnings: serviceWarnings(view, rebalanceDisabled),
     canary: toCanaryInfo(view),
+    lastScale: view.lastScale,
+    autoscaling: view.autoscaling ? `min ${view.autoscaling.minReplicas}, max ${view.autoscaling.maxReplicas}` : "",
   };
 }
 

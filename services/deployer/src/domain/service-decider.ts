@@ -7,6 +7,9 @@ import { evolveTraffic, isTrafficEvent, NO_TRAFFIC } from "./traffic.js";
 
 export { currentSpec, requireExisting, type LiveService, type ServiceState, type ServiceVersion } from "./service-state.js";
 
+/** Who asked for a scale (ADR 0014). */
+export type ScaleCause = "user" | "autoscaler" | "cron";
+
 /**
  * Commands on the Service aggregate. Time and the digest of the generated token arrive with the command
  * (the token itself never reaches the log: ADR 0027).
@@ -15,7 +18,7 @@ export type ServiceCommand =
   | { type: "CreateService"; spec: ServiceSpec; tokenSha256: string; now: string }
   /** A new version: rolled out, or with `stage` only recorded (it runs as a canary, or once promoted or rolled back to). */
   | { type: "UpdateService"; spec: ServiceSpec; updateType: "merge" | "replace"; stage?: boolean; now: string }
-  | { type: "ScaleService"; name: string; replicas: number; cause: "user" | "autoscaler" | "cron"; now: string }
+  | { type: "ScaleService"; name: string; replicas: number; cause: ScaleCause; reason?: string; now: string }
   | { type: "StopService"; name: string; now: string }
   | { type: "StartService"; name: string; now: string }
   | { type: "DeleteService"; name: string; now: string }
@@ -99,6 +102,7 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
           toReplicas: command.replicas,
           cause: command.cause,
           scaledAt: command.now,
+          reason: command.reason ?? "",
         }),
       ];
     }

@@ -15,14 +15,40 @@ export interface Rejection {
   readonly headers?: readonly string[];
 }
 
+/**
+ * What admission decided: send the request to an instance (`proxy`), hand it to the service's async queue
+ * (`enqueue`), let it read the async service's results (`results`), hold it until the service's first
+ * instance is Ready (`hold`), or refuse it.
+ */
+export type AdmissionOutcome =
+  | { readonly kind: "proxy" }
+  | { readonly kind: "enqueue"; readonly maxBodyBytes: number }
+  | { readonly kind: "results" }
+  /** Admitted, but to wait for a first instance: the service is at zero and scales up on demand (`cold-start.ts`). */
+  | { readonly kind: "hold" }
+  | { readonly kind: "reject"; readonly rejection: Rejection };
+
+/** What a request says besides its token and size that admission looks at. */
+export interface AdmissionRequest {
+  /** The parsed `X-Eas-Version`: 0 when absent, -1 when not a version. */
+  readonly pinned?: number;
+  /** `X-Eas-Version` as sent. */
+  readonly pinnedText?: string;
+  /** A read of an async service's results (`GET .../results...`). */
+  readonly readsResults?: boolean;
+}
+
+const PROXY: AdmissionOutcome = { kind: "proxy" };
+const RESULTS: AdmissionOutcome = { kind: "results" };
+const HOLD: AdmissionOutcome = { kind: "hold" };
+
 const kAuthMemo = Symbol("eas.authMemo");
 type AuthCachingSocket = Socket & { [kAuthMemo]?: { digest: Buffer; header: string } };
 
 /**
  * Admission: what a request to a known service (or group) must pass before it is sent or queued, the same
  * for plain requests and upgrades (WebSocket), so both get the same answers. A new kind of answer at the
- * door (holding a request while a service scales up from zero, handing it to an async queue) is a new
- * outcome here.
+ * door is a new outcome here.
  */
 export class Admission {
   readonly #maxBodyBytes: number;
@@ -37,9 +63,13 @@ export class Admission {
   /**
    * Checks, in this order: the token (401), the declared body size (413), the pinned version (400 for a value
    * that is not a version, 404 for a version the service never had, 503 when it has no Ready instance) or a
-   * Ready instance (503), the rate limit (429, taking a token when it admits). Undefined when the request is
-   * admitted. `contentLength` is -1 when the request declares none; `pinned` is the parsed `X-Eas-Version`
-   * (0 when absent, -1 when not a version) and `pinnedText` its value as sent.
+   * Ready instance (503), the rate limit (429, taking a token when it admits). `contentLength` is -1 when the
+   * request declares none.
+   *
+   * On an async service (its route has `async`) the request is queued instead (`enqueue`): its body must fit
+   * the queue's limit and it needs no Ready instance, but the service must not be stopped (503); a read of its
+   * results needs the token alone. A service that scales from zero and has no instance yet holds an unpinned
+   * request (`hold`, `cold-start.ts`).
    */
   check<W>(
     route: ServiceRoute<W>,
@@ -47,14 +77,24 @@ export class Admission {
     authorization: string | undefined,
     contentLength: number,
     now: number,
-    pinned = 0,
-    pinnedText = "",
-  ): Rejection | undefined {
-    return (
-      this.#door(route.tokenDigest, socket, authorization, contentLength) ??
-      (pinned === 0 ? this.#routable(route) : this.#pinned(route, pinned, pinnedText)) ??
-      this.#rateLimit(route, now)
-    );
+    request: AdmissionRequest = {},
+  ): AdmissionOutcome {
+    const unauthorized = this.#token(route.tokenDigest, socket, authorization);
+    if (unauthorized) return reject(unauthorized);
+    const queue = route.entry.async;
+    if (queue && request.readsResults) return RESULTS;
+    const maxBodyBytes = queue ? Math.min(queue.maxPayloadBytes, this.#maxBodyBytes) : this.#maxBodyBytes;
+    const tooLarge = this.#bodySize(contentLength, maxBodyBytes);
+    if (tooLarge) return reject(tooLarge);
+    if (queue) {
+      const refused = route.entry.state === "stopped" ? this.#unavailable(route) : this.#rateLimit(route, now);
+      return refused ? reject(refused) : { kind: "enqueue", maxBodyBytes };
+    }
+    const pinned = request.pinned ?? 0;
+    if (pinned === 0 && route.holdsRequests) return HOLD;
+    const refused =
+      (pinned === 0 ? this.#routable(route) : this.#pinned(route, pinned, request.pinnedText ?? "")) ?? this.#rateLimit(route, now);
+    return refused ? reject(refused) : PROXY;
   }
 
   /**
@@ -68,7 +108,7 @@ export class Admission {
     contentLength: number,
     pinnedText: string | undefined,
   ): Rejection | undefined {
-    const refused = this.#door(group.tokenDigest, socket, authorization, contentLength);
+    const refused = this.#token(group.tokenDigest, socket, authorization) ?? this.#bodySize(contentLength, this.#maxBodyBytes);
     if (refused) return refused;
     if (pinnedText !== undefined) {
       return {
@@ -95,26 +135,29 @@ export class Admission {
     };
   }
 
-  #door(digest: Buffer, socket: Socket, authorization: string | undefined, contentLength: number): Rejection | undefined {
-    if (!this.#authorized(socket as AuthCachingSocket, authorization, digest)) {
-      return {
-        code: GatewayErrorCode.Unauthorized,
-        message: "missing or invalid token in the Authorization header",
-        closeConnection: false,
-      };
-    }
-    if (contentLength > this.#maxBodyBytes) {
-      return {
-        code: GatewayErrorCode.PayloadTooLarge,
-        message: `request body of ${contentLength} bytes exceeds ${this.#maxBodyBytes}`,
-        closeConnection: true,
-      };
-    }
-    return undefined;
+  #token(digest: Buffer, socket: Socket, authorization: string | undefined): Rejection | undefined {
+    if (this.#authorized(socket as AuthCachingSocket, authorization, digest)) return undefined;
+    return {
+      code: GatewayErrorCode.Unauthorized,
+      message: "missing or invalid token in the Authorization header",
+      closeConnection: false,
+    };
+  }
+
+  #bodySize(contentLength: number, maxBodyBytes: number): Rejection | undefined {
+    if (contentLength <= maxBodyBytes) return undefined;
+    return {
+      code: GatewayErrorCode.PayloadTooLarge,
+      message: `request body of ${contentLength} bytes exceeds ${maxBodyBytes}`,
+      closeConnection: true,
+    };
   }
 
   #routable<W>(route: ServiceRoute<W>): Rejection | undefined {
-    if (route.routable) return undefined;
+    return route.routable ? undefined : this.#unavailable(route);
+  }
+
+  #unavailable<W>(route: ServiceRoute<W>): Rejection {
     return {
       code: GatewayErrorCode.ServiceUnavailable,
       message: `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
@@ -141,7 +184,7 @@ export class Admission {
           closeConnection: false,
         };
       case "not-ready":
-        if (route.entry.state === "stopped") return this.#routable(route);
+        if (route.entry.state === "stopped") return this.#unavailable(route);
         return {
           code: GatewayErrorCode.VersionUnavailable,
           message: `service ${route.name} version ${pinned} has no ready instance`,
@@ -179,4 +222,8 @@ export class Admission {
     if (authorization !== undefined) socket[kAuthMemo] = { digest, header: authorization };
     return true;
   }
+}
+
+function reject(rejection: Rejection): AdmissionOutcome {
+  return { kind: "reject", rejection };
 }

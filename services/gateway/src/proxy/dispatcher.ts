@@ -41,6 +41,12 @@ export class RequestDispatcher implements ExchangeOwner {
     else exchange.waitIn(exchange.route.queueOf(exchange.lane));
   }
 
+  /** An admitted exchange for a service at zero instances: `hold` keeps it until the first instance is Ready. */
+  admitHeld(exchange: Exchange, hold: (exchange: Exchange) => void): void {
+    this.#inFlight.begin();
+    hold(exchange);
+  }
+
   /** Sends `exchange` to `upstream`. */
   dispatch(exchange: Exchange, upstream: Upstream): void {
     exchange.send(upstream);
@@ -56,6 +62,8 @@ export class RequestDispatcher implements ExchangeOwner {
       this.failQueued(route, GatewayErrorCode.ServiceNotFound, `service ${route.name} was deleted`);
       return;
     }
+    // A service at zero scaling up: its held requests wait for the first Ready instance (or their hold timer).
+    if (route.holdsRequests) return;
     const now = this.#now();
     for (const [lane, queue] of route.queues()) {
       if (queue.size === 0) continue;

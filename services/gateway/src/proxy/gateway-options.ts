@@ -1,4 +1,6 @@
 import type { MirrorLimits } from "./mirror.js";
+import type { AsyncRequests } from "./async-requests.js";
+import type { ColdStartOptions } from "./cold-start.js";
 import type { GatewayMetricsSink } from "./observation.js";
 import type { RouteTable } from "./route-table.js";
 
@@ -29,6 +31,10 @@ export interface GatewayServerOptions {
   mirrorMaxInFlight?: number;
   /** Largest request body copied to a mirror (held in memory until whole); larger ones are shed. Default 1 MiB. */
   mirrorMaxBodyBytes?: number;
+  /** Queues requests to async services and serves their results; without it they are answered 503. */
+  asyncRequests?: AsyncRequests;
+  /** Holding requests for services at zero instances that scale up on demand (`cold-start.ts`). */
+  coldStart?: ColdStartOptions;
 }
 
 /** {@link GatewayServerOptions} with every default filled in, as the gateway's parts read them. */
@@ -43,6 +49,8 @@ export interface GatewaySettings {
   readonly retryAfter: string;
   readonly drainTimeoutMs: number;
   readonly mirror: MirrorLimits;
+  readonly asyncRequests: AsyncRequests | undefined;
+  readonly coldStart: ColdStartOptions;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -64,5 +72,7 @@ export function withDefaults(options: GatewayServerOptions): GatewaySettings {
       maxBodyBytes: options.mirrorMaxBodyBytes ?? 1024 * 1024,
       defaultTimeoutMs: 30_000,
     },
+    asyncRequests: options.asyncRequests,
+    coldStart: options.coldStart ?? {},
   };
 }

@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { Admission, type Rejection } from "./admission.js";
+import { isResultsRead, type AsyncExchange } from "./async-requests.js";
+import { ColdStart } from "./cold-start.js";
 import { RequestDispatcher } from "./dispatcher.js";
 import { errorBody, GatewayErrorCode, gatewayErrorStatus, sendError } from "./errors.js";
 import { ByteLimit, Exchange } from "./exchange.js";
@@ -12,6 +14,7 @@ import { InFlight } from "./in-flight.js";
 import { parsePinnedVersion, type Lane } from "./lanes.js";
 import { Mirror } from "./mirror.js";
 import { RequestObservation } from "./observation.js";
+import type { RouteEntry } from "./route-table.js";
 import type { ServiceLoadSnapshot, ServiceRoute, ServiceRoutingSnapshot } from "./service-route.js";
 import { ServiceRoutes } from "./service-routes.js";
 import { rejectUpgrade, tunnelUpgrade } from "./upgrade.js";
@@ -50,7 +53,11 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const inFlight = new InFlight();
   const observation = new RequestObservation(settings.metrics, now);
   const dispatcher = new RequestDispatcher(settings, inFlight, observation);
-  const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => dispatcher.pump(route));
+  const coldStart = new ColdStart(settings.coldStart, settings.retryAfter);
+  const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => {
+    if (!route.holdsRequests) coldStart.forget(route.name);
+    dispatcher.pump(route);
+  });
   const admission = new Admission(maxBodyBytes, settings.retryAfter);
   const mirror = new Mirror(
     {
@@ -62,6 +69,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     },
     settings.mirror,
   );
+  const asyncRequests = settings.asyncRequests;
   const tunnels = new Set<Socket>();
 
   /** Answers a request that was not admitted; observed like any other answer of a service. */
@@ -82,14 +90,34 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
    * drawn here) and its lane (the stable or canary side drawn by weight, or the version it pins); a refusal,
    * with the service to observe it under (none for a group's own door); undefined for an unknown name.
    */
-  function admit(name: string, socket: Socket, scanned: ScannedRequestHeaders, start: number): Admitted | Refused | undefined {
+  function admit(
+    name: string,
+    socket: Socket,
+    scanned: ScannedRequestHeaders,
+    start: number,
+    readsResults = false,
+  ): Admitted | Queued | Refused | undefined {
     const route = routes.get(name);
     if (route) {
       const pinnedText = scanned.version;
       const pinned = pinnedText === undefined ? 0 : parsePinnedVersion(pinnedText);
-      const rejection = admission.check(route, socket, scanned.authorization, scanned.contentLength, start, pinned, pinnedText);
-      if (rejection) return { rejection, observeAs: route.name };
-      return { route, lane: pinned > 0 ? pinned : route.drawLane(), viaGroup: false };
+      const outcome = admission.check(route, socket, scanned.authorization, scanned.contentLength, start, {
+        pinned,
+        ...(pinnedText === undefined ? {} : { pinnedText }),
+        readsResults,
+      });
+      switch (outcome.kind) {
+        case "reject":
+          return { rejection: outcome.rejection, observeAs: route.name };
+        case "enqueue":
+          return { route, queued: "enqueue", maxBodyBytes: outcome.maxBodyBytes };
+        case "results":
+          return { route, queued: "results", maxBodyBytes: 0 };
+        case "hold":
+          return { route, lane: route.drawLane(), viaGroup: false, held: true };
+        case "proxy":
+          return { route, lane: pinned > 0 ? pinned : route.drawLane(), viaGroup: false, held: false };
+      }
     }
     const group = routes.group(name);
     if (!group) return undefined;
@@ -99,7 +127,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     if (!member) return { rejection: admission.groupUnavailable(group), observeAs: undefined };
     const limited = admission.checkMember(member, start);
     if (limited) return { rejection: limited, observeAs: member.name };
-    return { route: member, lane: member.drawLane(), viaGroup: true };
+    return { route: member, lane: member.drawLane(), viaGroup: true, held: false };
   }
 
   /** The request handler: admission, then dispatch or queue. */
@@ -112,7 +140,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return;
     }
     const scanned = scanRequestHeaders(req.rawHeaders);
-    const admitted = admit(target.service, req.socket, scanned, start);
+    const admitted = admit(target.service, req.socket, scanned, start, isResultsRead(req.method, target.path));
     if (!admitted) {
       sendError(res, GatewayErrorCode.ServiceNotFound, `service ${target.service} not found`, inFlight.closing);
       return;
@@ -121,9 +149,22 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       reject(admitted.observeAs, res, start, admitted.rejection);
       return;
     }
-    const { route, lane } = admitted;
-    const upstream = route.pick(lane, start);
-    if (!upstream && route.queueFull) {
+    if ("queued" in admitted) {
+      handOverAsync(admitted.queued, admitted.maxBodyBytes, admitted.route.entry, req, res, target.path, scanned, start);
+      return;
+    }
+    const { route, lane, held } = admitted;
+    if (held && !coldStart.hasRoom(route)) {
+      reject(route.name, res, start, {
+        code: GatewayErrorCode.ServiceUnavailable,
+        message: coldStart.fullMessage(route),
+        closeConnection: false,
+        headers: ["retry-after", coldStart.retryAfter],
+      });
+      return;
+    }
+    const upstream = held ? undefined : route.pick(lane, start);
+    if (!held && !upstream && route.queueFull) {
       reject(route.name, res, start, {
         code: GatewayErrorCode.QueueFull,
         message: `service ${route.name} queue is full (${route.entry.maxQueueSize} waiting)`,
@@ -157,7 +198,43 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     const exchange = new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body, lane);
     exchange.viaGroup = admitted.viaGroup;
     if (scanned.contentLength > 0) exchange.bytesIn = scanned.contentLength;
-    dispatcher.admit(exchange, upstream);
+    if (held) dispatcher.admitHeld(exchange, (waiting) => coldStart.hold(waiting, Date.now()));
+    else dispatcher.admit(exchange, upstream);
+  }
+
+  /** A request to an async service: queued, or reading results, by the gateway's async requests. */
+  function handOverAsync(
+    kind: "enqueue" | "results",
+    maxBody: number,
+    entry: RouteEntry,
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    scanned: ScannedRequestHeaders,
+    start: number,
+  ): void {
+    if (!asyncRequests) {
+      reject(entry.service, res, start, {
+        code: GatewayErrorCode.ServiceUnavailable,
+        message: `service ${entry.service} is async, and this gateway serves no async requests`,
+        closeConnection: false,
+      });
+      return;
+    }
+    if (scanned.expectContinue) res.writeContinue();
+    const exchange: AsyncExchange = {
+      route: entry,
+      req,
+      res,
+      path,
+      headers: scanned.forward,
+      contentLength: scanned.chunked ? -1 : scanned.contentLength,
+      maxBodyBytes: maxBody,
+      closing: inFlight.closing,
+      answered: (status) => observation.answered(entry.service, status, start),
+    };
+    if (kind === "enqueue") asyncRequests.enqueue(exchange);
+    else asyncRequests.readResults(exchange);
   }
 
   /** WebSocket (and any other Upgrade) on /api/predict/{service}/...: admitted like a request, then tunnelled as raw TCP. */
@@ -175,9 +252,19 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       rejectUpgrade(socket, 404, errorBody(GatewayErrorCode.ServiceNotFound, `service ${target.service} not found`));
       return;
     }
-    if ("rejection" in admitted || inFlight.closing) {
-      const refused = "rejection" in admitted ? admitted : { rejection: SHUTTING_DOWN, observeAs: admitted.route.name };
-      refuseUpgrade(refused.observeAs, socket, start, refused.rejection);
+    if ("rejection" in admitted || "queued" in admitted || admitted.held || inFlight.closing) {
+      const name = "rejection" in admitted ? admitted.observeAs : admitted.route.name;
+      // A tunnel is not held at zero: it is refused like a request without an instance, and the service woken.
+      if (!("rejection" in admitted) && !("queued" in admitted) && admitted.held) settings.coldStart.onHold?.(admitted.route.name, 0);
+      const rejection =
+        "rejection" in admitted
+          ? admitted.rejection
+          : "queued" in admitted
+            ? ASYNC_UPGRADE
+            : admitted.held
+              ? scalingUp(admitted.route.name, settings.retryAfter)
+              : SHUTTING_DOWN;
+      refuseUpgrade(name, socket, start, rejection);
       return;
     }
     const { route, lane } = admitted;
@@ -211,7 +298,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     inFlight.startClosing();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    await inFlight.drained(settings.drainTimeoutMs);
+    await Promise.all([inFlight.drained(settings.drainTimeoutMs), asyncRequests?.close()]);
     const remaining = routes.close();
     for (const socket of tunnels) socket.destroy();
     server.closeAllConnections();
@@ -258,17 +345,40 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   };
 }
 
-/** A request admitted to a service's lane, possibly through a service group. */
+/** A request admitted to a service's lane, possibly through a service group; `held` until the service's first instance. */
 interface Admitted {
   route: ServiceRoute<Exchange>;
   lane: Lane;
   viaGroup: boolean;
+  held: boolean;
+}
+
+/** A request for an async service: to its queue (`enqueue`) or reading its results. */
+interface Queued {
+  route: ServiceRoute<Exchange>;
+  queued: "enqueue" | "results";
+  maxBodyBytes: number;
 }
 
 /** A request refused at the door; `observeAs` is the service it counts for (none for a group's own refusals). */
 interface Refused {
   rejection: Rejection;
   observeAs: string | undefined;
+}
+
+const ASYNC_UPGRADE: Rejection = {
+  code: GatewayErrorCode.BadRequest,
+  message: "an async service takes requests to queue and streams results with GET .../results (text/event-stream), not upgrades",
+  closeConnection: true,
+};
+
+function scalingUp(service: string, retryAfter: string): Rejection {
+  return {
+    code: GatewayErrorCode.ServiceUnavailable,
+    message: `service ${service} is scaling up from zero; retry the upgrade shortly`,
+    closeConnection: true,
+    headers: ["retry-after", retryAfter],
+  };
 }
 
 const SHUTTING_DOWN: Rejection = { code: GatewayErrorCode.ShuttingDown, message: "gateway is shutting down", closeConnection: true };

@@ -8,6 +8,7 @@ export type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-rout
 export { RequestBodyTooLargeError } from "./exchange.js";
 export { LiveRouteTable, UnknownRouteError, unavailableReason } from "./route-table.js";
 export type {
+  AsyncRoute,
   GroupEntry,
   GroupMember,
   RouteCanary,
@@ -17,7 +18,9 @@ export type {
   RouteState,
   RouteTable,
 } from "./route-table.js";
-export { GatewayErrorCode, gatewayErrorStatus } from "./errors.js";
+export { isResultsRead } from "./async-requests.js";
+export type { AsyncExchange, AsyncRequests } from "./async-requests.js";
+export { GatewayErrorCode, gatewayErrorStatus, sendError, reasonPhrase } from "./errors.js";
 export type { GatewayErrorBody } from "./errors.js";
 export { TokenBucket } from "./token-bucket.js";
 export { BoundedQueue } from "./bounded-queue.js";

@@ -2,7 +2,8 @@ import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, serviceTokenSha256, StreamCategory, type EasEvent } from "@eas/events";
 import { absentInstance, evolveInstance, hasEnded, isInstanceEvent, isRoutable, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
-import type { RouteEntry } from "../proxy/index.js";
+import type { AsyncConfig } from "@eas/proto";
+import type { AsyncRoute, RouteEntry } from "../proxy/index.js";
 import { evolveGroups, evolveReleaseRouting, isReleaseRoutingEvent, type ReleaseRouting, type RoutedGroups } from "./release-routing.js";
 
 interface RoutedService {
@@ -12,11 +13,15 @@ interface RoutedService {
   maxConcurrency: number;
   maxQueueSize: number;
   rateLimit: number;
+  /** Present for an async service (`metadata.type: "Async"`). */
+  async?: AsyncRoute;
   stopped: boolean;
   /** The replica count the service wants (0: scaled to zero). */
   desiredReplicas: number;
   /** The scheduler's reason why an instance cannot be placed, until one is placed. */
   placementBlocked: string;
+  /** An autoscaling policy with min 0 applies: requests at zero instances are held, not refused. */
+  scaleFromZero?: boolean;
   /**
    * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: Ready ones are routed, and
    * so are those that were Ready when their node was lost (they may well still answer; one that refuses a
@@ -49,6 +54,18 @@ function rpcOf(spec: { rpc?: { keepaliveMs: number; maxConcurrency: number; maxQ
   };
 }
 
+function asyncOf(spec: { async?: AsyncConfig | undefined } | undefined): { async?: AsyncRoute } {
+  const config = spec?.async;
+  if (!config) return {};
+  return {
+    async: {
+      maxPayloadBytes: config.maxPayloadBytes,
+      maxLength: config.maxLength,
+      resultRetentionSeconds: config.resultRetentionSeconds,
+    },
+  };
+}
+
 function withInstanceEvent(state: RoutedServices, e: EasEvent): RoutedServices {
   if (!isInstanceEvent(e)) return state;
   const routed = state[e.data.service];
@@ -77,8 +94,8 @@ export function serviceOf(event: EasEvent): string | undefined {
  */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 4,
-  categories: [StreamCategory.service, StreamCategory.instance, StreamCategory.group],
+  version: 6,
+  categories: [StreamCategory.service, StreamCategory.instance, StreamCategory.group, StreamCategory.autoscaler],
   initialState: () => ({ services: {}, groups: {} }),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
     const e = decodeEvent(recorded);
@@ -97,6 +114,7 @@ function evolveServices(state: RoutedServices, e: EasEvent): RoutedServices {
       [e.data.name]: {
         tokenSha256: serviceTokenSha256(e.data),
         ...rpcOf(e.data.spec),
+        ...asyncOf(e.data.spec),
         stopped: false,
         desiredReplicas: e.data.spec?.instance ?? 0,
         placementBlocked: "",
@@ -113,7 +131,8 @@ function evolveServices(state: RoutedServices, e: EasEvent): RoutedServices {
     if (e.type !== "eas.v1.ServiceUpdated") return next === routed ? state : { ...state, [e.data.name]: next };
     // The deployer writes the replica count into every new version's spec (a merge keeps the scaled one).
     const desiredReplicas = e.data.spec?.instance ?? routed.desiredReplicas;
-    return { ...state, [e.data.name]: { ...next, ...rpcOf(e.data.spec), desiredReplicas } };
+    const { async: _previous, ...rest } = next;
+    return { ...state, [e.data.name]: { ...rest, ...rpcOf(e.data.spec), ...asyncOf(e.data.spec), desiredReplicas } };
   }
   switch (e.type) {
     case "eas.v1.ServiceScaled": {
@@ -132,6 +151,13 @@ function evolveServices(state: RoutedServices, e: EasEvent): RoutedServices {
     case "eas.v1.ServiceDeleted": {
       const { [e.data.name]: _deleted, ...rest } = state;
       return rest;
+    }
+    case "eas.v1.AutoscalerPolicySet":
+    case "eas.v1.AutoscalerPolicyDeleted": {
+      const routed = state[e.data.service];
+      if (!routed) return state;
+      const scaleFromZero = e.type === "eas.v1.AutoscalerPolicySet" && e.data.policy?.minReplicas === 0;
+      return { ...state, [e.data.service]: { ...routed, scaleFromZero } };
     }
     default:
       return withInstanceEvent(state, e);
@@ -156,6 +182,8 @@ export function toRouteEntry(service: string, routed: RoutedService): RouteEntry
     withdrawn: routed.release.withdrawn,
     ...(routed.release.canary ? { canary: routed.release.canary } : {}),
     ...(routed.release.mirror ? { mirror: routed.release.mirror } : {}),
+    ...(routed.async ? { async: routed.async } : {}),
+    scaleFromZero: routed.scaleFromZero === true,
   };
 }
 

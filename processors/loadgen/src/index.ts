@@ -1,0 +1,13 @@
+export { startLoadWorker } from "./worker.js";
+export type { LoadWorker, LoadWorkerOptions, WorkerState, WorkerTransport } from "./worker.js";
+export { HttpTarget } from "./http-target.js";
+export type { HttpTargetOptions, RequestEnd } from "./http-target.js";
+export { OpenLoopSender } from "./open-loop.js";
+export { ClosedLoopSender } from "./closed-loop.js";
+export { OpenLoopSchedule } from "./schedule.js";
+export type { SchedulePhase } from "./schedule.js";
+export { SecondBuckets } from "./seconds.js";
+export type { ClosedSecond } from "./seconds.js";
+export { systemClock } from "./clock.js";
+export type { Clock } from "./clock.js";
+export { parseLoadgenConfig, LoadgenConfigError } from "./config.js";
