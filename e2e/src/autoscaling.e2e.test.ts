@@ -3,7 +3,8 @@
  * requests at a time per instance. A load step from 20 to 400 req/s scales the service out and its p99
  * recovers; a minute of that steady load changes nothing; the drop back to 20 scales it in after the
  * scale-down window; no request fails throughout. An idle service with min 0 goes to zero and 20 requests
- * arriving at once all succeed. Two cron jobs with seconds-level schedules scale a service up and back down
+ * arriving at once all succeed; an async service at zero scales up on its queue's backlog, answers 30 queued
+ * requests and goes back to zero. Two cron jobs with seconds-level schedules scale a service up and back down
  * at the times given.
  */
 import assert from "node:assert/strict";
@@ -14,12 +15,12 @@ import { waitFor } from "@eas/testing";
 import { Agent, request } from "undici";
 import { readEvents, startTestCluster, type PacedAnswer, type TestCluster } from "./cluster-harness.js";
 
-const spec = (name: string, extra: Record<string, unknown> = {}) =>
+const spec = (name: string, extra: Record<string, unknown> = {}, latencyMs = 20) =>
   JSON.stringify({
     name,
     metadata: { instance: 1, cpu: 0.25, memory: 128, rpc: { worker_threads: 4, max_queue_size: 2000, keepalive: 15_000 }, ...extra },
     processor: "echo",
-    processor_config: { latency_ms: 20 },
+    processor_config: { latency_ms: latencyMs },
   });
 
 /**
@@ -95,8 +96,8 @@ describe("autoscaling on the local cluster", { timeout: 900_000 }, () => {
       (r) => (JSON.parse(r.dataJson) as { service: string }).service === name,
     );
   const head = async () => (await readEvents(t.client, 0)).at(-1)?.position ?? 0;
-  const create = async (name: string, extra: Record<string, unknown> = {}) => {
-    await unaryCall(t.client, t.client.createService, { spec: spec(name, extra) });
+  const create = async (name: string, extra: Record<string, unknown> = {}, latencyMs?: number) => {
+    await unaryCall(t.client, t.client.createService, { spec: spec(name, extra, latencyMs) });
     await waitFor(`${name} Running`, async () => (await service(name)).status === "Running", { timeoutMs: 60_000, intervalMs: 200 });
     return service(name);
   };
@@ -225,6 +226,78 @@ describe("autoscaling on the local cluster", { timeout: 900_000 }, () => {
     const fromZero = (await scaled("sleepy")).at(-1)!;
     assert.equal(fromZero.fromReplicas ?? 0, 0);
     assert.equal(fromZero.cause, "autoscaler");
+  });
+
+  it("an async service at zero scales up on its backlog when 30 requests are queued, answers all 30, and goes back to zero", async () => {
+    // 500 ms a request, two at a time: one instance would take 7.5 s over the 30, so the backlog per instance
+    // (not only the first sign of traffic) has to be what brings the count to max.
+    const info = await create("queued", { type: "Async", rpc: { worker_threads: 2 } }, 500);
+    await unaryCall(autoscaler, autoscaler.setPolicy, {
+      service: "queued",
+      // `eas autoscale queued --min 0 --max 3 --backlog 5 --zero-grace 5 --stable-window 5`: a stable window
+      // this short ends panic mode (which never scales in) before the grace is over.
+      policy: { minReplicas: 0, maxReplicas: 3, targetBacklog: 5, scaleToZeroGraceSeconds: 5, stableWindowSeconds: 5 },
+      easJson: "",
+    });
+    const atZero = async () => {
+      const now = await service("queued");
+      return now.desiredInstances === 0 && now.totalInstances === 0;
+    };
+    await waitFor("at zero", atZero, { timeoutMs: 60_000, intervalMs: 250 });
+    const fromPosition = await head();
+
+    const http = new Agent({ connections: 30 });
+    const call = async (method: "GET" | "POST", path: string, body?: string) => {
+      const response = await request(`${t.cluster.gatewayUrl}/api/predict/queued${path}`, {
+        method,
+        dispatcher: http,
+        headers: { authorization: info.token, "content-type": "application/json" },
+        body,
+      });
+      return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
+    };
+    try {
+      const submitted = await Promise.all(Array.from({ length: 30 }, (_, n) => call("POST", "", JSON.stringify({ n }))));
+      assert.deepEqual(
+        submitted.filter((r) => r.status !== 200),
+        [],
+        "every request queued",
+      );
+      const ids = submitted.map((r) => String(r.headers["x-eas-queueservice-request-id"]));
+      assert.equal(new Set(ids).size, 30);
+
+      const results = await waitFor(
+        "all 30 results",
+        async () => {
+          const answers = await Promise.all(ids.map((id) => call("GET", `/results/${id}`)));
+          return answers.every((a) => a.status === 200) ? answers : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      assert.deepEqual(
+        results.map((r) => (JSON.parse(r.text) as { echo: { n: number } }).echo.n),
+        Array.from({ length: 30 }, (_, n) => n),
+        "each request's own answer, none lost",
+      );
+
+      // The first decision from zero may be on the gateway's sample of the submissions ("load seen") or on the
+      // queue's, whichever lands first; the backlog (30 over target 5 -> 6) then takes the count to max, no further.
+      const up = (await scaled("queued", fromPosition)).filter((e) => e.cause === "autoscaler");
+      assert.equal(up[0]?.fromReplicas ?? 0, 0, JSON.stringify(up));
+      assert.ok(
+        up.some((e) => /^(panic: )?backlog \d+ over \d+ instances?, target 5 -> \d+/.test(e.reason)),
+        `scaled on the backlog: ${JSON.stringify(up)}`,
+      );
+      assert.equal(Math.max(...up.map((e) => e.toReplicas ?? 0)), 3, `up to max 3 and no further: ${JSON.stringify(up)}`);
+      console.log(`async from zero: ${up.map((e) => `${e.fromReplicas ?? 0} -> ${e.toReplicas ?? 0} (${e.reason})`).join("; ")}`);
+
+      await waitFor("back at zero", atZero, { timeoutMs: 60_000, intervalMs: 250 });
+      const down = (await scaled("queued", fromPosition)).at(-1)!;
+      assert.equal(down.toReplicas ?? 0, 0);
+      assert.match(down.reason, /idle for 5s/);
+    } finally {
+      await http.close();
+    }
   });
 
   it("cron jobs scale a service up and back down at the seconds given, in their time zone", async () => {

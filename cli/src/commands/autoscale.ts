@@ -126,7 +126,7 @@ export const autoscaleCommands: CommandGroup = {
       .option("--qps <n>", "target requests per second per instance", number)
       .option("--cpu <percent>", "target CPU per instance, percent of what it requests", number)
       .option("--concurrency <n>", "target requests in flight or queued per instance", number)
-      .option("--backlog <n>", "target queued work items per instance (async services)", number)
+      .option("--backlog <n>", "target backlog per instance: requests queued or running (async services)", number)
       .option("--stable-window <duration>", "window of the normal mode, e.g. 30s", seconds)
       .option("--panic-window <duration>", "window of the panic mode, e.g. 2s", seconds)
       .option("--panic-threshold <ratio>", "panic when the panic window asks for this many times the ready instances", number)

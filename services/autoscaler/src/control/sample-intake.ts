@@ -1,6 +1,6 @@
 import type { Bus, BusSubscription } from "@eas/bus";
 import { wakeSubject } from "@eas/contracts";
-import { gatewaySamples, instanceSamples, summarizeLatency } from "@eas/metrics";
+import { gatewaySamples, instanceSamples, queueSamples, summarizeLatency } from "@eas/metrics";
 import type { GatewaySample } from "@eas/proto";
 import type { Scaler } from "./scaler.js";
 
@@ -23,7 +23,8 @@ export function demandOf(sample: GatewaySample): { requests: number; pending: nu
 
 /**
  * The autoscaler's inputs, straight from the data plane (ADR 0033): every gateway's per-second sample, every
- * instance's CPU sample, and the gateways' wake messages for services at zero. Plain NATS subscriptions,
+ * instance's CPU sample, the async-queue's queue sample of every async service (its backlog: requests waiting
+ * or running, SageMaker's ApproximateBacklogSize), and the gateways' wake messages for services at zero. Plain NATS subscriptions,
  * no monitor in between: a load step reaches the decision as soon as the second it happened in closes.
  */
 export function subscribeToLoad(
@@ -39,6 +40,7 @@ export function subscribeToLoad(
     bus.subscribe(instanceSamples, (sample) => {
       if (isReadyInstance(sample.service, sample.instanceId)) scaler.cpu(sample.service, sample.atMs, sample.cpuPercent);
     }),
+    bus.subscribe(queueSamples, (sample) => scaler.backlog(sample.service, sample.startMs, sample.length)),
     bus.subscribe(wakeSubject, (message) => scaler.wake(message.service)),
   ];
 }

@@ -92,7 +92,7 @@ export class Scaler {
     this.#of(service).history.addCpu(atMs, cpuPercent);
   }
 
-  /** An async service's backlog. */
+  /** An async service's backlog: requests waiting or running at the end of the second starting at `atMs`. */
   backlog(service: string, atMs: number, backlog: number): void {
     if (!(service in this.#deps.view())) return;
     this.#of(service).history.setBacklog(atMs, backlog);

@@ -103,7 +103,8 @@ export function describeReading(r: MetricReading, current: number): string {
  * 2. Panic: when the panic window asks for `panic_threshold` times the Ready instances, panic mode lasts a
  *    stable window from then on: the count follows the panic window up and never goes down.
  * 3. Otherwise the stable window's recommendation, clamped to [min (or the cron floor), max]; a service
- *    idle for the whole grace period goes to 0 when min is 0; one at 0 wakes on the first sign of demand.
+ *    idle for the whole grace period, with nothing in its queue, goes to 0 when min is 0; one at 0 wakes on
+ *    the first sign of demand (a sample, a gateway's wake, a backlog).
  * 4. Stabilization: up only as far as every recommendation of the scale-up window agrees, down no lower than
  *    the highest of the scale-down window; no scale-in before a full window has been observed.
  * 5. Bounded steps: at most max(scale_up_max_instances, scale_up_max_percent) added and
@@ -124,7 +125,9 @@ export function decideScale(inputs: ScaleInputs, memory: ScalerMemory): ScaleDec
 
   const floor = Math.min(Math.max(p.minReplicas, inputs.cronFloor), p.maxReplicas);
   const woken = inputs.wokenAtMs > 0 && inputs.wokenAtMs >= nowMs - p.panicWindowSeconds * 1000;
-  const demandNow = !panicWindow.idle || woken;
+  // An async service's queue (waiting or running): work is there until a report says it is gone.
+  const queued = inputs.history.latestBacklog();
+  const demandNow = !panicWindow.idle || woken || queued > 0;
 
   let panicUntilMs = memory.panicUntilMs;
   if (current > 0 && desiredPanic >= p.panicThreshold * Math.max(ready, 1) && desiredPanic > ready) {
@@ -138,11 +141,19 @@ export function decideScale(inputs: ScaleInputs, memory: ScalerMemory): ScaleDec
   let readings = stable;
   let cause: MetricReading | undefined = stableTop;
   const idleWindow = inputs.history.window(nowMs, p.scaleToZeroGraceSeconds);
-  const idleLongEnough = floor === 0 && observedSeconds >= p.scaleToZeroGraceSeconds && idleWindow.idle && !woken;
+  // Never to zero with work queued: nothing would be left to take it (ADR 0034).
+  const idleLongEnough = floor === 0 && observedSeconds >= p.scaleToZeroGraceSeconds && idleWindow.idle && !woken && queued === 0;
   if (current === 0) {
-    // At zero the latest second alone: a burst of held requests is not averaged away.
+    // At zero the latest second alone: a burst of held requests is not averaged away. The backlog is the
+    // latest reported even when that second's report has not landed yet: queued work wakes the service at once.
     mode = "from-zero";
-    readings = readWindow(p, inputs.history.window(nowMs, 1), current, inputs.cpuCoresPerInstance);
+    const latest = inputs.history.window(nowMs, 1);
+    readings = readWindow(
+      p,
+      { ...latest, backlog: latest.backlog ?? (queued > 0 ? queued : undefined) },
+      current,
+      inputs.cpuCoresPerInstance,
+    );
     cause = most(readings);
     recommended = demandNow ? Math.max(p.activationReplicas, cause?.desired ?? 0, floor) : floor;
   } else if (idleLongEnough) {
@@ -209,11 +220,12 @@ export function decideScale(inputs: ScaleInputs, memory: ScalerMemory): ScaleDec
     reason =
       cause && cause.desired >= desired
         ? describeReading(cause, current)
-        : `demand at zero (${woken ? "a request is held" : "load seen"}) -> ${desired}`;
+        : `demand at zero (${woken ? "a request is held" : queued > 0 ? `backlog ${queued}` : "load seen"}) -> ${desired}`;
   } else if (cause && cause.desired !== current) reason = describeReading(cause, current);
   else reason = `${mode} -> ${desired}`;
   if (mode === "panic") reason = `panic: ${reason}`;
   if (desired !== recommended && notes.length === 0 && mode !== "to-zero") notes.push(`stabilized from ${recommended}`);
+  else if (notes.length === 0 && cause && cause.desired > desired && desired === p.maxReplicas) notes.push(`max ${p.maxReplicas}`);
   if (notes.length > 0) reason += ` (${notes.join(", ")}; now ${desired})`;
   return { desired, mode, reason, readings, memory: nextMemory };
 }

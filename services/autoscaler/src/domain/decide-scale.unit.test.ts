@@ -15,6 +15,8 @@ interface Segment {
   concurrency?: number;
   cpu?: number;
   instances?: number;
+  /** An async service's queue (waiting or running) at the end of each second. */
+  backlog?: number;
 }
 
 function history(segments: Segment[]): LoadHistory {
@@ -23,6 +25,7 @@ function history(segments: Segment[]): LoadHistory {
     for (let t = seg.from; t < seg.to; t++) {
       if (seg.qps !== undefined || seg.concurrency !== undefined) h.addTraffic(s(t), seg.qps ?? 0, seg.concurrency ?? 0);
       for (let i = 0; i < (seg.instances ?? 0); i++) h.addCpu(s(t) + 100, (seg.cpu ?? 0) / (seg.instances ?? 1));
+      if (seg.backlog !== undefined) h.setBacklog(s(t), seg.backlog);
     }
   }
   return h;
@@ -232,6 +235,109 @@ describe("decideScale: one decision", () => {
   }
 });
 
+describe("decideScale: an async service's backlog (queued + running, per instance)", () => {
+  const async = (over: Partial<ResolvedPolicy> = {}): Partial<ResolvedPolicy> => ({
+    targetQps: 0,
+    targetBacklog: 5,
+    minReplicas: 0,
+    maxReplicas: 10,
+    scaleToZeroGraceSeconds: 10,
+    ...over,
+  });
+  const rows: { name: string; given: Given; desired: number; mode?: string; reason?: RegExp }[] = [
+    {
+      name: "backlog 30 over 4 instances, target 5 -> 6",
+      given: { policy: async(), current: 4, ready: 4, history: history([{ from: 0, to: 120, backlog: 30 }]) },
+      desired: 6,
+      mode: "stable",
+      reason: /^backlog 30 over 4 instances, target 5 -> 6$/,
+    },
+    {
+      name: "within the tolerance: backlog 21 over 4 instances, target 5",
+      given: { policy: async(), current: 4, ready: 4, history: history([{ from: 0, to: 120, backlog: 21 }]) },
+      desired: 4,
+    },
+    {
+      name: "never above max",
+      given: { policy: async({ maxReplicas: 3 }), current: 1, ready: 1, history: history([{ from: 0, to: 120, backlog: 300 }]) },
+      desired: 3,
+    },
+    {
+      name: "a small backlog: down to ceil(backlog / target), not below one",
+      given: { policy: async(), current: 2, ready: 2, history: history([{ from: 0, to: 120, backlog: 2 }]) },
+      desired: 1,
+    },
+    {
+      name: "at zero, 30 queued: ceil(30 / 5) within max, at once",
+      given: { policy: async({ maxReplicas: 3 }), current: 0, ready: 0, history: history([{ from: 119, to: 120, backlog: 30 }]) },
+      desired: 3,
+      mode: "from-zero",
+      reason: /^backlog 30 over 0 instances, target 5 -> 6 \(max 3; now 3\)$/,
+    },
+    {
+      name: "at zero, one queued: one instance",
+      given: { policy: async(), current: 0, ready: 0, history: history([{ from: 119, to: 120, backlog: 1 }]) },
+      desired: 1,
+      mode: "from-zero",
+    },
+    {
+      name: "at zero, the last report (seconds ago) still has work: it wakes, on that backlog",
+      given: { policy: async(), current: 0, ready: 0, history: history([{ from: 100, to: 101, backlog: 7 }]) },
+      desired: 2,
+      mode: "from-zero",
+    },
+    {
+      name: "at zero with an empty queue: stays at zero",
+      given: { policy: async(), current: 0, ready: 0, history: history([{ from: 0, to: 120, backlog: 0 }]) },
+      desired: 0,
+    },
+    {
+      name: "backlog 0 for the whole grace period: to zero",
+      given: {
+        policy: async(),
+        current: 2,
+        ready: 2,
+        history: history([
+          { from: 0, to: 100, backlog: 20 },
+          { from: 100, to: 120, backlog: 0 },
+        ]),
+      },
+      desired: 0,
+      mode: "to-zero",
+    },
+    {
+      name: "never strand: one request queued for the whole grace period keeps an instance",
+      given: { policy: async({ scaleToZeroGraceSeconds: 10 }), current: 1, ready: 1, history: history([{ from: 0, to: 120, backlog: 1 }]) },
+      desired: 1,
+    },
+    {
+      name: "never strand: the queue's last report had work, and none came since (async-queue silent): no scale to zero",
+      given: { policy: async(), current: 1, ready: 1, history: history([{ from: 50, to: 51, backlog: 3 }]) },
+      desired: 1,
+    },
+    {
+      name: "the highest metric wins: backlog over qps",
+      given: {
+        policy: async({ targetQps: 100 }),
+        current: 3,
+        ready: 3,
+        history: history([{ from: 0, to: 120, qps: 100, backlog: 25 }]),
+      },
+      desired: 5,
+      reason: /^backlog 25 over 3 instances/,
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const decision = decideScale(inputs(row.given), freshMemory());
+      assert.equal(decision.desired, row.desired, decision.reason);
+      if (row.mode) assert.equal(decision.mode, row.mode);
+      if (row.reason) assert.match(decision.reason, row.reason);
+      if (row.desired === (row.given.current ?? 1)) assert.equal(decision.reason, "");
+    });
+  }
+});
+
 /** Runs the controller once a second from `from` to `to` over a load, applying each decision at once. */
 function simulate(
   segments: Segment[],
@@ -334,6 +440,31 @@ describe("decideScale: over time", () => {
       { from: 1, to: 200, current: 1, policy: { scaleUpStabilizationSeconds: 10, panicThreshold: 100 } },
     );
     assert.ok(changes[0]!.at >= 110, JSON.stringify(changes));
+  });
+
+  it("an async service: from zero on arriving work at once, out with the backlog, back to zero after the grace once it is empty", () => {
+    // 30 requests land in second 100; three instances work through them by second 110; the queue stays empty.
+    const segments: Segment[] = [
+      { from: 0, to: 100, backlog: 0 },
+      { from: 100, to: 101, backlog: 30 },
+    ];
+    for (let t = 101; t < 110; t++) segments.push({ from: t, to: t + 1, backlog: 30 - (t - 100) * 3 });
+    segments.push({ from: 110, to: 200, backlog: 0 });
+    const changes = simulate(segments, {
+      from: 1,
+      to: 200,
+      current: 0,
+      // A stable window shorter than the default so panic mode (which never scales in) is over before the grace.
+      policy: { targetQps: 0, targetBacklog: 5, minReplicas: 0, maxReplicas: 3, scaleToZeroGraceSeconds: 10, stableWindowSeconds: 10 },
+    });
+    assert.deepEqual(
+      changes.map(({ at, from, to }) => ({ at, from, to })),
+      [
+        { at: 101, from: 0, to: 3 },
+        { at: 120, from: 3, to: 0 },
+      ],
+      JSON.stringify(changes),
+    );
   });
 
   it("scale to zero after the grace period, and back on the first request", () => {

@@ -46,6 +46,8 @@ export class LoadHistory {
   readonly #keepSeconds: number;
   /** The latest second (its start, in whole seconds) a gateway reported traffic for. */
   #latestTraffic: number | undefined;
+  /** The backlog of the latest second reported, kept past pruning: a gauge holds until the next report. */
+  #latestBacklog: { key: number; backlog: number } | undefined;
 
   constructor(keepSeconds: number) {
     this.#keepSeconds = keepSeconds;
@@ -84,6 +86,16 @@ export class LoadHistory {
   /** Sets the backlog reported at `atMs` (a gauge: the latest report of a second wins). */
   setBacklog(atMs: number, backlog: number): void {
     this.#second(atMs).backlog = backlog;
+    const key = Math.floor(atMs / 1000);
+    if (this.#latestBacklog === undefined || key >= this.#latestBacklog.key) this.#latestBacklog = { key, backlog };
+  }
+
+  /**
+   * The latest backlog reported, however old (0 when none ever was). Work that was queued stays queued until
+   * a report says otherwise, so a silent async-queue never makes a service with work look idle.
+   */
+  latestBacklog(): number {
+    return this.#latestBacklog?.backlog ?? 0;
   }
 
   /** Averages over the `seconds` whole seconds before `endMs` (a multiple of 1000: the end of the last closed second). */

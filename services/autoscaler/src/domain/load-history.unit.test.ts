@@ -89,6 +89,17 @@ describe("LoadHistory", () => {
     });
   });
 
+  it("keeps the latest backlog reported past pruning, and an older second's late report does not replace it", () => {
+    const history = new LoadHistory(10);
+    assert.equal(history.latestBacklog(), 0, "none reported");
+    history.setBacklog(s(5), 12);
+    history.setBacklog(s(4), 0);
+    history.prune(s(40));
+    assert.deepEqual([history.latestBacklog(), history.window(s(40), 10).backlog], [12, undefined]);
+    history.setBacklog(s(41), 0);
+    assert.equal(history.latestBacklog(), 0);
+  });
+
   it("forgets what is older than it keeps", () => {
     const history = new LoadHistory(10);
     history.addTraffic(s(0), 1, 0);
