@@ -14,3 +14,4 @@ export {
   type HourlyRates,
   type RatesTable,
 } from "./rates.js";
+export { webhookUrlProblem } from "./webhook-url.js";

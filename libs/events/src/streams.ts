@@ -5,6 +5,7 @@ export const StreamCategory = {
   node: "node",
   alert: "alert",
   budget: "budget",
+  budgetAlert: "budgetalert",
   stress: "stress",
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
@@ -15,5 +16,7 @@ export const nodeStream = (id: string): string => `${StreamCategory.node}-${id}`
 /** One alert rule and its episodes, written by the monitor. */
 export const alertStream = (ruleId: string): string => `${StreamCategory.alert}-${ruleId}`;
 export const budgetStream = (service: string): string => `${StreamCategory.budget}-${service}`;
+/** The webhook deliveries of one service's budget alerts, written by the monitor. */
+export const budgetAlertStream = (service: string): string => `${StreamCategory.budgetAlert}-${service}`;
 /** One stress test task and its results, written by the monitor. */
 export const stressStream = (taskId: string): string => `${StreamCategory.stress}-${taskId}`;
