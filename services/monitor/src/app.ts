@@ -75,7 +75,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
   });
   const budgetWebhooks = await host.runProjection(budgetWebhooksProjection, {
     onEvent: syncWebhooks,
-    describe: (state) => Object.entries(state).map(([service, view]) => ({ service, webhook: !!view.webhookUrl, owed: view.pending.length })),
+    describe: (state) =>
+      Object.entries(state).map(([service, view]) => ({ service, webhook: !!view.webhookUrl, owed: view.pending.length })),
   });
   host.shutdown.onShutdown("webhooks", () => webhooks.stop(), "drain");
 

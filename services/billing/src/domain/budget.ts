@@ -63,7 +63,12 @@ function decide(command: BudgetCommand, state: BudgetState): BudgetEvent[] {
       if (violations.length > 0) throw new ValidationError(violations);
       if (state.exists && state.amountMicros === command.amountMicros && state.webhookUrl === command.webhookUrl) return [];
       return [
-        event("BudgetSet", { service: command.service, amountMicros: command.amountMicros, webhookUrl: command.webhookUrl, at: command.now }),
+        event("BudgetSet", {
+          service: command.service,
+          amountMicros: command.amountMicros,
+          webhookUrl: command.webhookUrl,
+          at: command.now,
+        }),
       ];
     }
     case "DeleteBudget":
@@ -86,7 +91,13 @@ function decide(command: BudgetCommand, state: BudgetState): BudgetEvent[] {
 function evolve(state: BudgetState, e: BudgetEvent): BudgetState {
   switch (e.type) {
     case "eas.v1.BudgetSet": {
-      const set = { exists: true, service: e.data.service, amountMicros: e.data.amountMicros, setAt: e.data.at, webhookUrl: e.data.webhookUrl };
+      const set = {
+        exists: true,
+        service: e.data.service,
+        amountMicros: e.data.amountMicros,
+        setAt: e.data.at,
+        webhookUrl: e.data.webhookUrl,
+      };
       // A new amount re-arms the thresholds; a new webhook alone keeps what was reached (and alerted) already.
       const sameAmount = state.exists && state.amountMicros === e.data.amountMicros;
       return { ...set, period: sameAmount ? state.period : "", reached: sameAmount ? state.reached : [] };

@@ -46,7 +46,12 @@ describe("budget decider", () => {
     spec
       .given([])
       .when({ type: "SetBudget", service: "iris", amountMicros: 1, webhookUrl: "hooks.example/budget", now: NOW })
-      .thenThrows(ValidationError, (error) => assert.deepEqual(error.violations.map((v) => v.path), ["webhookUrl"]));
+      .thenThrows(ValidationError, (error) =>
+        assert.deepEqual(
+          error.violations.map((v) => v.path),
+          ["webhookUrl"],
+        ),
+      );
   });
 
   it("a budget may carry a webhook; the same setting again records nothing", () => {
@@ -54,7 +59,10 @@ describe("budget decider", () => {
       .given([])
       .when({ type: "SetBudget", service: "iris", amountMicros: 5, webhookUrl: HOOK, now: NOW })
       .then([set(5, NOW, HOOK)]);
-    spec.given([set(5, NOW, HOOK)]).when({ type: "SetBudget", service: "iris", amountMicros: 5, webhookUrl: HOOK, now: NOW }).then([]);
+    spec
+      .given([set(5, NOW, HOOK)])
+      .when({ type: "SetBudget", service: "iris", amountMicros: 5, webhookUrl: HOOK, now: NOW })
+      .then([]);
   });
 
   it("a new webhook alone is recorded and does not re-arm the thresholds already reached", () => {
@@ -62,7 +70,10 @@ describe("budget decider", () => {
       .given([set(100_000_000), reached(80, 80_000_000)])
       .when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, webhookUrl: HOOK, now: NOW })
       .then([set(100_000_000, NOW, HOOK)]);
-    spec.given([set(100_000_000), reached(80, 80_000_000), set(100_000_000, NOW, HOOK)]).when(check(90_000_000)).then([]);
+    spec
+      .given([set(100_000_000), reached(80, 80_000_000), set(100_000_000, NOW, HOOK)])
+      .when(check(90_000_000))
+      .then([]);
   });
 
   it("deleting a budget that does not exist is NOT_FOUND", () => {

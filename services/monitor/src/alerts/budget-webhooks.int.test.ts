@@ -43,10 +43,14 @@ async function startMonitor(): Promise<void> {
     },
     stdio: "inherit",
   });
-  await waitFor("the monitor to be ready", async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok === true, {
-    timeoutMs: 30_000,
-    intervalMs: 200,
-  });
+  await waitFor(
+    "the monitor to be ready",
+    async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok === true,
+    {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    },
+  );
 }
 
 async function stopMonitor(): Promise<void> {
@@ -95,7 +99,14 @@ const budgetSet = (service: string, webhookUrl: string) =>
 const thresholdReached = (service: string, thresholdPercent: number, spentMicros: number) =>
   append(
     budgetStream(service),
-    event("BudgetThresholdReached", { service, period: PERIOD, thresholdPercent, amountMicros: BUDGET, spentMicros, at: new Date().toISOString() }),
+    event("BudgetThresholdReached", {
+      service,
+      period: PERIOD,
+      thresholdPercent,
+      amountMicros: BUDGET,
+      spentMicros,
+      at: new Date().toISOString(),
+    }),
   );
 
 async function outcomes(service: string): Promise<EasEvent[]> {
@@ -142,9 +153,13 @@ describe("budget webhooks", () => {
       budgetMicros: BUDGET,
       at: flaky.delivered[0]!.body.at,
     });
-    await waitFor("the delivery is recorded", async () => (await outcomes("iris")).some((e) => e.type === "eas.v1.BudgetWebhookDelivered"), {
-      timeoutMs: 5_000,
-    });
+    await waitFor(
+      "the delivery is recorded",
+      async () => (await outcomes("iris")).some((e) => e.type === "eas.v1.BudgetWebhookDelivered"),
+      {
+        timeoutMs: 5_000,
+      },
+    );
 
     // A restart after the delivery was recorded posts nothing again; a threshold reached later is posted.
     await stopMonitor();
@@ -163,7 +178,9 @@ describe("budget webhooks", () => {
     );
     const recorded = await outcomes("iris");
     assert.deepEqual(
-      recorded.map((e) => (e.type === "eas.v1.BudgetWebhookDelivered" ? [e.data.alertRevision, e.data.thresholdPercent, e.data.statusCode] : e.type)),
+      recorded.map((e) =>
+        e.type === "eas.v1.BudgetWebhookDelivered" ? [e.data.alertRevision, e.data.thresholdPercent, e.data.statusCode] : e.type,
+      ),
       [
         [1, 80, 200],
         [2, 100, 200],

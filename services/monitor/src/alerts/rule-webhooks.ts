@@ -14,7 +14,10 @@ export interface RuleWebhookBody {
 }
 
 /** The alert transitions owed to their rules' webhooks, one queue per rule; outcomes go to the rule's stream. */
-export function ruleWebhookDeliveries(state: AlertsState, execute: (ruleId: string, command: AlertCommand) => Promise<void>): WebhookDelivery[] {
+export function ruleWebhookDeliveries(
+  state: AlertsState,
+  execute: (ruleId: string, command: AlertCommand) => Promise<void>,
+): WebhookDelivery[] {
   const deliveries: WebhookDelivery[] = [];
   for (const [ruleId, { rule, pendingWebhooks }] of Object.entries(state)) {
     if (!rule.webhookUrl) continue;

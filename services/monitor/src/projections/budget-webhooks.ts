@@ -55,7 +55,15 @@ export const budgetWebhooksProjection: Projection<BudgetWebhooksState> = {
         const view = state[e.data.service];
         if (!view?.webhookUrl) return state;
         const { period, thresholdPercent, spentMicros, amountMicros, at } = e.data;
-        const owed = { alertRevision: recorded.revision, url: view.webhookUrl, period, thresholdPercent, spentMicros, budgetMicros: amountMicros, at };
+        const owed = {
+          alertRevision: recorded.revision,
+          url: view.webhookUrl,
+          period,
+          thresholdPercent,
+          spentMicros,
+          budgetMicros: amountMicros,
+          at,
+        };
         return put(state, e.data.service, { ...view, pending: [...view.pending, owed] });
       }
       case "eas.v1.BudgetWebhookDelivered":

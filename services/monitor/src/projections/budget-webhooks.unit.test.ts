@@ -27,10 +27,19 @@ function fold(events: EasEvent[]): BudgetWebhooksState {
 const HOOK = "http://hooks.example/budget";
 const set = (webhookUrl: string, amountMicros = 100_000_000) => event("BudgetSet", { service: "iris", amountMicros, webhookUrl, at: "t0" });
 const reached = (thresholdPercent: number, spentMicros: number) =>
-  event("BudgetThresholdReached", { service: "iris", period: "2026-12", thresholdPercent, amountMicros: 100_000_000, spentMicros, at: "t1" });
+  event("BudgetThresholdReached", {
+    service: "iris",
+    period: "2026-12",
+    thresholdPercent,
+    amountMicros: 100_000_000,
+    spentMicros,
+    at: "t1",
+  });
 const outcome = (alertRevision: number, delivered: boolean) => {
   const common = { service: "iris", alertRevision, period: "2026-12", thresholdPercent: 80, attempts: 2, at: "t2" };
-  return delivered ? event("BudgetWebhookDelivered", { ...common, statusCode: 204 }) : event("BudgetWebhookFailed", { ...common, error: "HTTP 404" });
+  return delivered
+    ? event("BudgetWebhookDelivered", { ...common, statusCode: 204 })
+    : event("BudgetWebhookFailed", { ...common, error: "HTTP 404" });
 };
 const owed = (state: BudgetWebhooksState) => (state.iris?.pending ?? []).map((p) => [p.alertRevision, p.thresholdPercent, p.url]);
 
@@ -69,7 +78,15 @@ describe("budget webhooks projection", () => {
         queue: "budget-iris",
         key: "budget-iris:1",
         url: HOOK,
-        body: { kind: "budget", service: "iris", period: "2026-12", threshold: 80, spentMicros: 81_500_000, budgetMicros: 100_000_000, at: "t1" },
+        body: {
+          kind: "budget",
+          service: "iris",
+          period: "2026-12",
+          threshold: 80,
+          spentMicros: 81_500_000,
+          budgetMicros: 100_000_000,
+          at: "t1",
+        },
       },
     );
     await delivery?.record(3, { delivered: true, statusCode: 200 }, "t9");
