@@ -12,6 +12,11 @@ export function progressLine(info: ServiceInfo): string {
   return `${info.status} ${detail}${info.reason ? ` ${info.reason}` : ""}`;
 }
 
+/** "2 -> 5 by autoscaler at <time>: qps 480 over 2 instances, target 100 -> 5". */
+export function lastScaleLine(last: NonNullable<ServiceInfo["lastScale"]>): string {
+  return `${last.fromReplicas} -> ${last.toReplicas} by ${last.cause || "user"} at ${last.at}${last.reason ? `: ${last.reason}` : ""}`;
+}
+
 export function describeService(info: ServiceInfo): string {
   const rows: [string, string | number][] = [
     ["Name", info.name],
@@ -22,6 +27,8 @@ export function describeService(info: ServiceInfo): string {
       "Instances",
       `${info.runningInstances}/${info.desiredInstances} running, ${info.pendingInstances} pending, ${info.totalInstances} total`,
     ],
+    ...(info.autoscaling ? ([["Autoscaling", info.autoscaling]] as [string, string][]) : []),
+    ...(info.lastScale ? ([["LastScale", lastScaleLine(info.lastScale)]] as [string, string][]) : []),
     ["Endpoint", info.endpoint],
     ["Token", info.token],
     ["CreateTime", info.createdAt],
@@ -139,7 +146,10 @@ const GLANCE_FIELDS = [
   "exitCode",
   "cause",
   "deadline",
+  "job",
+  "state",
   "reason",
+  "message",
 ] as const;
 
 export function eventLine(record: { position: number; time: string; type: string; stream: string }, data: Record<string, unknown>): string {

@@ -35,6 +35,8 @@ function serviceInfo(overrides: Partial<ServiceInfo> = {}): ServiceInfo {
     instances: [],
     warnings: [],
     placementWarnings: [],
+    lastScale: undefined,
+    autoscaling: "",
     ...overrides,
   };
 }

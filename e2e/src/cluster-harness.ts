@@ -14,7 +14,9 @@ export interface TestCluster {
   readyz(service: string): Promise<number>;
   projections(service: string): Promise<Record<string, { position: number; caughtUp: boolean; state?: unknown }>>;
   waitAllReady(timeoutMs?: number): Promise<void>;
-  /** Stops every process and removes the data folder. */
+  /** Listener-leak warnings (`MaxListenersExceededWarning`) any process printed, kept apart from the rolling logs. */
+  leakWarnings: string[];
+  /** Stops every process and removes the data folder; throws if a process warned of a listener leak. */
   stop(): Promise<void>;
   /** Stops every process and keeps the data folder, for a cluster started again over it. */
   stopKeepingData(): Promise<void>;
@@ -32,6 +34,7 @@ export async function startTestCluster(
   extraEnv: Record<string, string> = {},
 ): Promise<TestCluster> {
   const logs: string[] = [];
+  const leakWarnings: string[] = [];
   const cluster = await startLocalCluster({
     dataDir,
     randomPorts: true,
@@ -41,6 +44,7 @@ export async function startTestCluster(
     onLog: (service, line) => {
       logs.push(`[${service}] ${line}`);
       if (logs.length > 5000) logs.shift();
+      if (line.includes("MaxListenersExceededWarning")) leakWarnings.push(`[${service}] ${line}`);
     },
   });
   const client = new ServiceManagerClient(cluster.deployerAddress, credentials.createInsecure());
@@ -58,6 +62,7 @@ export async function startTestCluster(
     cluster,
     client,
     logs,
+    leakWarnings,
     dataDir,
     readyz,
     async projections(service) {
@@ -74,6 +79,8 @@ export async function startTestCluster(
     async stop() {
       await harness.stopKeepingData();
       rmSync(dataDir, { recursive: true, force: true });
+      // Every e2e file ends here: a listener leak in any process fails the file that provoked it.
+      if (leakWarnings.length > 0) throw new Error(`listener leak warnings in the cluster's logs:\n${leakWarnings.join("\n")}`);
     },
     async stopKeepingData() {
       client.close();

@@ -1,6 +1,7 @@
 /**
  * Where instances run and what happens when the cloud takes a spot node back: a service bound to a dedicated
- * group overflows into the public pool and gives the public instances back first; a spot reclaim notice (from
+ * group overflows into the public pool and gives the public instances back first, scaled by `eas scale` or by
+ * the autoscaler; a spot reclaim notice (from
  * `eas nodes reclaim`, or from the agent's notice file) moves the node's instances before the deadline with no
  * failed request. One cluster for the file.
  */
@@ -107,6 +108,27 @@ describe("elastic pools and spot reclaim", { timeout: 600_000 }, () => {
       inGroup.instances.map((i) => i.instanceId).sort(),
       "the dedicated instances stay, the public ones went",
     );
+
+    // The same path from an autoscaling decision: a policy whose bounds the count is outside of brings it to them.
+    const autoscale = (...args: string[]) =>
+      eas("autoscale", "grouped", "--autoscaler", `127.0.0.1:${t.cluster.services.get("autoscaler")!.grpcPort}`, ...args);
+    await autoscale("--min", "4", "--max", "4", "--qps", "1000");
+    const scaledOut = await settled("grouped", 4);
+    assert.equal(
+      classes(scaledOut),
+      "dedicated@ded-1, dedicated@ded-1, public@pub-1, public@pub-1",
+      "the autoscaler's scale-out overflows",
+    );
+    assert.equal(scaledOut.lastScale?.cause, "autoscaler");
+    await autoscale("--min", "2", "--max", "2", "--qps", "1000");
+    const scaledIn = await settled("grouped", 2);
+    assert.deepEqual(
+      scaledIn.instances.map((i) => i.instanceId).sort(),
+      inGroup.instances.map((i) => i.instanceId).sort(),
+      "the autoscaler's scale-in gives the public instances back first too",
+    );
+    assert.match(scaledIn.lastScale?.reason ?? "", /above max 2 -> 2/);
+    await autoscale("--delete");
   });
 
   it(`a spot reclaim with ${NOTICE_S} s notice (eas nodes reclaim) under steady load: no failed request, the replacement Ready before the deadline`, async () => {

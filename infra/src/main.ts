@@ -74,6 +74,7 @@ EAS local cluster is up.
   NATS            ${cluster.natsUrl}
   deployer gRPC   ${cluster.deployerAddress}   (eas CLI default)
   scheduler gRPC  ${cluster.schedulerAddress}
+  async-queue     127.0.0.1:${cluster.services.get("async-queue")?.grpcPort}   (eas queue/batch --async-queue, or EAS_ASYNC_QUEUE_ENDPOINT)
   gateway         ${cluster.gatewayUrl}
   ops ports       ${[...cluster.services.values()].map((s) => `${s.name} ${s.httpPort}`).join(", ")}
                   (http://127.0.0.1:<port>/metrics, /readyz, /healthz, /debug/projections)`);

@@ -1,3 +1,4 @@
+import { asyncCommands } from "./async.js";
 import type { CommandGroup } from "./registry.js";
 import { servicesCommands } from "./services.js";
 import { invokeCommands } from "./invoke.js";
@@ -6,6 +7,8 @@ import { instancesCommands } from "./instances.js";
 import { uploadCommands } from "./upload.js";
 import { eventsCommands } from "./events.js";
 import { monitorCommands } from "./monitor.js";
+import { autoscaleCommands } from "./autoscale.js";
+import { cronscaleCommands } from "./cronscale.js";
 import { billingCommands } from "./billing.js";
 import { stressCommands } from "./stress.js";
 
@@ -19,7 +22,10 @@ export const commandGroups: readonly CommandGroup[] = [
   instancesCommands,
   uploadCommands,
   eventsCommands,
+  asyncCommands,
   monitorCommands,
+  autoscaleCommands,
+  cronscaleCommands,
   billingCommands,
   stressCommands,
 ];

@@ -121,7 +121,7 @@ export const servicesCommands: CommandGroup = {
         .argument("<replicas>", "instances", positiveInt),
     ).action(async (name: string, replicas: number, options: WaitOptions) => {
       const sm = context.serviceManager();
-      const info = await unaryCall(sm, sm.scaleService, { name, replicas });
+      const info = await unaryCall(sm, sm.scaleService, { name, replicas, cause: "user", reason: "" });
       const final = await waitIfAsked(name, info, options);
       print(final, () => `${name} scaled to ${replicas}: ${progressLine(final)}`);
     });

@@ -5,11 +5,20 @@ import {
   AlertRuleDeleted,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  AutoscalerPolicyDeleted,
+  AutoscalerPolicySet,
+  CronScaleJobRan,
+  CronScaleJobsDeleted,
+  CronScaleJobsSet,
   BudgetDeleted,
   BudgetSet,
   BudgetThresholdReached,
   BudgetWebhookDelivered,
   BudgetWebhookFailed,
+  BatchJobCancelled,
+  BatchJobCompleted,
+  BatchJobFailed,
+  BatchJobSubmitted,
   InstanceDraining,
   InstanceExited,
   InstanceFailed,
@@ -30,6 +39,7 @@ import {
   ServiceDeleted,
   ServiceDeploymentFailed,
   ServicePlacementBlocked,
+  ScaleDecided,
   ServiceRolledBack,
   ServiceScaled,
   ServiceStarted,
@@ -75,6 +85,12 @@ export interface EventMessages {
   AlertResolved: typeof AlertResolved;
   AlertWebhookDelivered: typeof AlertWebhookDelivered;
   AlertWebhookFailed: typeof AlertWebhookFailed;
+  AutoscalerPolicySet: typeof AutoscalerPolicySet;
+  AutoscalerPolicyDeleted: typeof AutoscalerPolicyDeleted;
+  ScaleDecided: typeof ScaleDecided;
+  CronScaleJobsSet: typeof CronScaleJobsSet;
+  CronScaleJobsDeleted: typeof CronScaleJobsDeleted;
+  CronScaleJobRan: typeof CronScaleJobRan;
   BudgetSet: typeof BudgetSet;
   BudgetDeleted: typeof BudgetDeleted;
   BudgetThresholdReached: typeof BudgetThresholdReached;
@@ -85,6 +101,10 @@ export interface EventMessages {
   StressStepCompleted: typeof StressStepCompleted;
   StressTaskStopRequested: typeof StressTaskStopRequested;
   StressTaskFinished: typeof StressTaskFinished;
+  BatchJobSubmitted: typeof BatchJobSubmitted;
+  BatchJobCompleted: typeof BatchJobCompleted;
+  BatchJobFailed: typeof BatchJobFailed;
+  BatchJobCancelled: typeof BatchJobCancelled;
 }
 
 /** Every lifecycle event message, keyed by its short name; the event `type` is "eas.v1." + the key. */
@@ -121,6 +141,13 @@ export const EVENT_MESSAGES: EventMessages = {
   AlertResolved,
   AlertWebhookDelivered,
   AlertWebhookFailed,
+  // The autoscaler's events (proto/eas/v1/autoscaler_events.proto).
+  AutoscalerPolicySet,
+  AutoscalerPolicyDeleted,
+  ScaleDecided,
+  CronScaleJobsSet,
+  CronScaleJobsDeleted,
+  CronScaleJobRan,
   BudgetSet,
   BudgetDeleted,
   BudgetThresholdReached,
@@ -133,6 +160,11 @@ export const EVENT_MESSAGES: EventMessages = {
   StressStepCompleted,
   StressTaskStopRequested,
   StressTaskFinished,
+  // Offline batch jobs, written by the async-queue (proto/eas/v1/batch_events.proto).
+  BatchJobSubmitted,
+  BatchJobCompleted,
+  BatchJobFailed,
+  BatchJobCancelled,
 };
 
 export type EventName = keyof typeof EVENT_MESSAGES;

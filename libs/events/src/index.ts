@@ -7,8 +7,11 @@ export {
   instanceStream,
   nodeStream,
   alertStream,
+  autoscalerStream,
+  cronScaleStream,
   budgetStream,
   budgetAlertStream,
   stressStream,
+  batchStream,
 } from "./streams.js";
 export { serviceTokenSha256, tokenSha256 } from "./service-token.js";

@@ -4,9 +4,12 @@ export const StreamCategory = {
   instance: "instance",
   node: "node",
   alert: "alert",
+  autoscaler: "autoscaler",
+  cronscale: "cronscale",
   budget: "budget",
   budgetAlert: "budgetalert",
   stress: "stress",
+  batch: "batch",
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
@@ -15,8 +18,14 @@ export const instanceStream = (id: string): string => `${StreamCategory.instance
 export const nodeStream = (id: string): string => `${StreamCategory.node}-${id}`;
 /** One alert rule and its episodes, written by the monitor. */
 export const alertStream = (ruleId: string): string => `${StreamCategory.alert}-${ruleId}`;
+/** A service's autoscaling policy and the decisions that changed its replica count, written by the autoscaler. */
+export const autoscalerStream = (service: string): string => `${StreamCategory.autoscaler}-${service}`;
+/** A service's scheduled scaling jobs and their runs, written by the autoscaler. */
+export const cronScaleStream = (service: string): string => `${StreamCategory.cronscale}-${service}`;
 export const budgetStream = (service: string): string => `${StreamCategory.budget}-${service}`;
 /** The webhook deliveries of one service's budget alerts, written by the monitor. */
 export const budgetAlertStream = (service: string): string => `${StreamCategory.budgetAlert}-${service}`;
 /** One stress test task and its results, written by the monitor. */
 export const stressStream = (taskId: string): string => `${StreamCategory.stress}-${taskId}`;
+/** One offline batch job, written by the async-queue. */
+export const batchStream = (jobId: string): string => `${StreamCategory.batch}-${jobId}`;

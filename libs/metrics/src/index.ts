@@ -20,5 +20,9 @@ export {
   decodeInstanceSample,
   gatewaySamples,
   instanceSamples,
+  queueSampleSubject,
+  encodeQueueSample,
+  decodeQueueSample,
+  queueSamples,
 } from "./subjects.js";
 export { StressSubjects, stressControl, stressReports } from "./stress-subjects.js";

@@ -1,5 +1,5 @@
 import { defineEncodedSubject, type Subject } from "@eas/bus";
-import { GatewaySample, InstanceSample } from "@eas/proto";
+import { GatewaySample, InstanceSample, QueueSample } from "@eas/proto";
 
 /**
  * Plain NATS subjects of the per-second samples (not the event log). Payloads are protobuf binary
@@ -10,6 +10,8 @@ export const MetricsSubjects = {
   gateway: "eas.metrics.gateway.*",
   /** `eas.metrics.instance.<service>.<instance_id>`: InstanceSample, one per instance and second. */
   instance: "eas.metrics.instance.*.*",
+  /** `eas.metrics.queue.<service>`: QueueSample, from the async-queue, one per async service and second. */
+  queue: "eas.metrics.queue.*",
   /** Everything above. */
   all: "eas.metrics.>",
 } as const;
@@ -27,6 +29,10 @@ export function gatewaySampleSubject(service: string): string {
 
 export function instanceSampleSubject(service: string, instanceId: string): string {
   return `eas.metrics.instance.${token(service, "service")}.${token(instanceId, "instance id")}`;
+}
+
+export function queueSampleSubject(service: string): string {
+  return `eas.metrics.queue.${token(service, "service")}`;
 }
 
 export function encodeGatewaySample(sample: GatewaySample): Uint8Array {
@@ -56,5 +62,20 @@ export const gatewaySamples: Subject<GatewaySample> = defineEncodedSubject<Gatew
 export const instanceSamples: Subject<InstanceSample> = defineEncodedSubject<InstanceSample>(
   MetricsSubjects.instance,
   { encode: encodeInstanceSample, decode: decodeInstanceSample },
+  { traced: false },
+);
+
+export function encodeQueueSample(sample: QueueSample): Uint8Array {
+  return QueueSample.encode(sample).finish();
+}
+
+export function decodeQueueSample(bytes: Uint8Array): QueueSample {
+  return QueueSample.decode(bytes);
+}
+
+/** `eas.metrics.queue.<service>` as a bus subject: what the autoscaler reads an async service's backlog from. Untraced. */
+export const queueSamples: Subject<QueueSample> = defineEncodedSubject<QueueSample>(
+  MetricsSubjects.queue,
+  { encode: encodeQueueSample, decode: decodeQueueSample },
   { traced: false },
 );

@@ -17,7 +17,16 @@ const replicasDecider: Decider<{ to: number }, Scaled, Replicas> = {
   decide: (command, state) =>
     command.to === state.replicas
       ? []
-      : [event("ServiceScaled", { name: "svc", fromReplicas: state.replicas, toReplicas: command.to, cause: "user", scaledAt: "" })],
+      : [
+          event("ServiceScaled", {
+            name: "svc",
+            fromReplicas: state.replicas,
+            toReplicas: command.to,
+            cause: "user",
+            scaledAt: "",
+            reason: "",
+          }),
+        ],
 };
 
 const stream = serviceStream("svc");

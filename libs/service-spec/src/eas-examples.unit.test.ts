@@ -46,6 +46,7 @@ const expectedContainerSpec: ServiceSpec = {
   cloud: { spotAllowed: false, maxSpotPrice: 0, instances: [] },
   labels: {},
   rebalanceDisabled: false,
+  async: undefined,
 };
 
 const expectedContainerWarnings = [
@@ -109,6 +110,7 @@ describe("a real EAS processor-mode service.json", () => {
       cloud: { spotAllowed: true, maxSpotPrice: 0.3, instances: CLOUD_INSTANCES },
       labels: { team: "vision", model: "resnet50" },
       rebalanceDisabled: false,
+      async: undefined,
     };
     assert.deepEqual(value, expected);
     assert.deepEqual(warnings, [

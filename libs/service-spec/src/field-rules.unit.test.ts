@@ -469,6 +469,43 @@ const cases: Case[] = [
     change: (d) => computing(d, { instances: [{ type: "ecs.c7.large", spot_price_limit: -1 }] }),
     path: "cloud.computing.instances[0].spot_price_limit",
   },
+  // service type and queue
+  { when: "the type is unknown", change: (d) => (meta(d).type = "Offline"), path: "metadata.type", says: '"Standard" or "Async"' },
+  { when: "the type is lower case", change: (d) => (meta(d).type = "async"), path: "metadata.type", says: 'got "async"' },
+  {
+    when: "a queue section comes without type Async",
+    change: (d) => (d.queue = { max_length: 10 }),
+    path: "queue",
+    says: 'set metadata.type to "Async"',
+  },
+  ...(
+    [
+      ["max_length", 0],
+      ["max_length", 1.5],
+      ["max_payload_size_kb", 2048],
+      ["max_attempts", 0],
+      ["max_attempts", 101],
+      ["request_timeout_ms", -1],
+      ["result_retention_seconds", "1d"],
+    ] as const
+  ).map(([key, value]): Case => ({
+    when: `queue.${key} is ${JSON.stringify(value)}`,
+    change: (d) => {
+      meta(d).type = "Async";
+      d.queue = { [key]: value };
+    },
+    path: `queue.${key}`,
+    says: "an integer from",
+  })),
+  {
+    when: "a queue key is misspelled",
+    change: (d) => {
+      meta(d).type = "Async";
+      d.queue = { max_lenght: 5 };
+    },
+    path: "queue.max_lenght",
+    says: 'did you mean "max_length"',
+  },
   // labels
   { when: "labels is a list", change: (d) => (d.labels = ["a"]), path: "labels", says: "a map of strings" },
   { when: "a label key has spaces", change: (d) => (d.labels = { "my team": "x" }), path: 'labels["my team"]', says: "label key" },

@@ -19,3 +19,4 @@ export {
 } from "./rules.js";
 export { serviceDocumentSchema, type ProbeDocument, type ServiceDocument } from "./schema.js";
 export { SPOT_STRATEGIES, type SpotStrategy } from "./resources-schema.js";
+export { MAX_ASYNC_PAYLOAD_KB, QUEUE_DEFAULTS, SERVICE_TYPES, type ServiceType } from "./queue-schema.js";

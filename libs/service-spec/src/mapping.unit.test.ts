@@ -34,6 +34,7 @@ describe("defaults", () => {
       cloud: { spotAllowed: false, maxSpotPrice: 0, instances: [] },
       labels: {},
       rebalanceDisabled: false,
+      async: undefined,
     };
     assert.deepEqual(value, expected);
     assert.deepEqual(warnings, []);
@@ -65,6 +66,35 @@ const meta = (doc: Doc) => doc.metadata as Doc;
 const container = (doc: Doc) => (doc.containers as Doc[])[0] as Doc;
 
 const mappings: MappingCase[] = [
+  // service type and queue
+  { when: "type is Standard", change: (d) => (meta(d).type = "Standard"), then: (s) => assert.equal(s.async, undefined) },
+  {
+    when: "type is Async without a queue section",
+    change: (d) => (meta(d).type = "Async"),
+    then: (s) =>
+      assert.deepEqual(s.async, {
+        maxLength: 10_000,
+        maxPayloadBytes: 960 * 1024,
+        maxAttempts: 3,
+        requestTimeoutMs: 600_000,
+        resultRetentionSeconds: 86_400,
+      }),
+  },
+  {
+    when: "type is Async with every queue setting",
+    change: (d) => {
+      meta(d).type = "Async";
+      d.queue = { max_length: 50, max_payload_size_kb: 64, max_attempts: 5, request_timeout_ms: 2_000, result_retention_seconds: 60 };
+    },
+    then: (s) =>
+      assert.deepEqual(s.async, {
+        maxLength: 50,
+        maxPayloadBytes: 64 * 1024,
+        maxAttempts: 5,
+        requestTimeoutMs: 2_000,
+        resultRetentionSeconds: 60,
+      }),
+  },
   // metadata
   { when: "cpu is 0.5 cores", change: (d) => (meta(d).cpu = 0.5), then: (s) => assert.equal(s.resources?.cpuMillis, 500) },
   { when: "cpu is 2 cores", change: (d) => (meta(d).cpu = 2), then: (s) => assert.equal(s.resources?.cpuMillis, 2000) },
@@ -364,7 +394,6 @@ describe("accepted-but-ignored EAS fields", () => {
     ["metadata.rpc.batching", (d) => (meta(d).rpc = { batching: true })],
     ["metadata.rpc.max_batch_size", (d) => (meta(d).rpc = { max_batch_size: 16 })],
     ["metadata.rpc.proxy_path", (d) => (meta(d).rpc = { proxy_path: "/" })],
-    ["metadata.type", (d) => (meta(d).type = "Async")],
     ["metadata.release", (d) => (meta(d).release = true)],
     ["metadata.enable_webservice", (d) => (meta(d).enable_webservice = true)],
     ["metadata.workspace_id", (d) => (meta(d).workspace_id = "123")],

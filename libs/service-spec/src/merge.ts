@@ -85,6 +85,15 @@ function mergeAndCheck(current: ServiceDocument, patch: unknown, updateType: Upd
     }
   }
 
+  const currentType = current.metadata?.type ?? "Standard";
+  const candidateType = candidateMetadata.type ?? "Standard";
+  if (typeof candidateType === "string" && candidateType !== currentType) {
+    nameIssues.push({
+      path: "metadata.type",
+      message: `cannot change a ${currentType} service into an ${candidateType} one (its requests would change hands), create a new service instead`,
+    });
+  }
+
   const checked = checkDocument(candidate);
   if (nameIssues.length > 0) return { ok: false as const, issues: [...nameIssues, ...(checked.ok ? [] : checked.issues)] };
   return checked;

@@ -200,6 +200,23 @@ describe("applyServiceUpdate", () => {
     assert.equal(value.name, "clf");
   });
 
+  it("changes an async service's queue settings and keeps it async", () => {
+    const asyncService = spec({ metadata: { name: "gen", type: "Async" }, processor: "echo", queue: { max_length: 100 } });
+    const { value } = valueOf(applyServiceUpdate(asyncService, '{"queue": {"max_attempts": 7}}', "merge"));
+    assert.deepEqual(value.async, { ...asyncService.async, maxAttempts: 7 });
+    assert.equal(value.async?.maxLength, 100);
+  });
+
+  it("refuses to turn a standard service into an async one, and back", () => {
+    assertIssue(
+      issuesOf(applyServiceUpdate(processorService, '{"metadata": {"type": "Async"}}', "merge")),
+      "metadata.type",
+      "create a new service",
+    );
+    const asyncService = spec({ metadata: { name: "gen", type: "Async" }, processor: "echo" });
+    assertIssue(issuesOf(applyServiceUpdate(asyncService, '{"processor": "echo"}', "replace")), "metadata.type", "Async service");
+  });
+
   it("reports an unknown update type", () => {
     assert.deepEqual(issuesOf(applyServiceUpdate(containerService, "{}", "patch")), [
       { path: "update_type", message: 'must be "merge" or "replace", got "patch"' },

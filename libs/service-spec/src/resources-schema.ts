@@ -22,6 +22,7 @@ import {
   string,
 } from "./rules.js";
 import { defined, withCheck } from "./schema-kit.js";
+import { serviceType } from "./queue-schema.js";
 
 /*
  * Where and with what a service runs: its storage mounts, cloud (spot) settings and metadata
@@ -183,7 +184,8 @@ export const metadataSchema = z.strictObject({
   /** false: never move the replicas to spread them (default true). */
   rebalance: bool.optional(),
   rpc: rpcSchema.optional(),
-  type: ignored(),
+  /** "Standard" (the default) or "Async": requests are queued, see the document's `queue` section. */
+  type: serviceType.optional(),
   release: ignored(),
   enable_webservice: ignored(),
   workspace_id: ignored(),

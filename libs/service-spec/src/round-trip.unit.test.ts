@@ -154,6 +154,15 @@ function randomSpec(seed: number): ServiceSpec {
     cloud: { spotAllowed, maxSpotPrice: spotAllowed ? (bids ? r.pick([0.25, 3]) : r.pick([0, 0.25, 3])) : 0, instances },
     labels: r.bool() ? { team: "t", "app.kubernetes.io/name": `svc${seed}` } : {},
     rebalanceDisabled: r.bool(),
+    async: r.bool()
+      ? {
+          maxLength: r.int(1, 100_000),
+          maxPayloadBytes: r.int(1, 960) * 1024,
+          maxAttempts: r.int(1, 10),
+          requestTimeoutMs: r.int(1, 3_600_000),
+          resultRetentionSeconds: r.int(1, 30 * 86_400),
+        }
+      : undefined,
   };
 }
 

@@ -1,6 +1,7 @@
 import * as z from "zod";
 
 import { describeValue } from "./issues.js";
+import { queueSchema } from "./queue-schema.js";
 import { metadataSchema, cloudSchema, storageSchema } from "./resources-schema.js";
 import {
   BUILT_IN_PROCESSORS,
@@ -44,6 +45,8 @@ export const serviceDocumentSchema = withCheck(
     storage: z.array(storageSchema).optional(),
     cloud: cloudSchema.optional(),
     labels: z.record(z.string(), labelValue).optional(),
+    /** An async service's queue (`metadata.type: "Async"`). */
+    queue: queueSchema.optional(),
   }),
   checkDocument,
 );
@@ -102,6 +105,10 @@ function checkDocument(doc: unknown, add: AddIssue): void {
       if (first === undefined) seen.set(path, index);
       else add(["storage", index, "mount_path"], `duplicates storage[${first}].mount_path ${JSON.stringify(path)}`);
     });
+  }
+
+  if (doc.queue !== undefined && metadata?.type !== "Async") {
+    add(["queue"], 'applies to async services only: set metadata.type to "Async"');
   }
 
   if (isRecord(doc.labels)) {

@@ -33,6 +33,16 @@ export function specToDocument(spec: ServiceSpec): ServiceDocument {
   }
 
   const doc: ServiceDocument = { metadata };
+  if (spec.async !== undefined) {
+    metadata.type = "Async";
+    doc.queue = {
+      max_length: spec.async.maxLength,
+      max_payload_size_kb: Math.ceil(spec.async.maxPayloadBytes / 1024),
+      max_attempts: spec.async.maxAttempts,
+      request_timeout_ms: spec.async.requestTimeoutMs,
+      result_retention_seconds: spec.async.resultRetentionSeconds,
+    };
+  }
   if (spec.runtime?.$case === "container") doc.containers = [containerDocument(spec.runtime.value)];
   if (spec.runtime?.$case === "processor") Object.assign(doc, processorDocument(spec.runtime.value));
   if (spec.storage.length > 0) {

@@ -1,7 +1,8 @@
-import type { CloudConfig, ContainerSpec, EnvVar, Probe, ProcessorSpec, ServiceSpec, StorageMount } from "@eas/proto";
+import type { AsyncConfig, CloudConfig, ContainerSpec, EnvVar, Probe, ProcessorSpec, ServiceSpec, StorageMount } from "@eas/proto";
 
 import { formatWarning, type PathSegment } from "./issues.js";
 import { EMPTY_DIR_SOURCE, PROBE_DEFAULTS, SPEC_DEFAULTS, isRecord, normalizeMountPath, readSource } from "./rules.js";
+import { QUEUE_DEFAULTS } from "./queue-schema.js";
 import { LIVENESS_KEYS, READINESS_KEYS, parseConfigString } from "./runtime-schema.js";
 import type { ProbeDocument, ServiceDocument } from "./schema.js";
 
@@ -14,7 +15,6 @@ export const IGNORED_FIELDS = {
     networking: "networking settings are not implemented, the gateway serves every service",
   },
   metadata: {
-    type: "only standard (synchronous) services are deployed from service.json for now",
     release: "canary releases are set through the traffic API",
     enable_webservice: "every service is reachable through the gateway at /api/predict/{name}",
     workspace_id: "there are no workspaces",
@@ -166,8 +166,19 @@ export function documentToSpec(doc: ServiceDocument): { spec: ServiceSpec; warni
     cloud,
     labels,
     rebalanceDisabled: metadata.rebalance === false,
+    async: metadata.type === "Async" ? toAsyncConfig(doc.queue ?? {}) : undefined,
   };
   return { spec, warnings };
+}
+
+function toAsyncConfig(queue: NonNullable<ServiceDocument["queue"]>): AsyncConfig {
+  return {
+    maxLength: queue.max_length ?? QUEUE_DEFAULTS.maxLength,
+    maxPayloadBytes: (queue.max_payload_size_kb ?? QUEUE_DEFAULTS.maxPayloadKb) * 1024,
+    maxAttempts: queue.max_attempts ?? QUEUE_DEFAULTS.maxAttempts,
+    requestTimeoutMs: queue.request_timeout_ms ?? QUEUE_DEFAULTS.requestTimeoutMs,
+    resultRetentionSeconds: queue.result_retention_seconds ?? QUEUE_DEFAULTS.resultRetentionSeconds,
+  };
 }
 
 type WarnIgnored = (holder: object | undefined, reasons: Readonly<Record<string, string>>, path: PathSegment[]) => void;

@@ -1,6 +1,8 @@
+import { wakeSubject } from "@eas/contracts";
 import { gatewaySamples } from "@eas/metrics";
 import { createServiceHost, readConfig } from "@eas/service-kit";
 import { Histogram } from "prom-client";
+import { createAsyncRequests } from "./async/async-requests.js";
 import { gatewayConfigSpec } from "./config.js";
 import { createGatewayServer, LiveRouteTable } from "./proxy/index.js";
 import { traceUpstreamRequests } from "./proxy/upstream-tracing.js";
@@ -12,7 +14,7 @@ import type { Telemetry } from "@eas/telemetry";
 /** Wires the gateway: everything that loads gRPC or HTTP code lives here, imported after telemetry started. */
 export async function run(telemetry: Telemetry): Promise<void> {
   const config = readConfig(gatewayConfigSpec);
-  const host = await createServiceHost({ name: "gateway", telemetry, config });
+  const host = await createServiceHost({ name: "gateway", telemetry, config, noAsyncTraces: true });
   host.shutdown.installSignalHandlers();
 
   // The proxy reads a mutable table; the projection keeps it in step with the log, event by event.
@@ -42,6 +44,14 @@ export async function run(telemetry: Telemetry): Promise<void> {
     routes: table,
     logger: host.logger,
     maxBodyBytes: config.maxBodyBytes,
+    // Async services: requests are published to their JetStream queue, results read from their KV bucket.
+    asyncRequests: await createAsyncRequests({ nats: host.bus, logger: host.logger }),
+    // A request for a service at zero is held, and the autoscaler told at once (not on its next tick).
+    coldStart: {
+      maxHeldRequests: config.holdMaxRequests,
+      maxWaitMs: config.holdMaxWaitMs,
+      onHold: (service, held) => host.bus.publish(wakeSubject.with(service), { service, held, at: new Date().toISOString() }),
+    },
     metrics: {
       observe: (service, code, ms, instanceId = "", bytesIn = 0, bytesOut = 0) => {
         latency.observe({ route_service: service, code: String(code) }, ms / 1000);

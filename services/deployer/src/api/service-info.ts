@@ -40,6 +40,8 @@ export function toServiceInfo(view: ServiceView, gatewayUrl: string, token: stri
     instances,
     warnings: [],
     placementWarnings: serviceWarnings(view, rebalanceDisabled),
+    lastScale: view.lastScale,
+    autoscaling: view.autoscaling ? `min ${view.autoscaling.minReplicas}, max ${view.autoscaling.maxReplicas}` : "",
   };
 }
 

@@ -133,7 +133,8 @@ const api = {
   remove: (name: string) => unaryCall(fx.client, fx.client.deleteService, { name }, CALL_TIMEOUT_MS),
   start: (name: string) => unaryCall(fx.client, fx.client.startService, { name }, CALL_TIMEOUT_MS),
   stop: (name: string) => unaryCall(fx.client, fx.client.stopService, { name }, CALL_TIMEOUT_MS),
-  scale: (name: string, replicas: number) => unaryCall(fx.client, fx.client.scaleService, { name, replicas }, CALL_TIMEOUT_MS),
+  scale: (name: string, replicas: number) =>
+    unaryCall(fx.client, fx.client.scaleService, { name, replicas, cause: "", reason: "" }, CALL_TIMEOUT_MS),
   versions: async (name: string) => (await unaryCall(fx.client, fx.client.listVersions, { name }, CALL_TIMEOUT_MS)).versions,
   rollback: (name: string, version: number) => unaryCall(fx.client, fx.client.rollbackService, { name, version }, CALL_TIMEOUT_MS),
 };
@@ -844,7 +845,7 @@ describe("ServiceManager API: concurrent commands", () => {
     const outcomes = await Promise.allSettled(
       requested.map((replicas, i) => {
         const client = i % 2 === 0 ? fx.client : other.client;
-        return unaryCall(client, client.scaleService, { name: ECHO_NAME, replicas }, CALL_TIMEOUT_MS);
+        return unaryCall(client, client.scaleService, { name: ECHO_NAME, replicas, cause: "", reason: "" }, CALL_TIMEOUT_MS);
       }),
     );
     const succeeded = requested.filter((_, i) => outcomes[i]!.status === "fulfilled");
@@ -875,7 +876,7 @@ describe("ServiceManager API: concurrent commands", () => {
     // the later calls time out while they wait for their turn.
     const requested = Array.from({ length: 60 }, (_, i) => i + 2);
     const outcomes = await Promise.allSettled(
-      requested.map((replicas) => unaryCall(fx.client, fx.client.scaleService, { name: ECHO_NAME, replicas }, 30)),
+      requested.map((replicas) => unaryCall(fx.client, fx.client.scaleService, { name: ECHO_NAME, replicas, cause: "", reason: "" }, 30)),
     );
     const succeeded = requested.filter((_, i) => outcomes[i]!.status === "fulfilled");
     const timedOut = outcomes.filter((o) => o.status === "rejected" && (o.reason as ServiceError).code === status.DEADLINE_EXCEEDED).length;

@@ -7,7 +7,7 @@ import type { EventRecord, ServiceInfo, ServiceManagerServer, ServiceSpec, Watch
 import { CallCancelledError, createKeyedMutex, executeCommand, unary } from "@eas/service-kit";
 import { MAX_INSTANCES, parseServiceDocument, SERVICE_NAME_PATTERN } from "@eas/service-spec";
 import type { Logger } from "@eas/telemetry";
-import { serviceDecider, type ServiceCommand, type ServiceEvent, type ServiceState } from "../domain/service-decider.js";
+import { serviceDecider, type ScaleCause, type ServiceCommand, type ServiceEvent, type ServiceState } from "../domain/service-decider.js";
 import { decideUpdate, toViolations, updateDecider, type UpdateRequest } from "../domain/update-decider.js";
 import type { ServiceView, ServiceViews } from "../projections/service-views.js";
 import { withoutClearToken, type ServiceTokens } from "../tokens/service-tokens.js";
@@ -30,6 +30,16 @@ function requireName(name: string): string {
     throw new ValidationError([{ path: "name", message: `"${name}" is not a valid service name` }]);
   }
   return name;
+}
+
+const SCALE_CAUSES: readonly ScaleCause[] = ["user", "autoscaler", "cron"];
+
+function scaleCause(cause: string): ScaleCause {
+  if (!cause) return "user";
+  if (!(SCALE_CAUSES as readonly string[]).includes(cause)) {
+    throw new ValidationError([{ path: "cause", message: `must be one of ${SCALE_CAUSES.join(", ")} (empty means user), got "${cause}"` }]);
+  }
+  return cause as ScaleCause;
 }
 
 /** What a command needs of its gRPC call: whether the client is still waiting. */
@@ -203,7 +213,23 @@ export function createServiceManager(deps: ServiceManagerDeps): ServiceManagerSe
     scaleService: unary(logger, async (request, call) => {
       const name = requireName(request.name);
       if (request.replicas > MAX_INSTANCES) throw new ValidationError([{ path: "replicas", message: `must be at most ${MAX_INSTANCES}` }]);
-      return run(name, call, { type: "ScaleService", name, replicas: request.replicas, cause: "user", now: deps.now().toISOString() });
+      const cause = scaleCause(request.cause ?? "");
+      const autoscaling = views.state[name]?.autoscaling;
+      // A service with a policy has one owner of its count: a user changes the policy's bounds instead (ADR 0032).
+      if (cause === "user" && autoscaling) {
+        throw new PreconditionFailedError(
+          `service ${name} is autoscaled (min ${autoscaling.minReplicas}, max ${autoscaling.maxReplicas}): ` +
+            `change the bounds with \`eas autoscale ${name} --min N --max M\`, or remove the policy with \`eas autoscale ${name} --delete\``,
+        );
+      }
+      return run(name, call, {
+        type: "ScaleService",
+        name,
+        replicas: request.replicas,
+        cause,
+        reason: request.reason,
+        now: deps.now().toISOString(),
+      });
     }),
     listVersions: unary(logger, async (request) => {
       const name = requireName(request.name);

@@ -2,6 +2,9 @@ import { AlreadyExistsError, NotFoundError, PreconditionFailedError, ValidationE
 import { event, serviceTokenSha256, type EventOf } from "@eas/events";
 import type { ServiceSpec } from "@eas/proto";
 
+/** Who asked for a scale (ADR 0014). */
+export type ScaleCause = "user" | "autoscaler" | "cron";
+
 /**
  * Commands on the Service aggregate. Time and the digest of the generated token arrive with the command
  * (the token itself never reaches the log: ADR 0027).
@@ -9,7 +12,7 @@ import type { ServiceSpec } from "@eas/proto";
 export type ServiceCommand =
   | { type: "CreateService"; spec: ServiceSpec; tokenSha256: string; now: string }
   | { type: "UpdateService"; spec: ServiceSpec; updateType: "merge" | "replace"; now: string }
-  | { type: "ScaleService"; name: string; replicas: number; cause: "user" | "autoscaler" | "cron"; now: string }
+  | { type: "ScaleService"; name: string; replicas: number; cause: ScaleCause; reason?: string; now: string }
   | { type: "StopService"; name: string; now: string }
   | { type: "StartService"; name: string; now: string }
   | { type: "DeleteService"; name: string; now: string }
@@ -96,6 +99,7 @@ function decide(command: ServiceCommand, state: ServiceState): ServiceEvent[] {
           toReplicas: command.replicas,
           cause: command.cause,
           scaledAt: command.now,
+          reason: command.reason ?? "",
         }),
       ];
     }

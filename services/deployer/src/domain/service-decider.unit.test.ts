@@ -40,7 +40,7 @@ describe("Service decider", () => {
     it("records from and to replicas", () =>
       given([created])
         .when({ type: "ScaleService", name: "iris", replicas: 5, cause: "user", now: T1 })
-        .then([event("ServiceScaled", { name: "iris", fromReplicas: 2, toReplicas: 5, cause: "user", scaledAt: T1 })]));
+        .then([event("ServiceScaled", { name: "iris", fromReplicas: 2, toReplicas: 5, cause: "user", scaledAt: T1, reason: "" })]));
     it("is a no-op at the same count", () =>
       given([created]).when({ type: "ScaleService", name: "iris", replicas: 2, cause: "user", now: T1 }).then([]));
     it("names the missing service", () =>

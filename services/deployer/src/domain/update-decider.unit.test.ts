@@ -19,7 +19,7 @@ const v1 = specOf({ name: "echo", metadata: { instance: 2, cpu: 1, memory: 256 }
 const v2 = specOf({ name: "echo", metadata: { instance: 2, cpu: 1, memory: 512 }, processor: "echo", processor_config: { latency_ms: 5 } });
 const created = event("ServiceCreated", { name: "echo", spec: v1, version: 1, token: "", createdAt: T0, tokenSha256: "ab12" });
 const updatedToV2 = event("ServiceUpdated", { name: "echo", spec: v2, version: 2, updateType: "merge", updatedAt: T0 });
-const scaledTo5 = event("ServiceScaled", { name: "echo", fromReplicas: 2, toReplicas: 5, cause: "user", scaledAt: T0 });
+const scaledTo5 = event("ServiceScaled", { name: "echo", fromReplicas: 2, toReplicas: 5, cause: "user", scaledAt: T0, reason: "" });
 const rolledBackTo1 = event("ServiceRolledBack", { name: "echo", fromVersion: 2, toVersion: 1, rolledBackAt: T0 });
 const given = deciderSpecification(updateDecider).given;
 const update = (patch: object | string, updateType = "merge"): UpdateRequest => ({

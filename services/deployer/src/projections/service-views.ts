@@ -54,6 +54,18 @@ export interface ServiceView {
   /** What the reconciler is converging to since the last create, start, update, rollback or scale. */
   converging: Convergence;
   instances: Record<string, InstanceView>;
+  /** The latest change of the replica count and why (ServiceScaled). */
+  lastScale?: LastScaleView;
+  /** The autoscaling policy's bounds while the service has one (the autoscaler's AutoscalerPolicySet). */
+  autoscaling?: { minReplicas: number; maxReplicas: number };
+}
+
+export interface LastScaleView {
+  fromReplicas: number;
+  toReplicas: number;
+  cause: string;
+  reason: string;
+  at: string;
 }
 
 export type ServiceViews = Record<string, ServiceView>;
@@ -147,8 +159,8 @@ function evolveInstanceOf(views: ServiceViews, e: InstanceEvent): ServiceViews {
 /** The deployer's read model: every service with its versions and instances, for Get/List and the reconciler. */
 export const serviceViewsProjection: Projection<ServiceViews> = {
   name: "service-views",
-  version: 7,
-  categories: [StreamCategory.service, StreamCategory.instance],
+  version: 8,
+  categories: [StreamCategory.service, StreamCategory.instance, StreamCategory.autoscaler],
   initialState: () => ({}),
   evolve(views: ServiceViews, recorded: RecordedEvent): ServiceViews {
     const e = decodeEvent(recorded);
@@ -201,7 +213,21 @@ export const serviceViewsProjection: Projection<ServiceViews> = {
           desiredReplicas: e.data.toReplicas,
           updatedAt: e.data.scaledAt,
           converging: converging(v, "Scaling"),
+          lastScale: {
+            fromReplicas: e.data.fromReplicas,
+            toReplicas: e.data.toReplicas,
+            cause: e.data.cause,
+            reason: e.data.reason ?? "",
+            at: e.data.scaledAt,
+          },
         }));
+      case "eas.v1.AutoscalerPolicySet":
+        return withService(views, e.data.service, (v) => ({
+          ...v,
+          autoscaling: { minReplicas: e.data.policy?.minReplicas ?? 0, maxReplicas: e.data.policy?.maxReplicas ?? 0 },
+        }));
+      case "eas.v1.AutoscalerPolicyDeleted":
+        return withService(views, e.data.service, ({ autoscaling: _gone, ...v }) => v);
       case "eas.v1.ServiceStopped":
         return withService(views, e.data.name, (v) => ({ ...v, stopped: true, updatedAt: e.data.stoppedAt, converging: "" }));
       case "eas.v1.ServiceStarted":

@@ -14,6 +14,23 @@ export interface Rejection {
   readonly headers?: readonly string[];
 }
 
+/**
+ * What admission decided: send the request to an instance (`proxy`), hand it to the service's async queue
+ * (`enqueue`), let it read the async service's results (`results`), hold it until the service's first
+ * instance is Ready (`hold`), or refuse it.
+ */
+export type AdmissionOutcome =
+  | { readonly kind: "proxy" }
+  | { readonly kind: "enqueue"; readonly maxBodyBytes: number }
+  | { readonly kind: "results" }
+  /** Admitted, but to wait for a first instance: the service is at zero and scales up on demand (`cold-start.ts`). */
+  | { readonly kind: "hold" }
+  | { readonly kind: "reject"; readonly rejection: Rejection };
+
+const PROXY: AdmissionOutcome = { kind: "proxy" };
+const RESULTS: AdmissionOutcome = { kind: "results" };
+const HOLD: AdmissionOutcome = { kind: "hold" };
+
 const kAuthMemo = Symbol("eas.authMemo");
 type AuthCachingSocket = Socket & { [kAuthMemo]?: { digest: Buffer; header: string } };
 
@@ -35,8 +52,12 @@ export class Admission {
 
   /**
    * Checks, in this order: the token (401), the declared body size (413), a Ready instance (503),
-   * the rate limit (429, taking a token when it admits). Undefined when the request is admitted.
-   * `contentLength` is -1 when the request declares none.
+   * the rate limit (429, taking a token when it admits). `contentLength` is -1 when the request declares none.
+   *
+   * On an async service (its route has `async`) the request is queued instead (`enqueue`): its body must fit
+   * the queue's limit and it needs no Ready instance, but the service must not be stopped (503); a read of its
+   * results (`readsResults`) needs the token alone.
+   * A service that scales from zero and has no instance yet holds the request (`hold`, `cold-start.ts`).
    */
   check<W>(
     route: ServiceRoute<W>,
@@ -44,39 +65,44 @@ export class Admission {
     authorization: string | undefined,
     contentLength: number,
     now: number,
-  ): Rejection | undefined {
+    readsResults = false,
+  ): AdmissionOutcome {
     if (!this.#authorized(socket as AuthCachingSocket, authorization, route.tokenDigest)) {
-      return {
+      return reject({
         code: GatewayErrorCode.Unauthorized,
         message: "missing or invalid token in the Authorization header",
         closeConnection: false,
-      };
+      });
     }
-    if (contentLength > this.#maxBodyBytes) {
-      return {
+    const queue = route.entry.async;
+    if (queue && readsResults) return RESULTS;
+    const maxBodyBytes = queue ? Math.min(queue.maxPayloadBytes, this.#maxBodyBytes) : this.#maxBodyBytes;
+    if (contentLength > maxBodyBytes) {
+      return reject({
         code: GatewayErrorCode.PayloadTooLarge,
-        message: `request body of ${contentLength} bytes exceeds ${this.#maxBodyBytes}`,
+        message: `request body of ${contentLength} bytes exceeds ${maxBodyBytes}`,
         closeConnection: true,
-      };
+      });
     }
-    if (!route.routable) {
-      return {
+    if (!queue && route.holdsRequests) return HOLD;
+    if (queue ? route.entry.state === "stopped" : !route.routable) {
+      return reject({
         code: GatewayErrorCode.ServiceUnavailable,
         message: `service ${route.name} has no ready instance (${unavailableReason(route.entry)})`,
         closeConnection: false,
         headers: ["retry-after", this.#retryAfter],
-      };
+      });
     }
     const bucket = route.bucket;
     if (bucket && !bucket.tryTake(now)) {
-      return {
+      return reject({
         code: GatewayErrorCode.RateLimited,
         message: `service ${route.name} is limited to ${route.entry.rateLimit} requests/s`,
         closeConnection: false,
         headers: ["retry-after", String(bucket.retryAfterSeconds())],
-      };
+      });
     }
-    return undefined;
+    return queue ? { kind: "enqueue", maxBodyBytes } : PROXY;
   }
 
   /**
@@ -94,4 +120,8 @@ export class Admission {
     if (authorization !== undefined) socket[kAuthMemo] = { digest, header: authorization };
     return true;
   }
+}
+
+function reject(rejection: Rejection): AdmissionOutcome {
+  return { kind: "reject", rejection };
 }

@@ -43,9 +43,9 @@ export class BoundedQueue<T> {
     return this.#size >= this.#capacity;
   }
 
-  /** Appends `value`; returns its node, or undefined when the queue is full. */
-  push(value: T): QueueNode<T> | undefined {
-    if (this.#size >= this.#capacity) return undefined;
+  /** Appends `value`; returns its node, or undefined when the queue is full (at `capacity`, the queue's own by default). */
+  push(value: T, capacity = this.#capacity): QueueNode<T> | undefined {
+    if (this.#size >= capacity) return undefined;
     const link: Link<T> = { value, prev: this.#tail, next: null, queued: true };
     if (this.#tail) this.#tail.next = link;
     else this.#head = link;

@@ -41,6 +41,12 @@ export class RequestDispatcher implements ExchangeOwner {
     else exchange.waitIn(exchange.route.queue);
   }
 
+  /** An admitted exchange for a service at zero instances: `hold` keeps it until the first instance is Ready. */
+  admitHeld(exchange: Exchange, hold: (exchange: Exchange) => void): void {
+    this.#inFlight.begin();
+    hold(exchange);
+  }
+
   /** Sends `exchange` to `upstream`. */
   dispatch(exchange: Exchange, upstream: Upstream): void {
     exchange.send(upstream);
@@ -54,6 +60,8 @@ export class RequestDispatcher implements ExchangeOwner {
       this.failQueued(route, GatewayErrorCode.ServiceNotFound, `service ${route.name} was deleted`);
       return;
     }
+    // A service at zero scaling up: its held requests wait for the first Ready instance (or their hold timer).
+    if (route.holdsRequests) return;
     if (!route.routable) {
       this.failQueued(
         route,

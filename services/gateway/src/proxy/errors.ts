@@ -13,6 +13,10 @@ export const GatewayErrorCode = {
   UpstreamTimeout: "UpstreamTimeout",
   BadGateway: "BadGateway",
   ShuttingDown: "ShuttingDown",
+  /** An async request id that is unknown, or whose result was removed after its retention. */
+  RequestNotFound: "RequestNotFound",
+  /** An async request that was dead-lettered: every attempt failed. */
+  RequestFailed: "RequestFailed",
 } as const;
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
 
@@ -29,6 +33,8 @@ export const gatewayErrorStatus: Readonly<Record<GatewayErrorCode, number>> = {
   UpstreamTimeout: 504,
   BadGateway: 502,
   ShuttingDown: 503,
+  RequestNotFound: 404,
+  RequestFailed: 502,
 };
 
 /** Reason phrase for statuses Node does not know (450). */

@@ -74,6 +74,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
   bytesOut = 0;
   #upstream: Upstream | null = null;
   #node: QueueNode<Exchange> | null = null;
+  /** Held for a service at zero: its timer is the hold timer until it is sent. */
+  #holding = false;
   #timer: NodeJS.Timeout | null = null;
   #abortUpstream: ((err?: Error) => void) | null = null;
   #resumeUpstream: (() => void) | null = null;
@@ -138,6 +140,13 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
 
   /** Sends the request to `upstream` (one attempt). */
   send(upstream: Upstream): void {
+    if (this.#holding) {
+      // Held at zero: the request timeout counts from now, not from its arrival.
+      this.#holding = false;
+      this.#clearTimer();
+      const timeout = this.route.entry.keepaliveMs;
+      if (timeout > 0) this.#timer = setTimeout(onExchangeTimeout, timeout, this);
+    }
     this.#upstream = upstream;
     this.#attempts++;
     this.#connected = false;
@@ -145,6 +154,30 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
     this.#upstreamActive = true;
     // Errors thrown inside dispatch (closed pool, invalid header) come back through onError.
     context.with(this.#traceContext, upstream.dispatch, upstream, this.options, this);
+  }
+
+  /**
+   * Waits for a service at zero to get its first instance (`cold-start.ts`): at the end of `queue` (up to
+   * `capacity`), with a hold timer of `maxWaitMs` in place of the request timeout, which starts over when the
+   * request is sent. Past the wait: 503 with `Retry-After`.
+   */
+  holdIn(queue: ExchangeRoute["queue"], capacity: number, maxWaitMs: number, retryAfter: string): void {
+    this.#clearTimer();
+    this.#holding = true;
+    this.#node = queue.push(this, capacity) ?? null;
+    this.#timer = setTimeout(onHoldTimeout, maxWaitMs, this, maxWaitMs, retryAfter);
+  }
+
+  onHoldTimeout(maxWaitMs: number, retryAfter: string): void {
+    this.#timer = null;
+    if (this.#answered) return;
+    this.#leaveQueue();
+    this.fail(
+      GatewayErrorCode.ServiceUnavailable,
+      `service ${this.route.name} is scaling up from zero and had no ready instance within ${maxWaitMs} ms`,
+      false,
+      ["retry-after", retryAfter],
+    );
   }
 
   /** Waits at the end of `queue` (not full: the caller checked), or first in line for a retry. */
@@ -343,6 +376,10 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseFraming {
 
 function onExchangeTimeout(exchange: Exchange): void {
   exchange.onTimeout();
+}
+
+function onHoldTimeout(exchange: Exchange, maxWaitMs: number, retryAfter: string): void {
+  exchange.onHoldTimeout(maxWaitMs, retryAfter);
 }
 
 function onResponseClose(this: TaggedResponse): void {

@@ -1,3 +1,5 @@
+import type { AsyncRequests } from "./async-requests.js";
+import type { ColdStartOptions } from "./cold-start.js";
 import type { GatewayMetricsSink } from "./observation.js";
 import type { RouteTable } from "./route-table.js";
 
@@ -24,6 +26,10 @@ export interface GatewayServerOptions {
   unavailableRetryAfterSeconds?: number;
   /** Longest wait in `GatewayServer.close` for in-flight requests before cutting them; default 30 s. */
   drainTimeoutMs?: number;
+  /** Queues requests to async services and serves their results; without it they are answered 503. */
+  asyncRequests?: AsyncRequests;
+  /** Holding requests for services at zero instances that scale up on demand (`cold-start.ts`). */
+  coldStart?: ColdStartOptions;
 }
 
 /** {@link GatewayServerOptions} with every default filled in, as the gateway's parts read them. */
@@ -37,6 +43,8 @@ export interface GatewaySettings {
   /** The `Retry-After` value sent with a 503 for a service without a Ready instance. */
   readonly retryAfter: string;
   readonly drainTimeoutMs: number;
+  readonly asyncRequests: AsyncRequests | undefined;
+  readonly coldStart: ColdStartOptions;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -53,5 +61,7 @@ export function withDefaults(options: GatewayServerOptions): GatewaySettings {
     ejectMs: options.ejectMs ?? 2000,
     retryAfter: String(options.unavailableRetryAfterSeconds ?? 1),
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
+    asyncRequests: options.asyncRequests,
+    coldStart: options.coldStart ?? {},
   };
 }

@@ -3,13 +3,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { Admission, type Rejection } from "./admission.js";
+import { isResultsRead, type AsyncExchange } from "./async-requests.js";
+import { ColdStart } from "./cold-start.js";
 import { RequestDispatcher } from "./dispatcher.js";
 import { errorBody, GatewayErrorCode, gatewayErrorStatus, sendError } from "./errors.js";
 import { ByteLimit, Exchange } from "./exchange.js";
 import { withDefaults, type GatewayServerOptions } from "./gateway-options.js";
-import { scanRequestHeaders, splitPredictUrl } from "./headers.js";
+import { scanRequestHeaders, splitPredictUrl, type ScannedRequestHeaders } from "./headers.js";
 import { InFlight } from "./in-flight.js";
 import { RequestObservation } from "./observation.js";
+import type { RouteEntry } from "./route-table.js";
 import type { ServiceLoadSnapshot, ServiceRoutingSnapshot } from "./service-route.js";
 import { ServiceRoutes } from "./service-routes.js";
 import { rejectUpgrade, tunnelUpgrade } from "./upgrade.js";
@@ -48,8 +51,13 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
   const inFlight = new InFlight();
   const observation = new RequestObservation(settings.metrics, now);
   const dispatcher = new RequestDispatcher(settings, inFlight, observation);
-  const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => dispatcher.pump(route));
+  const coldStart = new ColdStart(settings.coldStart, settings.retryAfter);
+  const routes = new ServiceRoutes<Exchange>(settings.routes, now, logger, (route) => {
+    if (!route.holdsRequests) coldStart.forget(route.name);
+    dispatcher.pump(route);
+  });
   const admission = new Admission(maxBodyBytes, settings.retryAfter);
+  const asyncRequests = settings.asyncRequests;
   const tunnels = new Set<Socket>();
 
   /** Answers a request that was not admitted; observed like any other answer. */
@@ -80,13 +88,37 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return;
     }
     const scanned = scanRequestHeaders(req.rawHeaders);
-    const rejection = admission.check(route, req.socket, scanned.authorization, scanned.contentLength, start);
-    if (rejection) {
-      reject(route.name, res, start, rejection);
+    const readsResults = route.entry.async !== undefined && isResultsRead(req.method, target.path);
+    const outcome = admission.check(route, req.socket, scanned.authorization, scanned.contentLength, start, readsResults);
+    if (outcome.kind === "reject") {
+      reject(route.name, res, start, outcome.rejection);
       return;
     }
-    const upstream = route.pick(start);
-    if (!upstream && route.queue.isFull) {
+    if (outcome.kind === "enqueue" || outcome.kind === "results") {
+      handOverAsync(
+        outcome.kind,
+        outcome.kind === "enqueue" ? outcome.maxBodyBytes : 0,
+        route.entry,
+        req,
+        res,
+        target.path,
+        scanned,
+        start,
+      );
+      return;
+    }
+    const held = outcome.kind === "hold";
+    if (held && !coldStart.hasRoom(route)) {
+      reject(route.name, res, start, {
+        code: GatewayErrorCode.ServiceUnavailable,
+        message: coldStart.fullMessage(route),
+        closeConnection: false,
+        headers: ["retry-after", coldStart.retryAfter],
+      });
+      return;
+    }
+    const upstream = held ? undefined : route.pick(start);
+    if (!held && !upstream && route.queue.isFull) {
       reject(route.name, res, start, {
         code: GatewayErrorCode.QueueFull,
         message: `service ${route.name} queue is full (${route.entry.maxQueueSize} waiting)`,
@@ -115,7 +147,43 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     if (scanned.expectContinue) res.writeContinue();
     const exchange = new Exchange(dispatcher, route, req, res, requestId, start, target.path, headers, body);
     if (scanned.contentLength > 0) exchange.bytesIn = scanned.contentLength;
-    dispatcher.admit(exchange, upstream);
+    if (held) dispatcher.admitHeld(exchange, (waiting) => coldStart.hold(waiting, Date.now()));
+    else dispatcher.admit(exchange, upstream);
+  }
+
+  /** A request to an async service: queued, or reading results, by the gateway's async requests. */
+  function handOverAsync(
+    kind: "enqueue" | "results",
+    maxBody: number,
+    entry: RouteEntry,
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    scanned: ScannedRequestHeaders,
+    start: number,
+  ): void {
+    if (!asyncRequests) {
+      reject(entry.service, res, start, {
+        code: GatewayErrorCode.ServiceUnavailable,
+        message: `service ${entry.service} is async, and this gateway serves no async requests`,
+        closeConnection: false,
+      });
+      return;
+    }
+    if (scanned.expectContinue) res.writeContinue();
+    const exchange: AsyncExchange = {
+      route: entry,
+      req,
+      res,
+      path,
+      headers: scanned.forward,
+      contentLength: scanned.chunked ? -1 : scanned.contentLength,
+      maxBodyBytes: maxBody,
+      closing: inFlight.closing,
+      answered: (status) => observation.answered(entry.service, status, start),
+    };
+    if (kind === "enqueue") asyncRequests.enqueue(exchange);
+    else asyncRequests.readResults(exchange);
   }
 
   /** WebSocket (and any other Upgrade) on /api/predict/{service}/...: admitted like a request, then tunnelled as raw TCP. */
@@ -133,8 +201,19 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
       return;
     }
     const scanned = scanRequestHeaders(req.rawHeaders);
+    const outcome = admission.check(route, socket, scanned.authorization, scanned.contentLength, start);
+    // A tunnel is not held at zero: it is refused like a request without an instance, and the service woken.
+    if (outcome.kind === "hold") settings.coldStart.onHold?.(route.name, 0);
     const rejection =
-      admission.check(route, socket, scanned.authorization, scanned.contentLength, start) ?? (inFlight.closing ? SHUTTING_DOWN : undefined);
+      outcome.kind === "reject"
+        ? outcome.rejection
+        : outcome.kind === "hold"
+          ? scalingUp(route.name, settings.retryAfter)
+          : outcome.kind !== "proxy"
+            ? ASYNC_UPGRADE
+            : inFlight.closing
+              ? SHUTTING_DOWN
+              : undefined;
     if (rejection) {
       refuseUpgrade(route.name, socket, start, rejection);
       return;
@@ -169,7 +248,7 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     inFlight.startClosing();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    await inFlight.drained(settings.drainTimeoutMs);
+    await Promise.all([inFlight.drained(settings.drainTimeoutMs), asyncRequests?.close()]);
     const remaining = routes.close();
     for (const socket of tunnels) socket.destroy();
     server.closeAllConnections();
@@ -213,6 +292,21 @@ export function createGatewayServer(options: GatewayServerOptions): GatewayServe
     },
     snapshot: (service) => routes.get(service)?.snapshot(now()),
     load: () => routes.load(),
+  };
+}
+
+const ASYNC_UPGRADE: Rejection = {
+  code: GatewayErrorCode.BadRequest,
+  message: "an async service takes requests to queue and streams results with GET .../results (text/event-stream), not upgrades",
+  closeConnection: true,
+};
+
+function scalingUp(service: string, retryAfter: string): Rejection {
+  return {
+    code: GatewayErrorCode.ServiceUnavailable,
+    message: `service ${service} is scaling up from zero; retry the upgrade shortly`,
+    closeConnection: true,
+    headers: ["retry-after", retryAfter],
   };
 }
 

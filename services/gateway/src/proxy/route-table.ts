@@ -8,6 +8,16 @@ export interface RouteInstance {
   version: number;
 }
 
+/** An async service's queue as the gateway sees it: requests are queued, not sent (docs/async.md). */
+export interface AsyncRoute {
+  /** Largest request body accepted, in bytes (the service's `queue.max_payload_size_kb`). */
+  maxPayloadBytes: number;
+  /** Requests the queue holds at most, for the 450's message. */
+  maxLength: number;
+  /** How long results are kept, for the 404's message. */
+  resultRetentionSeconds: number;
+}
+
 /**
  * Lifecycle of a service as far as routing cares: `running` with a Ready instance; otherwise why it has
  * none: `stopped` (eas stop), `scaled-to-zero` (it wants 0 instances), `waiting` (an instance cannot be
@@ -48,6 +58,14 @@ export interface RouteEntry {
   state: RouteState;
   /** For `waiting`: the scheduler's reason, e.g. "0/2 nodes: 2 insufficient cpu"; "" otherwise. */
   stateReason: string;
+  /** Present for an async service: requests go to its queue, whether or not an instance is Ready. */
+  async?: AsyncRoute;
+  /**
+   * The service may be scaled to zero and woken by a request (an autoscaling policy with min 0): while it is
+   * `scaled-to-zero` or `starting`, requests are held until an instance is Ready instead of answered 503
+   * (`cold-start.ts`). Absent: false.
+   */
+  scaleFromZero?: boolean;
 }
 
 /** What the proxy reads routes from: {@link LiveRouteTable}, which `routing/route-sync.ts` keeps in step with the log. */

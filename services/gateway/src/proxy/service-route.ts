@@ -73,6 +73,16 @@ export class ServiceRoute<Waiting> {
     return this.#routable;
   }
 
+  /**
+   * No Ready instance, but one is coming when asked: the service scales from zero and is at zero or starting
+   * (not stopped, deleted, or blocked from placement: those answer 503 with their reason at once). Requests
+   * then wait in the queue for the first Ready instance instead of getting a 503.
+   */
+  get holdsRequests(): boolean {
+    const { state } = this.#entry;
+    return !this.#routable && !this.#removed && this.#entry.scaleFromZero === true && (state === "scaled-to-zero" || state === "starting");
+  }
+
   /** Deleted from the route table: the route is no longer in use. */
   get removed(): boolean {
     return this.#removed;

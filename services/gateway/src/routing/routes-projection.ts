@@ -2,7 +2,8 @@ import type { RecordedEvent } from "@eas/event-store";
 import { decodeEvent, serviceTokenSha256, StreamCategory, type EasEvent } from "@eas/events";
 import { absentInstance, evolveInstance, hasEnded, isInstanceEvent, isRoutable, type InstanceLifecycle } from "@eas/instance-lifecycle";
 import type { Projection } from "@eas/projections";
-import type { RouteEntry } from "../proxy/index.js";
+import type { AsyncConfig } from "@eas/proto";
+import type { AsyncRoute, RouteEntry } from "../proxy/index.js";
 
 interface RoutedService {
   /** SHA-256 (hex) of the token: all the gateway ever knows of it (ADR 0027). */
@@ -11,11 +12,15 @@ interface RoutedService {
   maxConcurrency: number;
   maxQueueSize: number;
   rateLimit: number;
+  /** Present for an async service (`metadata.type: "Async"`). */
+  async?: AsyncRoute;
   stopped: boolean;
   /** The replica count the service wants (0: scaled to zero). */
   desiredReplicas: number;
   /** The scheduler's reason why an instance cannot be placed, until one is placed. */
   placementBlocked: string;
+  /** An autoscaling policy with min 0 applies: requests at zero instances are held, not refused. */
+  scaleFromZero?: boolean;
   /**
    * Live instances (until Stopped or Failed), folded with the shared lifecycle fold: Ready ones are routed, and
    * so are those that were Ready when their node was lost (they may well still answer; one that refuses a
@@ -37,6 +42,18 @@ function rpcOf(spec: { rpc?: { keepaliveMs: number; maxConcurrency: number; maxQ
     maxConcurrency: rpc?.maxConcurrency || RPC_DEFAULTS.maxConcurrency,
     maxQueueSize: rpc?.maxQueueSize ?? RPC_DEFAULTS.maxQueueSize,
     rateLimit: rpc?.rateLimit ?? RPC_DEFAULTS.rateLimit,
+  };
+}
+
+function asyncOf(spec: { async?: AsyncConfig | undefined } | undefined): { async?: AsyncRoute } {
+  const config = spec?.async;
+  if (!config) return {};
+  return {
+    async: {
+      maxPayloadBytes: config.maxPayloadBytes,
+      maxLength: config.maxLength,
+      resultRetentionSeconds: config.resultRetentionSeconds,
+    },
   };
 }
 
@@ -68,8 +85,8 @@ export function serviceOf(event: EasEvent): string | undefined {
  */
 export const routesProjection: Projection<RoutesState> = {
   name: "routes",
-  version: 3,
-  categories: [StreamCategory.service, StreamCategory.instance],
+  version: 5,
+  categories: [StreamCategory.service, StreamCategory.instance, StreamCategory.autoscaler],
   initialState: () => ({}),
   evolve(state: RoutesState, recorded: RecordedEvent): RoutesState {
     const e = decodeEvent(recorded);
@@ -81,6 +98,7 @@ export const routesProjection: Projection<RoutesState> = {
           [e.data.name]: {
             tokenSha256: serviceTokenSha256(e.data),
             ...rpcOf(e.data.spec),
+            ...asyncOf(e.data.spec),
             stopped: false,
             desiredReplicas: e.data.spec?.instance ?? 0,
             placementBlocked: "",
@@ -90,8 +108,10 @@ export const routesProjection: Projection<RoutesState> = {
       case "eas.v1.ServiceUpdated": {
         // The deployer writes the replica count into every new version's spec (a merge keeps the scaled one).
         const routed = state[e.data.name];
-        const desiredReplicas = e.data.spec?.instance ?? routed?.desiredReplicas ?? 0;
-        return routed ? { ...state, [e.data.name]: { ...routed, ...rpcOf(e.data.spec), desiredReplicas } } : state;
+        if (!routed) return state;
+        const desiredReplicas = e.data.spec?.instance ?? routed.desiredReplicas;
+        const { async: _previous, ...rest } = routed;
+        return { ...state, [e.data.name]: { ...rest, ...rpcOf(e.data.spec), ...asyncOf(e.data.spec), desiredReplicas } };
       }
       case "eas.v1.ServiceScaled": {
         const routed = state[e.data.name];
@@ -109,6 +129,13 @@ export const routesProjection: Projection<RoutesState> = {
       case "eas.v1.ServiceDeleted": {
         const { [e.data.name]: _deleted, ...rest } = state;
         return rest;
+      }
+      case "eas.v1.AutoscalerPolicySet":
+      case "eas.v1.AutoscalerPolicyDeleted": {
+        const routed = state[e.data.service];
+        if (!routed) return state;
+        const scaleFromZero = e.type === "eas.v1.AutoscalerPolicySet" && e.data.policy?.minReplicas === 0;
+        return { ...state, [e.data.service]: { ...routed, scaleFromZero } };
       }
       default:
         return withInstanceEvent(state, e);
@@ -130,6 +157,8 @@ export function toRouteEntry(service: string, routed: RoutedService): RouteEntry
     rateLimit: routed.rateLimit,
     instances,
     ...routeState(routed, instances.length),
+    ...(routed.async ? { async: routed.async } : {}),
+    scaleFromZero: routed.scaleFromZero === true,
   };
 }
 

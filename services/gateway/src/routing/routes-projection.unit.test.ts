@@ -90,6 +90,7 @@ describe("routes projection: a service's lifecycle", () => {
       instances: [],
       state: "starting",
       stateReason: "",
+      scaleFromZero: false,
     });
   });
 
@@ -121,6 +122,17 @@ describe("routes projection: a service's lifecycle", () => {
       { keepaliveMs, maxConcurrency, maxQueueSize, rateLimit },
       { keepaliveMs: 5_000, maxConcurrency: 32, maxQueueSize: 64, rateLimit: 0 },
     );
+  });
+
+  it("given an async spec, when the service is created and updated, then its route carries the queue's limits", () => {
+    const queue = { maxLength: 100, maxPayloadBytes: 64 * 1024, maxAttempts: 3, requestTimeoutMs: 1_000, resultRetentionSeconds: 60 };
+    const spec = ServiceSpec.fromPartial({ name: "gen", rpc, async: queue });
+    const state = given([event("ServiceCreated", { name: "gen", spec, version: 1, token: "", createdAt: at(0), tokenSha256: "ab" })]);
+    assert.deepEqual(entry(state, "gen")?.async, { maxPayloadBytes: 64 * 1024, maxLength: 100, resultRetentionSeconds: 60 });
+    const grown = { ...spec, async: { ...queue, maxLength: 500 } };
+    const after = when(state, event("ServiceUpdated", { name: "gen", spec: grown, version: 2, updateType: "merge", updatedAt: at(5) }));
+    assert.equal(entry(after, "gen")?.async?.maxLength, 500);
+    assert.equal(entry(given([created()]))?.async, undefined);
   });
 
   it("given a created service, when an instance is Ready, then the service runs and routes to its endpoint and version", () => {
@@ -159,7 +171,17 @@ describe("routes projection: a service's lifecycle", () => {
       ],
       state: "running",
       stateReason: "",
+      scaleFromZero: false,
     });
+  });
+
+  it("given a service, when an autoscaling policy with min 0 is set, then requests at zero are held; min 1 or no policy: not", () => {
+    const policy = (minReplicas: number) =>
+      event("AutoscalerPolicySet", { service: "iris", policy: { minReplicas, maxReplicas: 3, targetQps: 10 }, setAt: at(2) });
+    const deleted = event("AutoscalerPolicyDeleted", { service: "iris", deletedAt: at(3) });
+    assert.equal(entry(when(given([created()]), policy(0)))?.scaleFromZero, true);
+    assert.equal(entry(when(given([created()]), policy(1)))?.scaleFromZero, false);
+    assert.equal(entry(when(given([created(), policy(0)]), deleted))?.scaleFromZero, false);
   });
 
   it("given a running service, when it is deleted, then it has no route and other services keep theirs", () => {

@@ -49,6 +49,8 @@ export interface ServiceScaled {
   /** Who asked: "user", "autoscaler", "cron". */
   cause: string;
   scaledAt: string;
+  /** Why, in words, from whoever asked (the autoscaler's decision, the cron job); empty for a plain user scale. */
+  reason?: string | undefined;
 }
 
 export interface ServiceStopped {
@@ -691,7 +693,7 @@ export const ServiceRolledBack: MessageFns<ServiceRolledBack> = {
 };
 
 function createBaseServiceScaled(): ServiceScaled {
-  return { name: "", fromReplicas: 0, toReplicas: 0, cause: "", scaledAt: "" };
+  return { name: "", fromReplicas: 0, toReplicas: 0, cause: "", scaledAt: "", reason: undefined };
 }
 
 export const ServiceScaled: MessageFns<ServiceScaled> = {
@@ -710,6 +712,9 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
     }
     if (message.scaledAt !== "") {
       writer.uint32(42).string(message.scaledAt);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(50).string(message.reason);
     }
     return writer;
   },
@@ -767,6 +772,14 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
             message.scaledAt = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -798,6 +811,7 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
         : isSet(object.scaled_at)
         ? globalThis.String(object.scaled_at)
         : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
     };
   },
 
@@ -818,6 +832,9 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
     if (message.scaledAt !== "") {
       obj.scaledAt = message.scaledAt;
     }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
     return obj;
   },
 
@@ -831,6 +848,7 @@ export const ServiceScaled: MessageFns<ServiceScaled> = {
     message.toReplicas = object.toReplicas ?? 0;
     message.cause = object.cause ?? "";
     message.scaledAt = object.scaledAt ?? "";
+    message.reason = object.reason ?? undefined;
     return message;
   },
 };

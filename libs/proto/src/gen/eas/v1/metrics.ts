@@ -92,6 +92,42 @@ export interface InstanceSample {
 }
 
 /**
+ * One async service's queue over one second, from the async-queue, on eas.metrics.queue.<service>, every second
+ * for every async service (also when idle: a backlog without capacity must show). The autoscaler scales an async
+ * service on its backlog per instance (length / ready_instances), and from zero when length > 0 and
+ * ready_instances is 0 (docs/async.md).
+ */
+export interface QueueSample {
+  service: string;
+  /** The async-queue process that measured it. */
+  source: string;
+  /** The interval is [start_ms, start_ms + duration_ms), Unix milliseconds; start_ms is a whole second. */
+  startMs: number;
+  durationMs: number;
+  /**
+   * At the end of the interval: requests in the queue (waiting, or running on an instance), those of them
+   * submitted with _priority_, the queue's limit, and the age of the oldest in ms (0 when it is empty).
+   */
+  length: number;
+  priorityLength: number;
+  maxLength: number;
+  oldestAgeMs: number;
+  /**
+   * At the end of the interval: attempts running on instances, and how many could run at once (the Ready
+   * instances' concurrency summed), and the Ready instances.
+   */
+  inFlight: number;
+  slots: number;
+  readyInstances: number;
+  /** Over the interval: requests answered (an outcome stored), dead-lettered, and failed attempts (retried or not). */
+  done: number;
+  failed: number;
+  failedAttempts: number;
+  /** At the end of the interval: dead letters kept. */
+  deadLetters: number;
+}
+
+/**
  * Merged statistics of a service, a version or an instance over an interval. Gauges are stored as sums
  * over the seconds of the interval, so that merging points is adding fields.
  */
@@ -1148,6 +1184,351 @@ export const InstanceSample: MessageFns<InstanceSample> = {
     message.atMs = object.atMs ?? 0;
     message.cpuPercent = object.cpuPercent ?? 0;
     message.memoryBytes = object.memoryBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseQueueSample(): QueueSample {
+  return {
+    service: "",
+    source: "",
+    startMs: 0,
+    durationMs: 0,
+    length: 0,
+    priorityLength: 0,
+    maxLength: 0,
+    oldestAgeMs: 0,
+    inFlight: 0,
+    slots: 0,
+    readyInstances: 0,
+    done: 0,
+    failed: 0,
+    failedAttempts: 0,
+    deadLetters: 0,
+  };
+}
+
+export const QueueSample: MessageFns<QueueSample> = {
+  encode(message: QueueSample, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== "") {
+      writer.uint32(10).string(message.service);
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.startMs !== 0) {
+      writer.uint32(24).int64(message.startMs);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(32).uint32(message.durationMs);
+    }
+    if (message.length !== 0) {
+      writer.uint32(40).uint64(message.length);
+    }
+    if (message.priorityLength !== 0) {
+      writer.uint32(48).uint64(message.priorityLength);
+    }
+    if (message.maxLength !== 0) {
+      writer.uint32(56).uint64(message.maxLength);
+    }
+    if (message.oldestAgeMs !== 0) {
+      writer.uint32(64).int64(message.oldestAgeMs);
+    }
+    if (message.inFlight !== 0) {
+      writer.uint32(72).uint32(message.inFlight);
+    }
+    if (message.slots !== 0) {
+      writer.uint32(80).uint32(message.slots);
+    }
+    if (message.readyInstances !== 0) {
+      writer.uint32(88).uint32(message.readyInstances);
+    }
+    if (message.done !== 0) {
+      writer.uint32(96).uint64(message.done);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(104).uint64(message.failed);
+    }
+    if (message.failedAttempts !== 0) {
+      writer.uint32(112).uint64(message.failedAttempts);
+    }
+    if (message.deadLetters !== 0) {
+      writer.uint32(120).uint64(message.deadLetters);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueSample {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueSample();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.durationMs = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.length = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.priorityLength = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxLength = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.oldestAgeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.inFlight = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.slots = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.readyInstances = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.done = longToNumber(reader.uint64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.failed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.failedAttempts = longToNumber(reader.uint64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.deadLetters = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueSample {
+    return {
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      startMs: isSet(object.startMs)
+        ? globalThis.Number(object.startMs)
+        : isSet(object.start_ms)
+        ? globalThis.Number(object.start_ms)
+        : 0,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+      priorityLength: isSet(object.priorityLength)
+        ? globalThis.Number(object.priorityLength)
+        : isSet(object.priority_length)
+        ? globalThis.Number(object.priority_length)
+        : 0,
+      maxLength: isSet(object.maxLength)
+        ? globalThis.Number(object.maxLength)
+        : isSet(object.max_length)
+        ? globalThis.Number(object.max_length)
+        : 0,
+      oldestAgeMs: isSet(object.oldestAgeMs)
+        ? globalThis.Number(object.oldestAgeMs)
+        : isSet(object.oldest_age_ms)
+        ? globalThis.Number(object.oldest_age_ms)
+        : 0,
+      inFlight: isSet(object.inFlight)
+        ? globalThis.Number(object.inFlight)
+        : isSet(object.in_flight)
+        ? globalThis.Number(object.in_flight)
+        : 0,
+      slots: isSet(object.slots) ? globalThis.Number(object.slots) : 0,
+      readyInstances: isSet(object.readyInstances)
+        ? globalThis.Number(object.readyInstances)
+        : isSet(object.ready_instances)
+        ? globalThis.Number(object.ready_instances)
+        : 0,
+      done: isSet(object.done) ? globalThis.Number(object.done) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      failedAttempts: isSet(object.failedAttempts)
+        ? globalThis.Number(object.failedAttempts)
+        : isSet(object.failed_attempts)
+        ? globalThis.Number(object.failed_attempts)
+        : 0,
+      deadLetters: isSet(object.deadLetters)
+        ? globalThis.Number(object.deadLetters)
+        : isSet(object.dead_letters)
+        ? globalThis.Number(object.dead_letters)
+        : 0,
+    };
+  },
+
+  toJSON(message: QueueSample): unknown {
+    const obj: any = {};
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.startMs !== 0) {
+      obj.startMs = Math.round(message.startMs);
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    if (message.length !== 0) {
+      obj.length = Math.round(message.length);
+    }
+    if (message.priorityLength !== 0) {
+      obj.priorityLength = Math.round(message.priorityLength);
+    }
+    if (message.maxLength !== 0) {
+      obj.maxLength = Math.round(message.maxLength);
+    }
+    if (message.oldestAgeMs !== 0) {
+      obj.oldestAgeMs = Math.round(message.oldestAgeMs);
+    }
+    if (message.inFlight !== 0) {
+      obj.inFlight = Math.round(message.inFlight);
+    }
+    if (message.slots !== 0) {
+      obj.slots = Math.round(message.slots);
+    }
+    if (message.readyInstances !== 0) {
+      obj.readyInstances = Math.round(message.readyInstances);
+    }
+    if (message.done !== 0) {
+      obj.done = Math.round(message.done);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.failedAttempts !== 0) {
+      obj.failedAttempts = Math.round(message.failedAttempts);
+    }
+    if (message.deadLetters !== 0) {
+      obj.deadLetters = Math.round(message.deadLetters);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueSample>): QueueSample {
+    return QueueSample.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueSample>): QueueSample {
+    const message = createBaseQueueSample();
+    message.service = object.service ?? "";
+    message.source = object.source ?? "";
+    message.startMs = object.startMs ?? 0;
+    message.durationMs = object.durationMs ?? 0;
+    message.length = object.length ?? 0;
+    message.priorityLength = object.priorityLength ?? 0;
+    message.maxLength = object.maxLength ?? 0;
+    message.oldestAgeMs = object.oldestAgeMs ?? 0;
+    message.inFlight = object.inFlight ?? 0;
+    message.slots = object.slots ?? 0;
+    message.readyInstances = object.readyInstances ?? 0;
+    message.done = object.done ?? 0;
+    message.failed = object.failed ?? 0;
+    message.failedAttempts = object.failedAttempts ?? 0;
+    message.deadLetters = object.deadLetters ?? 0;
     return message;
   },
 };

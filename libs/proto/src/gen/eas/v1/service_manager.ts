@@ -45,6 +45,15 @@ export interface ServiceRef {
 export interface ScaleServiceRequest {
   name: string;
   replicas: number;
+  /**
+   * Who asks: "user" (the default, what an empty field means), "autoscaler" or "cron" (ADR 0014). A user's
+   * scale of a service with an autoscaling policy is refused (FAILED_PRECONDITION): change the policy's bounds.
+   */
+  cause?:
+    | string
+    | undefined;
+  /** Why, in words ("qps 480 over 2 instances, target 100 -> 5"); copied into ServiceScaled.reason. */
+  reason?: string | undefined;
 }
 
 export interface RollbackServiceRequest {
@@ -130,6 +139,21 @@ export interface ServiceInfo {
    * stops the service; ...". In every answer.
    */
   placementWarnings: string[];
+  /** The latest change of the replica count, and why. */
+  lastScale:
+    | LastScale
+    | undefined;
+  /** The autoscaling policy's bounds, e.g. "min 1, max 10"; empty when the service has none. */
+  autoscaling?: string | undefined;
+}
+
+export interface LastScale {
+  fromReplicas: number;
+  toReplicas: number;
+  /** "user", "autoscaler" or "cron". */
+  cause: string;
+  reason: string;
+  at: string;
 }
 
 export interface ListServicesResponse {
@@ -480,7 +504,7 @@ export const ServiceRef: MessageFns<ServiceRef> = {
 };
 
 function createBaseScaleServiceRequest(): ScaleServiceRequest {
-  return { name: "", replicas: 0 };
+  return { name: "", replicas: 0, cause: undefined, reason: undefined };
 }
 
 export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
@@ -490,6 +514,12 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     }
     if (message.replicas !== 0) {
       writer.uint32(16).uint32(message.replicas);
+    }
+    if (message.cause !== undefined) {
+      writer.uint32(26).string(message.cause);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(34).string(message.reason);
     }
     return writer;
   },
@@ -523,6 +553,22 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
             message.replicas = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -539,6 +585,8 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       replicas: isSet(object.replicas) ? globalThis.Number(object.replicas) : 0,
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
     };
   },
 
@@ -550,6 +598,12 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     if (message.replicas !== 0) {
       obj.replicas = Math.round(message.replicas);
     }
+    if (message.cause !== undefined) {
+      obj.cause = message.cause;
+    }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
     return obj;
   },
 
@@ -560,6 +614,8 @@ export const ScaleServiceRequest: MessageFns<ScaleServiceRequest> = {
     const message = createBaseScaleServiceRequest();
     message.name = object.name ?? "";
     message.replicas = object.replicas ?? 0;
+    message.cause = object.cause ?? undefined;
+    message.reason = object.reason ?? undefined;
     return message;
   },
 };
@@ -956,6 +1012,8 @@ function createBaseServiceInfo(): ServiceInfo {
     instances: [],
     warnings: [],
     placementWarnings: [],
+    lastScale: undefined,
+    autoscaling: undefined,
   };
 }
 
@@ -1011,6 +1069,12 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     }
     for (const v of message.placementWarnings) {
       writer.uint32(138).string(v!);
+    }
+    if (message.lastScale !== undefined) {
+      LastScale.encode(message.lastScale, writer.uint32(146).fork()).join();
+    }
+    if (message.autoscaling !== undefined) {
+      writer.uint32(154).string(message.autoscaling);
     }
     return writer;
   },
@@ -1164,6 +1228,22 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.placementWarnings.push(reader.string());
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.lastScale = LastScale.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.autoscaling = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1239,6 +1319,12 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
         : globalThis.Array.isArray(object?.placement_warnings)
         ? object.placement_warnings.map((e: any) => globalThis.String(e))
         : [],
+      lastScale: isSet(object.lastScale)
+        ? LastScale.fromJSON(object.lastScale)
+        : isSet(object.last_scale)
+        ? LastScale.fromJSON(object.last_scale)
+        : undefined,
+      autoscaling: isSet(object.autoscaling) ? globalThis.String(object.autoscaling) : undefined,
     };
   },
 
@@ -1295,6 +1381,12 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.placementWarnings?.length) {
       obj.placementWarnings = message.placementWarnings;
     }
+    if (message.lastScale !== undefined) {
+      obj.lastScale = LastScale.toJSON(message.lastScale);
+    }
+    if (message.autoscaling !== undefined) {
+      obj.autoscaling = message.autoscaling;
+    }
     return obj;
   },
 
@@ -1320,6 +1412,151 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.instances = object.instances?.map((e) => InstanceInfo.fromPartial(e)) || [];
     message.warnings = object.warnings?.map((e) => e) || [];
     message.placementWarnings = object.placementWarnings?.map((e) => e) || [];
+    message.lastScale = (object.lastScale !== undefined && object.lastScale !== null)
+      ? LastScale.fromPartial(object.lastScale)
+      : undefined;
+    message.autoscaling = object.autoscaling ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLastScale(): LastScale {
+  return { fromReplicas: 0, toReplicas: 0, cause: "", reason: "", at: "" };
+}
+
+export const LastScale: MessageFns<LastScale> = {
+  encode(message: LastScale, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromReplicas !== 0) {
+      writer.uint32(8).uint32(message.fromReplicas);
+    }
+    if (message.toReplicas !== 0) {
+      writer.uint32(16).uint32(message.toReplicas);
+    }
+    if (message.cause !== "") {
+      writer.uint32(26).string(message.cause);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.at !== "") {
+      writer.uint32(42).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LastScale {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLastScale();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromReplicas = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.toReplicas = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LastScale {
+    return {
+      fromReplicas: isSet(object.fromReplicas)
+        ? globalThis.Number(object.fromReplicas)
+        : isSet(object.from_replicas)
+        ? globalThis.Number(object.from_replicas)
+        : 0,
+      toReplicas: isSet(object.toReplicas)
+        ? globalThis.Number(object.toReplicas)
+        : isSet(object.to_replicas)
+        ? globalThis.Number(object.to_replicas)
+        : 0,
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: LastScale): unknown {
+    const obj: any = {};
+    if (message.fromReplicas !== 0) {
+      obj.fromReplicas = Math.round(message.fromReplicas);
+    }
+    if (message.toReplicas !== 0) {
+      obj.toReplicas = Math.round(message.toReplicas);
+    }
+    if (message.cause !== "") {
+      obj.cause = message.cause;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LastScale>): LastScale {
+    return LastScale.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LastScale>): LastScale {
+    const message = createBaseLastScale();
+    message.fromReplicas = object.fromReplicas ?? 0;
+    message.toReplicas = object.toReplicas ?? 0;
+    message.cause = object.cause ?? "";
+    message.reason = object.reason ?? "";
+    message.at = object.at ?? "";
     return message;
   },
 };

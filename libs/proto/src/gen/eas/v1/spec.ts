@@ -101,6 +101,24 @@ export interface CloudConfig {
   instances: InstanceTypeChoice[];
 }
 
+/**
+ * An asynchronous service (EAS `metadata.type: "Async"`): requests are queued and answered with a request id,
+ * instances take them at their own pace, results are stored for the client (docs/async.md). Its settings are
+ * the document's `queue` section.
+ */
+export interface AsyncConfig {
+  /** Requests waiting in the queue at most; a submission past it is answered 450 (EAS `queue.max_length`). */
+  maxLength: number;
+  /** Largest request body accepted, in bytes; larger ones are answered 413 (EAS `queue.max_payload_size_kb`). */
+  maxPayloadBytes: number;
+  /** Attempts per request (the first included) before it goes to the dead-letter queue. */
+  maxAttempts: number;
+  /** Longest an instance may take to answer one attempt, in milliseconds; past it the attempt failed. */
+  requestTimeoutMs: number;
+  /** How long results (and failures) are kept after they are stored, in seconds. */
+  resultRetentionSeconds: number;
+}
+
 export interface ServiceSpec {
   name: string;
   /** Desired replicas (EAS `metadata.instance`). */
@@ -119,6 +137,8 @@ export interface ServiceSpec {
   labels: { [key: string]: string };
   /** metadata.rebalance: false. The deployer then never moves the service's replicas to spread them. */
   rebalanceDisabled: boolean;
+  /** Present for an asynchronous service; absent for a standard (synchronous) one. */
+  async: AsyncConfig | undefined;
 }
 
 export interface ServiceSpec_LabelsEntry {
@@ -1358,6 +1378,159 @@ export const CloudConfig: MessageFns<CloudConfig> = {
   },
 };
 
+function createBaseAsyncConfig(): AsyncConfig {
+  return { maxLength: 0, maxPayloadBytes: 0, maxAttempts: 0, requestTimeoutMs: 0, resultRetentionSeconds: 0 };
+}
+
+export const AsyncConfig: MessageFns<AsyncConfig> = {
+  encode(message: AsyncConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxLength !== 0) {
+      writer.uint32(8).uint32(message.maxLength);
+    }
+    if (message.maxPayloadBytes !== 0) {
+      writer.uint32(16).uint32(message.maxPayloadBytes);
+    }
+    if (message.maxAttempts !== 0) {
+      writer.uint32(24).uint32(message.maxAttempts);
+    }
+    if (message.requestTimeoutMs !== 0) {
+      writer.uint32(32).uint32(message.requestTimeoutMs);
+    }
+    if (message.resultRetentionSeconds !== 0) {
+      writer.uint32(40).uint32(message.resultRetentionSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AsyncConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAsyncConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxLength = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxPayloadBytes = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxAttempts = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.requestTimeoutMs = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.resultRetentionSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AsyncConfig {
+    return {
+      maxLength: isSet(object.maxLength)
+        ? globalThis.Number(object.maxLength)
+        : isSet(object.max_length)
+        ? globalThis.Number(object.max_length)
+        : 0,
+      maxPayloadBytes: isSet(object.maxPayloadBytes)
+        ? globalThis.Number(object.maxPayloadBytes)
+        : isSet(object.max_payload_bytes)
+        ? globalThis.Number(object.max_payload_bytes)
+        : 0,
+      maxAttempts: isSet(object.maxAttempts)
+        ? globalThis.Number(object.maxAttempts)
+        : isSet(object.max_attempts)
+        ? globalThis.Number(object.max_attempts)
+        : 0,
+      requestTimeoutMs: isSet(object.requestTimeoutMs)
+        ? globalThis.Number(object.requestTimeoutMs)
+        : isSet(object.request_timeout_ms)
+        ? globalThis.Number(object.request_timeout_ms)
+        : 0,
+      resultRetentionSeconds: isSet(object.resultRetentionSeconds)
+        ? globalThis.Number(object.resultRetentionSeconds)
+        : isSet(object.result_retention_seconds)
+        ? globalThis.Number(object.result_retention_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: AsyncConfig): unknown {
+    const obj: any = {};
+    if (message.maxLength !== 0) {
+      obj.maxLength = Math.round(message.maxLength);
+    }
+    if (message.maxPayloadBytes !== 0) {
+      obj.maxPayloadBytes = Math.round(message.maxPayloadBytes);
+    }
+    if (message.maxAttempts !== 0) {
+      obj.maxAttempts = Math.round(message.maxAttempts);
+    }
+    if (message.requestTimeoutMs !== 0) {
+      obj.requestTimeoutMs = Math.round(message.requestTimeoutMs);
+    }
+    if (message.resultRetentionSeconds !== 0) {
+      obj.resultRetentionSeconds = Math.round(message.resultRetentionSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AsyncConfig>): AsyncConfig {
+    return AsyncConfig.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AsyncConfig>): AsyncConfig {
+    const message = createBaseAsyncConfig();
+    message.maxLength = object.maxLength ?? 0;
+    message.maxPayloadBytes = object.maxPayloadBytes ?? 0;
+    message.maxAttempts = object.maxAttempts ?? 0;
+    message.requestTimeoutMs = object.requestTimeoutMs ?? 0;
+    message.resultRetentionSeconds = object.resultRetentionSeconds ?? 0;
+    return message;
+  },
+};
+
 function createBaseServiceSpec(): ServiceSpec {
   return {
     name: "",
@@ -1371,6 +1544,7 @@ function createBaseServiceSpec(): ServiceSpec {
     cloud: undefined,
     labels: {},
     rebalanceDisabled: false,
+    async: undefined,
   };
 }
 
@@ -1413,6 +1587,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     });
     if (message.rebalanceDisabled !== false) {
       writer.uint32(96).bool(message.rebalanceDisabled);
+    }
+    if (message.async !== undefined) {
+      AsyncConfig.encode(message.async, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1529,6 +1706,14 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
             message.rebalanceDisabled = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.async = AsyncConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1585,6 +1770,7 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
         : isSet(object.rebalance_disabled)
         ? globalThis.Boolean(object.rebalance_disabled)
         : false,
+      async: isSet(object.async) ? AsyncConfig.fromJSON(object.async) : undefined,
     };
   },
 
@@ -1631,6 +1817,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     if (message.rebalanceDisabled !== false) {
       obj.rebalanceDisabled = message.rebalanceDisabled;
     }
+    if (message.async !== undefined) {
+      obj.async = AsyncConfig.toJSON(message.async);
+    }
     return obj;
   },
 
@@ -1675,6 +1864,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
       {},
     );
     message.rebalanceDisabled = object.rebalanceDisabled ?? false;
+    message.async = (object.async !== undefined && object.async !== null)
+      ? AsyncConfig.fromPartial(object.async)
+      : undefined;
     return message;
   },
 };
