@@ -1,13 +1,15 @@
 /*
  * Billing on the local cluster, through its gRPC API and the `eas` CLI: what a service ran is billed from the log, to the
  * micro-unit, at the rates the agents registered from infra/rates.json, and stays the same when the billing
- * restarts; a budget below the cost raises its 80 % and 100 % alerts as events; bad input names its field.
+ * restarts; a budget below the cost raises its 80 % and 100 % alerts as events, which the monitor posts to the
+ * budget's webhook (a server run here); bad input names its field.
  * The expected bill is computed here from the instance events and the rates file, not by the billing's code.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { promisify } from "node:util";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { BillingClient, type Bill, type EventRecord, type GetBillRequest } from "@eas/proto";
@@ -115,9 +117,21 @@ describe("billing: a service's bill from the log", { timeout: 300_000 }, () => {
     const again = await getBill({ service: "echo_demo", from, to, by: "instance" });
     assert.deepEqual({ ...again, now: bill.now }, bill);
 
-    // A budget below what it cost this month: both alerts, once.
+    // A budget below what it cost this month, with a webhook: both alerts, once, as events and posts.
+    const posts: { service: string; threshold: number; budgetMicros: number }[] = [];
+    const hook = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        posts.push(JSON.parse(body) as (typeof posts)[number]);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
+    const hookAddress = hook.address();
+    const hookUrl = `http://127.0.0.1:${typeof hookAddress === "object" && hookAddress ? hookAddress.port : 0}/budget`;
     const budget = total - 1n;
-    await eas("budget", "set", "echo_demo", `${budget / 1_000_000n}.${String(budget % 1_000_000n).padStart(6, "0")}`);
+    await eas("budget", "set", "echo_demo", `${budget / 1_000_000n}.${String(budget % 1_000_000n).padStart(6, "0")}`, "--webhook", hookUrl);
     await waitFor("the 80 % and 100 % alerts", async () => (await readEvents(t.client, 0, "eas.v1.BudgetThresholdReached")).length === 2, {
       timeoutMs: 20_000,
       intervalMs: 500,
@@ -126,6 +140,13 @@ describe("billing: a service's bill from the log", { timeout: 300_000 }, () => {
       (e) => JSON.parse(e.dataJson) as { thresholdPercent: number },
     );
     assert.deepEqual(alerts.map((a) => a.thresholdPercent).sort(), [100, 80]);
+    await waitFor("both alerts posted to the budget's webhook", () => posts.length >= 2, { timeoutMs: 15_000, intervalMs: 200 });
+    assert.deepEqual(posts.map((p) => [p.service, p.threshold, p.budgetMicros]).sort(), [
+      ["echo_demo", 100, Number(budget)],
+      ["echo_demo", 80, Number(budget)],
+    ]);
+    hook.closeAllConnections();
+    hook.close();
 
     await assert.rejects(getBill({ service: "echo_demo", from: to, to: from }), (error: ServiceError) => {
       assert.equal(error.code, status.INVALID_ARGUMENT);
@@ -146,6 +167,10 @@ describe("billing: a service's bill from the log", { timeout: 300_000 }, () => {
     await refused(["bill", "--from", "2026-12-02T00:00:00Z", "--to", "2026-12-01T00:00:00Z"], /from: must be before to/);
     await refused(["bill", "no_such_service"], /service: unknown service "no_such_service"/);
     await refused(["budget", "set", "echo_demo", "-5"], /amountMicros: must not be negative/);
+    await refused(
+      ["budget", "set", "echo_demo", "5", "--webhook", "hooks.example/budget"],
+      /webhookUrl: "hooks.example\/budget" is not a URL/,
+    );
     assert.equal(await budgetEvents(), before, "a refused budget records nothing");
   });
 });

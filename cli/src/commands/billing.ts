@@ -76,7 +76,7 @@ export function billText(bill: Bill): string {
 
 export function budgetsText(budgets: Budget[]): string {
   return table(
-    ["Service", "Budget", "Month", "Month to date", "Of budget", "Alerts"],
+    ["Service", "Budget", "Month", "Month to date", "Of budget", "Alerts", "Webhook"],
     budgets.map((b) => [
       b.service,
       formatMoney(b.amountMicros),
@@ -84,6 +84,7 @@ export function budgetsText(budgets: Budget[]): string {
       formatMoney(b.monthToDateMicros),
       percent(b.monthToDateMicros, b.amountMicros),
       b.reachedPercent.map((p) => `${p} %`).join(", ") || "-",
+      b.webhookUrl || "-",
     ]),
   );
 }
@@ -109,10 +110,11 @@ export const billingCommands: CommandGroup = {
     budget
       .command("set <service> <amount>")
       .description("set a service's monthly budget, in currency units (e.g. 120.50)")
+      .option("--webhook <url>", "where the monitor POSTs the 80 % and 100 % alerts (omitted: none)")
       .option("--billing <host:port>", "billing gRPC address", DEFAULT_BILLING)
-      .action(async (service: string, amountText: string, options: { billing: string }) => {
-        const amountMicros = amount(amountText);
-        const set = await withBilling(options.billing, (client) => unaryCall(client, client.setBudget, { service, amountMicros }));
+      .action(async (service: string, amountText: string, options: { webhook?: string; billing: string }) => {
+        const request = { service, amountMicros: amount(amountText), webhookUrl: options.webhook ?? "" };
+        const set = await withBilling(options.billing, (client) => unaryCall(client, client.setBudget, request));
         context.print(set, () => budgetsText([set]));
       });
     budget

@@ -35,8 +35,16 @@ describe("eas bill output", () => {
 describe("eas budget list output", () => {
   it("shows the budget, this month's cost and the alerts reached", () => {
     const text = budgetsText([
-      { service: "iris", amountMicros: 1_000_000, setAt: "", month: "2026-12", monthToDateMicros: 1_067_400, reachedPercent: [80, 100] },
+      {
+        service: "iris",
+        amountMicros: 1_000_000,
+        setAt: "",
+        month: "2026-12",
+        monthToDateMicros: 1_067_400,
+        reachedPercent: [80, 100],
+        webhookUrl: "http://hooks.example/b",
+      },
     ]);
-    assert.match(text, /│ iris +│ 1\.00 +│ 2026-12 +│ 1\.0674 +│ 106\.7 % +│ 80 %, 100 % +│/);
+    assert.match(text, /│ iris +│ 1\.00 +│ 2026-12 +│ 1\.0674 +│ 106\.7 % +│ 80 %, 100 % +│ http:\/\/hooks\.example\/b +│/);
   });
 });

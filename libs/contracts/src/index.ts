@@ -15,6 +15,7 @@ export {
   type HourlyRates,
   type RatesTable,
 } from "./rates.js";
+export { webhookUrlProblem } from "./webhook-url.js";
 export {
   ASYNC_DEAD_LETTER_STREAM_PREFIX,
   ASYNC_QUEUE_STREAM_PREFIX,

@@ -13,6 +13,8 @@ import {
   BudgetDeleted,
   BudgetSet,
   BudgetThresholdReached,
+  BudgetWebhookDelivered,
+  BudgetWebhookFailed,
   BatchJobCancelled,
   BatchJobCompleted,
   BatchJobFailed,
@@ -118,6 +120,8 @@ export interface EventMessages {
   BudgetSet: typeof BudgetSet;
   BudgetDeleted: typeof BudgetDeleted;
   BudgetThresholdReached: typeof BudgetThresholdReached;
+  BudgetWebhookDelivered: typeof BudgetWebhookDelivered;
+  BudgetWebhookFailed: typeof BudgetWebhookFailed;
   StressTaskCreated: typeof StressTaskCreated;
   StressTaskStarted: typeof StressTaskStarted;
   StressStepCompleted: typeof StressStepCompleted;
@@ -187,6 +191,9 @@ export const EVENT_MESSAGES: EventMessages = {
   BudgetSet,
   BudgetDeleted,
   BudgetThresholdReached,
+  // Budget alerts posted by the monitor (proto/eas/v1/monitor_events.proto).
+  BudgetWebhookDelivered,
+  BudgetWebhookFailed,
   // Stress tests and their results (proto/eas/v1/stress_events.proto), written by the monitor.
   StressTaskCreated,
   StressTaskStarted,

@@ -10,6 +10,7 @@ export {
   autoscalerStream,
   cronScaleStream,
   budgetStream,
+  budgetAlertStream,
   stressStream,
   batchStream,
   groupStream,

@@ -8,6 +8,7 @@ export const StreamCategory = {
   autoscaler: "autoscaler",
   cronscale: "cronscale",
   budget: "budget",
+  budgetAlert: "budgetalert",
   stress: "stress",
   batch: "batch",
 } as const;
@@ -25,6 +26,8 @@ export const autoscalerStream = (service: string): string => `${StreamCategory.a
 /** A service's scheduled scaling jobs and their runs, written by the autoscaler. */
 export const cronScaleStream = (service: string): string => `${StreamCategory.cronscale}-${service}`;
 export const budgetStream = (service: string): string => `${StreamCategory.budget}-${service}`;
+/** The webhook deliveries of one service's budget alerts, written by the monitor. */
+export const budgetAlertStream = (service: string): string => `${StreamCategory.budgetAlert}-${service}`;
 /** One stress test task and its results, written by the monitor. */
 export const stressStream = (taskId: string): string => `${StreamCategory.stress}-${taskId}`;
 /** One offline batch job, written by the async-queue. */

@@ -1,19 +1,23 @@
 import { randomBytes } from "node:crypto";
-import { alertStream, stressStream } from "@eas/events";
+import { alertStream, budgetAlertStream, stressStream } from "@eas/events";
 import { MonitorService, StressService } from "@eas/proto";
 import { createServiceHost, executeCommand, readConfig } from "@eas/service-kit";
 import type { Telemetry } from "@eas/telemetry";
 import { Counter, Gauge } from "prom-client";
-import { createWebhookNotifier } from "./alerts/webhook-notifier.js";
+import { budgetWebhookDeliveries } from "./alerts/budget-webhooks.js";
+import { ruleWebhookDeliveries } from "./alerts/rule-webhooks.js";
+import { createWebhookSender } from "./alerts/webhook-sender.js";
 import { createAlertEvaluator } from "./alerts/evaluator.js";
 import { createMonitorApi } from "./api/monitor-api.js";
 import { monitorConfigSpec } from "./config.js";
 import { alertDecider, type AlertCommand } from "./domain/alert-decider.js";
+import { budgetAlertDecider, type BudgetAlertCommand } from "./domain/budget-alert-decider.js";
 import { SecondAggregator } from "./domain/second-aggregator.js";
 import { LiveHub } from "./pipeline/live-hub.js";
 import { createPrometheusExporter } from "./pipeline/prometheus-exporter.js";
 import { recoverRecentPoints, startSecondLoop } from "./pipeline/second-loop.js";
 import { alertsProjection } from "./projections/alerts.js";
+import { budgetWebhooksProjection } from "./projections/budget-webhooks.js";
 import { fleetProjection, readyInstances } from "./projections/fleet.js";
 import { subscribeToSamples } from "./series/intake.js";
 import { RecentPoints } from "./series/recent-points.js";
@@ -43,23 +47,38 @@ export async function run(telemetry: Telemetry): Promise<void> {
 
   const execute = async (ruleId: string, command: AlertCommand) =>
     (await executeCommand({ store: host.store, stream: alertStream(ruleId), decider: alertDecider, command, source })).position;
-  const notifier = createWebhookNotifier({
+  const executeBudgetAlert = async (service: string, command: BudgetAlertCommand) =>
+    void (await executeCommand({ store: host.store, stream: budgetAlertStream(service), decider: budgetAlertDecider, command, source }));
+  // Webhooks follow the log: what the alert rules' and the budgets' projections show as owed is posted,
+  // each rule and each budget in its own queue (docs/monitoring.md, "Webhooks").
+  const webhooks = createWebhookSender({
     policy: {
       timeoutMs: config.webhookTimeoutMs,
       attempts: config.webhookAttempts,
       backoffMs: config.webhookBackoffMs,
       maxBackoffMs: 60_000,
     },
-    execute: async (ruleId, command) => void (await execute(ruleId, command)),
     logger: host.logger,
     now,
   });
-  const notifyOnEvent = { ready: false };
+  const webhooksReady = { ready: false };
+  const syncWebhooks = () => {
+    if (!webhooksReady.ready) return;
+    webhooks.sync([
+      ...ruleWebhookDeliveries(alerts.state, async (ruleId, command) => void (await execute(ruleId, command))),
+      ...budgetWebhookDeliveries(budgetWebhooks.state, executeBudgetAlert),
+    ]);
+  };
   const alerts = await host.runProjection(alertsProjection, {
-    onEvent: (_event, state) => notifyOnEvent.ready && notifier.sync(state),
+    onEvent: syncWebhooks,
     describe: (state) => Object.values(state).map((view) => ({ id: view.rule.id, service: view.rule.service, firing: !!view.firing })),
   });
-  host.shutdown.onShutdown("webhooks", () => notifier.stop(), "drain");
+  const budgetWebhooks = await host.runProjection(budgetWebhooksProjection, {
+    onEvent: syncWebhooks,
+    describe: (state) =>
+      Object.entries(state).map(([service, view]) => ({ service, webhook: !!view.webhookUrl, owed: view.pending.length })),
+  });
+  host.shutdown.onShutdown("webhooks", () => webhooks.stop(), "drain");
 
   // Series: JetStream for history, memory for the last minutes, reloaded at start so a restart keeps them.
   const store = createSeriesStore({ bus: host.bus, retentionMs, replicas: config.jetStreamReplicas });
@@ -175,10 +194,10 @@ export async function run(telemetry: Telemetry): Promise<void> {
   host.addDebugEndpoint("series", () => ({ services: recent.services().length, recentBytes: recent.bytes, watchers: live.watcherCount }));
   await host.listen();
 
-  // Webhooks owed from before a restart go out once the alert history is known.
-  await alerts.caughtUp;
-  notifyOnEvent.ready = true;
-  notifier.sync(alerts.state);
+  // Webhooks owed from before a restart go out once the alert and budget histories are known.
+  await Promise.all([alerts.caughtUp, budgetWebhooks.caughtUp]);
+  webhooksReady.ready = true;
+  syncWebhooks();
   await stressTasks.caughtUp;
   await stressController.recover(Object.values(stressTasks.state));
 }

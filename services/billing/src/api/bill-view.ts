@@ -70,5 +70,6 @@ export function toBudgetMessage(budget: BudgetState, nowMs: number, monthToDate:
     month,
     monthToDateMicros: toSafeMicros(monthToDate),
     reachedPercent: budget.period === month ? [...budget.reached] : [],
+    webhookUrl: budget.webhookUrl,
   };
 }

@@ -166,17 +166,22 @@ describe("Billing API: the scripted day from a real log", () => {
       await rejects(getBill(billing, { service: "nope" }), status.INVALID_ARGUMENT, /^service: unknown service "nope"/);
       const client = billing.client;
       await rejects(
-        unaryCall(client, client.setBudget, { service: "iris", amountMicros: -1 }, CALL_TIMEOUT_MS),
+        unaryCall(client, client.setBudget, { service: "iris", amountMicros: -1, webhookUrl: "" }, CALL_TIMEOUT_MS),
         status.INVALID_ARGUMENT,
         /^amountMicros: must not be negative/,
       );
       await rejects(
-        unaryCall(client, client.setBudget, { service: "nope", amountMicros: 5 }, CALL_TIMEOUT_MS),
+        unaryCall(client, client.setBudget, { service: "iris", amountMicros: 5, webhookUrl: "ftp://hooks/budget" }, CALL_TIMEOUT_MS),
+        status.INVALID_ARGUMENT,
+        /^webhookUrl: must be http or https/,
+      );
+      await rejects(
+        unaryCall(client, client.setBudget, { service: "nope", amountMicros: 5, webhookUrl: "" }, CALL_TIMEOUT_MS),
         status.INVALID_ARGUMENT,
         /^service: unknown service "nope"/,
       );
       await rejects(
-        unaryCall(client, client.setBudget, { service: "", amountMicros: 5 }, CALL_TIMEOUT_MS),
+        unaryCall(client, client.setBudget, { service: "", amountMicros: 5, webhookUrl: "" }, CALL_TIMEOUT_MS),
         status.INVALID_ARGUMENT,
         /^service: is required/,
       );
@@ -211,14 +216,14 @@ describe("Billing API: the scripted day from a real log", () => {
         );
     try {
       // iris cost 1,067,400 on the day: 89 % of 1.2 units.
-      const set = await unaryCall(client, client.setBudget, { service: "iris", amountMicros: 1_200_000 }, CALL_TIMEOUT_MS);
+      const set = await unaryCall(client, client.setBudget, { service: "iris", amountMicros: 1_200_000, webhookUrl: "" }, CALL_TIMEOUT_MS);
       assert.deepEqual([set.amountMicros, set.month, set.monthToDateMicros, set.reachedPercent], [1_200_000, "2026-12", 1_067_400, []]);
       await watch.check();
       await watch.check();
       assert.deepEqual(await thresholds(), [[80, 1_200_000, 1_067_400]]);
 
       // Lowered below the cost: set again, so its thresholds are armed again; both reached at once.
-      await unaryCall(client, client.setBudget, { service: "iris", amountMicros: 1_000_000 }, CALL_TIMEOUT_MS);
+      await unaryCall(client, client.setBudget, { service: "iris", amountMicros: 1_000_000, webhookUrl: "" }, CALL_TIMEOUT_MS);
       await watch.check();
       await watch.check();
       assert.deepEqual(await thresholds(), [

@@ -15,6 +15,7 @@ import {
   monthStart,
   monthToDateMicros,
   noBudget,
+  setBudgetViolations,
   type BudgetCommand,
   type MeterState,
 } from "../domain/index.js";
@@ -105,13 +106,13 @@ export function createBillingApi(deps: BillingApiDeps): BillingServer & UntypedS
     }),
 
     setBudget: unary(logger, async (request) => {
-      if (request.amountMicros < 0) {
-        throw new ValidationError([{ path: "amountMicros", message: `must not be negative, got ${request.amountMicros}` }]);
-      }
+      const violations = setBudgetViolations(request);
+      if (violations.length > 0) throw new ValidationError(violations);
       await catchUp();
       requireKnownService(request.service);
       const now = deps.now();
-      await runBudgetCommand({ type: "SetBudget", service: request.service, amountMicros: request.amountMicros, now: now.toISOString() });
+      const { service, amountMicros, webhookUrl } = request;
+      await runBudgetCommand({ type: "SetBudget", service, amountMicros, webhookUrl, now: now.toISOString() });
       return budgetView(request.service, now.getTime());
     }),
 

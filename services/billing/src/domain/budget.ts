@@ -1,4 +1,5 @@
-import { NotFoundError, ValidationError, type Decider } from "@eas/decider";
+import { webhookUrlProblem } from "@eas/contracts";
+import { NotFoundError, ValidationError, type Decider, type FieldViolation } from "@eas/decider";
 import { event, type EventOf } from "@eas/events";
 
 /** The thresholds of a budget that raise an alert, in percent of the amount. */
@@ -8,7 +9,8 @@ export type BudgetEvent = EventOf<"eas.v1.BudgetSet"> | EventOf<"eas.v1.BudgetDe
 
 /** Commands on a service's budget (stream "budget-<service>"); time arrives with the command. */
 export type BudgetCommand =
-  | { type: "SetBudget"; service: string; amountMicros: number; now: string }
+  /** `webhookUrl`: where the monitor posts the alerts; "" for none. */
+  | { type: "SetBudget"; service: string; amountMicros: number; webhookUrl: string; now: string }
   | { type: "DeleteBudget"; service: string; now: string }
   /** The billing measured the service's cost this month: alert for each threshold newly reached. */
   | { type: "CheckBudget"; service: string; period: string; spentMicros: number; now: string };
@@ -18,6 +20,8 @@ export interface BudgetState {
   readonly service: string;
   readonly amountMicros: number;
   readonly setAt: string;
+  /** Where the monitor posts this budget's alerts; "" for none. */
+  readonly webhookUrl: string;
   /** The month of the thresholds in `reached`. */
   readonly period: string;
   /** Thresholds reached in `period` since the budget was last set, each alerted once. */
@@ -25,7 +29,7 @@ export interface BudgetState {
 }
 
 export function noBudget(service = ""): BudgetState {
-  return { exists: false, service, amountMicros: 0, setAt: "", period: "", reached: [] };
+  return { exists: false, service, amountMicros: 0, setAt: "", webhookUrl: "", period: "", reached: [] };
 }
 
 /**
@@ -40,14 +44,32 @@ export function thresholdsDue(budget: BudgetState, period: string, spentMicros: 
   );
 }
 
+/** What is wrong with a budget setting, each problem naming its field. */
+export function setBudgetViolations(setting: { amountMicros: number; webhookUrl: string }): FieldViolation[] {
+  const violations: FieldViolation[] = [];
+  if (setting.amountMicros < 0) violations.push({ path: "amountMicros", message: `must not be negative, got ${setting.amountMicros}` });
+  else if (!Number.isSafeInteger(setting.amountMicros)) {
+    violations.push({ path: "amountMicros", message: `must be a whole number of micro-units, got ${setting.amountMicros}` });
+  }
+  const webhookProblem = setting.webhookUrl ? webhookUrlProblem(setting.webhookUrl) : undefined;
+  if (webhookProblem) violations.push({ path: "webhookUrl", message: webhookProblem });
+  return violations;
+}
+
 function decide(command: BudgetCommand, state: BudgetState): BudgetEvent[] {
   switch (command.type) {
     case "SetBudget": {
-      if (!Number.isSafeInteger(command.amountMicros) || command.amountMicros < 0) {
-        throw new ValidationError([{ path: "amountMicros", message: `must be a non-negative amount, got ${command.amountMicros}` }]);
-      }
-      if (state.exists && state.amountMicros === command.amountMicros) return [];
-      return [event("BudgetSet", { service: command.service, amountMicros: command.amountMicros, at: command.now })];
+      const violations = setBudgetViolations(command);
+      if (violations.length > 0) throw new ValidationError(violations);
+      if (state.exists && state.amountMicros === command.amountMicros && state.webhookUrl === command.webhookUrl) return [];
+      return [
+        event("BudgetSet", {
+          service: command.service,
+          amountMicros: command.amountMicros,
+          webhookUrl: command.webhookUrl,
+          at: command.now,
+        }),
+      ];
     }
     case "DeleteBudget":
       if (!state.exists) throw new NotFoundError("budget of service", command.service);
@@ -68,8 +90,18 @@ function decide(command: BudgetCommand, state: BudgetState): BudgetEvent[] {
 
 function evolve(state: BudgetState, e: BudgetEvent): BudgetState {
   switch (e.type) {
-    case "eas.v1.BudgetSet":
-      return { exists: true, service: e.data.service, amountMicros: e.data.amountMicros, setAt: e.data.at, period: "", reached: [] };
+    case "eas.v1.BudgetSet": {
+      const set = {
+        exists: true,
+        service: e.data.service,
+        amountMicros: e.data.amountMicros,
+        setAt: e.data.at,
+        webhookUrl: e.data.webhookUrl,
+      };
+      // A new amount re-arms the thresholds; a new webhook alone keeps what was reached (and alerted) already.
+      const sameAmount = state.exists && state.amountMicros === e.data.amountMicros;
+      return { ...set, period: sameAmount ? state.period : "", reached: sameAmount ? state.reached : [] };
+    }
     case "eas.v1.BudgetDeleted":
       return noBudget(e.data.service);
     case "eas.v1.BudgetThresholdReached": {

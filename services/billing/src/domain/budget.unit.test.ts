@@ -7,7 +7,9 @@ import { budgetDecider, noBudget, thresholdsDue, type BudgetEvent } from "./budg
 
 const spec = deciderSpecification(budgetDecider);
 const NOW = "2026-12-10T12:00:00.000Z";
-const set = (amountMicros: number, at = "2026-12-01T00:00:00.000Z") => event("BudgetSet", { service: "iris", amountMicros, at });
+const HOOK = "http://hooks.example:8080/budget";
+const set = (amountMicros: number, at = "2026-12-01T00:00:00.000Z", webhookUrl = "") =>
+  event("BudgetSet", { service: "iris", amountMicros, webhookUrl, at });
 const reached = (thresholdPercent: number, spentMicros: number, period = "2026-12", amountMicros = 100_000_000) =>
   event("BudgetThresholdReached", { service: "iris", period, thresholdPercent, amountMicros, spentMicros, at: NOW });
 const check = (spentMicros: number, period = "2026-12") => ({
@@ -22,22 +24,56 @@ describe("budget decider", () => {
   it("sets a budget", () => {
     spec
       .given([])
-      .when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, now: NOW })
+      .when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, webhookUrl: "", now: NOW })
       .then([set(100_000_000, NOW)]);
   });
 
   it("setting the same amount again records nothing", () => {
     spec
       .given([set(100_000_000)])
-      .when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, now: NOW })
+      .when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, webhookUrl: "", now: NOW })
       .then([]);
   });
 
   it("refuses a negative budget, naming the field", () => {
     spec
       .given([])
-      .when({ type: "SetBudget", service: "iris", amountMicros: -1, now: NOW })
+      .when({ type: "SetBudget", service: "iris", amountMicros: -1, webhookUrl: "", now: NOW })
       .thenThrows(ValidationError, (error) => assert.equal(error.violations[0]?.path, "amountMicros"));
+  });
+
+  it("refuses a malformed webhook URL, naming the field, and writes nothing", () => {
+    spec
+      .given([])
+      .when({ type: "SetBudget", service: "iris", amountMicros: 1, webhookUrl: "hooks.example/budget", now: NOW })
+      .thenThrows(ValidationError, (error) =>
+        assert.deepEqual(
+          error.violations.map((v) => v.path),
+          ["webhookUrl"],
+        ),
+      );
+  });
+
+  it("a budget may carry a webhook; the same setting again records nothing", () => {
+    spec
+      .given([])
+      .when({ type: "SetBudget", service: "iris", amountMicros: 5, webhookUrl: HOOK, now: NOW })
+      .then([set(5, NOW, HOOK)]);
+    spec
+      .given([set(5, NOW, HOOK)])
+      .when({ type: "SetBudget", service: "iris", amountMicros: 5, webhookUrl: HOOK, now: NOW })
+      .then([]);
+  });
+
+  it("a new webhook alone is recorded and does not re-arm the thresholds already reached", () => {
+    spec
+      .given([set(100_000_000), reached(80, 80_000_000)])
+      .when({ type: "SetBudget", service: "iris", amountMicros: 100_000_000, webhookUrl: HOOK, now: NOW })
+      .then([set(100_000_000, NOW, HOOK)]);
+    spec
+      .given([set(100_000_000), reached(80, 80_000_000), set(100_000_000, NOW, HOOK)])
+      .when(check(90_000_000))
+      .then([]);
   });
 
   it("deleting a budget that does not exist is NOT_FOUND", () => {

@@ -27,6 +27,7 @@ export {
   budgetDecider,
   isBudgetEvent,
   noBudget,
+  setBudgetViolations,
   thresholdsDue,
   type BudgetCommand,
   type BudgetEvent,

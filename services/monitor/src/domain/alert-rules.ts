@@ -1,4 +1,5 @@
 import type { FieldViolation } from "@eas/decider";
+import { webhookUrlProblem } from "@eas/contracts";
 import type { CreateAlertRuleRequest } from "@eas/proto";
 import { findMetric } from "./metrics.js";
 
@@ -29,19 +30,6 @@ export function ruleViolations(request: CreateAlertRuleRequest, knownService: (n
   }
   if (request.description.length > 500) violations.push({ path: "description", message: "must be at most 500 characters" });
   return violations;
-}
-
-function webhookUrlProblem(raw: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return `"${raw}" is not a URL`;
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return `must be http or https, got ${url.protocol}`;
-  if (!url.hostname) return "has no host";
-  if (url.username || url.password) return "must not carry credentials (events are readable by every subscriber)";
-  return undefined;
 }
 
 export function holds(comparison: Comparison, value: number, threshold: number): boolean {

@@ -83,12 +83,19 @@ export interface Budget {
   month: string;
   monthToDateMicros: number;
   reachedPercent: number[];
+  /** Where the monitor POSTs its threshold alerts; empty: none. */
+  webhookUrl: string;
 }
 
 export interface SetBudgetRequest {
   service: string;
   /** Per UTC calendar month; must be >= 0. */
   amountMicros: number;
+  /**
+   * Optional: where the monitor POSTs this budget's threshold alerts (http or https, no credentials);
+   * empty: none. docs/billing.md, "Budgets and alerts".
+   */
+  webhookUrl: string;
 }
 
 export interface ListBudgetsRequest {
@@ -802,7 +809,15 @@ export const Bill: MessageFns<Bill> = {
 };
 
 function createBaseBudget(): Budget {
-  return { service: "", amountMicros: 0, setAt: "", month: "", monthToDateMicros: 0, reachedPercent: [] };
+  return {
+    service: "",
+    amountMicros: 0,
+    setAt: "",
+    month: "",
+    monthToDateMicros: 0,
+    reachedPercent: [],
+    webhookUrl: "",
+  };
 }
 
 export const Budget: MessageFns<Budget> = {
@@ -828,6 +843,9 @@ export const Budget: MessageFns<Budget> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    if (message.webhookUrl !== "") {
+      writer.uint32(58).string(message.webhookUrl);
     }
     return writer;
   },
@@ -903,6 +921,14 @@ export const Budget: MessageFns<Budget> = {
 
             break;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.webhookUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -939,6 +965,11 @@ export const Budget: MessageFns<Budget> = {
         : globalThis.Array.isArray(object?.reached_percent)
         ? object.reached_percent.map((e: any) => globalThis.Number(e))
         : [],
+      webhookUrl: isSet(object.webhookUrl)
+        ? globalThis.String(object.webhookUrl)
+        : isSet(object.webhook_url)
+        ? globalThis.String(object.webhook_url)
+        : "",
     };
   },
 
@@ -962,6 +993,9 @@ export const Budget: MessageFns<Budget> = {
     if (message.reachedPercent?.length) {
       obj.reachedPercent = message.reachedPercent.map((e) => Math.round(e));
     }
+    if (message.webhookUrl !== "") {
+      obj.webhookUrl = message.webhookUrl;
+    }
     return obj;
   },
 
@@ -976,12 +1010,13 @@ export const Budget: MessageFns<Budget> = {
     message.month = object.month ?? "";
     message.monthToDateMicros = object.monthToDateMicros ?? 0;
     message.reachedPercent = object.reachedPercent?.map((e) => e) || [];
+    message.webhookUrl = object.webhookUrl ?? "";
     return message;
   },
 };
 
 function createBaseSetBudgetRequest(): SetBudgetRequest {
-  return { service: "", amountMicros: 0 };
+  return { service: "", amountMicros: 0, webhookUrl: "" };
 }
 
 export const SetBudgetRequest: MessageFns<SetBudgetRequest> = {
@@ -991,6 +1026,9 @@ export const SetBudgetRequest: MessageFns<SetBudgetRequest> = {
     }
     if (message.amountMicros !== 0) {
       writer.uint32(16).int64(message.amountMicros);
+    }
+    if (message.webhookUrl !== "") {
+      writer.uint32(26).string(message.webhookUrl);
     }
     return writer;
   },
@@ -1024,6 +1062,14 @@ export const SetBudgetRequest: MessageFns<SetBudgetRequest> = {
             message.amountMicros = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.webhookUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1044,6 +1090,11 @@ export const SetBudgetRequest: MessageFns<SetBudgetRequest> = {
         : isSet(object.amount_micros)
         ? globalThis.Number(object.amount_micros)
         : 0,
+      webhookUrl: isSet(object.webhookUrl)
+        ? globalThis.String(object.webhookUrl)
+        : isSet(object.webhook_url)
+        ? globalThis.String(object.webhook_url)
+        : "",
     };
   },
 
@@ -1055,6 +1106,9 @@ export const SetBudgetRequest: MessageFns<SetBudgetRequest> = {
     if (message.amountMicros !== 0) {
       obj.amountMicros = Math.round(message.amountMicros);
     }
+    if (message.webhookUrl !== "") {
+      obj.webhookUrl = message.webhookUrl;
+    }
     return obj;
   },
 
@@ -1065,6 +1119,7 @@ export const SetBudgetRequest: MessageFns<SetBudgetRequest> = {
     const message = createBaseSetBudgetRequest();
     message.service = object.service ?? "";
     message.amountMicros = object.amountMicros ?? 0;
+    message.webhookUrl = object.webhookUrl ?? "";
     return message;
   },
 };

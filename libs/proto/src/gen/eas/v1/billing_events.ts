@@ -7,12 +7,17 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
-/** A monthly budget for a service, set or changed. Setting it re-arms the thresholds it has not reached. */
+/**
+ * A monthly budget for a service, set or changed. A new amount re-arms the thresholds; a new webhook alone
+ * does not.
+ */
 export interface BudgetSet {
   service: string;
   /** Per UTC calendar month, in micro-units of the currency (1 unit = 1,000,000). */
   amountMicros: number;
   at: string;
+  /** Where the monitor POSTs the thresholds this budget reaches from now on; empty: none. */
+  webhookUrl: string;
 }
 
 export interface BudgetDeleted {
@@ -38,7 +43,7 @@ export interface BudgetThresholdReached {
 }
 
 function createBaseBudgetSet(): BudgetSet {
-  return { service: "", amountMicros: 0, at: "" };
+  return { service: "", amountMicros: 0, at: "", webhookUrl: "" };
 }
 
 export const BudgetSet: MessageFns<BudgetSet> = {
@@ -51,6 +56,9 @@ export const BudgetSet: MessageFns<BudgetSet> = {
     }
     if (message.at !== "") {
       writer.uint32(26).string(message.at);
+    }
+    if (message.webhookUrl !== "") {
+      writer.uint32(34).string(message.webhookUrl);
     }
     return writer;
   },
@@ -92,6 +100,14 @@ export const BudgetSet: MessageFns<BudgetSet> = {
             message.at = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.webhookUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -113,6 +129,11 @@ export const BudgetSet: MessageFns<BudgetSet> = {
         ? globalThis.Number(object.amount_micros)
         : 0,
       at: isSet(object.at) ? globalThis.String(object.at) : "",
+      webhookUrl: isSet(object.webhookUrl)
+        ? globalThis.String(object.webhookUrl)
+        : isSet(object.webhook_url)
+        ? globalThis.String(object.webhook_url)
+        : "",
     };
   },
 
@@ -127,6 +148,9 @@ export const BudgetSet: MessageFns<BudgetSet> = {
     if (message.at !== "") {
       obj.at = message.at;
     }
+    if (message.webhookUrl !== "") {
+      obj.webhookUrl = message.webhookUrl;
+    }
     return obj;
   },
 
@@ -138,6 +162,7 @@ export const BudgetSet: MessageFns<BudgetSet> = {
     message.service = object.service ?? "";
     message.amountMicros = object.amountMicros ?? 0;
     message.at = object.at ?? "";
+    message.webhookUrl = object.webhookUrl ?? "";
     return message;
   },
 };

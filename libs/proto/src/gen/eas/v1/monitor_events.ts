@@ -82,6 +82,32 @@ export interface AlertWebhookFailed {
   at: string;
 }
 
+/**
+ * Budget alerts posted to a budget's webhook (docs/monitoring.md, "Budget webhooks"). Stream
+ * "budgetalert-<service>", written by the monitor; the billing stays the only writer of "budget-<service>".
+ * `alert_revision` names the BudgetThresholdReached posted: its revision in "budget-<service>".
+ */
+export interface BudgetWebhookDelivered {
+  service: string;
+  alertRevision: number;
+  period: string;
+  thresholdPercent: number;
+  attempts: number;
+  statusCode: number;
+  at: string;
+}
+
+/** The monitor gave up posting a budget alert to its webhook after its retries (or on a 4xx answer). */
+export interface BudgetWebhookFailed {
+  service: string;
+  alertRevision: number;
+  period: string;
+  thresholdPercent: number;
+  attempts: number;
+  error: string;
+  at: string;
+}
+
 function createBaseAlertRule(): AlertRule {
   return {
     id: "",
@@ -1140,6 +1166,356 @@ export const AlertWebhookFailed: MessageFns<AlertWebhookFailed> = {
     message.ruleId = object.ruleId ?? "";
     message.episode = object.episode ?? 0;
     message.transition = object.transition ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.error = object.error ?? "";
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBaseBudgetWebhookDelivered(): BudgetWebhookDelivered {
+  return { service: "", alertRevision: 0, period: "", thresholdPercent: 0, attempts: 0, statusCode: 0, at: "" };
+}
+
+export const BudgetWebhookDelivered: MessageFns<BudgetWebhookDelivered> = {
+  encode(message: BudgetWebhookDelivered, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== "") {
+      writer.uint32(10).string(message.service);
+    }
+    if (message.alertRevision !== 0) {
+      writer.uint32(16).uint32(message.alertRevision);
+    }
+    if (message.period !== "") {
+      writer.uint32(26).string(message.period);
+    }
+    if (message.thresholdPercent !== 0) {
+      writer.uint32(32).uint32(message.thresholdPercent);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(40).uint32(message.attempts);
+    }
+    if (message.statusCode !== 0) {
+      writer.uint32(48).uint32(message.statusCode);
+    }
+    if (message.at !== "") {
+      writer.uint32(58).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetWebhookDelivered {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetWebhookDelivered();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.alertRevision = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.thresholdPercent = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.statusCode = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BudgetWebhookDelivered {
+    return {
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      alertRevision: isSet(object.alertRevision)
+        ? globalThis.Number(object.alertRevision)
+        : isSet(object.alert_revision)
+        ? globalThis.Number(object.alert_revision)
+        : 0,
+      period: isSet(object.period) ? globalThis.String(object.period) : "",
+      thresholdPercent: isSet(object.thresholdPercent)
+        ? globalThis.Number(object.thresholdPercent)
+        : isSet(object.threshold_percent)
+        ? globalThis.Number(object.threshold_percent)
+        : 0,
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      statusCode: isSet(object.statusCode)
+        ? globalThis.Number(object.statusCode)
+        : isSet(object.status_code)
+        ? globalThis.Number(object.status_code)
+        : 0,
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: BudgetWebhookDelivered): unknown {
+    const obj: any = {};
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.alertRevision !== 0) {
+      obj.alertRevision = Math.round(message.alertRevision);
+    }
+    if (message.period !== "") {
+      obj.period = message.period;
+    }
+    if (message.thresholdPercent !== 0) {
+      obj.thresholdPercent = Math.round(message.thresholdPercent);
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.statusCode !== 0) {
+      obj.statusCode = Math.round(message.statusCode);
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BudgetWebhookDelivered>): BudgetWebhookDelivered {
+    return BudgetWebhookDelivered.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BudgetWebhookDelivered>): BudgetWebhookDelivered {
+    const message = createBaseBudgetWebhookDelivered();
+    message.service = object.service ?? "";
+    message.alertRevision = object.alertRevision ?? 0;
+    message.period = object.period ?? "";
+    message.thresholdPercent = object.thresholdPercent ?? 0;
+    message.attempts = object.attempts ?? 0;
+    message.statusCode = object.statusCode ?? 0;
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBaseBudgetWebhookFailed(): BudgetWebhookFailed {
+  return { service: "", alertRevision: 0, period: "", thresholdPercent: 0, attempts: 0, error: "", at: "" };
+}
+
+export const BudgetWebhookFailed: MessageFns<BudgetWebhookFailed> = {
+  encode(message: BudgetWebhookFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== "") {
+      writer.uint32(10).string(message.service);
+    }
+    if (message.alertRevision !== 0) {
+      writer.uint32(16).uint32(message.alertRevision);
+    }
+    if (message.period !== "") {
+      writer.uint32(26).string(message.period);
+    }
+    if (message.thresholdPercent !== 0) {
+      writer.uint32(32).uint32(message.thresholdPercent);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(40).uint32(message.attempts);
+    }
+    if (message.error !== "") {
+      writer.uint32(50).string(message.error);
+    }
+    if (message.at !== "") {
+      writer.uint32(58).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetWebhookFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetWebhookFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.alertRevision = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.thresholdPercent = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BudgetWebhookFailed {
+    return {
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      alertRevision: isSet(object.alertRevision)
+        ? globalThis.Number(object.alertRevision)
+        : isSet(object.alert_revision)
+        ? globalThis.Number(object.alert_revision)
+        : 0,
+      period: isSet(object.period) ? globalThis.String(object.period) : "",
+      thresholdPercent: isSet(object.thresholdPercent)
+        ? globalThis.Number(object.thresholdPercent)
+        : isSet(object.threshold_percent)
+        ? globalThis.Number(object.threshold_percent)
+        : 0,
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: BudgetWebhookFailed): unknown {
+    const obj: any = {};
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.alertRevision !== 0) {
+      obj.alertRevision = Math.round(message.alertRevision);
+    }
+    if (message.period !== "") {
+      obj.period = message.period;
+    }
+    if (message.thresholdPercent !== 0) {
+      obj.thresholdPercent = Math.round(message.thresholdPercent);
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BudgetWebhookFailed>): BudgetWebhookFailed {
+    return BudgetWebhookFailed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BudgetWebhookFailed>): BudgetWebhookFailed {
+    const message = createBaseBudgetWebhookFailed();
+    message.service = object.service ?? "";
+    message.alertRevision = object.alertRevision ?? 0;
+    message.period = object.period ?? "";
+    message.thresholdPercent = object.thresholdPercent ?? 0;
     message.attempts = object.attempts ?? 0;
     message.error = object.error ?? "";
     message.at = object.at ?? "";
