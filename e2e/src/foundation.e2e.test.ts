@@ -40,7 +40,8 @@ describe("foundation: the local cluster wires every service to the event log", {
     assert.ok((deployer["service-views"]!.state as Record<string, unknown>)["foundation_demo"]);
     await waitFor("the gateway routes foundation_demo", async () => {
       const routes = (await t.projections("gateway"))["routes"];
-      return (routes?.state as Record<string, { stopped: boolean }> | undefined)?.["foundation_demo"]?.stopped === false;
+      const state = routes?.state as { services?: Record<string, { stopped: boolean }> } | undefined;
+      return state?.services?.["foundation_demo"]?.stopped === false;
     });
   });
 

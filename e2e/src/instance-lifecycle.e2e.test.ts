@@ -145,7 +145,8 @@ describe("the instance lifecycle, read from the log by a plain subscriber", { ti
   };
 
   it("services stopped or updated while their instances start: every instance stream is a legal path, and nothing drained serves", async (ctx: TestContext) => {
-    const delays = [150, 300, 450, 600, 800];
+    // Most start well after the drain arrives (the check below needs races), a few close to it.
+    const delays = [150, 500, 800, 1100, 1500];
     const races = Array.from({ length: 20 }, (_, i) => ({
       name: `race_${i}`,
       kind: i % 2 === 0 ? ("stop" as const) : ("update" as const),
